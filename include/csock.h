@@ -1,0 +1,400 @@
+/* csock: Python's socket module, in C.
+ *
+ * One call per step: csock_socket, csock_bind, csock_listen, csock_accept, csock_send/csock_recv,
+ * csock_close. Addresses are given as host and port. Every call that fails returns a negative
+ * CSOCK_E* code (system errors are -errno) and leaves a per-thread message naming the operation
+ * and the address, read with csock_lasterror().
+ *
+ * Conventions used by every function below:
+ * - Functions returning int or ssize_t return 0 (or a count) on success and a negative CSOCK_E*
+ *   code on failure. Functions returning a pointer return NULL on failure; csock_lastcode() then
+ *   gives the code.
+ * - Timeouts are seconds as a double, with Python's meaning: CSOCK_NO_TIMEOUT (block forever,
+ *   Python's None), 0 (non-blocking), or a positive limit after which the call fails with
+ *   CSOCK_ETIMEOUT. See docs/design.md.
+ * - A csock is owned by the caller: csock_close releases the descriptor (later calls fail with
+ *   CSOCK_EBADF, "socket is closed"), csock_free releases the object (closing it first if needed).
+ */
+#ifndef CSOCK_H
+#define CSOCK_H
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CSOCK_VERSION_MAJOR 0
+#define CSOCK_VERSION_MINOR 1
+#define CSOCK_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+
+/* System errors csock names. Any other errno still comes back as -errno. */
+#define CSOCK_ERRNO_MAP(X)                                                                         \
+    X(EPERM)                                                                                       \
+    X(ENOENT) X(EINTR) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(EBUSY) X(EEXIST)  \
+        X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOSPC) X(EPIPE) X(ERANGE)            \
+            X(ENAMETOOLONG) X(ENOSYS) X(ELOOP) X(ENOTSOCK) X(EDESTADDRREQ) X(EMSGSIZE)             \
+                X(EPROTOTYPE) X(ENOPROTOOPT) X(EPROTONOSUPPORT) X(ESOCKTNOSUPPORT) X(EOPNOTSUPP)   \
+                    X(EPFNOSUPPORT) X(EAFNOSUPPORT) X(EADDRINUSE) X(EADDRNOTAVAIL) X(ENETDOWN)     \
+                        X(ENETUNREACH) X(ENETRESET) X(ECONNABORTED) X(ECONNRESET) X(ENOBUFS)       \
+                            X(EISCONN) X(ENOTCONN) X(ESHUTDOWN) X(ETIMEDOUT) X(ECONNREFUSED)       \
+                                X(EHOSTDOWN) X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS)
+
+/* Resolver (getaddrinfo/getnameinfo) errors, in their own range. */
+#define CSOCK_RESOLVER_MAP(X)                                                                      \
+    X(EAI_ADDRFAMILY, -3000)                                                                       \
+    X(EAI_AGAIN, -3001) X(EAI_BADFLAGS, -3002) X(EAI_FAIL, -3003) X(EAI_FAMILY, -3004)             \
+        X(EAI_MEMORY, -3005) X(EAI_NODATA, -3006) X(EAI_NONAME, -3007) X(EAI_SERVICE, -3008)       \
+            X(EAI_SOCKTYPE, -3009) X(EAI_OVERFLOW, -3010)
+
+#define CSOCK_ERRNO_ENUM_(name)           CSOCK_##name = -name,
+#define CSOCK_RESOLVER_ENUM_(name, value) CSOCK_##name = value,
+
+/* Every error csock returns. System errors equal -errno (CSOCK_ECONNREFUSED == -ECONNREFUSED). */
+enum csock_error {
+    CSOCK_ERRNO_MAP(CSOCK_ERRNO_ENUM_) CSOCK_RESOLVER_MAP(CSOCK_RESOLVER_ENUM_)
+    /* A timeout set with csock_settimeout expired ("timed out"). Distinct from CSOCK_ETIMEDOUT,
+     * which is the kernel giving up on a TCP connection. */
+    CSOCK_ETIMEOUT = -4000
+};
+
+#undef CSOCK_ERRNO_ENUM_
+#undef CSOCK_RESOLVER_ENUM_
+
+/* Returns the text for an error code ("Connection refused", "Name or service not known",
+ * "timed out"). Never NULL; unknown codes give "Unknown error N". */
+const char *csock_strerror(int code);
+
+/* Returns the symbolic name of an error code ("ECONNREFUSED", "EAI_NONAME", "ETIMEOUT"), or
+ * "EUNKNOWN" for a code csock does not know. Never NULL. */
+const char *csock_errname(int code);
+
+/* Returns this thread's message for the last failed csock call, naming the operation and the
+ * address: "bind 127.0.0.1:80: Permission denied". Successful calls leave it unchanged (as with
+ * errno), so read it right after a call returned an error. Valid until this thread's next csock
+ * call. Never NULL; "" before any failure. */
+const char *csock_lasterror(void);
+
+/* Returns this thread's code for the last failed csock call (0 before any failure). This is how
+ * callers learn why a function returning a pointer returned NULL. */
+int csock_lastcode(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Addresses: a value type the caller may keep on the stack or copy freely.
+ * ------------------------------------------------------------------------------------------- */
+
+/* An address of any family, in the form the kernel takes. len 0 means "no address". */
+typedef struct csock_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} csock_addr;
+
+/* Buffer size that always holds csock_addr_format's output, including the terminating NUL. */
+#define CSOCK_ADDRSTRLEN 440
+
+/* Parses an address without any name lookup: "127.0.0.1:80", "[::1]:80", "[fe80::1%lo]:80",
+ * ":80" (0.0.0.0:80), "/path/to.sock" or "unix:relative.sock" (Unix path), "@name" (Linux
+ * abstract Unix name). Returns 0, or CSOCK_EINVAL for text that does not parse (a host name, a
+ * missing or bad port, a port above 65535, an IPv6 address without brackets), or
+ * CSOCK_ENAMETOOLONG for a Unix path over 107 bytes; the message says which. */
+int csock_addr_parse(csock_addr *out, const char *text);
+
+/* Builds an address from a numeric host and a port, without any name lookup. host NULL or ""
+ * is the IPv4 wildcard 0.0.0.0; a host starting with '/' or '@' is a Unix path or abstract name
+ * (port must then be 0). Returns 0, CSOCK_EINVAL (host not numeric, port outside 0-65535) or
+ * CSOCK_ENAMETOOLONG. */
+int csock_addr_make(csock_addr *out, const char *host, int port);
+
+/* Like csock_addr_make, but also resolves host names (first result of getaddrinfo for family,
+ * which may be 0 for any). Returns 0, or a CSOCK_EAI_* resolver error, or as csock_addr_make. */
+int csock_addr_resolve(csock_addr *out, const char *host, int port, int family);
+
+/* Writes the address as text: "127.0.0.1:80", "[::1]:80", "/tmp/x.sock", "@name" (bytes that
+ * are not printable as \xHH), "" for an unnamed Unix socket. Returns the length written, or
+ * CSOCK_ENOSPC if buf (size bytes) is too small (buf then holds ""), CSOCK_EINVAL for a NULL
+ * argument or an address of an unknown family. A CSOCK_ADDRSTRLEN buffer is always enough. */
+int csock_addr_format(const csock_addr *addr, char *buf, size_t size);
+
+/* Writes only the host part ("127.0.0.1", "::1", the Unix path). Returns as csock_addr_format. */
+int csock_addr_host(const csock_addr *addr, char *buf, size_t size);
+
+/* Returns the address family (AF_INET, AF_INET6, AF_UNIX), or 0 for an empty address. */
+int csock_addr_family(const csock_addr *addr);
+
+/* Returns the port (0-65535) of an IPv4 or IPv6 address, or CSOCK_EAFNOSUPPORT for others. */
+int csock_addr_port(const csock_addr *addr);
+
+/* Parses a decimal port number "0" to "65535". Returns the port, or CSOCK_EINVAL with a message
+ * naming the text for anything else (signs, spaces, junk, out of range). */
+int csock_parse_port(const char *text);
+
+/* One result of csock_getaddrinfo. */
+typedef struct csock_addrinfo {
+    int family, type, protocol;
+    csock_addr addr;
+} csock_addrinfo;
+
+/* The results of csock_getaddrinfo, in one allocation freed by csock_freeaddrinfo. */
+typedef struct csock_addrlist {
+    size_t count;
+    const char *canonname; /* AI_CANONNAME's answer, or NULL */
+    csock_addrinfo items[];
+} csock_addrlist;
+
+/* Resolves host and port like Python's socket.getaddrinfo. host NULL with AI_PASSIVE gives the
+ * wildcard address; family, type, protocol and flags (AI_*) filter as in getaddrinfo and may be 0.
+ * Returns the list (free it with csock_freeaddrinfo), or NULL with csock_lastcode() a CSOCK_EAI_*
+ * code, CSOCK_EINVAL for a bad port, or CSOCK_ENOMEM. */
+csock_addrlist *csock_getaddrinfo(const char *host, int port, int family, int type, int protocol,
+                                  int flags);
+
+/* Frees a list from csock_getaddrinfo. NULL is allowed. */
+void csock_freeaddrinfo(csock_addrlist *list);
+
+/* Looks up the host and service names of an address, like Python's socket.getnameinfo (flags are
+ * NI_*). Either buffer may be NULL. Returns 0, a CSOCK_EAI_* code, or CSOCK_EINVAL. */
+int csock_getnameinfo(const csock_addr *addr, int flags, char *host, size_t hostlen, char *serv,
+                      size_t servlen);
+
+/* ---------------------------------------------------------------------------------------------
+ * The socket object
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct csock csock;
+
+/* Timeout values with Python's meaning (see docs/design.md). */
+#define CSOCK_NO_TIMEOUT      (-1.0) /* block forever: Python's None */
+#define CSOCK_DEFAULT_TIMEOUT (-2.0) /* csock_create_connection: use csock_getdefaulttimeout() */
+
+/* Step 1: creates a socket (family AF_INET, AF_INET6 or AF_UNIX; type SOCK_STREAM, SOCK_DGRAM,
+ * SOCK_SEQPACKET or SOCK_RAW; protocol usually 0). It is close-on-exec and has the process's
+ * default timeout. Returns the socket, or NULL with csock_lastcode() CSOCK_EAFNOSUPPORT,
+ * CSOCK_EPROTONOSUPPORT, CSOCK_EPERM (raw sockets without privilege), CSOCK_EMFILE, ... */
+csock *csock_socket(int family, int type, int protocol);
+
+/* Wraps an open socket descriptor, taking ownership of it (Python's socket(fileno=fd)). Family,
+ * type and protocol are read from the kernel; the timeout is 0 if the descriptor is non-blocking,
+ * else the default timeout. Returns the socket, or NULL with CSOCK_EBADF or CSOCK_ENOTSOCK. */
+csock *csock_wrap(int fd);
+
+/* Like csock_wrap on a close-on-exec duplicate of fd; fd stays the caller's (Python's
+ * socket.fromfd). Returns the socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_EMFILE. */
+csock *csock_fromfd(int fd);
+
+/* Creates a pair of connected sockets (family usually AF_UNIX, type SOCK_STREAM or SOCK_DGRAM),
+ * stored in pair[0] and pair[1]. Returns 0, or a negative code with pair[] set to NULL. */
+int csock_socketpair(int family, int type, int protocol, csock *pair[2]);
+
+/* Returns the descriptor, or -1 if the socket is closed or detached (or s is NULL). */
+int csock_fileno(const csock *s);
+
+/* Returns the family, type or protocol the socket was created with (0 for NULL). */
+int csock_family(const csock *s);
+int csock_type(const csock *s);
+int csock_protocol(const csock *s);
+
+/* Puts the socket in the closed state without closing the descriptor and returns the descriptor,
+ * which the caller now owns. Kernel timeouts csock set are cleared; the blocking mode stays.
+ * Returns the fd, or CSOCK_EBADF if already closed, CSOCK_EINVAL for NULL. */
+int csock_detach(csock *s);
+
+/* Step 6: closes the descriptor. The object stays valid and every later call on it fails with
+ * CSOCK_EBADF ("socket is closed"); closing again does nothing and returns 0. Returns 0, or the
+ * error close(2) reported (the descriptor is released all the same). */
+int csock_close(csock *s);
+
+/* Frees the object, closing the descriptor first if still open. NULL is allowed. */
+void csock_free(csock *s);
+
+/* Step 2: binds to host and port. host is a numeric address or a name resolved for the socket's
+ * family; NULL or "" is the wildcard. For AF_UNIX sockets host is the path ("@name" for an
+ * abstract name) and port must be 0. Returns 0, or e.g. CSOCK_EADDRINUSE ("bind
+ * 127.0.0.1:8080: Address already in use"), CSOCK_EACCES, CSOCK_EADDRNOTAVAIL, CSOCK_EINVAL (bad
+ * port), CSOCK_EAFNOSUPPORT (address of another family), CSOCK_EAI_* (name not found). */
+int csock_bind(csock *s, const char *host, int port);
+
+/* Binds to a ready-made address. Returns as csock_bind. */
+int csock_bind_addr(csock *s, const csock_addr *addr);
+
+/* Step 3: starts listening; backlog is how many connections may wait (values below 0 are taken
+ * as 0). Returns 0, or CSOCK_EOPNOTSUPP (not a stream socket), CSOCK_EADDRINUSE, ... */
+int csock_listen(csock *s, int backlog);
+
+/* Step 4: waits for a connection and returns the new, connected socket (close-on-exec, with the
+ * default timeout); its address goes to *peer unless peer is NULL. Waits within the listening
+ * socket's timeout. Returns the socket, or NULL with csock_lastcode() CSOCK_ETIMEOUT, CSOCK_EAGAIN
+ * (non-blocking, nobody waiting), CSOCK_EMFILE, CSOCK_EINVAL (not listening), ... */
+csock *csock_accept(csock *s, csock_addr *peer);
+
+/* Client step 2: connects to host and port (resolved for the socket's family; first address),
+ * waiting within the socket's timeout. Returns 0, or e.g. CSOCK_ECONNREFUSED, CSOCK_ETIMEOUT,
+ * CSOCK_EINPROGRESS (non-blocking socket: the connection goes on), CSOCK_EAI_NONAME. */
+int csock_connect(csock *s, const char *host, int port);
+
+/* Connects to a ready-made address. Returns as csock_connect. */
+int csock_connect_addr(csock *s, const csock_addr *addr);
+
+/* Like csock_connect, but as Python's connect_ex: an error of the connect step itself comes back
+ * as a positive errno value (ECONNREFUSED, EINPROGRESS, ...) rather than as a failure; 0 is
+ * success. Bad arguments and name lookup failures are still negative codes. */
+int csock_connect_ex(csock *s, const char *host, int port);
+
+/* Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer's recv returns 0) or both. Returns 0,
+ * or CSOCK_ENOTCONN, CSOCK_EINVAL (bad how), CSOCK_EBADF (closed). */
+int csock_shutdown(csock *s, int how);
+
+/* Stores the socket's own address (after bind, or the one the kernel chose). Returns 0 or a
+ * negative code. */
+int csock_getsockname(csock *s, csock_addr *out);
+
+/* Stores the connected peer's address. Returns 0, or CSOCK_ENOTCONN, ... */
+int csock_getpeername(csock *s, csock_addr *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sending and receiving. None of these allocate; each makes the one system call raw code would.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Step 5: sends up to len bytes; returns how many went out (possibly fewer than len), or e.g.
+ * CSOCK_EPIPE / CSOCK_ECONNRESET (peer gone; never SIGPIPE), CSOCK_ETIMEOUT (nothing could be
+ * sent in time), CSOCK_EAGAIN (non-blocking and the buffer is full), CSOCK_EINVAL (NULL buf with
+ * len > 0, len over SSIZE_MAX). */
+ssize_t csock_send(csock *s, const void *buf, size_t len);
+
+/* csock_send with send(2) flags (MSG_OOB, MSG_DONTWAIT, MSG_MORE, ...). MSG_NOSIGNAL is always
+ * added. Returns as csock_send. */
+ssize_t csock_send_flags(csock *s, const void *buf, size_t len, int flags);
+
+/* Sends all len bytes, completing partial writes; with a timeout, the whole call must finish
+ * within it (a total deadline, as Python's sendall). Returns 0 when everything was sent, or a
+ * negative code (as csock_send). *sent (unless NULL) is always set to the bytes that went out,
+ * so a failure says how much the peer may have received. */
+int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent);
+
+/* Step 5: receives at most len bytes into buf, waiting within the timeout. Returns the count,
+ * 0 at end of stream (the peer closed or shut down writing; for datagrams, an empty datagram),
+ * or e.g. CSOCK_ETIMEOUT, CSOCK_EAGAIN, CSOCK_ECONNRESET, CSOCK_EINVAL. Bytes beyond len stay
+ * queued for the next call (for datagram sockets the rest of the datagram is discarded, as
+ * recv(2) does). */
+ssize_t csock_recv(csock *s, void *buf, size_t len);
+
+/* csock_recv with recv(2) flags (MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ...). */
+ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
+
+/* Sends a datagram (or stream data) to an address. Returns the count sent, or as csock_send
+ * (plus CSOCK_EINVAL for a NULL address, CSOCK_EMSGSIZE for a datagram too large). */
+ssize_t csock_sendto(csock *s, const void *buf, size_t len, const csock_addr *to);
+
+/* Receives like csock_recv and stores the sender's address in *from (unless NULL). */
+ssize_t csock_recvfrom(csock *s, void *buf, size_t len, csock_addr *from);
+
+/* ---------------------------------------------------------------------------------------------
+ * Timeouts (docs/design.md): CSOCK_NO_TIMEOUT blocks, 0 never waits, > 0 limits each call.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Sets the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0, or a positive value up to 2^31.
+ * Returns 0, or CSOCK_EINVAL for a negative (other than CSOCK_NO_TIMEOUT), NaN or huge value. */
+int csock_settimeout(csock *s, double seconds);
+
+/* Returns the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0 or positive (CSOCK_NO_TIMEOUT for
+ * NULL). */
+double csock_gettimeout(const csock *s);
+
+/* csock_setblocking(s, 1) is csock_settimeout(s, CSOCK_NO_TIMEOUT); (s, 0) is (s, 0). */
+int csock_setblocking(csock *s, int blocking);
+
+/* Returns 1 unless the timeout is 0 (as Python's getblocking), 0 otherwise or for NULL. */
+int csock_getblocking(const csock *s);
+
+/* Sets the timeout new sockets start with (csock_socket, csock_accept, csock_wrap of a blocking
+ * descriptor, ...); CSOCK_NO_TIMEOUT at start. Returns 0, or CSOCK_EINVAL as csock_settimeout. */
+int csock_setdefaulttimeout(double seconds);
+
+/* Returns the default timeout for new sockets. */
+double csock_getdefaulttimeout(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Socket options
+ * ------------------------------------------------------------------------------------------- */
+
+/* setsockopt(2) and getsockopt(2) as they are, with csock's errors. *len is in/out for get.
+ * Return 0 or a negative code (CSOCK_ENOPROTOOPT, CSOCK_EINVAL, ...). */
+int csock_setsockopt(csock *s, int level, int name, const void *value, socklen_t len);
+int csock_getsockopt(csock *s, int level, int name, void *value, socklen_t *len);
+
+/* The same for the common case of an int option. Return 0 or a negative code. */
+int csock_setsockopt_int(csock *s, int level, int name, int value);
+int csock_getsockopt_int(csock *s, int level, int name, int *value);
+
+/* Typed setters for the common options (on = nonzero). Each returns 0, or a negative code with
+ * a message naming the option ("setsockopt TCP_NODELAY: Operation not supported"); an option
+ * that does not apply to the socket's family or type fails with CSOCK_ENOPROTOOPT or
+ * CSOCK_EAFNOSUPPORT, never silently. */
+int csock_setreuseaddr(csock *s, int on);           /* SO_REUSEADDR */
+int csock_setreuseport(csock *s, int on);           /* SO_REUSEPORT */
+int csock_setnodelay(csock *s, int on);             /* TCP_NODELAY (TCP only) */
+int csock_setbroadcast(csock *s, int on);           /* SO_BROADCAST */
+int csock_setv6only(csock *s, int on);              /* IPV6_V6ONLY (AF_INET6 only) */
+int csock_setrcvbuf(csock *s, int bytes);           /* SO_RCVBUF */
+int csock_setsndbuf(csock *s, int bytes);           /* SO_SNDBUF */
+int csock_setlinger(csock *s, int on, int seconds); /* SO_LINGER */
+
+/* SO_KEEPALIVE on or off; with on, idle (seconds before the first probe), interval (seconds
+ * between probes) and count (probes before giving up) set TCP_KEEPIDLE, TCP_KEEPINTVL and
+ * TCP_KEEPCNT; 0 for any of them keeps the system's value. Returns 0 or a negative code. */
+int csock_setkeepalive(csock *s, int on, int idle, int interval, int count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Conveniences, as in Python
+ * ------------------------------------------------------------------------------------------- */
+
+/* Connects to host and port like Python's socket.create_connection: resolves the name, tries
+ * every address in order, and returns the first socket that connects, with the given timeout
+ * (CSOCK_DEFAULT_TIMEOUT for the process default). The timeout bounds the whole attempt, across
+ * all addresses. source (may be NULL) is bound before connecting; only addresses of its family
+ * are tried. Returns the socket, or NULL: csock_lastcode() is the last attempt's error and the
+ * message lists every address tried ("connect localhost:9: [::1]:9: Connection refused;
+ * 127.0.0.1:9: Connection refused"). */
+csock *csock_create_connection(const char *host, int port, double timeout,
+                               const csock_addr *source);
+
+/* Options for csock_create_server; all zeros means the defaults. */
+typedef struct csock_server_options {
+    int family;        /* 0: AF_INET6 if host is an IPv6 address or dualstack is set, AF_UNIX if
+                          host starts with '/' or '@', else AF_INET */
+    int type;          /* 0: SOCK_STREAM; SOCK_DGRAM binds without listening */
+    int backlog;       /* 0: 128 (capped by the system's somaxconn) */
+    int reuse_port;    /* nonzero: set SO_REUSEPORT (several servers share the port) */
+    int dualstack;     /* nonzero: one IPv6 socket that also accepts IPv4 (IPV6_V6ONLY off) */
+    int no_reuse_addr; /* nonzero: do not set SO_REUSEADDR (set by default on TCP/IP) */
+} csock_server_options;
+
+/* Creates a socket bound to host and port and listening, like Python's socket.create_server.
+ * host NULL or "" is the wildcard address; opts may be NULL. Returns the socket, or NULL with
+ * csock_lastcode() and a message naming the step that failed ("bind 127.0.0.1:80: Permission
+ * denied"). */
+csock *csock_create_server(const char *host, int port, const csock_server_options *opts);
+
+/* ---------------------------------------------------------------------------------------------
+ * Seeing the steps
+ * ------------------------------------------------------------------------------------------- */
+
+/* Turns tracing on or off: when on, every csock call prints one line to stderr naming the step,
+ * its arguments and its result ("csock: bind 127.0.0.1:8080 -> ok"). It starts on when the
+ * environment has CSOCK_TRACE=1. */
+void csock_settrace(int on);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CSOCK_H */

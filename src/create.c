@@ -1,0 +1,135 @@
+/* Python's conveniences: create_connection (every address, one deadline) and create_server. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Appends "; text" (or "text" first) to a bounded message, marking a cut instead of losing it
+ * silently. */
+static void append(char *msg, size_t size, const char *text)
+{
+    size_t used = strlen(msg);
+    const char *sep = used ? "; " : "";
+    if (used + strlen(sep) + strlen(text) + 4 >= size) {
+        if (used + 4 < size && strcmp(msg + used - 3, "...") != 0) strcat(msg, " ...");
+        return;
+    }
+    strcat(msg, sep);
+    strcat(msg, text);
+}
+
+/* One attempt: a socket of the item's family, bound to source if given, connected within
+ * timeout_ns. Returns the socket, or NULL with the failure recorded. */
+static csock *attempt(const csock_addrinfo *item, int64_t timeout_ns, const csock_addr *source)
+{
+    csock *s = csock_socket(item->family, SOCK_STREAM, item->protocol);
+    if (!s) return NULL;
+    int rc = csock__set_timeout_ns(s, timeout_ns);
+    if (rc < 0) csock__fail(rc, "settimeout", NULL);
+    if (rc == 0 && source) rc = csock_bind_addr(s, source);
+    if (rc == 0) rc = csock_connect_addr(s, &item->addr);
+    if (rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+csock *csock_create_connection(const char *host, int port, double timeout, const csock_addr *source)
+{
+    char where[CSOCK_ADDRSTRLEN];
+    int rc = 0;
+    int64_t timeout_ns = timeout == CSOCK_DEFAULT_TIMEOUT
+                             ? csock__default_timeout_ns()
+                             : csock__timeout_ns(timeout, "create_connection", &rc);
+    if (rc < 0) return NULL;
+    if (!host || !*host) {
+        csock__failf(CSOCK_EINVAL, "create_connection: no host to connect to");
+        return NULL;
+    }
+    if (source && source->len == 0) source = NULL;
+    csock_addrlist *list =
+        csock_getaddrinfo(host, port, source ? source->ss.ss_family : 0, SOCK_STREAM, 0, 0);
+    if (!list) {
+        rc = csock_lastcode();
+        csock__failf(rc, "connect %s: %s", csock__hostport_text(host, port, where, sizeof where),
+                     csock_strerror(rc));
+        return NULL;
+    }
+
+    /* The timeout bounds the whole call: each address gets what is left. */
+    int64_t deadline = timeout_ns > 0 ? csock__now() + timeout_ns : 0;
+    char tried[1024] = "";
+    csock *s = NULL;
+    for (size_t i = 0; i < list->count && !s; i++) {
+        const csock_addrinfo *item = &list->items[i];
+        int64_t left = timeout_ns;
+        if (deadline && (left = deadline - csock__now()) <= 0) {
+            rc = CSOCK_ETIMEOUT;
+            char line[CSOCK_ADDRSTRLEN + 32];
+            snprintf(line, sizeof line, "%s: not tried, timed out",
+                     csock__addr_text(&item->addr, where));
+            append(tried, sizeof tried, line);
+            continue;
+        }
+        s = attempt(item, left, source);
+        if (!s) {
+            rc = csock_lastcode();
+            /* Each attempt's message starts with its step ("connect ", "bind "); the list
+             * keeps connect failures short, others whole. */
+            const char *msg = csock_lasterror();
+            append(tried, sizeof tried, strncmp(msg, "connect ", 8) == 0 ? msg + 8 : msg);
+        }
+    }
+    if (s && (rc = csock__set_timeout_ns(s, timeout_ns)) < 0) {
+        csock_free(s);
+        s = NULL;
+        append(tried, sizeof tried, csock_strerror(rc));
+    }
+    csock_freeaddrinfo(list);
+    if (!s) {
+        if (tried[0] == '\0')
+            snprintf(tried, sizeof tried, "no address of the source address's family");
+        if (rc == 0) rc = CSOCK_EADDRNOTAVAIL;
+        csock__failf(rc, "connect %s: %s", csock__hostport_text(host, port, where, sizeof where),
+                     tried);
+    }
+    return s;
+}
+
+static int server_family(const char *host, const csock_server_options *o)
+{
+    if (o->family) return o->family;
+    if (host && (host[0] == '/' || host[0] == '@')) return AF_UNIX;
+    if (o->dualstack || (host && strchr(host, ':'))) return AF_INET6;
+    return AF_INET;
+}
+
+csock *csock_create_server(const char *host, int port, const csock_server_options *opts)
+{
+    csock_server_options o = {0};
+    if (opts) o = *opts;
+    int family = server_family(host, &o);
+    int type = o.type ? o.type : SOCK_STREAM;
+    int backlog = o.backlog > 0 ? o.backlog : 128;
+    if (o.dualstack && family != AF_INET6) {
+        csock__failf(CSOCK_EINVAL, "create_server: dualstack needs an AF_INET6 socket");
+        return NULL;
+    }
+    csock *s = csock_socket(family, type, 0);
+    if (!s) return NULL;
+    int inet = family == AF_INET || family == AF_INET6;
+    int rc = 0;
+    if (inet && !o.no_reuse_addr) rc = csock_setreuseaddr(s, 1);
+    if (rc == 0 && o.reuse_port) rc = csock_setreuseport(s, 1);
+    /* As Python: an IPv6 server is IPv6-only unless dual-stack was asked for, whatever the
+     * system's default (net.ipv6.bindv6only). */
+    if (rc == 0 && family == AF_INET6) rc = csock_setv6only(s, !o.dualstack);
+    if (rc == 0) rc = csock_bind(s, host, port);
+    if (rc == 0 && (type == SOCK_STREAM || type == SOCK_SEQPACKET)) rc = csock_listen(s, backlog);
+    if (rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
+}

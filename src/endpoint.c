@@ -1,0 +1,237 @@
+/* The steps that set a socket's ends: bind, listen, accept, connect, shutdown, and the names. */
+#include "internal.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Records "op host:port (resolved): reason" when the user gave a name that resolved to another
+ * text, else "op resolved: reason". */
+static int fail_at(int rc, const char *op, const char *host, int port, const csock_addr *addr)
+{
+    char given[CSOCK_ADDRSTRLEN], resolved[CSOCK_ADDRSTRLEN], hosttext[CSOCK_ADDRSTRLEN];
+    csock__addr_text(addr, resolved);
+    if (host && *host && csock_addr_host(addr, hosttext, sizeof hosttext) >= 0 &&
+        strcmp(host, hosttext) != 0 && host[0] != '/' && host[0] != '@')
+        return csock__failf(rc, "%s %s (%s): %s", op,
+                            csock__hostport_text(host, port, given, sizeof given), resolved,
+                            csock_strerror(rc));
+    return csock__failf(rc, "%s %s: %s", op, resolved, csock_strerror(rc));
+}
+
+static int bind_resolved(csock *s, const csock_addr *addr, const char *host, int port)
+{
+    int rc = bind(s->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? csock__errno() : 0;
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("bind %s -> %s", csock__addr_text(addr, where), csock__result_text(rc));
+    }
+    return rc < 0 ? fail_at(rc, "bind", host, port, addr) : 0;
+}
+
+int csock_bind(csock *s, const char *host, int port)
+{
+    csock_addr addr;
+    int rc = csock__check(s, "bind");
+    if (rc == 0) rc = csock__lookup(&addr, host, port, s->family, s->type, 1, "bind");
+    return rc < 0 ? rc : bind_resolved(s, &addr, host, port);
+}
+
+static int check_addr(const csock *s, const csock_addr *addr, const char *op)
+{
+    if (!addr || addr->len == 0 || addr->len > sizeof addr->ss)
+        return csock__failf(CSOCK_EINVAL, "%s: no address", op);
+    if (addr->ss.ss_family != s->family) {
+        char where[CSOCK_ADDRSTRLEN];
+        return csock__failf(CSOCK_EAFNOSUPPORT,
+                            "%s %s: address family %d does not match the socket's (%d)", op,
+                            csock__addr_text(addr, where), addr->ss.ss_family, s->family);
+    }
+    return 0;
+}
+
+int csock_bind_addr(csock *s, const csock_addr *addr)
+{
+    int rc = csock__check(s, "bind");
+    if (rc == 0) rc = check_addr(s, addr, "bind");
+    return rc < 0 ? rc : bind_resolved(s, addr, NULL, 0);
+}
+
+int csock_listen(csock *s, int backlog)
+{
+    int rc = csock__check(s, "listen");
+    if (rc < 0) return rc;
+    if (backlog < 0) backlog = 0;
+    rc = listen(s->fd, backlog) < 0 ? csock__errno() : 0;
+    if (csock__tracing()) csock__trace("listen %d -> %s", backlog, csock__result_text(rc));
+    if (rc < 0) {
+        csock_addr self;
+        socklen_t len = sizeof self.ss;
+        self.len = getsockname(s->fd, (struct sockaddr *)&self.ss, &len) == 0 ? len : 0;
+        return csock__fail(rc, "listen", &self);
+    }
+    return 0;
+}
+
+csock *csock_accept(csock *s, csock_addr *peer)
+{
+    if (csock__check(s, "accept") < 0) return NULL;
+    csock_addr from;
+    int64_t timeout = csock__default_timeout_ns();
+    int64_t deadline = csock__deadline(s, 0);
+    int lowered = 0, rc = 0, fd;
+    for (;;) {
+        socklen_t len = sizeof from.ss;
+        fd = accept4(s->fd, (struct sockaddr *)&from.ss, &len,
+                     SOCK_CLOEXEC | (timeout == 0 ? SOCK_NONBLOCK : 0));
+        if (fd >= 0) {
+            from.len = len;
+            break;
+        }
+        /* A connection that died while queued is not this listener's failure: wait for the
+         * next one, as Python and Go do. */
+        if (errno == EINTR || errno == ECONNABORTED) {
+            if ((rc = csock__wait_again(s, SO_RCVTIMEO, deadline, &lowered)) < 0) break;
+            continue;
+        }
+        rc = csock__wait_error(s, errno, 0);
+        break;
+    }
+    csock__restore_timeout(s, SO_RCVTIMEO, lowered);
+    if (rc == 0 && timeout > 0 && (rc = csock__apply_timeout(fd, -1, timeout)) < 0) close(fd);
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("accept -> %s", rc < 0 ? csock_strerror(rc) : csock__addr_text(&from, where));
+    }
+    if (rc < 0) {
+        csock_addr self;
+        socklen_t len = sizeof self.ss;
+        self.len = getsockname(s->fd, (struct sockaddr *)&self.ss, &len) == 0 ? len : 0;
+        csock__fail(rc, "accept", &self);
+        return NULL;
+    }
+    csock *conn = csock__new(fd, s->family, s->type, s->protocol, timeout);
+    if (!conn) return NULL;
+    conn->peer = from;
+    if (peer) *peer = from;
+    return conn;
+}
+
+/* Waits for an interrupted connect to finish, as connect(2) says to: poll for writability, then
+ * read SO_ERROR. */
+static int finish_connect(csock *s, int64_t deadline)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLOUT};
+    for (;;) {
+        int ms = -1;
+        if (deadline) {
+            int64_t left = deadline - csock__now();
+            if (left <= 0) return CSOCK_ETIMEOUT;
+            ms = (int)((left + 999999) / 1000000);
+        }
+        int n = poll(&p, 1, ms);
+        if (n > 0) break;
+        if (n < 0 && errno != EINTR) return csock__errno();
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return csock__errno();
+    return -err;
+}
+
+/* Connects to addr within s's timeout. Returns 0 or a code (nothing recorded). */
+static int connect_resolved(csock *s, const csock_addr *addr)
+{
+    int64_t deadline = csock__deadline(s, 0);
+    int rc = 0;
+    if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+        if (errno == EINTR)
+            rc = finish_connect(s, deadline);
+        else if ((errno == EINPROGRESS || errno == EAGAIN) && s->timeout_ns > 0)
+            rc = CSOCK_ETIMEOUT; /* the kernel's SO_SNDTIMEO ran out */
+        else
+            rc = csock__errno();
+    }
+    /* Kept for messages, also when a non-blocking connect is still in progress. */
+    if (rc == 0 || rc == CSOCK_EINPROGRESS) s->peer = *addr;
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("connect %s -> %s", csock__addr_text(addr, where), csock__result_text(rc));
+    }
+    return rc;
+}
+
+int csock_connect(csock *s, const char *host, int port)
+{
+    csock_addr addr;
+    int rc = csock__check(s, "connect");
+    if (rc == 0) rc = csock__lookup(&addr, host, port, s->family, s->type, 0, "connect");
+    if (rc == 0 && (rc = connect_resolved(s, &addr)) < 0) fail_at(rc, "connect", host, port, &addr);
+    return rc;
+}
+
+int csock_connect_addr(csock *s, const csock_addr *addr)
+{
+    int rc = csock__check(s, "connect");
+    if (rc == 0) rc = check_addr(s, addr, "connect");
+    if (rc == 0 && (rc = connect_resolved(s, addr)) < 0) fail_at(rc, "connect", NULL, 0, addr);
+    return rc;
+}
+
+int csock_connect_ex(csock *s, const char *host, int port)
+{
+    csock_addr addr;
+    int rc = csock__check(s, "connect_ex");
+    if (rc == 0) rc = csock__lookup(&addr, host, port, s->family, s->type, 0, "connect_ex");
+    if (rc < 0) return rc;
+    rc = connect_resolved(s, &addr);
+    if (rc < 0) fail_at(rc, "connect_ex", host, port, &addr);
+    /* Errors of connect(2) itself come back as positive errno values; a timeout keeps its own
+     * code, since no errno means "timed out". */
+    return (rc < 0 && rc > -4096) ? -rc : rc;
+}
+
+int csock_shutdown(csock *s, int how)
+{
+    int rc = csock__check(s, "shutdown");
+    if (rc < 0) return rc;
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return csock__failf(CSOCK_EINVAL, "shutdown %d: how is SHUT_RD, SHUT_WR or SHUT_RDWR", how);
+    rc = shutdown(s->fd, how) < 0 ? csock__errno() : 0;
+    if (csock__tracing())
+        csock__trace("shutdown %s -> %s",
+                     how == SHUT_RD   ? "SHUT_RD"
+                     : how == SHUT_WR ? "SHUT_WR"
+                                      : "SHUT_RDWR",
+                     csock__result_text(rc));
+    return rc < 0 ? csock__fail(rc, "shutdown", &s->peer) : 0;
+}
+
+typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
+
+static int get_name(csock *s, csock_addr *out, name_fn fn, const char *op)
+{
+    int rc = csock__check(s, op);
+    if (rc < 0) return rc;
+    if (!out) return csock__failf(CSOCK_EINVAL, "%s: NULL output", op);
+    socklen_t len = sizeof out->ss;
+    memset(out, 0, sizeof *out);
+    rc = fn(s->fd, (struct sockaddr *)&out->ss, &len) < 0 ? csock__errno() : 0;
+    out->len = rc == 0 ? len : 0;
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("%s -> %s", op, rc < 0 ? csock_strerror(rc) : csock__addr_text(out, where));
+    }
+    return rc < 0 ? csock__fail(rc, op, NULL) : 0;
+}
+
+int csock_getsockname(csock *s, csock_addr *out)
+{
+    return get_name(s, out, getsockname, "getsockname");
+}
+
+int csock_getpeername(csock *s, csock_addr *out)
+{
+    return get_name(s, out, getpeername, "getpeername");
+}

@@ -1,0 +1,144 @@
+/* Internal interface shared by csock's source files. Cross-file symbols use the csock__ prefix. */
+#ifndef CSOCK_INTERNAL_H
+#define CSOCK_INTERNAL_H
+
+/* Every source file includes this header first: Linux interfaces (accept4, SOCK_CLOEXEC,
+ * strerrorname_np) need it before any system header. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "csock.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define CSOCK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define CSOCK_UNLIKELY(x) (x)
+#endif
+
+#if defined(__GNUC__)
+#define CSOCK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CSOCK_PRINTF(f, a)
+#endif
+
+struct csock {
+    int fd; /* -1 once closed or detached */
+    int family, type, protocol;
+    int64_t timeout_ns; /* < 0: block forever, 0: non-blocking, > 0: limit per call */
+    csock_addr peer;    /* the peer as connected or accepted, for messages; len 0 if unknown */
+};
+
+/* ---- errors (error.c) ---- */
+
+/* Records a failure of op on s (its peer address, if known, goes into the message) and returns
+ * code. Cheap: the message is only formatted when csock_lasterror() asks for it, so hot paths
+ * (EAGAIN on non-blocking sockets) may call it freely. */
+int csock__fail(int code, const char *op, const csock_addr *addr);
+
+/* Records a failure whose message is formatted now from fmt (the whole message) and returns
+ * code. For cold paths with specific wording. */
+int csock__failf(int code, const char *fmt, ...) CSOCK_PRINTF(2, 3);
+
+/* Converts the current errno into a csock code. */
+int csock__errno(void);
+
+/* Converts a getaddrinfo/getnameinfo return value into a csock code (EAI_SYSTEM: errno). */
+int csock__gai_error(int gai);
+
+/* ---- tracing (trace.c) ---- */
+
+extern atomic_int csock__trace_state; /* -1 not read yet, 0 off, 1 on */
+int csock__trace_init(void);
+void csock__trace(const char *fmt, ...) CSOCK_PRINTF(1, 2);
+
+static inline int csock__tracing(void)
+{
+    int t = atomic_load_explicit(&csock__trace_state, memory_order_relaxed);
+    if (CSOCK_UNLIKELY(t != 0)) return t > 0 ? 1 : csock__trace_init();
+    return 0;
+}
+
+/* Text for a result: "ok" or the error text. */
+const char *csock__result_text(int rc);
+
+/* ---- addresses (addr.c, resolve.c) ---- */
+
+/* Formats addr for messages; never fails (an unnamed or empty address gives "(unnamed)"). */
+const char *csock__addr_text(const csock_addr *addr, char buf[CSOCK_ADDRSTRLEN]);
+
+/* Builds a Unix-domain address from a path or "@abstract" name. Reports failures as op. */
+int csock__unix_addr(csock_addr *out, const char *path, const char *op);
+
+/* Parses a numeric IPv4 or IPv6 host (IPv6 may carry a %scope) into out, with port. Returns 0,
+ * or 1 when host is not numeric (nothing is recorded). */
+int csock__numeric_host(csock_addr *out, const char *host, int port);
+
+/* Formats "host:port" (with brackets for IPv6 hosts) as the user gave it, for messages. */
+const char *csock__hostport_text(const char *host, int port, char *buf, size_t size);
+
+/* Resolves host and port for a socket of the given family and type, as bind (passive) or
+ * connect do; failures are reported as "op host:port: reason". */
+int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
+                  const char *op);
+
+/* ---- sockets (socket.c, timeout.c) ---- */
+
+/* Checks that s is usable for op: not NULL, not closed. Returns 0 or a recorded failure. */
+static inline int csock__check(const csock *s, const char *op)
+{
+    if (CSOCK_UNLIKELY(s == NULL)) return csock__failf(CSOCK_EINVAL, "%s: NULL socket", op);
+    if (CSOCK_UNLIKELY(s->fd < 0)) return csock__failf(CSOCK_EBADF, "%s: socket is closed", op);
+    return 0;
+}
+
+/* Allocates a socket object around a descriptor csock now owns (closing it on failure). */
+csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns);
+
+/* Converts Python-style seconds (CSOCK_NO_TIMEOUT, 0, positive) to nanoseconds (-1 for none).
+ * A value out of range sets *rc to a recorded CSOCK_EINVAL naming op. */
+int64_t csock__timeout_ns(double seconds, const char *op, int *rc);
+
+/* Gives s the timeout ns, changing the descriptor's mode as needed. Returns 0 or a code. */
+int csock__set_timeout_ns(csock *s, int64_t ns);
+
+/* The process's default timeout in nanoseconds (< 0: none). */
+int64_t csock__default_timeout_ns(void);
+
+/* Puts fd in the mode timeout_ns asks for (see docs/design.md). from_ns is its current mode, so
+ * only what differs is changed. Returns 0 or -errno. */
+int csock__apply_timeout(int fd, int64_t from_ns, int64_t timeout_ns);
+
+/* Sets SO_RCVTIMEO or SO_SNDTIMEO to ns (0: none). Returns 0 or -errno. */
+int csock__set_kernel_timeout(int fd, int optname, int64_t ns);
+
+/* The monotonic clock, in nanoseconds. */
+int64_t csock__now(void);
+
+/* The deadline for a call on s starting now: 0 when s has no timeout or the call does not wait
+ * (the clock is only read when it matters). */
+static inline int64_t csock__deadline(const csock *s, int flags)
+{
+    return (s->timeout_ns > 0 && !(flags & MSG_DONTWAIT)) ? csock__now() + s->timeout_ns : 0;
+}
+
+/* A blocking call was interrupted (EINTR) or must wait again after partial progress. With a
+ * deadline, the kernel timeout optname is lowered to what remains and *lowered is set; returns
+ * 0 to go on, or CSOCK_ETIMEOUT when the deadline has passed. Without one, returns 0. */
+int csock__wait_again(csock *s, int optname, int64_t deadline, int *lowered);
+
+/* Restores the kernel timeout optname after csock__wait_again lowered it. */
+void csock__restore_timeout(csock *s, int optname, int lowered);
+
+/* Maps an error from a call that may wait: EAGAIN is CSOCK_ETIMEOUT when s has a timeout and
+ * the call waited (flags without MSG_DONTWAIT), else CSOCK_EAGAIN. */
+static inline int csock__wait_error(const csock *s, int err, int flags)
+{
+    if (err == EAGAIN && s->timeout_ns > 0 && !(flags & MSG_DONTWAIT)) return CSOCK_ETIMEOUT;
+    return -err;
+}
+
+#endif /* CSOCK_INTERNAL_H */

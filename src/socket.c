@@ -1,0 +1,215 @@
+/* The socket object's life: creating, wrapping, detaching, closing, freeing. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *family_text(int family, char *buf, size_t size)
+{
+    switch (family) {
+    case AF_INET:
+        return "AF_INET";
+    case AF_INET6:
+        return "AF_INET6";
+    case AF_UNIX:
+        return "AF_UNIX";
+    default:
+        snprintf(buf, size, "family %d", family);
+        return buf;
+    }
+}
+
+static const char *type_text(int type, char *buf, size_t size)
+{
+    switch (type) {
+    case SOCK_STREAM:
+        return "SOCK_STREAM";
+    case SOCK_DGRAM:
+        return "SOCK_DGRAM";
+    case SOCK_RAW:
+        return "SOCK_RAW";
+    case SOCK_SEQPACKET:
+        return "SOCK_SEQPACKET";
+    default:
+        snprintf(buf, size, "type %d", type);
+        return buf;
+    }
+}
+
+csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns)
+{
+    csock *s = malloc(sizeof *s);
+    if (!s) {
+        close(fd);
+        csock__failf(CSOCK_ENOMEM, "socket: out of memory");
+        return NULL;
+    }
+    s->fd = fd;
+    s->family = family;
+    s->type = type;
+    s->protocol = protocol;
+    s->timeout_ns = timeout_ns;
+    s->peer.len = 0;
+    return s;
+}
+
+/* Flags for socket(2)/accept4(2) that give a new descriptor csock's defaults atomically. */
+static int born_flags(int64_t timeout_ns)
+{
+    return SOCK_CLOEXEC | (timeout_ns == 0 ? SOCK_NONBLOCK : 0);
+}
+
+/* Gives a descriptor born blocking or non-blocking (born_flags) its kernel timeouts. */
+static int finish_birth(int fd, int64_t timeout_ns)
+{
+    return timeout_ns > 0 ? csock__apply_timeout(fd, -1, timeout_ns) : 0;
+}
+
+csock *csock_socket(int family, int type, int protocol)
+{
+    char fbuf[24], tbuf[24];
+    int64_t timeout = csock__default_timeout_ns();
+    if (type & (SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+        csock__failf(CSOCK_EINVAL,
+                     "socket %s %s: pass the plain type; csock sets close-on-exec itself and "
+                     "non-blocking mode through csock_settimeout",
+                     family_text(family, fbuf, sizeof fbuf),
+                     type_text(type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), tbuf, sizeof tbuf));
+        return NULL;
+    }
+    int fd = socket(family, type | born_flags(timeout), protocol);
+    int rc = fd < 0 ? csock__errno() : finish_birth(fd, timeout);
+    if (rc < 0 && fd >= 0) close(fd);
+    if (csock__tracing())
+        csock__trace("socket %s %s %d -> %s%s", family_text(family, fbuf, sizeof fbuf),
+                     type_text(type, tbuf, sizeof tbuf), protocol, rc < 0 ? "" : "fd ",
+                     rc < 0 ? csock_strerror(rc) : (snprintf(fbuf, sizeof fbuf, "%d", fd), fbuf));
+    if (rc < 0) {
+        csock__failf(rc, "socket %s %s: %s", family_text(family, fbuf, sizeof fbuf),
+                     type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
+        return NULL;
+    }
+    return csock__new(fd, family, type, protocol, timeout);
+}
+
+csock *csock_wrap(int fd)
+{
+    int family = 0, type = 0, protocol = 0;
+    socklen_t len = sizeof type;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+        int rc = fd < 0 ? CSOCK_EBADF : csock__errno();
+        csock__failf(rc, "wrap fd %d: %s", fd, csock_strerror(rc));
+        return NULL;
+    }
+    len = sizeof family;
+    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
+    len = sizeof protocol;
+    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
+    int fl = fcntl(fd, F_GETFL);
+    int64_t timeout = (fl >= 0 && (fl & O_NONBLOCK)) ? 0 : csock__default_timeout_ns();
+    int rc = timeout > 0 ? csock__apply_timeout(fd, -1, timeout) : 0;
+    if (rc < 0) {
+        csock__failf(rc, "wrap fd %d: %s", fd, csock_strerror(rc));
+        return NULL;
+    }
+    if (csock__tracing()) csock__trace("wrap fd %d -> ok", fd);
+    return csock__new(fd, family, type, protocol, timeout);
+}
+
+csock *csock_fromfd(int fd)
+{
+    int copy = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+        int rc = fd < 0 ? CSOCK_EBADF : csock__errno();
+        csock__failf(rc, "fromfd %d: %s", fd, csock_strerror(rc));
+        return NULL;
+    }
+    csock *s = csock_wrap(copy);
+    if (!s) close(copy);
+    return s;
+}
+
+int csock_socketpair(int family, int type, int protocol, csock *pair[2])
+{
+    if (!pair) return csock__failf(CSOCK_EINVAL, "socketpair: NULL pair");
+    pair[0] = pair[1] = NULL;
+    int64_t timeout = csock__default_timeout_ns();
+    int fds[2];
+    int rc = socketpair(family, type | born_flags(timeout), protocol, fds) < 0 ? csock__errno() : 0;
+    if (rc == 0 &&
+        ((rc = finish_birth(fds[0], timeout)) < 0 || (rc = finish_birth(fds[1], timeout)) < 0)) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    if (csock__tracing()) csock__trace("socketpair -> %s", csock__result_text(rc));
+    if (rc < 0) {
+        char fbuf[24], tbuf[24];
+        return csock__failf(rc, "socketpair %s %s: %s", family_text(family, fbuf, sizeof fbuf),
+                            type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
+    }
+    pair[0] = csock__new(fds[0], family, type, protocol, timeout);
+    pair[1] = csock__new(fds[1], family, type, protocol, timeout);
+    if (!pair[0] || !pair[1]) {
+        csock_free(pair[0]);
+        csock_free(pair[1]);
+        pair[0] = pair[1] = NULL;
+        return CSOCK_ENOMEM;
+    }
+    return 0;
+}
+
+int csock_fileno(const csock *s)
+{
+    return s ? s->fd : -1;
+}
+
+int csock_family(const csock *s)
+{
+    return s ? s->family : 0;
+}
+
+int csock_type(const csock *s)
+{
+    return s ? s->type : 0;
+}
+
+int csock_protocol(const csock *s)
+{
+    return s ? s->protocol : 0;
+}
+
+int csock_detach(csock *s)
+{
+    int rc = csock__check(s, "detach");
+    if (rc < 0) return rc;
+    int fd = s->fd;
+    if (s->timeout_ns > 0) {
+        csock__set_kernel_timeout(fd, SO_RCVTIMEO, 0);
+        csock__set_kernel_timeout(fd, SO_SNDTIMEO, 0);
+    }
+    s->fd = -1;
+    if (csock__tracing()) csock__trace("detach -> fd %d", fd);
+    return fd;
+}
+
+int csock_close(csock *s)
+{
+    if (!s) return csock__failf(CSOCK_EINVAL, "close: NULL socket");
+    if (s->fd < 0) return 0;
+    /* The descriptor is released even when close reports an error (Linux never retries). */
+    int rc = close(s->fd) < 0 && errno != EINTR ? csock__errno() : 0;
+    s->fd = -1;
+    if (csock__tracing()) csock__trace("close -> %s", csock__result_text(rc));
+    if (rc < 0) return csock__fail(rc, "close", &s->peer);
+    return 0;
+}
+
+void csock_free(csock *s)
+{
+    if (!s) return;
+    if (s->fd >= 0) csock_close(s);
+    free(s);
+}
