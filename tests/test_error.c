@@ -1,0 +1,65 @@
+/* Error codes: values, names, texts, and the per-thread message. */
+#include "check.h"
+
+static void codes_are_negative_errno(void)
+{
+    CHECK_EQ(CSOCK_ECONNREFUSED, -ECONNREFUSED);
+    CHECK_EQ(CSOCK_EADDRINUSE, -EADDRINUSE);
+    CHECK_EQ(CSOCK_EAGAIN, -EAGAIN);
+    CHECK(CSOCK_ETIMEOUT != CSOCK_ETIMEDOUT);
+    CHECK(CSOCK_EAI_NONAME < -2999 && CSOCK_EAI_NONAME > -4000);
+}
+
+static void names_and_texts(void)
+{
+    CHECK_STR(csock_errname(CSOCK_ECONNREFUSED), "ECONNREFUSED");
+    CHECK_STR(csock_strerror(CSOCK_ECONNREFUSED), "Connection refused");
+    CHECK_STR(csock_errname(CSOCK_EAI_NONAME), "EAI_NONAME");
+    CHECK_STR(csock_strerror(CSOCK_EAI_NONAME), "Name or service not known");
+    CHECK_STR(csock_errname(CSOCK_ETIMEOUT), "ETIMEOUT");
+    CHECK_STR(csock_strerror(CSOCK_ETIMEOUT), "timed out");
+    CHECK_STR(csock_strerror(CSOCK_ETIMEDOUT), "Connection timed out");
+    CHECK_STR(csock_errname(-ENOTEMPTY), "ENOTEMPTY"); /* not in csock's table: from libc */
+    CHECK_STR(csock_errname(-12345), "EUNKNOWN");
+    CHECK_STR(csock_strerror(-12345), "Unknown error -12345");
+    CHECK_STR(csock_errname(0), "OK");
+}
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    csock_addr a;
+    CHECK_EQ(csock_lastcode(), 0); /* a new thread starts with no error */
+    CHECK_EQ(csock_addr_parse(&a, "1.2.3.4:99999"), CSOCK_EINVAL);
+    return NULL;
+}
+
+static void message_is_per_thread(void)
+{
+    csock_addr a;
+    CHECK_EQ(csock_addr_parse(&a, "nope"), CSOCK_EINVAL);
+    char mine[256];
+    snprintf(mine, sizeof mine, "%s", csock_lasterror());
+    check_join(check_thread(other_thread, NULL));
+    CHECK_STR(csock_lasterror(), mine);
+    CHECK_EQ(csock_lastcode(), CSOCK_EINVAL);
+}
+
+static void success_leaves_message(void)
+{
+    csock_addr a;
+    CHECK_EQ(csock_addr_parse(&a, "x"), CSOCK_EINVAL);
+    CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:80"), 0);
+    CHECK_EQ(csock_lastcode(), CSOCK_EINVAL);
+    CHECK(strstr(csock_lasterror(), "\"x\"") != NULL);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(codes_are_negative_errno);
+    RUN(names_and_texts);
+    RUN(message_is_per_thread);
+    RUN(success_leaves_message);
+    return check_done();
+}

@@ -1,0 +1,199 @@
+/* The socket object: creation, close-on-exec, wrap/fromfd/detach, closing, and calls on a closed
+ * or NULL socket. */
+#include "check.h"
+
+#include <fcntl.h>
+
+static int cloexec(int fd)
+{
+    int flags = fcntl(fd, F_GETFD);
+    return flags >= 0 && (flags & FD_CLOEXEC);
+}
+
+static void create_families_and_types(void)
+{
+    static const int kinds[][2] = {{AF_INET, SOCK_STREAM},  {AF_INET, SOCK_DGRAM},
+                                   {AF_INET6, SOCK_STREAM}, {AF_INET6, SOCK_DGRAM},
+                                   {AF_UNIX, SOCK_STREAM},  {AF_UNIX, SOCK_DGRAM},
+                                   {AF_UNIX, SOCK_SEQPACKET}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        csock *s = csock_socket(kinds[i][0], kinds[i][1], 0);
+        CHECK(s != NULL);
+        CHECK_EQ(csock_family(s), kinds[i][0]);
+        CHECK_EQ(csock_type(s), kinds[i][1]);
+        CHECK(csock_fileno(s) >= 0);
+        CHECK(cloexec(csock_fileno(s)));
+        CHECK(csock_gettimeout(s) == CSOCK_NO_TIMEOUT);
+        csock_free(s);
+    }
+}
+
+static void create_rejects_bad_arguments(void)
+{
+    CHECK(csock_socket(12345, SOCK_STREAM, 0) == NULL);
+    CHECK_ERROR(CSOCK_EAFNOSUPPORT, "socket family 12345 SOCK_STREAM: Address family not supported");
+    CHECK(csock_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP) == NULL);
+    CHECK_ERROR(CSOCK_EPROTONOSUPPORT, "socket AF_INET SOCK_STREAM");
+    CHECK(csock_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "non-blocking mode through csock_settimeout");
+}
+
+static void accepted_and_paired_sockets_are_cloexec(void)
+{
+    csock *client, *server;
+    check_tcp_pair("127.0.0.1", &client, &server);
+    CHECK(cloexec(csock_fileno(client)));
+    CHECK(cloexec(csock_fileno(server)));
+    csock_free(client);
+    csock_free(server);
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    CHECK(cloexec(csock_fileno(pair[0])) && cloexec(csock_fileno(pair[1])));
+    CHECK_EQ(csock_send(pair[0], "ab", 2), 2);
+    char buf[4];
+    CHECK_EQ(csock_recv(pair[1], buf, sizeof buf), 2);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+    CHECK_EQ(csock_socketpair(AF_INET, SOCK_STREAM, 0, pair), CSOCK_EOPNOTSUPP);
+    CHECK(pair[0] == NULL && pair[1] == NULL);
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, NULL), CSOCK_EINVAL);
+}
+
+static void wrap_fromfd_detach(void)
+{
+    int fds[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+    csock *w = csock_wrap(fds[0]); /* owns fds[0] now */
+    CHECK(w != NULL);
+    CHECK_EQ(csock_family(w), AF_UNIX);
+    CHECK_EQ(csock_type(w), SOCK_STREAM);
+    CHECK(csock_gettimeout(w) == 0.0); /* non-blocking descriptor */
+    csock *d = csock_fromfd(fds[1]);   /* a duplicate; fds[1] stays ours */
+    CHECK(d != NULL && csock_fileno(d) != fds[1]);
+    CHECK(cloexec(csock_fileno(d)));
+    CHECK_EQ(csock_send(d, "x", 1), 1);
+    char c;
+    CHECK_EQ(csock_recv(w, &c, 1), 1);
+    CHECK_EQ(csock_settimeout(w, 2.5), 0);
+    int fd = csock_detach(w);
+    CHECK_EQ(fd, fds[0]);
+    CHECK_EQ(csock_fileno(w), -1);
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    CHECK_EQ(getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len), 0);
+    CHECK(tv.tv_sec == 0 && tv.tv_usec == 0); /* detach clears csock's kernel timeouts */
+    CHECK_EQ(csock_detach(w), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "detach: socket is closed");
+    csock_free(w); /* closed: does not touch fd */
+    CHECK(fcntl(fd, F_GETFD) >= 0);
+    close(fd);
+    close(fds[1]);
+    csock_free(d);
+
+    CHECK(csock_wrap(-1) == NULL);
+    CHECK_ERROR(CSOCK_EBADF, "wrap fd -1: Bad file descriptor");
+    int pipefd[2];
+    CHECK_EQ(pipe(pipefd), 0);
+    CHECK(csock_wrap(pipefd[0]) == NULL);
+    CHECK_ERROR(CSOCK_ENOTSOCK, "wrap fd");
+    CHECK(csock_fromfd(pipefd[0]) == NULL);
+    CHECK_ERROR(CSOCK_ENOTSOCK, "wrap fd");
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+static void calls_on_a_closed_socket_fail_clearly(void)
+{
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_close(s), 0);
+    CHECK_EQ(csock_close(s), 0); /* closing twice is harmless */
+    CHECK_EQ(csock_fileno(s), -1);
+    char buf[8];
+    csock_addr a;
+    size_t sent = 99;
+    CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:9"), 0);
+    CHECK_EQ(csock_bind(s, "127.0.0.1", 0), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "bind: socket is closed");
+    CHECK_EQ(csock_listen(s, 1), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "listen: socket is closed");
+    CHECK(csock_accept(s, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EBADF, "accept: socket is closed");
+    CHECK_EQ(csock_connect(s, "127.0.0.1", 9), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "connect: socket is closed");
+    CHECK_EQ(csock_connect_ex(s, "127.0.0.1", 9), CSOCK_EBADF);
+    CHECK_EQ(csock_connect_addr(s, &a), CSOCK_EBADF);
+    CHECK_EQ(csock_bind_addr(s, &a), CSOCK_EBADF);
+    CHECK_EQ(csock_send(s, "x", 1), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "send: socket is closed");
+    CHECK_EQ(csock_sendall(s, "x", 1, &sent), CSOCK_EBADF);
+    CHECK_EQ(sent, 0);
+    CHECK_ERROR(CSOCK_EBADF, "sendall: socket is closed");
+    CHECK_EQ(csock_sendto(s, "x", 1, &a), CSOCK_EBADF);
+    CHECK_EQ(csock_recv(s, buf, sizeof buf), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "recv: socket is closed");
+    CHECK_EQ(csock_recvfrom(s, buf, sizeof buf, &a), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "recvfrom: socket is closed");
+    CHECK_EQ(csock_shutdown(s, SHUT_WR), CSOCK_EBADF);
+    CHECK_EQ(csock_getsockname(s, &a), CSOCK_EBADF);
+    CHECK_EQ(csock_getpeername(s, &a), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "getpeername: socket is closed");
+    CHECK_EQ(csock_settimeout(s, 1.0), CSOCK_EBADF);
+    CHECK_EQ(csock_setblocking(s, 0), CSOCK_EBADF);
+    CHECK_EQ(csock_setreuseaddr(s, 1), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "setsockopt: socket is closed");
+    CHECK_EQ(csock_setsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, 1), CSOCK_EBADF);
+    int v;
+    CHECK_EQ(csock_getsockopt_int(s, SOL_SOCKET, SO_TYPE, &v), CSOCK_EBADF);
+    CHECK_EQ(csock_detach(s), CSOCK_EBADF);
+    csock_free(s);
+}
+
+static void calls_on_null_fail_clearly(void)
+{
+    char buf[4];
+    CHECK_EQ(csock_recv(NULL, buf, sizeof buf), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "recv: NULL socket");
+    CHECK_EQ(csock_send(NULL, "x", 1), CSOCK_EINVAL);
+    CHECK_EQ(csock_bind(NULL, "127.0.0.1", 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "bind: NULL socket");
+    CHECK(csock_accept(NULL, NULL) == NULL);
+    CHECK_EQ(csock_close(NULL), CSOCK_EINVAL);
+    CHECK_EQ(csock_fileno(NULL), -1);
+    csock_free(NULL);
+}
+
+static void bad_buffers_are_refused(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    CHECK_EQ(csock_send(pair[0], NULL, 5), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "send: NULL buffer of 5 bytes");
+    char buf[4];
+    CHECK_EQ(csock_recv(pair[0], buf, (size_t)-1), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "recv: length 18446744073709551615 is too large");
+    size_t sent = 7;
+    CHECK_EQ(csock_sendall(pair[0], buf, (size_t)-1, &sent), CSOCK_EINVAL);
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(csock_send(pair[0], NULL, 0), 0); /* nothing to send is not an error */
+    CHECK_EQ(csock_shutdown(pair[0], 42), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "shutdown 42: how is SHUT_RD, SHUT_WR or SHUT_RDWR");
+    /* Nothing was lost on the way: the stream still works. */
+    CHECK_EQ(csock_send(pair[0], "ok", 2), 2);
+    CHECK_EQ(csock_recv(pair[1], buf, sizeof buf), 2);
+    CHECK(memcmp(buf, "ok", 2) == 0);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(create_families_and_types);
+    RUN(create_rejects_bad_arguments);
+    RUN(accepted_and_paired_sockets_are_cloexec);
+    RUN(wrap_fromfd_detach);
+    RUN(calls_on_a_closed_socket_fail_clearly);
+    RUN(calls_on_null_fail_clearly);
+    RUN(bad_buffers_are_refused);
+    return check_done();
+}
