@@ -1,2 +1,177 @@
+/* create_connection (every address, one deadline, a source address) and create_server. Runs
+ * under no_dns.sh, where csock-dual names ::1 and then 127.0.0.1. */
 #include "check.h"
-int main(void){return check_done();}
+
+static void connects_by_name_trying_each_address(void)
+{
+    /* Only IPv4 listens: the IPv6 address is refused first, then IPv4 is tried and works. */
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    csock *c = csock_create_connection("csock-dual", port, 5, NULL);
+    CHECK(c != NULL);
+    CHECK_EQ(csock_family(c), AF_INET);
+    CHECK(csock_gettimeout(c) == 5);
+    csock *s = csock_accept(l, NULL);
+    CHECK(s != NULL);
+    csock_free(s);
+    csock_free(c);
+    csock_free(l);
+}
+
+static void failure_lists_every_address(void)
+{
+    csock *holder = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_addr a;
+    csock_bind(holder, "127.0.0.1", 0);
+    csock_getsockname(holder, &a);
+    int port = csock_addr_port(&a);
+    CHECK(csock_create_connection("csock-dual", port, CSOCK_DEFAULT_TIMEOUT, NULL) == NULL);
+    char want[160];
+    snprintf(want, sizeof want,
+             "connect csock-dual:%d: [::1]:%d: Connection refused; 127.0.0.1:%d: Connection "
+             "refused",
+             port, port, port);
+    CHECK_STR(csock_lasterror(), want);
+    CHECK_EQ(csock_lastcode(), CSOCK_ECONNREFUSED);
+    CHECK(csock_create_connection(NULL, port, 1, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "create_connection: no host");
+    CHECK(csock_create_connection("127.0.0.1", port, -7, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "create_connection -7");
+    csock_free(holder);
+}
+
+/* A listener on host:port whose queue is full, so a further connect hangs. */
+static csock *full_listener(const char *host, int port, csock **filler)
+{
+    csock *l = csock_socket(strchr(host, ':') ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    if (csock_bind(l, host, port) < 0 || csock_listen(l, 0) < 0) {
+        csock_free(l);
+        return NULL;
+    }
+    *filler = csock_create_connection(host, port, 1, NULL);
+    return l;
+}
+
+static void timeout_bounds_the_whole_attempt(void)
+{
+    /* Both addresses hang. Python gives each address the whole timeout; csock gives the whole
+     * call one deadline. Find a port free on both ::1 and 127.0.0.1 (bounded tries). */
+    csock *l4 = NULL, *l6 = NULL, *f4 = NULL, *f6 = NULL, *extra4 = NULL, *extra6 = NULL;
+    int port = 0;
+    for (int i = 0; i < 20 && !l6; i++) {
+        csock_free(l4);
+        csock_free(f4);
+        l4 = full_listener("127.0.0.1", 0, &f4);
+        csock_addr a;
+        csock_getsockname(l4, &a);
+        port = csock_addr_port(&a);
+        l6 = full_listener("::1", port, &f6);
+    }
+    CHECK(l6 != NULL);
+    /* One more connection each fills the queues (backlog 0 admits one). */
+    extra4 = csock_create_connection("127.0.0.1", port, 0.05, NULL);
+    extra6 = csock_create_connection("::1", port, 0.05, NULL);
+    double t0 = check_now();
+    CHECK(csock_create_connection("csock-dual", port, 0.3, NULL) == NULL);
+    double took = check_now() - t0;
+    CHECK(took >= 0.29 && took < 0.55);
+    CHECK_EQ(csock_lastcode(), CSOCK_ETIMEOUT);
+    CHECK(strstr(csock_lasterror(), "timed out") != NULL);
+    csock *all[] = {l4, l6, f4, f6, extra4, extra6};
+    for (size_t i = 0; i < 6; i++)
+        csock_free(all[i]);
+}
+
+static void source_address(void)
+{
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    csock_addr src, peer;
+    CHECK_EQ(csock_addr_make(&src, "127.0.0.5", 0), 0);
+    csock *c = csock_create_connection("127.0.0.1", port, 5, &src);
+    CHECK(c != NULL);
+    csock *s = csock_accept(l, &peer);
+    char host[64];
+    csock_addr_host(&peer, host, sizeof host);
+    CHECK_STR(host, "127.0.0.5");
+    csock_free(s);
+    csock_free(c);
+    /* Only addresses of the source's family are tried. */
+    CHECK_EQ(csock_addr_make(&src, "::1", 0), 0);
+    CHECK(csock_create_connection("127.0.0.1", port, 5, &src) == NULL);
+    CHECK(strstr(csock_lasterror(), "connect 127.0.0.1:") == csock_lasterror());
+    csock_free(l);
+}
+
+static void server_options(void)
+{
+    csock *s = csock_create_server("127.0.0.1", 0, NULL);
+    int v = 0;
+    CHECK(s != NULL);
+    CHECK_EQ(csock_getsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, &v), 0);
+    CHECK(v != 0);
+    CHECK_EQ(csock_getsockopt_int(s, SOL_SOCKET, SO_ACCEPTCONN, &v), 0);
+    CHECK(v != 0);
+    csock_free(s);
+
+    csock *v6 = csock_create_server("::1", 0, NULL);
+    CHECK(v6 != NULL);
+    CHECK_EQ(csock_getsockopt_int(v6, IPPROTO_IPV6, IPV6_V6ONLY, &v), 0);
+    CHECK(v != 0);
+    csock_free(v6);
+
+    csock_server_options no_reuse = {.no_reuse_addr = 1};
+    s = csock_create_server("127.0.0.1", 0, &no_reuse);
+    CHECK_EQ(csock_getsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, &v), 0);
+    CHECK_EQ(v, 0);
+    csock_free(s);
+
+    csock_server_options bad = {.family = AF_INET, .dualstack = 1};
+    CHECK(csock_create_server(NULL, 0, &bad) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "dualstack needs an AF_INET6 socket");
+}
+
+static void dualstack_accepts_both_families(void)
+{
+    csock_server_options o = {.dualstack = 1};
+    csock *l = csock_create_server(NULL, 0, &o);
+    CHECK(l != NULL);
+    CHECK_EQ(csock_family(l), AF_INET6);
+    csock_addr a;
+    csock_getsockname(l, &a);
+    int port = csock_addr_port(&a);
+    csock *c4 = csock_create_connection("127.0.0.1", port, 5, NULL);
+    csock *c6 = csock_create_connection("::1", port, 5, NULL);
+    CHECK(c4 != NULL && c6 != NULL);
+    csock *s1 = csock_accept(l, NULL), *s2 = csock_accept(l, NULL);
+    CHECK(s1 != NULL && s2 != NULL);
+    csock *all[] = {c4, c6, s1, s2, l};
+    for (size_t i = 0; i < 5; i++)
+        csock_free(all[i]);
+}
+
+static void reuse_port_shares_a_port(void)
+{
+    csock_server_options o = {.reuse_port = 1};
+    csock *a = csock_create_server("127.0.0.1", 0, &o);
+    CHECK(a != NULL);
+    csock_addr addr;
+    csock_getsockname(a, &addr);
+    csock *b = csock_create_server("127.0.0.1", csock_addr_port(&addr), &o);
+    CHECK(b != NULL);
+    csock_free(a);
+    csock_free(b);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(connects_by_name_trying_each_address);
+    RUN(failure_lists_every_address);
+    RUN(timeout_bounds_the_whole_attempt);
+    RUN(source_address);
+    RUN(server_options);
+    RUN(dualstack_accepts_both_families);
+    RUN(reuse_port_shares_a_port);
+    return check_done();
+}

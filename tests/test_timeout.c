@@ -1,2 +1,267 @@
+/* Timeouts with Python's meaning: none, 0 (non-blocking), positive (a limit), the default for new
+ * sockets, a total deadline for sendall and connect, and EINTR retried within what is left. */
 #include "check.h"
-int main(void){return check_done();}
+
+#include <signal.h>
+#include <sys/time.h>
+
+static void values_and_validation(void)
+{
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(csock_gettimeout(s) == CSOCK_NO_TIMEOUT);
+    CHECK_EQ(csock_getblocking(s), 1);
+    CHECK_EQ(csock_settimeout(s, 0.25), 0);
+    CHECK(csock_gettimeout(s) == 0.25);
+    CHECK_EQ(csock_getblocking(s), 1);
+    CHECK_EQ(csock_setblocking(s, 0), 0);
+    CHECK(csock_gettimeout(s) == 0.0);
+    CHECK_EQ(csock_getblocking(s), 0);
+    CHECK_EQ(csock_setblocking(s, 1), 0);
+    CHECK(csock_gettimeout(s) == CSOCK_NO_TIMEOUT);
+    CHECK_EQ(csock_settimeout(s, -0.5), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "settimeout -0.5: a timeout is CSOCK_NO_TIMEOUT, 0, or positive");
+    CHECK_EQ(csock_settimeout(s, 0.0 / 0.0), CSOCK_EINVAL);
+    CHECK_EQ(csock_settimeout(s, 1e300), CSOCK_EINVAL);
+    CHECK(csock_gettimeout(s) == CSOCK_NO_TIMEOUT); /* a refused value changes nothing */
+    CHECK_EQ(csock_settimeout(s, 1e-12), 0);        /* tiny but positive: not non-blocking */
+    CHECK(csock_gettimeout(s) > 0);
+    csock_free(s);
+}
+
+static void recv_times_out(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_settimeout(c, 0.2), 0);
+    char buf[16];
+    double t0 = check_now();
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), CSOCK_ETIMEOUT);
+    double took = check_now() - t0;
+    CHECK(took >= 0.19 && took < 5);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "recv 127.0.0.1:");
+    CHECK(strstr(csock_lasterror(), ": timed out") != NULL);
+    /* Nothing is lost: data sent after the timeout is still received whole. */
+    CHECK_EQ(csock_send(s, "late", 4), 4);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 4);
+    csock_free(c);
+    csock_free(s);
+}
+
+static void accept_times_out(void)
+{
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    CHECK_EQ(csock_settimeout(l, 0.1), 0);
+    double t0 = check_now();
+    CHECK(csock_accept(l, NULL) == NULL);
+    CHECK(check_now() - t0 >= 0.09);
+    char want[64];
+    snprintf(want, sizeof want, "accept 127.0.0.1:%d: timed out", port);
+    CHECK_ERROR(CSOCK_ETIMEOUT, want);
+    csock_free(l);
+}
+
+static void connect_times_out(void)
+{
+    /* A listener whose queue is full (backlog 0, one connection waiting) drops new SYNs, so
+     * the next connect hangs on loopback until its timeout. */
+    csock *l = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_addr a;
+    CHECK_EQ(csock_bind(l, "127.0.0.1", 0), 0);
+    CHECK_EQ(csock_listen(l, 0), 0);
+    csock_getsockname(l, &a);
+    int port = csock_addr_port(&a);
+    csock *filler[4] = {0};
+    int timed_out = 0;
+    for (int i = 0; i < 4 && !timed_out; i++) {
+        filler[i] = csock_socket(AF_INET, SOCK_STREAM, 0);
+        csock_settimeout(filler[i], 0.2);
+        double t0 = check_now();
+        int rc = csock_connect(filler[i], "127.0.0.1", port);
+        if (rc == CSOCK_ETIMEOUT) {
+            timed_out = 1;
+            CHECK(check_now() - t0 >= 0.19);
+            char want[64];
+            snprintf(want, sizeof want, "connect 127.0.0.1:%d: timed out", port);
+            CHECK_STR(csock_lasterror(), want);
+        } else {
+            CHECK_EQ(rc, 0);
+        }
+    }
+    CHECK(timed_out);
+    /* create_connection: the same, with the timeout bounding the whole call. */
+    double t0 = check_now();
+    csock *c = csock_create_connection("127.0.0.1", port, 0.2, NULL);
+    CHECK(c == NULL);
+    CHECK(check_now() - t0 < 5);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "timed out");
+    for (int i = 0; i < 4; i++)
+        csock_free(filler[i]);
+    csock_free(l);
+}
+
+static void non_blocking_calls_never_wait(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_setblocking(c, 0), 0);
+    char buf[16];
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), CSOCK_EAGAIN);
+    CHECK_ERROR(CSOCK_EAGAIN, "recv 127.0.0.1:");
+    CHECK_EQ(csock_recv_flags(s, buf, sizeof buf, MSG_DONTWAIT), CSOCK_EAGAIN);
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    CHECK_EQ(csock_setblocking(l, 0), 0);
+    CHECK(csock_accept(l, NULL) == NULL);
+    CHECK_EQ(csock_lastcode(), CSOCK_EAGAIN);
+    csock *n = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_setblocking(n, 0);
+    int rc = csock_connect(n, "127.0.0.1", port);
+    CHECK(rc == 0 || rc == CSOCK_EINPROGRESS);
+    csock *a = csock_accept(l, NULL);
+    if (!a) { /* the handshake may still be on its way: wait for it with a timeout */
+        csock_settimeout(l, 5);
+        a = csock_accept(l, NULL);
+    }
+    CHECK(a != NULL);
+    csock_free(a);
+    csock_free(n);
+    csock_free(l);
+    csock_free(c);
+    csock_free(s);
+}
+
+static void default_timeout_applies_to_new_sockets(void)
+{
+    CHECK_EQ(csock_setdefaulttimeout(1.5), 0);
+    CHECK(csock_getdefaulttimeout() == 1.5);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s); /* created and accepted under the default */
+    CHECK(csock_gettimeout(c) == 1.5);
+    CHECK(csock_gettimeout(s) == 1.5);
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    getsockopt(csock_fileno(s), SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+    CHECK(tv.tv_sec == 1 && tv.tv_usec == 500000);
+    csock_free(c);
+    csock_free(s);
+    CHECK_EQ(csock_setdefaulttimeout(0), 0);
+    csock *nb = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(csock_gettimeout(nb) == 0.0);
+    csock_free(nb);
+    CHECK_EQ(csock_setdefaulttimeout(-3), CSOCK_EINVAL);
+    CHECK_EQ(csock_setdefaulttimeout(CSOCK_NO_TIMEOUT), 0);
+    CHECK(csock_getdefaulttimeout() == CSOCK_NO_TIMEOUT);
+}
+
+static void sendall_has_one_deadline(void)
+{
+    /* The peer never reads: sendall must stop at its total deadline and say how much went. */
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    size_t len = 64 << 20, sent = 0;
+    char *data = calloc(1, len);
+    double t0 = check_now();
+    CHECK_EQ(csock_sendall(c, data, len, &sent), CSOCK_ETIMEOUT);
+    double took = check_now() - t0;
+    CHECK(took >= 0.29 && took < 3);
+    CHECK(sent > 0 && sent < len);
+    char want[64];
+    snprintf(want, sizeof want, "after %zu of %zu bytes", sent, len);
+    CHECK_ERROR(CSOCK_ETIMEOUT, want);
+    CHECK(strstr(csock_lasterror(), "sendall 127.0.0.1:") != NULL);
+    /* The receiver gets exactly the bytes sendall reported. */
+    CHECK_EQ(csock_shutdown(c, SHUT_WR), 0);
+    csock_settimeout(s, 5);
+    size_t got = 0;
+    ssize_t n;
+    while ((n = csock_recv(s, data, len)) > 0)
+        got += (size_t)n;
+    CHECK_EQ(n, 0);
+    CHECK_EQ(got, sent);
+    free(data);
+    csock_free(c);
+    csock_free(s);
+}
+
+/* Signals that interrupt a waiting call; after the fifth, the handler sends the awaited byte. */
+static volatile sig_atomic_t alarms;
+static int wake_fd = -1;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (++alarms == 5 && wake_fd >= 0)
+        (void)!write(wake_fd, "!", 1);
+}
+
+static void start_alarms(int wake)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm; /* no SA_RESTART: every signal interrupts the call with EINTR */
+    sigaction(SIGALRM, &sa, NULL);
+    alarms = 0;
+    wake_fd = wake;
+    struct itimerval it = {{0, 20000}, {0, 20000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void stop_alarms(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    check_watchdog(60);
+}
+
+static void eintr_is_retried_when_blocking(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    start_alarms(csock_fileno(s));
+    char buf[4];
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 1); /* not EINTR: retried until the byte came */
+    CHECK(alarms >= 5);
+    stop_alarms();
+    csock_free(c);
+    csock_free(s);
+}
+
+static void eintr_is_retried_within_the_deadline(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    start_alarms(-1);
+    char buf[4];
+    double t0 = check_now();
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), CSOCK_ETIMEOUT);
+    double took = check_now() - t0;
+    /* Restarting the full timeout after each signal would never end; what is left is used. */
+    CHECK(took >= 0.29 && took < 3);
+    CHECK(alarms >= 5);
+    stop_alarms();
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    getsockopt(csock_fileno(c), SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+    CHECK(tv.tv_sec == 0 && tv.tv_usec == 300000); /* the socket's own timeout is restored */
+    csock_free(c);
+    csock_free(s);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(values_and_validation);
+    RUN(recv_times_out);
+    RUN(accept_times_out);
+    RUN(connect_times_out);
+    RUN(non_blocking_calls_never_wait);
+    RUN(default_timeout_applies_to_new_sockets);
+    RUN(sendall_has_one_deadline);
+    RUN(eintr_is_retried_when_blocking);
+    RUN(eintr_is_retried_within_the_deadline);
+    return check_done();
+}
