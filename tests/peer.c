@@ -1,1 +1,118 @@
-int main(void){return 0;}
+/* A csock peer for interop tests against Python's socket module.
+ *   peer echo-server tcp|udp|unix HOST PORT   print "listening on ADDR", echo one client
+ *                                              (udp: echo datagrams until "quit")
+ *   peer client tcp|udp|unix HOST PORT N      send N pattern bytes, read them back, verify
+ * For unix, HOST is the path and PORT is 0. Exits 0 on success, 1 with the error otherwise. */
+#include <csock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "peer %s: %s\n", what, csock_lasterror());
+    return 1;
+}
+
+static int family_of(const char *kind, const char *host)
+{
+    if (strcmp(kind, "unix") == 0)
+        return AF_UNIX;
+    return strchr(host, ':') ? AF_INET6 : AF_INET;
+}
+
+static int echo_server(const char *kind, const char *host, int port)
+{
+    int udp = strcmp(kind, "udp") == 0;
+    csock_server_options o = {.type = udp ? SOCK_DGRAM : SOCK_STREAM};
+    csock *s = csock_create_server(host, port, &o);
+    csock_addr a;
+    char text[CSOCK_ADDRSTRLEN];
+    static char buf[65536];
+    if (!s || csock_getsockname(s, &a) < 0)
+        return fail("listen");
+    csock_settimeout(s, 30);
+    csock_addr_format(&a, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+    if (udp) {
+        for (;;) {
+            ssize_t n = csock_recvfrom(s, buf, sizeof buf, &a);
+            if (n < 0)
+                return fail("recvfrom");
+            if (n == 4 && memcmp(buf, "quit", 4) == 0)
+                break;
+            if (csock_sendto(s, buf, (size_t)n, &a) != n)
+                return fail("sendto");
+        }
+    } else {
+        csock *c = csock_accept(s, NULL);
+        if (!c)
+            return fail("accept");
+        ssize_t n;
+        while ((n = csock_recv(c, buf, sizeof buf)) > 0)
+            if (csock_sendall(c, buf, (size_t)n, NULL) < 0)
+                return fail("sendall");
+        if (n < 0)
+            return fail("recv");
+        csock_free(c);
+    }
+    csock_free(s);
+    return 0;
+}
+
+static int client(const char *kind, const char *host, int port, size_t len)
+{
+    int udp = strcmp(kind, "udp") == 0;
+    csock *s = csock_socket(family_of(kind, host), udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    if (!s || csock_settimeout(s, 30) < 0 || csock_connect(s, host, port) < 0)
+        return fail("connect");
+    char *out = malloc(len + 1), *in = malloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)(i * 31 + 7);
+    size_t got = 0;
+    if (udp) {
+        /* Datagrams of up to 1000 bytes, each echoed before the next is sent. */
+        for (size_t off = 0; off < len; off += 1000) {
+            size_t n = len - off < 1000 ? len - off : 1000;
+            if (csock_send(s, out + off, n) != (ssize_t)n)
+                return fail("send");
+            ssize_t r = csock_recv(s, in + off, n + 1);
+            if (r != (ssize_t)n)
+                return fail("recv");
+            got += (size_t)r;
+        }
+        csock_send(s, "quit", 4);
+    } else {
+        if (csock_sendall(s, out, len, NULL) < 0 || csock_shutdown(s, SHUT_WR) < 0)
+            return fail("send");
+        ssize_t r;
+        while (got <= len && (r = csock_recv(s, in + got, len + 1 - got)) > 0)
+            got += (size_t)r;
+        if (r < 0)
+            return fail("recv");
+    }
+    if (got != len || memcmp(in, out, len) != 0) {
+        fprintf(stderr, "peer client: got %zu bytes back, expected %zu the same\n", got, len);
+        return 1;
+    }
+    printf("ok %zu\n", len);
+    free(out);
+    free(in);
+    csock_free(s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: peer echo-server|client tcp|udp|unix HOST PORT [N]\n");
+        return 2;
+    }
+    int port = csock_parse_port(argv[4]);
+    if (port < 0)
+        return fail("port");
+    if (strcmp(argv[1], "echo-server") == 0)
+        return echo_server(argv[2], argv[3], port);
+    return client(argv[2], argv[3], port, argc > 5 ? (size_t)atol(argv[5]) : 100000);
+}

@@ -1,2 +1,102 @@
+/* CSOCK_TRACE=1: one line per call on stderr, naming the step, its arguments and its result. */
 #include "check.h"
-int main(void){return check_done();}
+
+#include <fcntl.h>
+
+static char trace[8192];
+
+/* Runs fn with stderr captured into trace[]. */
+static void capture(void (*fn)(void))
+{
+    char path[] = "/tmp/csock-trace-XXXXXX";
+    int fd = mkstemp(path);
+    int saved = dup(2);
+    fflush(stderr);
+    dup2(fd, 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, trace, sizeof trace - 1, 0);
+    trace[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+#define CHECK_TRACED(line)                                                                         \
+    do {                                                                                           \
+        if (!strstr(trace, (line))) {                                                              \
+            fprintf(stderr, "%s:%d: trace lacks \"%s\":\n%s", __FILE__, __LINE__, (line), trace);  \
+            check_test_failed = 1;                                                                 \
+        }                                                                                          \
+    } while (0)
+
+static int port;
+
+static void tutorial_steps(void)
+{
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_bind(s, "127.0.0.1", 0);
+    csock_listen(s, 5);
+    csock_addr a;
+    csock_getsockname(s, &a);
+    port = csock_addr_port(&a);
+    csock *c = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_connect(c, "127.0.0.1", port);
+    csock *cs = csock_accept(s, NULL);
+    csock_send(cs, "byebye", 6);
+    char buf[512];
+    csock_recv(c, buf, 512);
+    csock_settimeout(c, 0.05);
+    csock_recv(c, buf, 512);
+    csock_close(cs);
+    csock_recv(c, buf, 512);
+    csock_free(cs);
+    csock_free(c);
+    csock_free(s);
+    csock *r = csock_socket(AF_INET6, SOCK_STREAM, 0);
+    csock_connect(r, "::1", port); /* the listener is gone: refused */
+    csock_free(r);
+}
+
+static void environment_turns_it_on(void)
+{
+    capture(tutorial_steps);
+    char line[128];
+    CHECK_TRACED("csock: socket AF_INET SOCK_STREAM 0 -> fd ");
+    CHECK_TRACED("csock: bind 127.0.0.1:0 -> ok\n");
+    CHECK_TRACED("csock: listen 5 -> ok\n");
+    snprintf(line, sizeof line, "csock: getsockname -> 127.0.0.1:%d\n", port);
+    CHECK_TRACED(line);
+    snprintf(line, sizeof line, "csock: connect 127.0.0.1:%d -> ok\n", port);
+    CHECK_TRACED(line);
+    CHECK_TRACED("csock: accept -> 127.0.0.1:");
+    CHECK_TRACED("csock: send 6 -> 6 bytes\n");
+    CHECK_TRACED("csock: recv 512 -> 6 bytes\n");
+    CHECK_TRACED("csock: settimeout 0.05 -> ok\n");
+    CHECK_TRACED("csock: recv 512 -> timed out\n");
+    CHECK_TRACED("csock: close -> ok\n");
+    CHECK_TRACED("csock: recv 512 -> 0 bytes (end of stream)\n");
+    snprintf(line, sizeof line, "csock: connect [::1]:%d -> Connection refused\n", port);
+    CHECK_TRACED(line);
+}
+
+static void off_prints_nothing(void)
+{
+    csock_settrace(0);
+    capture(tutorial_steps);
+    CHECK_STR(trace, "");
+    csock_settrace(1);
+    capture(tutorial_steps);
+    CHECK_TRACED("csock: listen 5 -> ok\n");
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    /* Read when the first csock call is made. */
+    setenv("CSOCK_TRACE", "1", 1);
+    RUN(environment_turns_it_on);
+    RUN(off_prints_nothing);
+    return check_done();
+}

@@ -1,0 +1,125 @@
+"""Interop with Python's socket module as the real peer, both directions: TCP over IPv4 and IPv6,
+UDP, and Unix stream sockets. Usage: interop.py PATH_TO_PEER"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+PEER = sys.argv[1]
+TIMEOUT = 30
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+    sys.stdout.flush()
+
+
+def pattern(n):
+    return bytes((i * 31 + 7) & 0xFF for i in range(n))
+
+
+def python_echo_server(family, kind, address):
+    """Binds a Python echo server; returns (socket, address as peer arguments, thread)."""
+    s = socket.socket(family, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+    s.bind(address)
+    if kind != "udp":
+        s.listen(1)
+
+    def serve():
+        if kind == "udp":
+            while True:
+                data, sender = s.recvfrom(65536)
+                if data == b"quit":
+                    break
+                s.sendto(data, sender)
+        else:
+            conn, _ = s.accept()
+            with conn:
+                while data := conn.recv(65536):
+                    conn.sendall(data)
+        s.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    if family == socket.AF_UNIX:
+        return address, "0", t
+    return address[0], str(s.getsockname()[1]), t
+
+
+def csock_client_to_python(name, family, kind, address, size=100000):
+    host, port, t = python_echo_server(family, kind, address)
+    r = subprocess.run([PEER, "client", kind, host, port, str(size)], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    t.join(TIMEOUT)
+    check(name, r.returncode == 0 and r.stdout.strip() == f"ok {size}", r.stderr + r.stdout)
+
+
+def python_client_to_csock(name, family, kind, host, port, size=100000):
+    p = subprocess.Popen([PEER, "echo-server", kind, host, port], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline().strip()
+        if not first.startswith("listening on "):
+            check(name, False, first + p.stderr.read())
+            return
+        data = pattern(size)
+        got = b""
+        if family == socket.AF_UNIX:
+            target = host
+        else:
+            target = (host, int(first.rsplit(":", 1)[1]))
+        with socket.socket(family, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM) as c:
+            c.settimeout(TIMEOUT)
+            c.connect(target)
+            if kind == "udp":
+                for off in range(0, size, 1000):
+                    c.send(data[off:off + 1000])
+                    got += c.recv(65536)
+                c.send(b"quit")
+            else:
+                c.sendall(data)
+                c.shutdown(socket.SHUT_WR)
+                while chunk := c.recv(65536):
+                    got += chunk
+        rc = p.wait(TIMEOUT)
+        check(name, rc == 0 and got == data, f"rc={rc}, got {len(got)} bytes; {p.stderr.read()}")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    v4, v6, unix = socket.AF_INET, socket.AF_INET6, socket.AF_UNIX
+    csock_client_to_python("tcp4 csock client, python server", v4, "tcp", ("127.0.0.1", 0))
+    csock_client_to_python("tcp6 csock client, python server", v6, "tcp", ("::1", 0))
+    csock_client_to_python("udp4 csock client, python server", v4, "udp", ("127.0.0.1", 0))
+    csock_client_to_python("udp6 csock client, python server", v6, "udp", ("::1", 0))
+    csock_client_to_python("unix csock client, python server", unix, "unix",
+                           os.path.join(tmp, "py.sock"))
+    python_client_to_csock("tcp4 python client, csock server", v4, "tcp", "127.0.0.1", "0")
+    python_client_to_csock("tcp6 python client, csock server", v6, "tcp", "::1", "0")
+    python_client_to_csock("udp4 python client, csock server", v4, "udp", "127.0.0.1", "0")
+    python_client_to_csock("udp6 python client, csock server", v6, "udp", "::1", "0")
+    python_client_to_csock("unix python client, csock server", unix, "unix",
+                           os.path.join(tmp, "c.sock"), "0")
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
+    os.rmdir(tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
