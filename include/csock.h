@@ -39,23 +39,72 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* System errors csock names. Any other errno still comes back as -errno. */
-#define CSOCK_ERRNO_MAP(X)                                                                         \
-    X(EPERM)                                                                                       \
-    X(ENOENT) X(EINTR) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(EBUSY) X(EEXIST)  \
-        X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOSPC) X(EPIPE) X(ERANGE)            \
-            X(ENAMETOOLONG) X(ENOSYS) X(ELOOP) X(ENOTSOCK) X(EDESTADDRREQ) X(EMSGSIZE)             \
-                X(EPROTOTYPE) X(ENOPROTOOPT) X(EPROTONOSUPPORT) X(ESOCKTNOSUPPORT) X(EOPNOTSUPP)   \
-                    X(EPFNOSUPPORT) X(EAFNOSUPPORT) X(EADDRINUSE) X(EADDRNOTAVAIL) X(ENETDOWN)     \
-                        X(ENETUNREACH) X(ENETRESET) X(ECONNABORTED) X(ECONNRESET) X(ENOBUFS)       \
-                            X(EISCONN) X(ENOTCONN) X(ESHUTDOWN) X(ETIMEDOUT) X(ECONNREFUSED)       \
-                                X(EHOSTDOWN) X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS)
+// clang-format off
+#define CSOCK_ERRNO_MAP(X) \
+    X(EPERM)               \
+    X(ENOENT)              \
+    X(EINTR)               \
+    X(EIO)                 \
+    X(EBADF)               \
+    X(EAGAIN)              \
+    X(ENOMEM)              \
+    X(EACCES)              \
+    X(EFAULT)              \
+    X(EBUSY)               \
+    X(EEXIST)              \
+    X(ENOTDIR)             \
+    X(EISDIR)              \
+    X(EINVAL)              \
+    X(ENFILE)              \
+    X(EMFILE)              \
+    X(ENOSPC)              \
+    X(EPIPE)               \
+    X(ERANGE)              \
+    X(ENAMETOOLONG)        \
+    X(ENOSYS)              \
+    X(ELOOP)               \
+    X(ENOTSOCK)            \
+    X(EDESTADDRREQ)        \
+    X(EMSGSIZE)            \
+    X(EPROTOTYPE)          \
+    X(ENOPROTOOPT)         \
+    X(EPROTONOSUPPORT)     \
+    X(ESOCKTNOSUPPORT)     \
+    X(EOPNOTSUPP)          \
+    X(EPFNOSUPPORT)        \
+    X(EAFNOSUPPORT)        \
+    X(EADDRINUSE)          \
+    X(EADDRNOTAVAIL)       \
+    X(ENETDOWN)            \
+    X(ENETUNREACH)         \
+    X(ENETRESET)           \
+    X(ECONNABORTED)        \
+    X(ECONNRESET)          \
+    X(ENOBUFS)             \
+    X(EISCONN)             \
+    X(ENOTCONN)            \
+    X(ESHUTDOWN)           \
+    X(ETIMEDOUT)           \
+    X(ECONNREFUSED)        \
+    X(EHOSTDOWN)           \
+    X(EHOSTUNREACH)        \
+    X(EALREADY)            \
+    X(EINPROGRESS)
 
 /* Resolver (getaddrinfo/getnameinfo) errors, in their own range. */
-#define CSOCK_RESOLVER_MAP(X)                                                                      \
-    X(EAI_ADDRFAMILY, -3000)                                                                       \
-    X(EAI_AGAIN, -3001) X(EAI_BADFLAGS, -3002) X(EAI_FAIL, -3003) X(EAI_FAMILY, -3004)             \
-        X(EAI_MEMORY, -3005) X(EAI_NODATA, -3006) X(EAI_NONAME, -3007) X(EAI_SERVICE, -3008)       \
-            X(EAI_SOCKTYPE, -3009) X(EAI_OVERFLOW, -3010)
+#define CSOCK_RESOLVER_MAP(X) \
+    X(EAI_ADDRFAMILY, -3000)  \
+    X(EAI_AGAIN, -3001)       \
+    X(EAI_BADFLAGS, -3002)    \
+    X(EAI_FAIL, -3003)        \
+    X(EAI_FAMILY, -3004)      \
+    X(EAI_MEMORY, -3005)      \
+    X(EAI_NODATA, -3006)      \
+    X(EAI_NONAME, -3007)      \
+    X(EAI_SERVICE, -3008)     \
+    X(EAI_SOCKTYPE, -3009)    \
+    X(EAI_OVERFLOW, -3010)
+// clang-format on
 
 #define CSOCK_ERRNO_ENUM_(name)           CSOCK_##name = -name,
 #define CSOCK_RESOLVER_ENUM_(name, value) CSOCK_##name = value,

@@ -20,7 +20,7 @@ static int check_test_failed, check_passed_tests, check_failed_tests;
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__,     \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__,      \
                     #cond, csock_lasterror());                                                     \
             check_test_failed = 1;                                                                 \
         }                                                                                          \

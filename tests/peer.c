@@ -16,8 +16,7 @@ static int fail(const char *what)
 
 static int family_of(const char *kind, const char *host)
 {
-    if (strcmp(kind, "unix") == 0)
-        return AF_UNIX;
+    if (strcmp(kind, "unix") == 0) return AF_UNIX;
     return strchr(host, ':') ? AF_INET6 : AF_INET;
 }
 
@@ -29,8 +28,7 @@ static int echo_server(const char *kind, const char *host, int port)
     csock_addr a;
     char text[CSOCK_ADDRSTRLEN];
     static char buf[65536];
-    if (!s || csock_getsockname(s, &a) < 0)
-        return fail("listen");
+    if (!s || csock_getsockname(s, &a) < 0) return fail("listen");
     csock_settimeout(s, 30);
     csock_addr_format(&a, text, sizeof text);
     printf("listening on %s\n", text);
@@ -38,23 +36,17 @@ static int echo_server(const char *kind, const char *host, int port)
     if (udp) {
         for (;;) {
             ssize_t n = csock_recvfrom(s, buf, sizeof buf, &a);
-            if (n < 0)
-                return fail("recvfrom");
-            if (n == 4 && memcmp(buf, "quit", 4) == 0)
-                break;
-            if (csock_sendto(s, buf, (size_t)n, &a) != n)
-                return fail("sendto");
+            if (n < 0) return fail("recvfrom");
+            if (n == 4 && memcmp(buf, "quit", 4) == 0) break;
+            if (csock_sendto(s, buf, (size_t)n, &a) != n) return fail("sendto");
         }
     } else {
         csock *c = csock_accept(s, NULL);
-        if (!c)
-            return fail("accept");
+        if (!c) return fail("accept");
         ssize_t n;
         while ((n = csock_recv(c, buf, sizeof buf)) > 0)
-            if (csock_sendall(c, buf, (size_t)n, NULL) < 0)
-                return fail("sendall");
-        if (n < 0)
-            return fail("recv");
+            if (csock_sendall(c, buf, (size_t)n, NULL) < 0) return fail("sendall");
+        if (n < 0) return fail("recv");
         csock_free(c);
     }
     csock_free(s);
@@ -75,11 +67,9 @@ static int client(const char *kind, const char *host, int port, size_t len)
         /* Datagrams of up to 1000 bytes, each echoed before the next is sent. */
         for (size_t off = 0; off < len; off += 1000) {
             size_t n = len - off < 1000 ? len - off : 1000;
-            if (csock_send(s, out + off, n) != (ssize_t)n)
-                return fail("send");
+            if (csock_send(s, out + off, n) != (ssize_t)n) return fail("send");
             ssize_t r = csock_recv(s, in + off, n + 1);
-            if (r != (ssize_t)n)
-                return fail("recv");
+            if (r != (ssize_t)n) return fail("recv");
             got += (size_t)r;
         }
         csock_send(s, "quit", 4);
@@ -89,8 +79,7 @@ static int client(const char *kind, const char *host, int port, size_t len)
         ssize_t r;
         while (got <= len && (r = csock_recv(s, in + got, len + 1 - got)) > 0)
             got += (size_t)r;
-        if (r < 0)
-            return fail("recv");
+        if (r < 0) return fail("recv");
     }
     if (got != len || memcmp(in, out, len) != 0) {
         fprintf(stderr, "peer client: got %zu bytes back, expected %zu the same\n", got, len);
@@ -110,9 +99,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int port = csock_parse_port(argv[4]);
-    if (port < 0)
-        return fail("port");
-    if (strcmp(argv[1], "echo-server") == 0)
-        return echo_server(argv[2], argv[3], port);
+    if (port < 0) return fail("port");
+    if (strcmp(argv[1], "echo-server") == 0) return echo_server(argv[2], argv[3], port);
     return client(argv[2], argv[3], port, argc > 5 ? (size_t)atol(argv[5]) : 100000);
 }

@@ -4,15 +4,14 @@
 static const char *fmt(const csock_addr *a)
 {
     static char buf[CSOCK_ADDRSTRLEN];
-    if (csock_addr_format(a, buf, sizeof buf) < 0)
-        return "(error)";
+    if (csock_addr_format(a, buf, sizeof buf) < 0) return "(error)";
     return buf;
 }
 
 static void parse_round_trips(void)
 {
-    static const char *const good[] = {"127.0.0.1:80", "0.0.0.0:0", "[::1]:8080",
-                                       "[fe80::1%lo]:1", "/tmp/x.sock", "@abstract",
+    static const char *const good[] = {"127.0.0.1:80",         "0.0.0.0:0",   "[::1]:8080",
+                                       "[fe80::1%lo]:1",       "/tmp/x.sock", "@abstract",
                                        "255.255.255.255:65535"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         csock_addr a;

@@ -12,9 +12,9 @@ static int cloexec(int fd)
 
 static void create_families_and_types(void)
 {
-    static const int kinds[][2] = {{AF_INET, SOCK_STREAM},  {AF_INET, SOCK_DGRAM},
-                                   {AF_INET6, SOCK_STREAM}, {AF_INET6, SOCK_DGRAM},
-                                   {AF_UNIX, SOCK_STREAM},  {AF_UNIX, SOCK_DGRAM},
+    static const int kinds[][2] = {{AF_INET, SOCK_STREAM},   {AF_INET, SOCK_DGRAM},
+                                   {AF_INET6, SOCK_STREAM},  {AF_INET6, SOCK_DGRAM},
+                                   {AF_UNIX, SOCK_STREAM},   {AF_UNIX, SOCK_DGRAM},
                                    {AF_UNIX, SOCK_SEQPACKET}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         csock *s = csock_socket(kinds[i][0], kinds[i][1], 0);
@@ -31,7 +31,8 @@ static void create_families_and_types(void)
 static void create_rejects_bad_arguments(void)
 {
     CHECK(csock_socket(12345, SOCK_STREAM, 0) == NULL);
-    CHECK_ERROR(CSOCK_EAFNOSUPPORT, "socket family 12345 SOCK_STREAM: Address family not supported");
+    CHECK_ERROR(CSOCK_EAFNOSUPPORT,
+                "socket family 12345 SOCK_STREAM: Address family not supported");
     CHECK(csock_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP) == NULL);
     CHECK_ERROR(CSOCK_EPROTONOSUPPORT, "socket AF_INET SOCK_STREAM");
     CHECK(csock_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0) == NULL);

@@ -94,12 +94,10 @@ static void *read_pattern(void *arg)
     r->ok = 1;
     while ((n = csock_recv(r->s, buf, sizeof buf)) > 0) {
         for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != (char)((r->total + (size_t)i) * 7))
-                r->ok = 0;
+            if (buf[i] != (char)((r->total + (size_t)i) * 7)) r->ok = 0;
         r->total += (size_t)n;
     }
-    if (n < 0)
-        r->ok = 0;
+    if (n < 0) r->ok = 0;
     return NULL;
 }
 

@@ -192,8 +192,7 @@ static int wake_fd = -1;
 static void on_alarm(int sig)
 {
     (void)sig;
-    if (++alarms == 5 && wake_fd >= 0)
-        (void)!write(wake_fd, "!", 1);
+    if (++alarms == 5 && wake_fd >= 0) (void)!write(wake_fd, "!", 1);
 }
 
 static void start_alarms(int wake)

@@ -47,8 +47,7 @@ static void connected(void)
     /* With the server gone, the kernel reports the refusal on the next call. */
     CHECK_EQ(csock_settimeout(cli, 2), 0);
     ssize_t rc = csock_send(cli, "two", 3);
-    if (rc == 3)
-        rc = csock_recv(cli, buf, sizeof buf);
+    if (rc == 3) rc = csock_recv(cli, buf, sizeof buf);
     CHECK_EQ(rc, CSOCK_ECONNREFUSED);
     CHECK_ERROR(CSOCK_ECONNREFUSED, "127.0.0.1:");
     csock_free(cli);

@@ -111,8 +111,7 @@ int main(void)
 {
     check_watchdog(60);
     snprintf(dir, sizeof dir, "/tmp/csock-test-XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    if (!mkdtemp(dir)) return 1;
     RUN(stream_on_a_path);
     RUN(abstract_names);
     RUN(datagrams);
