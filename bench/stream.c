@@ -59,18 +59,15 @@ static void make_pair(struct run *r)
 {
     csock *l = csock_create_server("127.0.0.1", 0, NULL);
     csock_addr a;
-    if (!l || csock_getsockname(l, &a) < 0)
-        die("listen");
+    if (!l || csock_getsockname(l, &a) < 0) die("listen");
     r->s[0] = csock_create_connection("127.0.0.1", csock_addr_port(&a), CSOCK_NO_TIMEOUT, NULL);
     r->s[1] = r->s[0] ? csock_accept(l, NULL) : NULL;
-    if (!r->s[1])
-        die("connect");
+    if (!r->s[1]) die("connect");
     csock_free(l);
     for (int i = 0; i < 2; i++) {
         r->fd[i] = csock_fileno(r->s[i]);
         csock_setnodelay(r->s[i], 1);
-        if (r->variant == CSOCK_TIMEOUT && csock_settimeout(r->s[i], 30.0) < 0)
-            die("settimeout");
+        if (r->variant == CSOCK_TIMEOUT && csock_settimeout(r->s[i], 30.0) < 0) die("settimeout");
         if (r->variant == RAW_SO_RCVTIMEO) {
             struct timeval tv = {30, 0};
             setsockopt(r->fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -102,10 +99,9 @@ static void *server(void *arg)
     } else {
         size_t got = 0;
         while (got < total_bytes) {
-            ssize_t n = is_raw(r) ? recv(r->fd[1], buf, r->chunk, 0)
-                                  : csock_recv(r->s[1], buf, r->chunk);
-            if (n <= 0)
-                die("drain");
+            ssize_t n =
+                is_raw(r) ? recv(r->fd[1], buf, r->chunk, 0) : csock_recv(r->s[1], buf, r->chunk);
+            if (n <= 0) die("drain");
             got += (size_t)n;
         }
     }
@@ -131,8 +127,7 @@ static void client(struct run *r)
                 /* Raw code must complete partial writes itself, as sendall does. */
                 for (size_t off = 0; off < r->chunk;) {
                     ssize_t n = send(r->fd[0], buf + off, r->chunk - off, MSG_NOSIGNAL);
-                    if (n < 0)
-                        die("raw send");
+                    if (n < 0) die("raw send");
                     off += (size_t)n;
                 }
             } else if (csock_sendall(r->s[0], buf, r->chunk, NULL) < 0) {
@@ -174,10 +169,8 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 7;
-    if (argc > 2)
-        pingpongs = atol(argv[2]);
-    if (argc > 3)
-        total_bytes = (size_t)atol(argv[3]) << 20;
+    if (argc > 2) pingpongs = atol(argv[2]);
+    if (argc > 3) total_bytes = (size_t)atol(argv[3]) << 20;
     if (rounds < 1 || rounds > 100 || pingpongs < 1 || total_bytes < 65536) {
         fprintf(stderr, "usage: bench-stream [rounds 1-100] [pingpongs] [megabytes]\n");
         return 2;

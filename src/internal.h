@@ -115,7 +115,7 @@ int csock__apply_timeout(int fd, int64_t from_ns, int64_t timeout_ns);
 /* Sets SO_RCVTIMEO or SO_SNDTIMEO to ns (0: none). Returns 0 or -errno. */
 int csock__set_kernel_timeout(int fd, int optname, int64_t ns);
 
-/* The monotonic clock, in nanoseconds. */
+/* The coarse monotonic clock, in nanoseconds (timeout.c says why coarse). */
 int64_t csock__now(void);
 
 /* The deadline for a call on s starting now: 0 when s has no timeout or the call does not wait

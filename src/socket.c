@@ -200,9 +200,10 @@ int csock_close(csock *s)
     if (!s) return csock__failf(CSOCK_EINVAL, "close: NULL socket");
     if (s->fd < 0) return 0;
     /* The descriptor is released even when close reports an error (Linux never retries). */
-    int rc = close(s->fd) < 0 && errno != EINTR ? csock__errno() : 0;
+    int fd = s->fd;
+    int rc = close(fd) < 0 && errno != EINTR ? csock__errno() : 0;
     s->fd = -1;
-    if (csock__tracing()) csock__trace("close -> %s", csock__result_text(rc));
+    if (csock__tracing()) csock__trace("close fd %d -> %s", fd, csock__result_text(rc));
     if (rc < 0) return csock__fail(rc, "close", &s->peer);
     return 0;
 }

@@ -1,0 +1,98 @@
+"""The docs' code is real: blocks that show a file from examples/ match it exactly, every other
+C block compiles (whole programs as they are, fragments inside a function), and the README's
+server and client run against each other on a free port.
+Usage: docs.py SOURCE_DIR CC LIBCSOCK_A"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+
+SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
+DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md"]
+FRAGMENT = """#include <csock.h>
+#include <stdio.h>
+static int fragment(csock *s, const char *host, int port)
+{
+    char buf[512];
+    (void)s; (void)host; (void)port; (void)buf;
+    {
+%s
+    }
+    return 0;
+}
+int main(void) { return fragment(NULL, "127.0.0.1", 0) * 0; }
+"""
+passed = failed = 0
+tmp = tempfile.mkdtemp()
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def build(name, code):
+    src = os.path.join(tmp, name + ".c")
+    exe = os.path.join(tmp, name)
+    with open(src, "w") as f:
+        f.write(code)
+    r = subprocess.run([CC, "-std=c17", "-Wall", "-I", os.path.join(SOURCE, "include"), src,
+                        LIB, "-o", exe], capture_output=True, text=True)
+    return exe, r
+
+
+readme_programs = []
+for doc in DOCS:
+    text = open(os.path.join(SOURCE, doc)).read()
+    for i, block in enumerate(re.findall(r"```c\n(.*?)```", text, re.S)):
+        name = f"{doc}#{i + 1}"
+        first = block.split("\n", 1)[0]
+        m = re.match(r"// (examples/\S+)$", first)
+        if m:
+            real = open(os.path.join(SOURCE, m.group(1))).read()
+            check(f"{name} is {m.group(1)} as it stands", block.split("\n", 1)[1] == real,
+                  "the doc and the file differ")
+            continue
+        whole = "int main(" in block
+        exe, r = build(re.sub(r"\W", "_", name), block if whole else FRAGMENT % block)
+        check(f"{name} compiles", r.returncode == 0, r.stderr)
+        if whole and doc == "README.md":
+            readme_programs.append((exe, block))
+
+# The README's server and client, on a port the kernel picked instead of 8888.
+if len(readme_programs) == 2:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    exes = []
+    for i, (_, block) in enumerate(readme_programs):
+        exe, r = build(f"readme_run_{i}", block.replace("8888", str(port)))
+        exes.append(exe)
+    server = subprocess.Popen([exes[0]], stderr=subprocess.PIPE, text=True)
+    out = ""
+    for _ in range(200):  # bounded: the server may not be listening yet
+        c = subprocess.run([exes[1]], capture_output=True, text=True, timeout=30)
+        if c.returncode == 0:
+            out = c.stdout
+            break
+        if "Connection refused" not in c.stderr:
+            break
+        server.poll()
+        if server.returncode is not None:
+            break
+    server.wait(timeout=30)
+    check("README server and client talk", out == "hello\n" and server.returncode == 0,
+          f"client said {out!r}")
+else:
+    check("README has a server and a client", False, f"{len(readme_programs)} programs")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
