@@ -95,6 +95,9 @@ static inline int csock__check(const csock *s, const char *op)
     return 0;
 }
 
+/* "AF_INET", "AF_INET6", "AF_UNIX", or "family N" written into buf. */
+const char *csock__family_name(int family, char buf[24]);
+
 /* Allocates a socket object around a descriptor csock now owns (closing it on failure). */
 csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns);
 

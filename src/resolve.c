@@ -7,20 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *family_name(int family)
-{
-    switch (family) {
-    case AF_INET:
-        return "AF_INET";
-    case AF_INET6:
-        return "AF_INET6";
-    case AF_UNIX:
-        return "AF_UNIX";
-    default:
-        return "another family";
-    }
-}
-
 static void set_port(csock_addr *addr, int port)
 {
     if (addr->ss.ss_family == AF_INET)
@@ -51,10 +37,12 @@ int csock__lookup(csock_addr *out, const char *host, int port, int family, int t
         host = "255.255.255.255";
 
     if (csock__numeric_host(out, host, port) == 0) {
+        char f1[24], f2[24];
         if (family != 0 && out->ss.ss_family != family)
             return csock__failf(CSOCK_EAFNOSUPPORT, "%s %s: an %s address for an %s socket", op,
                                 csock__hostport_text(host, port, where, sizeof where),
-                                family_name(out->ss.ss_family), family_name(family));
+                                csock__family_name(out->ss.ss_family, f1),
+                                csock__family_name(family, f2));
         return 0;
     }
 

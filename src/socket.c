@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *family_text(int family, char *buf, size_t size)
+const char *csock__family_name(int family, char buf[24])
 {
     switch (family) {
     case AF_INET:
@@ -17,7 +17,7 @@ static const char *family_text(int family, char *buf, size_t size)
     case AF_UNIX:
         return "AF_UNIX";
     default:
-        snprintf(buf, size, "family %d", family);
+        snprintf(buf, 24, "family %d", family);
         return buf;
     }
 }
@@ -76,7 +76,7 @@ csock *csock_socket(int family, int type, int protocol)
         csock__failf(CSOCK_EINVAL,
                      "socket %s %s: pass the plain type; csock sets close-on-exec itself and "
                      "non-blocking mode through csock_settimeout",
-                     family_text(family, fbuf, sizeof fbuf),
+                     csock__family_name(family, fbuf),
                      type_text(type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), tbuf, sizeof tbuf));
         return NULL;
     }
@@ -84,11 +84,11 @@ csock *csock_socket(int family, int type, int protocol)
     int rc = fd < 0 ? csock__errno() : finish_birth(fd, timeout);
     if (rc < 0 && fd >= 0) close(fd);
     if (csock__tracing())
-        csock__trace("socket %s %s %d -> %s%s", family_text(family, fbuf, sizeof fbuf),
+        csock__trace("socket %s %s %d -> %s%s", csock__family_name(family, fbuf),
                      type_text(type, tbuf, sizeof tbuf), protocol, rc < 0 ? "" : "fd ",
                      rc < 0 ? csock_strerror(rc) : (snprintf(fbuf, sizeof fbuf, "%d", fd), fbuf));
     if (rc < 0) {
-        csock__failf(rc, "socket %s %s: %s", family_text(family, fbuf, sizeof fbuf),
+        csock__failf(rc, "socket %s %s: %s", csock__family_name(family, fbuf),
                      type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
         return NULL;
     }
@@ -147,7 +147,7 @@ int csock_socketpair(int family, int type, int protocol, csock *pair[2])
     if (csock__tracing()) csock__trace("socketpair -> %s", csock__result_text(rc));
     if (rc < 0) {
         char fbuf[24], tbuf[24];
-        return csock__failf(rc, "socketpair %s %s: %s", family_text(family, fbuf, sizeof fbuf),
+        return csock__failf(rc, "socketpair %s %s: %s", csock__family_name(family, fbuf),
                             type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
     }
     pair[0] = csock__new(fds[0], family, type, protocol, timeout);

@@ -105,6 +105,19 @@ static inline csock *check_listener(const char *host, int *port)
     return s;
 }
 
+/* A port on host that refuses connections: bound but never listening, so nobody else can take
+ * it while *holder lives. Returns the port. */
+static inline int check_refusing_port(const char *host, csock **holder)
+{
+    csock_addr a;
+    *holder = csock_socket(strchr(host, ':') ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    if (!*holder || csock_bind(*holder, host, 0) < 0 || csock_getsockname(*holder, &a) < 0) {
+        fprintf(stderr, "refusing port on %s: %s\n", host, csock_lasterror());
+        exit(1);
+    }
+    return csock_addr_port(&a);
+}
+
 /* A connected TCP pair over loopback: *client and *server. */
 static inline void check_tcp_pair(const char *host, csock **client, csock **server)
 {

@@ -1,7 +1,7 @@
 """The docs' code is real: blocks that show a file from examples/ match it exactly, every other
 C block compiles (whole programs as they are, fragments inside a function), and the README's
 server and client run against each other on a free port.
-Usage: docs.py SOURCE_DIR CC LIBCSOCK_A"""
+Usage: docs.py SOURCE_DIR CC LIBCSOCK_A [CFLAGS...]"""
 import os
 import re
 import socket
@@ -9,7 +9,10 @@ import subprocess
 import sys
 import tempfile
 
+from checklib import check, done
+
 SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
+CFLAGS = sys.argv[4:]  # the library's own build flags, such as its sanitizers
 DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md"]
 FRAGMENT = """#include <csock.h>
 #include <stdio.h>
@@ -24,18 +27,7 @@ static int fragment(csock *s, const char *host, int port)
 }
 int main(void) { return fragment(NULL, "127.0.0.1", 0) * 0; }
 """
-passed = failed = 0
 tmp = tempfile.mkdtemp()
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def build(name, code):
@@ -43,8 +35,8 @@ def build(name, code):
     exe = os.path.join(tmp, name)
     with open(src, "w") as f:
         f.write(code)
-    r = subprocess.run([CC, "-std=c17", "-Wall", "-I", os.path.join(SOURCE, "include"), src,
-                        LIB, "-o", exe], capture_output=True, text=True)
+    r = subprocess.run([CC, "-std=c17", "-Wall", *CFLAGS, "-I", os.path.join(SOURCE, "include"),
+                        src, LIB, "-o", exe], capture_output=True, text=True)
     return exe, r
 
 
@@ -94,5 +86,4 @@ if len(readme_programs) == 2:
 else:
     check("README has a server and a client", False, f"{len(readme_programs)} programs")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+done()

@@ -5,22 +5,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+
+from checklib import check, done
 import threading
 
 PEER = sys.argv[1]
 TIMEOUT = 30
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
-    sys.stdout.flush()
 
 
 def pattern(n):
@@ -117,9 +107,8 @@ def main():
     for f in os.listdir(tmp):
         os.unlink(os.path.join(tmp, f))
     os.rmdir(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

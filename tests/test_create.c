@@ -20,11 +20,8 @@ static void connects_by_name_trying_each_address(void)
 
 static void failure_lists_every_address(void)
 {
-    csock *holder = csock_socket(AF_INET, SOCK_STREAM, 0);
-    csock_addr a;
-    csock_bind(holder, "127.0.0.1", 0);
-    csock_getsockname(holder, &a);
-    int port = csock_addr_port(&a);
+    csock *holder;
+    int port = check_refusing_port("127.0.0.1", &holder);
     CHECK(csock_create_connection("csock-dual", port, CSOCK_DEFAULT_TIMEOUT, NULL) == NULL);
     char want[160];
     snprintf(want, sizeof want,

@@ -43,11 +43,8 @@ static void names_resolve(void)
 
 static void connect_message_names_both(void)
 {
-    csock *holder = csock_socket(AF_INET, SOCK_STREAM, 0);
-    csock_addr a;
-    csock_bind(holder, "127.0.0.1", 0);
-    csock_getsockname(holder, &a);
-    int port = csock_addr_port(&a);
+    csock *holder;
+    int port = check_refusing_port("127.0.0.1", &holder);
     csock *c = csock_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_EQ(csock_connect(c, "localhost", port), CSOCK_ECONNREFUSED);
     char want[128];

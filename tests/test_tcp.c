@@ -193,11 +193,8 @@ static void bad_ports_and_families(void)
 static void connection_refused(void)
 {
     /* A port bound but not listening refuses connections, and nobody else can take it. */
-    csock *holder = csock_socket(AF_INET, SOCK_STREAM, 0);
-    csock_addr a;
-    CHECK_EQ(csock_bind(holder, "127.0.0.1", 0), 0);
-    csock_getsockname(holder, &a);
-    int port = csock_addr_port(&a);
+    csock *holder;
+    int port = check_refusing_port("127.0.0.1", &holder);
     csock *c = csock_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_EQ(csock_connect(c, "127.0.0.1", port), CSOCK_ECONNREFUSED);
     char want[64];

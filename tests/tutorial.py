@@ -6,24 +6,14 @@ import socket
 import subprocess
 import sys
 
+from checklib import check, done
+
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 C_SERVER = [os.path.join(BUILD, "examples/tutorial/tutorial-server")]
 C_CLIENT = [os.path.join(BUILD, "examples/tutorial/tutorial-client")]
 PY_SERVER = [sys.executable, os.path.join(SOURCE, "examples/tutorial/python/server.py")]
 PY_CLIENT = [sys.executable, os.path.join(SOURCE, "examples/tutorial/python/client.py")]
 TIMEOUT = 30
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
-    sys.stdout.flush()
 
 
 def exchange(name, server, client, host):
@@ -90,5 +80,4 @@ exchange("csock server, python client", C_SERVER, PY_CLIENT, "127.0.0.1")
 exchange("python server, csock client (IPv6)", PY_SERVER, C_CLIENT, "::1")
 errors()
 demo()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+done()
