@@ -21,10 +21,26 @@ static void create_families_and_types(void)
         CHECK(s != NULL);
         CHECK_EQ(csock_family(s), kinds[i][0]);
         CHECK_EQ(csock_type(s), kinds[i][1]);
+        CHECK_EQ(csock_protocol(s), 0);
         CHECK(csock_fileno(s) >= 0);
         CHECK(cloexec(csock_fileno(s)));
         CHECK(csock_gettimeout(s) == CSOCK_NO_TIMEOUT);
         csock_free(s);
+    }
+}
+
+static void raw_sockets(void)
+{
+    /* Raw sockets need CAP_NET_RAW: where it is missing, the error says so. */
+    csock *r = csock_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    if (r) {
+        CHECK_EQ(csock_type(r), SOCK_RAW);
+        CHECK_EQ(csock_protocol(r), IPPROTO_ICMP);
+        CHECK(cloexec(csock_fileno(r)));
+        csock_free(r);
+    } else {
+        CHECK(csock_lastcode() == CSOCK_EPERM || csock_lastcode() == CSOCK_EACCES);
+        CHECK_ERROR(csock_lastcode(), "socket AF_INET SOCK_RAW: ");
     }
 }
 
@@ -67,6 +83,7 @@ static void wrap_fromfd_detach(void)
     csock *w = csock_wrap(fds[0]); /* owns fds[0] now */
     CHECK(w != NULL);
     CHECK_EQ(csock_family(w), AF_UNIX);
+    CHECK_EQ(csock_protocol(w), 0);
     CHECK_EQ(csock_type(w), SOCK_STREAM);
     CHECK(csock_gettimeout(w) == 0.0); /* non-blocking descriptor */
     csock *d = csock_fromfd(fds[1]);   /* a duplicate; fds[1] stays ours */
@@ -190,6 +207,7 @@ int main(void)
 {
     check_watchdog(60);
     RUN(create_families_and_types);
+    RUN(raw_sockets);
     RUN(create_rejects_bad_arguments);
     RUN(accepted_and_paired_sockets_are_cloexec);
     RUN(wrap_fromfd_detach);

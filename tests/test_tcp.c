@@ -79,6 +79,22 @@ static void shutdown_write_is_end_of_stream(void)
     csock_free(s);
 }
 
+static void send_flags(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    char buf[8];
+    CHECK_EQ(csock_send_flags(c, "ab", 2, MSG_MORE), 2); /* corked until the next send */
+    CHECK_EQ(csock_send_flags(c, "cd", 2, 0), 2);
+    CHECK_EQ(csock_recv_flags(s, buf, 4, MSG_WAITALL), 4);
+    CHECK(memcmp(buf, "abcd", 4) == 0);
+    CHECK_EQ(csock_send_flags(c, "x", 1, MSG_OOB | MSG_DONTWAIT), 1);
+    CHECK_EQ(csock_send_flags(s, NULL, 3, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "send: NULL buffer of 3 bytes");
+    csock_free(c);
+    csock_free(s);
+}
+
 struct reader {
     csock *s;
     size_t total;
@@ -226,6 +242,7 @@ int main(void)
     RUN(six_steps_ipv6);
     RUN(recv_returns_at_most_n);
     RUN(shutdown_write_is_end_of_stream);
+    RUN(send_flags);
     RUN(sendall_moves_everything);
     RUN(no_sigpipe_on_closed_peer);
     RUN(port_in_use);
