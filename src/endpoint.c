@@ -74,6 +74,19 @@ int csock_listen(csock *s, int backlog)
     return 0;
 }
 
+/* Gives an accepted descriptor the kernel timeouts of its own timeout. Linux copies the
+ * listener's SO_RCVTIMEO and SO_SNDTIMEO into each connection when its handshake completes, so
+ * a listener that ever had a timeout may have handed one on (perhaps since changed, or lowered
+ * for an interrupted call) to a socket meant to block or to have another. A listener that never
+ * had one hands on zeros, and then nothing needs doing for a socket without a timeout. */
+static int own_timeout(const csock *listener, int fd, int64_t timeout)
+{
+    if (!listener->had_timeout && timeout <= 0) return 0;
+    int64_t wanted = timeout > 0 ? timeout : 0;
+    int rc = csock__set_kernel_timeout(fd, SO_RCVTIMEO, wanted);
+    return rc < 0 ? rc : csock__set_kernel_timeout(fd, SO_SNDTIMEO, wanted);
+}
+
 csock *csock_accept(csock *s, csock_addr *peer)
 {
     if (csock__check(s, "accept") < 0) return NULL;
@@ -99,7 +112,7 @@ csock *csock_accept(csock *s, csock_addr *peer)
         break;
     }
     csock__restore_timeout(s, SO_RCVTIMEO, lowered);
-    if (rc == 0 && timeout > 0 && (rc = csock__apply_timeout(fd, -1, timeout)) < 0) close(fd);
+    if (rc == 0 && (rc = own_timeout(s, fd, timeout)) < 0) close(fd);
     if (csock__tracing()) {
         char where[CSOCK_ADDRSTRLEN];
         csock__trace("accept -> %s", rc < 0 ? csock_strerror(rc) : csock__addr_text(&from, where));

@@ -93,7 +93,10 @@ void csock__restore_timeout(csock *s, int optname, int lowered)
 int csock__set_timeout_ns(csock *s, int64_t ns)
 {
     int rc = csock__apply_timeout(s->fd, s->timeout_ns, ns);
-    if (rc == 0) s->timeout_ns = ns;
+    if (rc == 0) {
+        s->timeout_ns = ns;
+        s->had_timeout |= ns > 0;
+    }
     return rc;
 }
 

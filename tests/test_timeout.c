@@ -100,6 +100,60 @@ static void connect_times_out(void)
     csock_free(l);
 }
 
+static long kernel_timeout_us(csock *s, int optname)
+{
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    getsockopt(csock_fileno(s), SOL_SOCKET, optname, &tv, &len);
+    return (long)tv.tv_sec * 1000000 + (long)tv.tv_usec;
+}
+
+static void accepted_sockets_get_their_own_timeout(void)
+{
+    /* The kernel copies a listener's SO_RCVTIMEO/SO_SNDTIMEO into the sockets it accepts;
+     * csock gives them the default timeout instead, as it says. */
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    CHECK_EQ(csock_settimeout(l, 5), 0);
+    csock *c = csock_create_connection("127.0.0.1", port, 5, NULL);
+    csock *a = csock_accept(l, NULL);
+    CHECK(a != NULL);
+    CHECK(csock_gettimeout(a) == CSOCK_NO_TIMEOUT);
+    CHECK_EQ(kernel_timeout_us(a, SO_RCVTIMEO), 0);
+    CHECK_EQ(kernel_timeout_us(a, SO_SNDTIMEO), 0);
+    csock_free(a);
+    csock_free(c);
+    /* With a default of its own, that one applies. */
+    CHECK_EQ(csock_setdefaulttimeout(0.5), 0);
+    c = csock_create_connection("127.0.0.1", port, 5, NULL);
+    a = csock_accept(l, NULL);
+    CHECK(a != NULL && csock_gettimeout(a) == 0.5);
+    CHECK_EQ(kernel_timeout_us(a, SO_RCVTIMEO), 500000);
+    CHECK_EQ(kernel_timeout_us(a, SO_SNDTIMEO), 500000);
+    csock_free(a);
+    csock_free(c);
+    CHECK_EQ(csock_setdefaulttimeout(0), 0);
+    c = csock_create_connection("127.0.0.1", port, 5, NULL);
+    a = csock_accept(l, NULL);
+    CHECK(a != NULL && csock_gettimeout(a) == 0.0);
+    CHECK_EQ(csock_settimeout(a, CSOCK_NO_TIMEOUT), 0); /* no kernel timeout left behind */
+    CHECK_EQ(kernel_timeout_us(a, SO_RCVTIMEO), 0);
+    CHECK_EQ(csock_setdefaulttimeout(CSOCK_NO_TIMEOUT), 0);
+    csock_free(a);
+    csock_free(c);
+    /* A connection that completed while the listener had a timeout, accepted after the
+     * listener's timeout was removed, still gets none. */
+    c = csock_create_connection("127.0.0.1", port, 5, NULL);
+    CHECK_EQ(csock_settimeout(l, CSOCK_NO_TIMEOUT), 0);
+    a = csock_accept(l, NULL);
+    CHECK(a != NULL);
+    CHECK_EQ(kernel_timeout_us(a, SO_RCVTIMEO), 0);
+    CHECK_EQ(kernel_timeout_us(a, SO_SNDTIMEO), 0);
+    csock_free(a);
+    csock_free(c);
+    csock_free(l);
+}
+
 static void non_blocking_calls_never_wait(void)
 {
     csock *c, *s;
@@ -257,6 +311,7 @@ int main(void)
     RUN(recv_times_out);
     RUN(accept_times_out);
     RUN(connect_times_out);
+    RUN(accepted_sockets_get_their_own_timeout);
     RUN(non_blocking_calls_never_wait);
     RUN(default_timeout_applies_to_new_sockets);
     RUN(sendall_has_one_deadline);
