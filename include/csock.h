@@ -233,7 +233,8 @@ csock *csock_socket(int family, int type, int protocol);
 
 /* Wraps an open socket descriptor, taking ownership of it (Python's socket(fileno=fd)). Family,
  * type and protocol are read from the kernel; the timeout is 0 if the descriptor is non-blocking,
- * else the default timeout. Returns the socket, or NULL with CSOCK_EBADF or CSOCK_ENOTSOCK. */
+ * else the default timeout. Returns the socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or
+ * CSOCK_ENOMEM; on failure fd is left open and stays the caller's. */
 csock *csock_wrap(int fd);
 
 /* Like csock_wrap on a close-on-exec duplicate of fd; fd stays the caller's (Python's

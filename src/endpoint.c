@@ -125,7 +125,10 @@ csock *csock_accept(csock *s, csock_addr *peer)
         return NULL;
     }
     csock *conn = csock__new(fd, s->family, s->type, s->protocol, timeout);
-    if (!conn) return NULL;
+    if (!conn) {
+        close(fd);
+        return NULL;
+    }
     conn->peer = from;
     if (peer) *peer = from;
     return conn;

@@ -99,7 +99,7 @@ static inline int csock__check(const csock *s, const char *op)
 /* "AF_INET", "AF_INET6", "AF_UNIX", or "family N" written into buf. */
 const char *csock__family_name(int family, char buf[24]);
 
-/* Allocates a socket object around a descriptor csock now owns (closing it on failure). */
+/* Allocates a socket object around fd. On failure (NULL) fd is left as it was. */
 csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns);
 
 /* Converts Python-style seconds (CSOCK_NO_TIMEOUT, 0, positive) to nanoseconds (-1 for none).

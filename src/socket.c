@@ -43,8 +43,7 @@ csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns
 {
     csock *s = malloc(sizeof *s);
     if (!s) {
-        close(fd);
-        csock__failf(CSOCK_ENOMEM, "socket: out of memory");
+        csock__failf(CSOCK_ENOMEM, "socket: out of memory for fd %d", fd);
         return NULL;
     }
     s->fd = fd;
@@ -69,31 +68,41 @@ static int finish_birth(int fd, int64_t timeout_ns)
     return timeout_ns > 0 ? csock__apply_timeout(fd, -1, timeout_ns) : 0;
 }
 
+/* Wraps a descriptor csock created, closing it if the object cannot be made. */
+static csock *adopt(int fd, int family, int type, int protocol, int64_t timeout_ns)
+{
+    csock *s = csock__new(fd, family, type, protocol, timeout_ns);
+    if (!s) close(fd);
+    return s;
+}
+
 csock *csock_socket(int family, int type, int protocol)
 {
     char fbuf[24], tbuf[24];
+    const char *fam = csock__family_name(family, fbuf);
+    const char *typ = type_text(type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), tbuf, sizeof tbuf);
     int64_t timeout = csock__default_timeout_ns();
     if (type & (SOCK_NONBLOCK | SOCK_CLOEXEC)) {
         csock__failf(CSOCK_EINVAL,
                      "socket %s %s: pass the plain type; csock sets close-on-exec itself and "
                      "non-blocking mode through csock_settimeout",
-                     csock__family_name(family, fbuf),
-                     type_text(type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), tbuf, sizeof tbuf));
+                     fam, typ);
         return NULL;
     }
     int fd = socket(family, type | born_flags(timeout), protocol);
     int rc = fd < 0 ? csock__errno() : finish_birth(fd, timeout);
     if (rc < 0 && fd >= 0) close(fd);
-    if (csock__tracing())
-        csock__trace("socket %s %s %d -> %s%s", csock__family_name(family, fbuf),
-                     type_text(type, tbuf, sizeof tbuf), protocol, rc < 0 ? "" : "fd ",
-                     rc < 0 ? csock_strerror(rc) : (snprintf(fbuf, sizeof fbuf, "%d", fd), fbuf));
+    if (csock__tracing()) {
+        if (rc < 0)
+            csock__trace("socket %s %s %d -> %s", fam, typ, protocol, csock_strerror(rc));
+        else
+            csock__trace("socket %s %s %d -> fd %d", fam, typ, protocol, fd);
+    }
     if (rc < 0) {
-        csock__failf(rc, "socket %s %s: %s", csock__family_name(family, fbuf),
-                     type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
+        csock__failf(rc, "socket %s %s: %s", fam, typ, csock_strerror(rc));
         return NULL;
     }
-    return csock__new(fd, family, type, protocol, timeout);
+    return adopt(fd, family, type, protocol, timeout);
 }
 
 csock *csock_wrap(int fd)
@@ -151,8 +160,8 @@ int csock_socketpair(int family, int type, int protocol, csock *pair[2])
         return csock__failf(rc, "socketpair %s %s: %s", csock__family_name(family, fbuf),
                             type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
     }
-    pair[0] = csock__new(fds[0], family, type, protocol, timeout);
-    pair[1] = csock__new(fds[1], family, type, protocol, timeout);
+    pair[0] = adopt(fds[0], family, type, protocol, timeout);
+    pair[1] = adopt(fds[1], family, type, protocol, timeout);
     if (!pair[0] || !pair[1]) {
         csock_free(pair[0]);
         csock_free(pair[1]);
