@@ -193,10 +193,7 @@ static void default_timeout_applies_to_new_sockets(void)
     check_tcp_pair("127.0.0.1", &c, &s); /* created and accepted under the default */
     CHECK(csock_gettimeout(c) == 1.5);
     CHECK(csock_gettimeout(s) == 1.5);
-    struct timeval tv;
-    socklen_t len = sizeof tv;
-    getsockopt(csock_fileno(s), SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
-    CHECK(tv.tv_sec == 1 && tv.tv_usec == 500000);
+    CHECK_EQ(kernel_timeout_us(s, SO_RCVTIMEO), 1500000);
     csock_free(c);
     csock_free(s);
     CHECK_EQ(csock_setdefaulttimeout(0), 0);
@@ -296,10 +293,7 @@ static void eintr_is_retried_within_the_deadline(void)
     CHECK(took >= 0.29 && took < 3);
     CHECK(alarms >= 5);
     stop_alarms();
-    struct timeval tv;
-    socklen_t len = sizeof tv;
-    getsockopt(csock_fileno(c), SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
-    CHECK(tv.tv_sec == 0 && tv.tv_usec == 300000); /* the socket's own timeout is restored */
+    CHECK_EQ(kernel_timeout_us(c, SO_RCVTIMEO), 300000); /* the socket's own timeout is back */
     csock_free(c);
     csock_free(s);
 }
