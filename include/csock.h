@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #ifdef __cplusplus
@@ -332,9 +333,11 @@ int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent);
 
 /* Step 5: receives at most len bytes into buf, waiting within the timeout. Returns the count,
  * 0 at end of stream (the peer closed or shut down writing; for datagrams, an empty datagram),
- * or e.g. CSOCK_ETIMEOUT, CSOCK_EAGAIN, CSOCK_ECONNRESET, CSOCK_EINVAL. Bytes beyond len stay
- * queued for the next call (for datagram sockets the rest of the datagram is discarded, as
- * recv(2) does). */
+ * or e.g. CSOCK_ETIMEOUT, CSOCK_EAGAIN, CSOCK_ECONNRESET, CSOCK_EINVAL. On a stream, bytes
+ * beyond len stay queued for the next call. On a datagram socket (SOCK_DGRAM, SOCK_SEQPACKET,
+ * SOCK_RAW) a datagram larger than len is never cut silently: the call fails with
+ * CSOCK_EMSGSIZE, buf holds the first len bytes, and the message gives the datagram's size
+ * (csock_recvmsg reports it as a number). */
 ssize_t csock_recv(csock *s, void *buf, size_t len);
 
 /* csock_recv with recv(2) flags (MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ...). */
@@ -346,6 +349,50 @@ ssize_t csock_sendto(csock *s, const void *buf, size_t len, const csock_addr *to
 
 /* Receives like csock_recv and stores the sender's address in *from (unless NULL). */
 ssize_t csock_recvfrom(csock *s, void *buf, size_t len, csock_addr *from);
+
+/* One message for csock_sendmsg and csock_recvmsg: scatter/gather buffers, an address and
+ * ancillary (control) data, as in sendmsg(2) and recvmsg(2). Fields marked "out" are set by the
+ * receive calls (and len by the send calls). */
+typedef struct csock_msg {
+    struct iovec *iov; /* the buffers, filled or sent in order */
+    size_t iovcnt;     /* how many buffers (at most IOV_MAX) */
+    csock_addr *addr;  /* send: the destination, or NULL on a connected socket;
+                          receive: where the sender's address goes, or NULL */
+    void *control;     /* ancillary data to send, or a buffer for what arrives (see CMSG_SPACE in
+                          <sys/socket.h>); NULL for none */
+    size_t controllen; /* bytes of control; receive: out, the bytes that arrived */
+    size_t len;        /* out: bytes stored (receive) or sent (send) */
+    size_t size;       /* out (receive): the datagram's full size; larger than len when the
+                          buffers were too small, and then flags has MSG_TRUNC */
+    int flags;         /* out (receive): MSG_TRUNC (datagram cut), MSG_CTRUNC (control data cut),
+                          MSG_EOR, MSG_OOB */
+} csock_msg;
+
+/* Sends one message (sendmsg(2)) within the timeout; MSG_NOSIGNAL is always added. Returns the
+ * bytes sent (also stored in msg->len), or as csock_send, plus CSOCK_EINVAL for a NULL msg, a
+ * NULL buffer or an iovcnt over IOV_MAX. */
+ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags);
+
+/* Receives one message (recvmsg(2)) within the timeout. Returns the bytes stored (also in
+ * msg->len), and sets msg->size, msg->flags and msg->controllen; a datagram larger than the
+ * buffers is reported through MSG_TRUNC and msg->size rather than as an error. Descriptors
+ * passed with SCM_RIGHTS arrive close-on-exec; if the control data was cut (MSG_CTRUNC), every
+ * descriptor that did arrive is closed and the call fails with CSOCK_EMSGSIZE, so none leaks.
+ * Returns as csock_recv otherwise. */
+ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags);
+
+/* The most messages one csock_sendmany or csock_recvmany call moves. */
+#define CSOCK_BATCH_MAX 64
+
+/* Sends up to count messages in one system call (sendmmsg(2)), within the timeout. Returns how
+ * many were sent (msgs[i].len set for each), which may be fewer than count (at most
+ * CSOCK_BATCH_MAX); or a negative code if none could be. */
+int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags);
+
+/* Receives up to count messages in one system call (recvmmsg(2)): waits within the timeout for
+ * the first, then takes what is already queued. Returns how many arrived (each msgs[i] filled as
+ * by csock_recvmsg), at most CSOCK_BATCH_MAX; or a negative code if none did. */
+int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* ---------------------------------------------------------------------------------------------
  * Timeouts (docs/design.md): CSOCK_NO_TIMEOUT blocks, 0 never waits, > 0 limits each call.

@@ -63,6 +63,10 @@ static inline int csock__tracing(void)
     return 0;
 }
 
+/* Traces a call that moves a count of things: "recv 512 -> 4 bytes", "recv 512 -> 0 bytes (end
+ * of stream)", "recvmany 64 -> 3 messages", "send 6 -> Broken pipe". */
+void csock__trace_count(const char *op, size_t asked, ssize_t n, const char *unit);
+
 /* Text for a result: "ok" or the error text. */
 const char *csock__result_text(int rc);
 
@@ -137,12 +141,43 @@ int csock__wait_again(csock *s, int optname, int64_t deadline, int *lowered);
 /* Restores the kernel timeout optname after csock__wait_again lowered it. */
 void csock__restore_timeout(csock *s, int optname, int lowered);
 
+/* One system call on s: returns its result, or -1 with errno set. */
+typedef ssize_t (*csock__syscall)(csock *s, void *args, int flags);
+
+/* Runs call until it does not fail with EINTR, within s's timeout for this call: the one place
+ * that retries interrupted calls and keeps their deadline (optname: SO_RCVTIMEO for calls that
+ * receive, SO_SNDTIMEO for calls that send). Returns the call's result or a negative code
+ * (nothing recorded). Inline, so the call is direct. */
+static inline ssize_t csock__retrying(csock *s, int optname, int flags, csock__syscall call,
+                                      void *args);
+
 /* Maps an error from a call that may wait: EAGAIN is CSOCK_ETIMEOUT when s has a timeout and
  * the call waited (flags without MSG_DONTWAIT), else CSOCK_EAGAIN. */
 static inline int csock__wait_error(const csock *s, int err, int flags)
 {
     if (err == EAGAIN && s->timeout_ns > 0 && !(flags & MSG_DONTWAIT)) return CSOCK_ETIMEOUT;
     return -err;
+}
+
+static inline ssize_t csock__retrying(csock *s, int optname, int flags, csock__syscall call,
+                                      void *args)
+{
+    int64_t deadline = csock__deadline(s, flags);
+    int lowered = 0;
+    ssize_t n;
+    while ((n = call(s, args, flags)) < 0) {
+        if (errno != EINTR) {
+            n = csock__wait_error(s, errno, flags);
+            break;
+        }
+        int rc = csock__wait_again(s, optname, deadline, &lowered);
+        if (rc < 0) {
+            n = rc;
+            break;
+        }
+    }
+    if (CSOCK_UNLIKELY(lowered)) csock__restore_timeout(s, optname, lowered);
+    return n;
 }
 
 #endif /* CSOCK_INTERNAL_H */

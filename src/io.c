@@ -18,14 +18,27 @@ static inline int check_io(const csock *s, const void *buf, size_t len, const ch
     return 0;
 }
 
-static void trace_io(const char *op, size_t len, ssize_t n)
+struct transfer {
+    void *buf;
+    size_t len;
+    csock_addr *addr;
+    socklen_t addrlen;
+};
+
+static ssize_t call_sendto(csock *s, void *args, int flags)
 {
-    if (n < 0)
-        csock__trace("%s %zu -> %s", op, len, csock_strerror((int)n));
-    else if (n == 0 && len > 0 && op[0] == 'r')
-        csock__trace("%s %zu -> 0 bytes (end of stream)", op, len);
-    else
-        csock__trace("%s %zu -> %zd bytes", op, len, n);
+    struct transfer *t = args;
+    /* MSG_NOSIGNAL: a closed peer is an EPIPE error, never a SIGPIPE. */
+    return sendto(s->fd, t->buf, t->len, flags | MSG_NOSIGNAL,
+                  t->addr ? (struct sockaddr *)&t->addr->ss : NULL, t->addrlen);
+}
+
+static ssize_t call_recvfrom(csock *s, void *args, int flags)
+{
+    struct transfer *t = args;
+    t->addrlen = sizeof t->addr->ss;
+    return recvfrom(s->fd, t->buf, t->len, flags, t->addr ? (struct sockaddr *)&t->addr->ss : NULL,
+                    t->addr ? &t->addrlen : NULL);
 }
 
 static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const csock_addr *to,
@@ -33,26 +46,23 @@ static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const c
 {
     ssize_t n = check_io(s, buf, len, op);
     if (CSOCK_UNLIKELY(n < 0)) return n;
-    const struct sockaddr *sa = to ? (const struct sockaddr *)&to->ss : NULL;
-    socklen_t salen = to ? to->len : 0;
-    int64_t deadline = csock__deadline(s, flags);
-    int lowered = 0;
-    /* MSG_NOSIGNAL: a closed peer is an EPIPE error, never a SIGPIPE. */
-    while ((n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL, sa, salen)) < 0) {
-        if (errno != EINTR) {
-            n = csock__wait_error(s, errno, flags);
-            break;
-        }
-        int rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered);
-        if (rc < 0) {
-            n = rc;
-            break;
-        }
-    }
-    if (CSOCK_UNLIKELY(lowered)) csock__restore_timeout(s, SO_SNDTIMEO, lowered);
-    if (csock__tracing()) trace_io(op, len, n);
+    struct transfer t = {(void *)buf, len, (csock_addr *)to, to ? to->len : 0};
+    n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendto, &t);
+    if (csock__tracing()) csock__trace_count(op, len, n, "bytes");
     if (CSOCK_UNLIKELY(n < 0)) csock__fail((int)n, op, to ? to : &s->peer);
     return n;
+}
+
+/* Reports a datagram larger than the buffer: the buffer holds its start, the caller learns its
+ * size, and nothing is cut silently. */
+static ssize_t truncated(csock *s, const char *op, size_t len, ssize_t size, const csock_addr *from)
+{
+    char where[CSOCK_ADDRSTRLEN];
+    const csock_addr *who = from && from->len ? from : &s->peer;
+    return csock__failf(CSOCK_EMSGSIZE,
+                        "%s %s: datagram of %zd bytes does not fit in %zu (the first %zu are in "
+                        "the buffer)",
+                        op, csock__addr_text(who, where), size, len, len);
 }
 
 static ssize_t recv_from(csock *s, void *buf, size_t len, int flags, csock_addr *from,
@@ -60,25 +70,15 @@ static ssize_t recv_from(csock *s, void *buf, size_t len, int flags, csock_addr 
 {
     ssize_t n = check_io(s, buf, len, op);
     if (CSOCK_UNLIKELY(n < 0)) return n;
-    struct sockaddr *sa = from ? (struct sockaddr *)&from->ss : NULL;
-    socklen_t salen = sizeof from->ss;
-    int64_t deadline = csock__deadline(s, flags);
-    int lowered = 0;
-    while ((n = recvfrom(s->fd, buf, len, flags, sa, from ? &salen : NULL)) < 0) {
-        if (errno != EINTR) {
-            n = csock__wait_error(s, errno, flags);
-            break;
-        }
-        int rc = csock__wait_again(s, SO_RCVTIMEO, deadline, &lowered);
-        if (rc < 0) {
-            n = rc;
-            break;
-        }
-    }
-    if (CSOCK_UNLIKELY(lowered)) csock__restore_timeout(s, SO_RCVTIMEO, lowered);
-    if (from) from->len = n >= 0 ? salen : 0;
-    if (csock__tracing()) trace_io(op, len, n);
-    if (CSOCK_UNLIKELY(n < 0)) csock__fail((int)n, op, &s->peer);
+    /* On message sockets MSG_TRUNC makes the kernel return the datagram's full size, so a
+     * datagram larger than the buffer is seen, at no extra cost. */
+    int want_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
+    struct transfer t = {buf, len, from, 0};
+    n = csock__retrying(s, SO_RCVTIMEO, flags | (want_size ? MSG_TRUNC : 0), call_recvfrom, &t);
+    if (from) from->len = n >= 0 ? t.addrlen : 0;
+    if (CSOCK_UNLIKELY(want_size && n > (ssize_t)len)) n = truncated(s, op, len, n, from);
+    if (csock__tracing()) csock__trace_count(op, len, n, "bytes");
+    if (CSOCK_UNLIKELY(n < 0) && n != CSOCK_EMSGSIZE) csock__fail((int)n, op, &s->peer);
     return n;
 }
 

@@ -44,3 +44,13 @@ const char *csock__result_text(int rc)
 {
     return rc < 0 ? csock_strerror(rc) : "ok";
 }
+
+void csock__trace_count(const char *op, size_t asked, ssize_t n, const char *unit)
+{
+    if (n < 0)
+        csock__trace("%s %zu -> %s", op, asked, csock_strerror((int)n));
+    else if (n == 0 && asked > 0 && op[0] == 'r')
+        csock__trace("%s %zu -> 0 %s (end of stream)", op, asked, unit);
+    else
+        csock__trace("%s %zu -> %zd %s", op, asked, n, unit);
+}

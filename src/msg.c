@@ -1,0 +1,210 @@
+/* Message I/O: sendmsg/recvmsg with scatter/gather buffers and ancillary data, and batches of
+ * datagrams in one system call (sendmmsg/recvmmsg). Nothing here allocates: a batch is
+ * converted on the stack, at most CSOCK_BATCH_MAX messages at a time. */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Checks a message and fills the kernel's header from it. Returns 0 or a recorded failure. */
+static int to_msghdr(const csock_msg *m, struct msghdr *h, const char *op)
+{
+    if (!m) return csock__failf(CSOCK_EINVAL, "%s: NULL message", op);
+    if (m->iovcnt > IOV_MAX)
+        return csock__failf(CSOCK_EINVAL, "%s: %zu buffers, more than IOV_MAX (%d)", op, m->iovcnt,
+                            IOV_MAX);
+    if (m->iovcnt > 0 && !m->iov) return csock__failf(CSOCK_EINVAL, "%s: NULL iov", op);
+    size_t total = 0;
+    for (size_t i = 0; i < m->iovcnt; i++) {
+        if (!m->iov[i].iov_base && m->iov[i].iov_len > 0)
+            return csock__failf(CSOCK_EINVAL, "%s: buffer %zu is NULL with %zu bytes", op, i,
+                                m->iov[i].iov_len);
+        total += m->iov[i].iov_len;
+        if (total > (size_t)SSIZE_MAX || total < m->iov[i].iov_len)
+            return csock__failf(CSOCK_EINVAL, "%s: buffers total more than SSIZE_MAX bytes", op);
+    }
+    if (!m->control && m->controllen > 0)
+        return csock__failf(CSOCK_EINVAL, "%s: NULL control buffer of %zu bytes", op,
+                            m->controllen);
+    memset(h, 0, sizeof *h);
+    h->msg_iov = m->iov;
+    h->msg_iovlen = m->iovcnt;
+    h->msg_control = m->controllen ? m->control : NULL;
+    h->msg_controllen = m->controllen;
+    return 0;
+}
+
+static size_t iov_total(const csock_msg *m)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < m->iovcnt; i++)
+        total += m->iov[i].iov_len;
+    return total;
+}
+
+/* Closes every descriptor that arrived in h's SCM_RIGHTS messages; returns how many. */
+static int close_passed_fds(struct msghdr *h)
+{
+    int closed = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            close(fd);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+/* Fills a message's "out" fields after the kernel received n bytes into it (n is the full size
+ * when MSG_TRUNC was asked for). Returns 0, or CSOCK_EMSGSIZE (recorded) when control data was
+ * cut: the descriptors that did arrive are closed so none leaks. */
+static int from_msghdr(csock *s, csock_msg *m, struct msghdr *h, size_t n, int asked_size,
+                       const char *op)
+{
+    size_t room = iov_total(m);
+    m->size = n;
+    m->len = asked_size && n > room ? room : n;
+    m->flags = h->msg_flags;
+    m->controllen = h->msg_controllen;
+    if (m->addr) m->addr->len = h->msg_name ? h->msg_namelen : 0;
+    if (CSOCK_UNLIKELY(h->msg_flags & MSG_CTRUNC)) {
+        int closed = close_passed_fds(h);
+        m->controllen = 0;
+        char where[CSOCK_ADDRSTRLEN];
+        return csock__failf(CSOCK_EMSGSIZE,
+                            "%s %s: ancillary data cut to the %zu-byte control buffer; %d "
+                            "descriptor%s that arrived closed",
+                            op, csock__addr_text(&s->peer, where), (size_t)h->msg_controllen,
+                            closed, closed == 1 ? " was" : "s were");
+    }
+    return 0;
+}
+
+static ssize_t call_sendmsg(csock *s, void *args, int flags)
+{
+    return sendmsg(s->fd, args, flags | MSG_NOSIGNAL);
+}
+
+static ssize_t call_recvmsg(csock *s, void *args, int flags)
+{
+    return recvmsg(s->fd, args, flags | MSG_CMSG_CLOEXEC);
+}
+
+static void set_name(struct msghdr *h, csock_addr *addr, int receiving)
+{
+    if (!addr) return;
+    h->msg_name = &addr->ss;
+    h->msg_namelen = receiving ? sizeof addr->ss : addr->len;
+}
+
+ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags)
+{
+    struct msghdr h;
+    ssize_t n = csock__check(s, "sendmsg");
+    if (n == 0) n = to_msghdr(msg, &h, "sendmsg");
+    if (n < 0) return n;
+    set_name(&h, msg->addr, 0);
+    n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendmsg, &h);
+    msg->len = n > 0 ? (size_t)n : 0;
+    if (csock__tracing()) csock__trace_count("sendmsg", iov_total(msg), n, "bytes");
+    if (n < 0) csock__fail((int)n, "sendmsg", msg->addr ? msg->addr : &s->peer);
+    return n;
+}
+
+ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags)
+{
+    struct msghdr h;
+    ssize_t n = csock__check(s, "recvmsg");
+    if (n == 0) n = to_msghdr(msg, &h, "recvmsg");
+    if (n < 0) return n;
+    set_name(&h, msg->addr, 1);
+    int asked_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
+    n = csock__retrying(s, SO_RCVTIMEO, flags | (asked_size ? MSG_TRUNC : 0), call_recvmsg, &h);
+    if (n >= 0) {
+        int rc = from_msghdr(s, msg, &h, (size_t)n, asked_size, "recvmsg");
+        n = rc < 0 ? rc : (ssize_t)msg->len;
+    } else {
+        msg->len = msg->size = 0;
+        msg->controllen = 0;
+        csock__fail((int)n, "recvmsg", &s->peer);
+    }
+    if (csock__tracing())
+        csock__trace_count("recvmsg", iov_total(msg), n,
+                           n >= 0 && (msg->flags & MSG_TRUNC) ? "bytes (datagram cut)" : "bytes");
+    return n;
+}
+
+/* A batch in the kernel's form. */
+struct batch {
+    struct mmsghdr h[CSOCK_BATCH_MAX];
+    unsigned count;
+};
+
+static int to_batch(csock_msg *msgs, size_t count, struct batch *b, int receiving, const char *op)
+{
+    if (!msgs && count > 0) return csock__failf(CSOCK_EINVAL, "%s: NULL messages", op);
+    b->count = count > CSOCK_BATCH_MAX ? CSOCK_BATCH_MAX : (unsigned)count;
+    for (unsigned i = 0; i < b->count; i++) {
+        int rc = to_msghdr(&msgs[i], &b->h[i].msg_hdr, op);
+        if (rc < 0) return rc;
+        set_name(&b->h[i].msg_hdr, msgs[i].addr, receiving);
+        b->h[i].msg_len = 0;
+    }
+    return 0;
+}
+
+static ssize_t call_sendmmsg(csock *s, void *args, int flags)
+{
+    struct batch *b = args;
+    return sendmmsg(s->fd, b->h, b->count, flags | MSG_NOSIGNAL);
+}
+
+static ssize_t call_recvmmsg(csock *s, void *args, int flags)
+{
+    struct batch *b = args;
+    /* MSG_WAITFORONE: wait (within the socket's timeout) for the first datagram only. */
+    return recvmmsg(s->fd, b->h, b->count, flags | MSG_WAITFORONE | MSG_CMSG_CLOEXEC, NULL);
+}
+
+int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags)
+{
+    struct batch b;
+    int rc = csock__check(s, "sendmany");
+    if (rc == 0) rc = to_batch(msgs, count, &b, 0, "sendmany");
+    if (rc < 0) return rc;
+    if (b.count == 0) return 0;
+    ssize_t n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendmmsg, &b);
+    for (ssize_t i = 0; i < n; i++)
+        msgs[i].len = b.h[i].msg_len;
+    if (csock__tracing()) csock__trace_count("sendmany", b.count, n, "messages");
+    if (n < 0) return csock__fail((int)n, "sendmany", msgs[0].addr ? msgs[0].addr : &s->peer);
+    return (int)n;
+}
+
+int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags)
+{
+    struct batch b;
+    int rc = csock__check(s, "recvmany");
+    if (rc == 0) rc = to_batch(msgs, count, &b, 1, "recvmany");
+    if (rc < 0) return rc;
+    if (b.count == 0) return 0;
+    int asked_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
+    ssize_t n =
+        csock__retrying(s, SO_RCVTIMEO, flags | (asked_size ? MSG_TRUNC : 0), call_recvmmsg, &b);
+    /* Every message is filled in, so that a cut control message anywhere in the batch has its
+     * descriptors closed; the first such cut is the call's error. */
+    for (ssize_t i = 0; i < n; i++) {
+        int cut = from_msghdr(s, &msgs[i], &b.h[i].msg_hdr, b.h[i].msg_len, asked_size, "recvmany");
+        if (cut < 0 && rc == 0) rc = cut;
+    }
+    if (rc < 0) n = rc;
+    if (csock__tracing()) csock__trace_count("recvmany", b.count, n, "messages");
+    if (n < 0 && rc == 0) csock__fail((int)n, "recvmany", &s->peer);
+    return (int)n;
+}

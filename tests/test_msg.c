@@ -1,0 +1,276 @@
+/* Message I/O: truncated datagrams reported, scatter/gather, ancillary data (descriptors that
+ * arrive close-on-exec, and none leaked when the control buffer is too small), and batches. */
+#include "check.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+
+static void udp_pair(csock **a, csock **b, csock_addr *a_addr)
+{
+    *a = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    *b = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_EQ(csock_bind(*a, "127.0.0.1", 0), 0);
+    CHECK_EQ(csock_getsockname(*a, a_addr), 0);
+    CHECK_EQ(csock_connect_addr(*b, a_addr), 0);
+    csock_settimeout(*a, 5);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d))
+        n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void recv_reports_a_cut_datagram(void)
+{
+    csock *a, *b;
+    csock_addr where, from;
+    udp_pair(&a, &b, &where);
+    char big[2000], buf[512];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)i;
+    CHECK_EQ(csock_send(b, big, sizeof big), 2000);
+    CHECK_EQ(csock_recvfrom(a, buf, sizeof buf, &from), CSOCK_EMSGSIZE);
+    char want[160];
+    snprintf(want, sizeof want,
+             "recvfrom 127.0.0.1:%d: datagram of 2000 bytes does not fit in 512 (the first 512 "
+             "are in the buffer)",
+             csock_addr_port(&from));
+    CHECK_STR(csock_lasterror(), want);
+    CHECK(memcmp(buf, big, sizeof buf) == 0);
+    /* The next datagram is whole and untouched. */
+    CHECK_EQ(csock_send(b, "next", 4), 4);
+    CHECK_EQ(csock_recv(a, buf, sizeof buf), 4);
+    CHECK_EQ(csock_send(b, big, 513), 513);
+    CHECK_EQ(csock_recv(a, buf, sizeof buf), CSOCK_EMSGSIZE);
+    CHECK_ERROR(CSOCK_EMSGSIZE, "datagram of 513 bytes does not fit in 512");
+    CHECK_EQ(csock_send(b, big, 512), 512); /* exactly fits */
+    CHECK_EQ(csock_recv(a, buf, sizeof buf), 512);
+    csock_free(a);
+    csock_free(b);
+
+    static const int types[] = {SOCK_DGRAM, SOCK_SEQPACKET};
+    for (size_t t = 0; t < 2; t++) {
+        csock *pair[2];
+        CHECK_EQ(csock_socketpair(AF_UNIX, types[t], 0, pair), 0);
+        CHECK_EQ(csock_send(pair[0], big, 1500), 1500);
+        CHECK_EQ(csock_recv(pair[1], buf, 100), CSOCK_EMSGSIZE);
+        CHECK_ERROR(CSOCK_EMSGSIZE, "datagram of 1500 bytes does not fit in 100");
+        csock_free(pair[0]);
+        csock_free(pair[1]);
+    }
+}
+
+static void scatter_gather(void)
+{
+    csock *a, *b;
+    csock_addr where, from;
+    udp_pair(&a, &b, &where);
+    char h1[] = "head-", h2[] = "body-", h3[] = "tail";
+    struct iovec out[3] = {{h1, 5}, {h2, 5}, {h3, 4}};
+    csock_msg m = {.iov = out, .iovcnt = 3};
+    CHECK_EQ(csock_sendmsg(b, &m, 0), 14);
+    CHECK_EQ(m.len, 14);
+    char r1[6], r2[20];
+    struct iovec in[2] = {{r1, 6}, {r2, 20}};
+    csock_msg r = {.iov = in, .iovcnt = 2, .addr = &from};
+    CHECK_EQ(csock_recvmsg(a, &r, 0), 14);
+    CHECK(memcmp(r1, "head-b", 6) == 0 && memcmp(r2, "ody-tail", 8) == 0);
+    CHECK_EQ(r.size, 14);
+    CHECK_EQ(r.flags & MSG_TRUNC, 0);
+    csock_addr self;
+    csock_getsockname(b, &self);
+    CHECK_EQ(csock_addr_port(&from), csock_addr_port(&self));
+    /* Too small: reported through flags and size, not as an error. */
+    CHECK_EQ(csock_sendmsg(b, &m, 0), 14);
+    struct iovec small = {r1, 6};
+    r = (csock_msg){.iov = &small, .iovcnt = 1};
+    CHECK_EQ(csock_recvmsg(a, &r, 0), 6);
+    CHECK(r.flags & MSG_TRUNC);
+    CHECK_EQ(r.size, 14);
+    CHECK_EQ(r.len, 6);
+    /* Sending to an address without connecting. */
+    csock *c = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    m.addr = &where;
+    CHECK_EQ(csock_sendmsg(c, &m, 0), 14);
+    r = (csock_msg){.iov = in, .iovcnt = 2};
+    CHECK_EQ(csock_recvmsg(a, &r, 0), 14);
+    csock_free(c);
+    csock_free(a);
+    csock_free(b);
+}
+
+/* Sends fds over pair[0] with one byte of data. */
+static void send_fds(csock *s, const int *fds, int n)
+{
+    union {
+        char buf[CMSG_SPACE(8 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr h = {.msg_control = control.buf, .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(n * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+    struct iovec one = {"x", 1};
+    csock_msg m = {.iov = &one,
+                   .iovcnt = 1,
+                   .control = control.buf,
+                   .controllen = CMSG_SPACE(n * sizeof(int))};
+    CHECK_EQ(csock_sendmsg(s, &m, 0), 1);
+}
+
+static void descriptors_arrive_close_on_exec(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    send_fds(pair[0], &p[1], 1);
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    char byte;
+    struct iovec one = {&byte, 1};
+    csock_msg r = {.iov = &one, .iovcnt = 1, .control = control.buf, .controllen = sizeof control};
+    CHECK_EQ(csock_recvmsg(pair[1], &r, 0), 1);
+    struct msghdr h = {.msg_control = control.buf, .msg_controllen = r.controllen};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    CHECK(c && c->cmsg_type == SCM_RIGHTS);
+    int fd = -1;
+    if (c) memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    CHECK_EQ(write(fd, "ok", 2), 2); /* the pipe's write end, usable */
+    char got[2];
+    CHECK_EQ(read(p[0], got, 2), 2);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+static void cut_control_data_leaks_nothing(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_DGRAM, 0, pair), 0);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    int three[3] = {p[0], p[1], p[0]};
+    int before = open_fds();
+    send_fds(pair[0], three, 3);
+    union {
+        char buf[CMSG_SPACE(sizeof(int))]; /* room for one descriptor of three */
+        struct cmsghdr align;
+    } control;
+    char byte;
+    struct iovec one = {&byte, 1};
+    csock_msg r = {.iov = &one, .iovcnt = 1, .control = control.buf, .controllen = sizeof control};
+    CHECK_EQ(csock_recvmsg(pair[1], &r, 0), CSOCK_EMSGSIZE);
+    CHECK_ERROR(CSOCK_EMSGSIZE, "ancillary data cut to the");
+    CHECK_ERROR(CSOCK_EMSGSIZE, "that arrived closed");
+    CHECK_EQ(open_fds(), before);
+    close(p[0]);
+    close(p[1]);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+static void batches(void)
+{
+    csock *a, *b;
+    csock_addr where;
+    udp_pair(&a, &b, &where);
+    char payload[10][32];
+    struct iovec out[10];
+    csock_msg send[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(payload[i], sizeof payload[i], "datagram %d", i);
+        out[i] = (struct iovec){payload[i], strlen(payload[i])};
+        send[i] = (csock_msg){.iov = &out[i], .iovcnt = 1};
+    }
+    CHECK_EQ(csock_sendmany(b, send, 10, 0), 10);
+    CHECK_EQ(send[3].len, strlen("datagram 3"));
+    char in[16][12];
+    struct iovec iov[16];
+    csock_msg recv[16];
+    csock_addr from[16];
+    for (int i = 0; i < 16; i++) {
+        iov[i] = (struct iovec){in[i], sizeof in[i]};
+        recv[i] = (csock_msg){.iov = &iov[i], .iovcnt = 1, .addr = &from[i]};
+    }
+    int got = 0;
+    for (int tries = 0; tries < 10 && got < 10; tries++) {
+        int n = csock_recvmany(a, recv + got, 16 - (size_t)got, 0);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        got += n;
+    }
+    CHECK_EQ(got, 10);
+    for (int i = 0; i < got; i++) {
+        CHECK_EQ(recv[i].len, strlen(payload[i]));
+        CHECK(memcmp(in[i], payload[i], recv[i].len) == 0);
+        CHECK(csock_addr_port(&from[i]) > 0);
+    }
+    /* A datagram larger than its buffer, in a batch: flagged, with its size. */
+    out[0] = (struct iovec){"this one is longer than twelve", 30};
+    CHECK_EQ(csock_sendmany(b, send, 1, 0), 1);
+    CHECK_EQ(csock_recvmany(a, recv, 16, 0), 1);
+    CHECK(recv[0].flags & MSG_TRUNC);
+    CHECK_EQ(recv[0].size, 30);
+    CHECK_EQ(recv[0].len, 12);
+    /* Nothing queued: the timeout applies to the first datagram. */
+    csock_settimeout(a, 0.05);
+    CHECK_EQ(csock_recvmany(a, recv, 16, 0), CSOCK_ETIMEOUT);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "recvmany");
+    CHECK_EQ(csock_recvmany(a, recv, 0, 0), 0);
+    csock_free(a);
+    csock_free(b);
+}
+
+static void bad_messages(void)
+{
+    csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_EQ(csock_sendmsg(u, NULL, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "sendmsg: NULL message");
+    struct iovec iov = {NULL, 5};
+    csock_msg m = {.iov = &iov, .iovcnt = 1};
+    CHECK_EQ(csock_recvmsg(u, &m, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "recvmsg: buffer 0 is NULL with 5 bytes");
+    m.iovcnt = (size_t)IOV_MAX + 1;
+    CHECK_EQ(csock_sendmsg(u, &m, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "more than IOV_MAX");
+    m = (csock_msg){.controllen = 8};
+    CHECK_EQ(csock_sendmsg(u, &m, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "NULL control buffer of 8 bytes");
+    CHECK_EQ(csock_sendmany(u, NULL, 3, 0), CSOCK_EINVAL);
+    csock_close(u);
+    m = (csock_msg){0};
+    CHECK_EQ(csock_sendmsg(u, &m, 0), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "sendmsg: socket is closed");
+    CHECK_EQ(csock_recvmsg(u, &m, 0), CSOCK_EBADF);
+    CHECK_EQ(csock_sendmany(u, &m, 1, 0), CSOCK_EBADF);
+    CHECK_EQ(csock_recvmany(u, &m, 1, 0), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "recvmany: socket is closed");
+    csock_free(u);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(recv_reports_a_cut_datagram);
+    RUN(scatter_gather);
+    RUN(descriptors_arrive_close_on_exec);
+    RUN(cut_control_data_leaks_nothing);
+    RUN(batches);
+    RUN(bad_messages);
+    return check_done();
+}
