@@ -395,6 +395,45 @@ int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags);
 int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* ---------------------------------------------------------------------------------------------
+ * Unix-domain sockets
+ * ------------------------------------------------------------------------------------------- */
+
+/* Binds an AF_UNIX socket to path ("@name" for an abstract name). mode, unless 0, is given to
+ * the socket file (e.g. 0660) before anyone can connect through it. With replace_stale, a
+ * socket file left behind by a server that is gone is removed first, but only when connecting
+ * to it is refused: a live server's path is never taken over, and a path that is not a socket
+ * is never removed. Returns 0, or CSOCK_EADDRINUSE ("bind /run/app.sock: Address already in
+ * use (a server is listening there)"), CSOCK_ENAMETOOLONG, CSOCK_EAFNOSUPPORT (not AF_UNIX),
+ * CSOCK_EACCES, ... */
+int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale);
+
+/* The identity of the process at the other end of a Unix-domain socket. */
+typedef struct csock_cred {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} csock_cred;
+
+/* Stores the peer's credentials as of when it connected (SO_PEERCRED). Returns 0, or
+ * CSOCK_EAFNOSUPPORT for a socket that is not AF_UNIX, CSOCK_ENOTCONN, ... */
+int csock_getpeercred(csock *s, csock_cred *out);
+
+/* The most descriptors one message carries (Linux's SCM_MAX_FD). */
+#define CSOCK_MAX_FDS 253
+
+/* Sends len bytes of buf together with nfds open descriptors (SCM_RIGHTS), like Python's
+ * socket.send_fds. The descriptors stay open here too. A stream needs at least one byte of data
+ * to carry them. Returns the bytes sent, or CSOCK_EINVAL (no data on a stream, nfds 0 or over
+ * CSOCK_MAX_FDS, a negative descriptor), CSOCK_EAFNOSUPPORT (not AF_UNIX), or as csock_send. */
+ssize_t csock_send_fds(csock *s, const void *buf, size_t len, const int *fds, size_t nfds);
+
+/* Receives up to len bytes and up to maxfds descriptors (close-on-exec), like Python's
+ * socket.recv_fds. *nfds (may not be NULL) is set to how many arrived, stored in fds. More
+ * descriptors than maxfds is an error, CSOCK_EMSGSIZE, and every descriptor that arrived with
+ * that message is closed: none leaks. Returns the bytes received, or as csock_recvmsg. */
+ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds, size_t *nfds);
+
+/* ---------------------------------------------------------------------------------------------
  * Timeouts (docs/design.md): CSOCK_NO_TIMEOUT blocks, 0 never waits, > 0 limits each call.
  * ------------------------------------------------------------------------------------------- */
 
@@ -473,6 +512,9 @@ typedef struct csock_server_options {
     int reuse_port;    /* nonzero: set SO_REUSEPORT (several servers share the port) */
     int dualstack;     /* nonzero: one IPv6 socket that also accepts IPv4 (IPV6_V6ONLY off) */
     int no_reuse_addr; /* nonzero: do not set SO_REUSEADDR (set by default on TCP/IP) */
+    int unix_mode;     /* AF_UNIX: 0 leaves the socket file as the umask makes it, else its mode */
+    int keep_stale;    /* AF_UNIX: nonzero fails on a stale socket file instead of replacing it
+                          (a live server's file is never replaced; see csock_bind_unix) */
 } csock_server_options;
 
 /* Creates a socket bound to host and port and listening, like Python's socket.create_server.

@@ -125,7 +125,13 @@ csock *csock_create_server(const char *host, int port, const csock_server_option
     /* As Python: an IPv6 server is IPv6-only unless dual-stack was asked for, whatever the
      * system's default (net.ipv6.bindv6only). */
     if (rc == 0 && family == AF_INET6) rc = csock_setv6only(s, !o.dualstack);
-    if (rc == 0) rc = csock_bind(s, host, port);
+    if (rc == 0 && family == AF_UNIX && port != 0)
+        rc = csock__failf(CSOCK_EINVAL, "bind %.300s: a Unix address has no port (got %d)",
+                          host ? host : "", port);
+    else if (rc == 0 && family == AF_UNIX)
+        rc = csock_bind_unix(s, host, o.unix_mode, !o.keep_stale);
+    else if (rc == 0)
+        rc = csock_bind(s, host, port);
     if (rc == 0 && (type == SOCK_STREAM || type == SOCK_SEQPACKET)) rc = csock_listen(s, backlog);
     if (rc < 0) {
         csock_free(s);

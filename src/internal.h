@@ -90,6 +90,12 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
 int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
                   const char *op);
 
+/* ---- messages (msg.c) ---- */
+
+/* csock_sendmsg and csock_recvmsg, reporting failures and traces as op. */
+ssize_t csock__sendmsg(csock *s, csock_msg *msg, int flags, const char *op);
+ssize_t csock__recvmsg(csock *s, csock_msg *msg, int flags, const char *op);
+
 /* ---- sockets (socket.c, timeout.c) ---- */
 
 /* Checks that s is usable for op: not NULL, not closed. Returns 0 or a recorded failure. */

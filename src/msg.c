@@ -103,41 +103,51 @@ static void set_name(struct msghdr *h, csock_addr *addr, int receiving)
     h->msg_namelen = receiving ? sizeof addr->ss : addr->len;
 }
 
-ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags)
+ssize_t csock__sendmsg(csock *s, csock_msg *msg, int flags, const char *op)
 {
     struct msghdr h;
-    ssize_t n = csock__check(s, "sendmsg");
-    if (n == 0) n = to_msghdr(msg, &h, "sendmsg");
+    ssize_t n = csock__check(s, op);
+    if (n == 0) n = to_msghdr(msg, &h, op);
     if (n < 0) return n;
     set_name(&h, msg->addr, 0);
     n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendmsg, &h);
     msg->len = n > 0 ? (size_t)n : 0;
-    if (csock__tracing()) csock__trace_count("sendmsg", iov_total(msg), n, "bytes");
-    if (n < 0) csock__fail((int)n, "sendmsg", msg->addr ? msg->addr : &s->peer);
+    if (csock__tracing()) csock__trace_count(op, iov_total(msg), n, "bytes");
+    if (n < 0) csock__fail((int)n, op, msg->addr ? msg->addr : &s->peer);
     return n;
 }
 
-ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags)
+ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags)
+{
+    return csock__sendmsg(s, msg, flags, "sendmsg");
+}
+
+ssize_t csock__recvmsg(csock *s, csock_msg *msg, int flags, const char *op)
 {
     struct msghdr h;
-    ssize_t n = csock__check(s, "recvmsg");
-    if (n == 0) n = to_msghdr(msg, &h, "recvmsg");
+    ssize_t n = csock__check(s, op);
+    if (n == 0) n = to_msghdr(msg, &h, op);
     if (n < 0) return n;
     set_name(&h, msg->addr, 1);
     int asked_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
     n = csock__retrying(s, SO_RCVTIMEO, flags | (asked_size ? MSG_TRUNC : 0), call_recvmsg, &h);
     if (n >= 0) {
-        int rc = from_msghdr(s, msg, &h, (size_t)n, asked_size, "recvmsg");
+        int rc = from_msghdr(s, msg, &h, (size_t)n, asked_size, op);
         n = rc < 0 ? rc : (ssize_t)msg->len;
     } else {
         msg->len = msg->size = 0;
         msg->controllen = 0;
-        csock__fail((int)n, "recvmsg", &s->peer);
+        csock__fail((int)n, op, &s->peer);
     }
     if (csock__tracing())
-        csock__trace_count("recvmsg", iov_total(msg), n,
+        csock__trace_count(op, iov_total(msg), n,
                            n >= 0 && (msg->flags & MSG_TRUNC) ? "bytes (datagram cut)" : "bytes");
     return n;
+}
+
+ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags)
+{
+    return csock__recvmsg(s, msg, flags, "recvmsg");
 }
 
 /* A batch in the kernel's form. */

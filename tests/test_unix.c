@@ -1,6 +1,8 @@
 /* Unix-domain sockets: stream and datagram, on a path and on an abstract name. */
 #include "check.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 static char dir[64];
@@ -107,6 +109,189 @@ static void bad_unix_addresses(void)
     csock_free(s);
 }
 
+static void stale_live_and_foreign_paths(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/stale.sock", dir);
+    csock *first = csock_create_server(path, 0, NULL);
+    CHECK(first != NULL);
+    /* A live server's path is never taken over. */
+    CHECK(csock_create_server(path, 0, NULL) == NULL);
+    char want[220];
+    snprintf(want, sizeof want, "bind %s: Address already in use (a server is listening there)",
+             path);
+    CHECK_STR(csock_lasterror(), want);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_connect(c, path, 0), 0); /* the first server is untouched */
+    csock_free(c);
+    csock_free(first); /* gone, its file left behind */
+    csock_server_options keep = {.keep_stale = 1};
+    CHECK(csock_create_server(path, 0, &keep) == NULL);
+    snprintf(want, sizeof want,
+             "bind %s: Address already in use (a stale socket file: its server is gone)", path);
+    CHECK_STR(csock_lasterror(), want);
+    csock *second = csock_create_server(path, 0, NULL); /* replaces the stale file */
+    CHECK(second != NULL);
+    c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_connect(c, path, 0), 0);
+    csock_free(c);
+    csock_free(second);
+    unlink(path);
+
+    /* A path that is not a socket is never removed. */
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    csock *u = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind_unix(u, path, 0, 1), CSOCK_EADDRINUSE);
+    CHECK_ERROR(CSOCK_EADDRINUSE, "(the path is taken by a file that is not a socket)");
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+    unlink(path);
+    csock_free(u);
+}
+
+static void socket_file_mode(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/mode.sock", dir);
+    csock_server_options o = {.unix_mode = 0600};
+    csock *s = csock_create_server(path, 0, &o);
+    CHECK(s != NULL);
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK_EQ(st.st_mode & 07777, 0600);
+    csock_free(s);
+    unlink(path);
+    csock *u = csock_socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK_EQ(csock_bind_unix(u, path, 0640, 0), 0);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
+    CHECK_EQ(csock_bind_unix(u, path, 012345, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "mode 12345 is not a file mode");
+    csock_free(u);
+    unlink(path);
+    csock *t = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind_unix(t, path, 0, 0), CSOCK_EAFNOSUPPORT);
+    CHECK_STR(csock_lasterror(), "bind: csock_bind_unix needs an AF_UNIX socket, not AF_INET");
+    csock_free(t);
+}
+
+static void peer_credentials(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    csock_cred cred;
+    CHECK_EQ(csock_getpeercred(pair[0], &cred), 0);
+    CHECK_EQ(cred.pid, getpid());
+    CHECK_EQ(cred.uid, getuid());
+    CHECK_EQ(cred.gid, getgid());
+    CHECK_EQ(csock_getpeercred(pair[0], NULL), CSOCK_EINVAL);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+    csock *t = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_getpeercred(t, &cred), CSOCK_EAFNOSUPPORT);
+    CHECK_STR(csock_lasterror(),
+              "getpeercred: peer credentials needs an AF_UNIX socket, not AF_INET");
+    csock_free(t);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d))
+        n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void passing_descriptors(void)
+{
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+    for (size_t t = 0; t < 3; t++) {
+        csock *pair[2];
+        CHECK_EQ(csock_socketpair(AF_UNIX, types[t], 0, pair), 0);
+        int p[2];
+        CHECK_EQ(pipe(p), 0);
+        CHECK_EQ(csock_send_fds(pair[0], "fds", 3, p, 2), 3);
+        char buf[8];
+        int got[4];
+        size_t n = 99;
+        CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, 4, &n), 3);
+        CHECK_EQ(n, 2);
+        CHECK(memcmp(buf, "fds", 3) == 0);
+        for (size_t i = 0; i < n && i < 2; i++)
+            CHECK(fcntl(got[i], F_GETFD) & FD_CLOEXEC);
+        CHECK_EQ(write(got[1], "!", 1), 1); /* the write end, passed and usable */
+        CHECK_EQ(read(p[0], buf, 1), 1);
+        for (size_t i = 0; i < n && i < 2; i++)
+            close(got[i]);
+        /* More than asked for: an error, and every descriptor that came is closed. */
+        int before = open_fds();
+        int three[3] = {p[0], p[1], p[0]};
+        CHECK_EQ(csock_send_fds(pair[0], "x", 1, three, 3), 1);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, 1, &n), CSOCK_EMSGSIZE);
+        CHECK_ERROR(CSOCK_EMSGSIZE, "recv_fds");
+        CHECK_EQ(open_fds(), before);
+        /* Data without descriptors is fine. */
+        CHECK_EQ(csock_send(pair[0], "plain", 5), 5);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, 4, &n), 5);
+        CHECK_EQ(n, 0);
+        close(p[0]);
+        close(p[1]);
+        csock_free(pair[0]);
+        csock_free(pair[1]);
+    }
+}
+
+static void bad_descriptor_passing(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    int fds[CSOCK_MAX_FDS + 1] = {0};
+    size_t n;
+    CHECK_EQ(csock_send_fds(pair[0], "x", 1, fds, 0), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "send_fds: 0 descriptors; 1 to 253 can be sent");
+    CHECK_EQ(csock_send_fds(pair[0], "x", 1, fds, CSOCK_MAX_FDS + 1), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "send_fds: 254 descriptors; 1 to 253 can be sent");
+    CHECK_EQ(csock_send_fds(pair[0], "", 0, fds, 1), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "a stream needs at least one byte of data");
+    int bad = -3;
+    CHECK_EQ(csock_send_fds(pair[0], "x", 1, &bad, 1), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "send_fds: descriptor 0 is -3");
+    char buf[4];
+    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, fds, 4, NULL), CSOCK_EINVAL);
+    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, fds, 300, &n), CSOCK_EINVAL);
+    csock *t = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_send_fds(t, "x", 1, fds, 1), CSOCK_EAFNOSUPPORT);
+    csock_free(t);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+static void seqpacket_keeps_boundaries(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/seq.sock", dir);
+    csock_server_options o = {.type = SOCK_SEQPACKET};
+    csock *l = csock_create_server(path, 0, &o);
+    CHECK(l != NULL);
+    csock *c = csock_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    CHECK_EQ(csock_connect(c, path, 0), 0);
+    csock *s = csock_accept(l, NULL);
+    CHECK(s != NULL);
+    CHECK_EQ(csock_send(c, "one", 3), 3);
+    CHECK_EQ(csock_send(c, "second", 6), 6);
+    char buf[32];
+    CHECK_EQ(csock_recv(s, buf, sizeof buf), 3);
+    CHECK_EQ(csock_recv(s, buf, sizeof buf), 6);
+    CHECK_EQ(csock_type(s), SOCK_SEQPACKET);
+    csock_free(c);
+    csock_free(s);
+    csock_free(l);
+    unlink(path);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -116,6 +301,12 @@ int main(void)
     RUN(abstract_names);
     RUN(datagrams);
     RUN(bad_unix_addresses);
+    RUN(stale_live_and_foreign_paths);
+    RUN(socket_file_mode);
+    RUN(peer_credentials);
+    RUN(passing_descriptors);
+    RUN(bad_descriptor_passing);
+    RUN(seqpacket_keeps_boundaries);
     rmdir(dir);
     return check_done();
 }

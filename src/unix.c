@@ -1,0 +1,170 @@
+/* Unix-domain sockets: binding over a stale socket file safely, the file's mode, the peer's
+ * credentials, and passing descriptors. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int require_unix(const csock *s, const char *op, const char *what)
+{
+    int rc = csock__check(s, op);
+    if (rc < 0) return rc;
+    if (s->family != AF_UNIX) {
+        char fbuf[24];
+        return csock__failf(CSOCK_EAFNOSUPPORT, "%s: %s needs an AF_UNIX socket, not %s", op, what,
+                            csock__family_name(s->family, fbuf));
+    }
+    return 0;
+}
+
+enum path_state { PATH_LIVE, PATH_STALE, PATH_NOT_A_SOCKET, PATH_UNKNOWN };
+
+/* What holds a Unix path that bind found in use: a server that answers, a socket file nobody
+ * answers on, or something that is not a socket at all. */
+static enum path_state probe_path(const csock *s, const char *path, const csock_addr *addr)
+{
+    struct stat st;
+    if (path[0] != '@' && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
+    int fd = socket(AF_UNIX, s->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return PATH_UNKNOWN;
+    int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
+    int err = rc < 0 ? errno : 0;
+    close(fd);
+    if (err == ECONNREFUSED) return PATH_STALE;
+    /* Connected, or its queue is full (EAGAIN): somebody is serving there. */
+    if (err == 0 || err == EAGAIN || err == EINPROGRESS) return PATH_LIVE;
+    return PATH_UNKNOWN;
+}
+
+int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale)
+{
+    int rc = require_unix(s, "bind", "csock_bind_unix");
+    if (rc < 0) return rc;
+    if (!path) return csock__failf(CSOCK_EINVAL, "bind: NULL path");
+    if (mode < 0 || mode > 07777)
+        return csock__failf(CSOCK_EINVAL, "bind %.300s: mode %o is not a file mode", path, mode);
+    csock_addr addr;
+    if ((rc = csock__unix_addr(&addr, path, "bind")) < 0) return rc;
+    const struct sockaddr *sa = (const struct sockaddr *)&addr.ss;
+    rc = bind(s->fd, sa, addr.len) < 0 ? csock__errno() : 0;
+    const char *why = NULL;
+    if (rc == CSOCK_EADDRINUSE) {
+        switch (probe_path(s, path, &addr)) {
+        case PATH_LIVE:
+            why = " (a server is listening there)";
+            break;
+        case PATH_NOT_A_SOCKET:
+            why = " (the path is taken by a file that is not a socket)";
+            break;
+        case PATH_STALE:
+            if (!replace_stale) {
+                why = " (a stale socket file: its server is gone)";
+            } else if (unlink(path) == 0) {
+                rc = bind(s->fd, sa, addr.len) < 0 ? csock__errno() : 0;
+                if (csock__tracing()) csock__trace("bind %s: removed a stale socket file", path);
+            }
+            break;
+        case PATH_UNKNOWN:
+            break;
+        }
+    }
+    /* Before listen, nobody can connect yet: the mode is in place before the first client. */
+    if (rc == 0 && mode && path[0] != '@' && chmod(path, (mode_t)mode) < 0) {
+        rc = csock__errno();
+        why = " (setting the socket file's mode)";
+        unlink(path);
+    }
+    if (csock__tracing()) csock__trace("bind %s -> %s", path, csock__result_text(rc));
+    if (rc < 0)
+        return csock__failf(rc, "bind %.300s: %s%s", path, csock_strerror(rc), why ? why : "");
+    return 0;
+}
+
+int csock_getpeercred(csock *s, csock_cred *out)
+{
+    int rc = require_unix(s, "getpeercred", "peer credentials");
+    if (rc < 0) return rc;
+    if (!out) return csock__failf(CSOCK_EINVAL, "getpeercred: NULL output");
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    rc = getsockopt(s->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ? csock__errno() : 0;
+    if (rc == 0 && cred.pid == 0) rc = CSOCK_ENOTCONN; /* Linux answers zeros when unconnected */
+    if (csock__tracing()) {
+        if (rc < 0)
+            csock__trace("getpeercred -> %s", csock_strerror(rc));
+        else
+            csock__trace("getpeercred -> pid %d uid %u gid %u", (int)cred.pid, (unsigned)cred.uid,
+                         (unsigned)cred.gid);
+    }
+    if (rc < 0) return csock__fail(rc, "getpeercred", &s->peer);
+    out->pid = cred.pid;
+    out->uid = cred.uid;
+    out->gid = cred.gid;
+    return 0;
+}
+
+/* Room for CSOCK_MAX_FDS descriptors, aligned for cmsghdr. */
+union fd_control {
+    char buf[CMSG_SPACE(CSOCK_MAX_FDS * sizeof(int))];
+    struct cmsghdr align;
+};
+
+ssize_t csock_send_fds(csock *s, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+    int rc = require_unix(s, "send_fds", "passing descriptors");
+    if (rc < 0) return rc;
+    if (!fds || nfds == 0 || nfds > CSOCK_MAX_FDS)
+        return csock__failf(CSOCK_EINVAL, "send_fds: %zu descriptors; 1 to %d can be sent", nfds,
+                            CSOCK_MAX_FDS);
+    if (len == 0 && s->type == SOCK_STREAM)
+        return csock__failf(CSOCK_EINVAL,
+                            "send_fds: a stream needs at least one byte of data to carry "
+                            "descriptors");
+    for (size_t i = 0; i < nfds; i++)
+        if (fds[i] < 0)
+            return csock__failf(CSOCK_EINVAL, "send_fds: descriptor %zu is %d", i, fds[i]);
+    union fd_control control;
+    memset(&control, 0, sizeof control);
+    struct msghdr h = {.msg_control = control.buf,
+                       .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    struct iovec iov = {(void *)buf, len};
+    csock_msg m = {
+        .iov = &iov, .iovcnt = 1, .control = control.buf, .controllen = h.msg_controllen};
+    return csock__sendmsg(s, &m, 0, "send_fds");
+}
+
+ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds, size_t *nfds)
+{
+    if (nfds) *nfds = 0;
+    int rc = require_unix(s, "recv_fds", "passing descriptors");
+    if (rc < 0) return rc;
+    if (!nfds || (!fds && maxfds > 0) || maxfds > CSOCK_MAX_FDS)
+        return csock__failf(CSOCK_EINVAL,
+                            "recv_fds: needs nfds, and fds for 0 to %d descriptors (asked %zu)",
+                            CSOCK_MAX_FDS, maxfds);
+    union fd_control control;
+    struct iovec iov = {buf, len};
+    /* Exactly maxfds fit: one more and the kernel cuts the control data (MSG_CTRUNC), which
+     * csock__recvmsg reports after closing what arrived. */
+    csock_msg m = {.iov = &iov,
+                   .iovcnt = 1,
+                   .control = maxfds ? control.buf : NULL,
+                   .controllen = maxfds ? CMSG_LEN(maxfds * sizeof(int)) : 0};
+    ssize_t n = csock__recvmsg(s, &m, 0, "recv_fds");
+    if (n < 0) return n;
+    struct msghdr h = {.msg_control = control.buf, .msg_controllen = m.controllen};
+    for (struct cmsghdr *c = m.controllen ? CMSG_FIRSTHDR(&h) : NULL; c; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count && *nfds < maxfds; i++)
+            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    return n;
+}
