@@ -55,6 +55,7 @@ extern "C" {
     X(EEXIST)              \
     X(ENOTDIR)             \
     X(EISDIR)              \
+    X(ENODEV)              \
     X(EINVAL)              \
     X(ENFILE)              \
     X(EMFILE)              \
@@ -488,6 +489,32 @@ int csock_setlinger(csock *s, int on, int seconds); /* SO_LINGER */
  * between probes) and count (probes before giving up) set TCP_KEEPIDLE, TCP_KEEPINTVL and
  * TCP_KEEPCNT; 0 for any of them keeps the system's value. Returns 0 or a negative code. */
 int csock_setkeepalive(csock *s, int on, int idle, int interval, int count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Multicast (IPv4 and IPv6 datagram sockets)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Joins the multicast group ("239.1.2.3", "ff02::1:3") on the interface named iface ("eth0";
+ * NULL lets the system choose), so datagrams sent to the group arrive on this socket. Returns 0,
+ * or CSOCK_EINVAL (not a multicast address), CSOCK_EAFNOSUPPORT (a group of the other family),
+ * CSOCK_ENODEV (no such interface), CSOCK_ENOPROTOOPT (not a datagram socket), ... */
+int csock_join_group(csock *s, const char *group, const char *iface);
+
+/* Leaves a group joined with csock_join_group. Returns 0 or as csock_join_group
+ * (CSOCK_EADDRNOTAVAIL when not a member). */
+int csock_leave_group(csock *s, const char *group, const char *iface);
+
+/* Sends multicast datagrams through the interface named iface (NULL: the system's choice).
+ * Returns 0 or as csock_join_group. */
+int csock_setmulticast_if(csock *s, const char *iface);
+
+/* How many routers multicast datagrams may cross (IPv4 TTL, IPv6 hop limit), 0 to 255; 0 keeps
+ * them on this host. Returns 0, or CSOCK_EINVAL out of range, or as csock_join_group. */
+int csock_setmulticast_ttl(csock *s, int ttl);
+
+/* Whether this host's own members of a group receive what it sends there (on by default).
+ * Returns 0 or as csock_join_group. */
+int csock_setmulticast_loop(csock *s, int on);
 
 /* ---------------------------------------------------------------------------------------------
  * Conveniences, as in Python

@@ -2,6 +2,9 @@
  *   peer echo-server tcp|udp|unix HOST PORT   print "listening on ADDR", echo one client
  *                                              (udp: echo datagrams until "quit")
  *   peer client tcp|udp|unix HOST PORT N      send N pattern bytes, read them back, verify
+ *   peer mcast-recv GROUP IFACE               join GROUP on IFACE, print "ready PORT", answer
+ *                                             the first datagram with "ack" to its sender
+ *   peer mcast-send GROUP PORT IFACE          send to GROUP:PORT through IFACE until answered
  * For unix, HOST is the path and PORT is 0. Exits 0 on success, 1 with the error otherwise. */
 #include <csock.h>
 #include <stdio.h>
@@ -92,8 +95,64 @@ static int client(const char *kind, const char *host, int port, size_t len)
     return 0;
 }
 
+static int mcast_recv(const char *group, const char *iface)
+{
+    int v6 = strchr(group, ':') != NULL;
+    csock *s = csock_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    csock_addr a;
+    char text[CSOCK_ADDRSTRLEN], buf[64];
+    if (!s || csock_bind(s, NULL, 0) < 0 || csock_join_group(s, group, iface) < 0 ||
+        csock_getsockname(s, &a) < 0 || csock_settimeout(s, 10) < 0)
+        return fail("mcast-recv");
+    printf("ready %d\n", csock_addr_port(&a));
+    fflush(stdout);
+    /* The answer may fail while this side's address is still tentative: answer each resend
+     * until one answer goes out (bounded by the sender's tries and the timeout). */
+    ssize_t n = -1;
+    for (int i = 0; i < 200; i++) {
+        if ((n = csock_recvfrom(s, buf, sizeof buf, &a)) < 0) return fail("mcast-recv");
+        if (csock_sendto(s, "ack", 3, &a) == 3) break;
+    }
+    csock_addr_format(&a, text, sizeof text);
+    printf("got %.*s from %s\n", (int)n, buf, text);
+    csock_free(s);
+    return 0;
+}
+
+static int mcast_send(const char *group, int port, const char *iface)
+{
+    int v6 = strchr(group, ':') != NULL;
+    csock *s = csock_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    csock_addr to, from;
+    char buf[8], text[CSOCK_ADDRSTRLEN];
+    /* A link-local group needs the interface as the address's scope. */
+    snprintf(text, sizeof text, "%s%s%s", group, v6 ? "%" : "", v6 ? iface : "");
+    if (!s || csock_addr_make(&to, text, port) < 0 || csock_setmulticast_if(s, iface) < 0 ||
+        csock_setmulticast_ttl(s, 1) < 0 || csock_settimeout(s, 0.05) < 0)
+        return fail("mcast-send");
+    /* While the link comes up, sending may fail (IPv6 addresses start tentative) or datagrams
+     * may be lost: resend until answered, a bounded number of times, each try paced by the
+     * 50 ms wait for the answer. */
+    for (int i = 0; i < 200; i++) {
+        csock_sendto(s, "m", 1, &to);
+        ssize_t n = csock_recvfrom(s, buf, sizeof buf, &from);
+        if (n == 3 && memcmp(buf, "ack", 3) == 0) {
+            csock_addr_format(&from, text, sizeof text);
+            printf("acked by %s\n", text);
+            csock_free(s);
+            return 0;
+        }
+    }
+    return fail("mcast-send: no answer");
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "mcast-recv") == 0) return mcast_recv(argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "mcast-send") == 0) {
+        int port = csock_parse_port(argv[3]);
+        return port < 0 ? fail("port") : mcast_send(argv[2], port, argv[4]);
+    }
     if (argc < 5) {
         fprintf(stderr, "usage: peer echo-server|client tcp|udp|unix HOST PORT [N]\n");
         return 2;
