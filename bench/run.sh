@@ -1,8 +1,12 @@
 #!/bin/sh
-# Runs the benchmarks against the build in $1 and keeps the report in bench/results/.
+# Runs the benchmarks against the build in $1 and keeps the reports in bench/results/.
 set -eu
 build=${1:-build}
 mkdir -p bench/results
-out="bench/results/stream-$(date +%Y%m%d-%H%M%S).md"
-"$build/bench/bench-stream" "${ROUNDS:-7}" "${PINGPONGS:-50000}" "${MEGABYTES:-256}" | tee "$out"
-echo "report: $out"
+stamp=$(date +%Y%m%d-%H%M%S)
+"$build/bench/bench-stream" "${ROUNDS:-7}" "${PINGPONGS:-50000}" "${MEGABYTES:-256}" |
+    tee "bench/results/stream-$stamp.md"
+echo
+"$build/bench/bench-datagram" "${DGRAM_ROUNDS:-21}" "${DATAGRAMS:-50000}" |
+    tee "bench/results/datagram-$stamp.md"
+echo "reports: bench/results/*-$stamp.md"

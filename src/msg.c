@@ -67,9 +67,13 @@ static int close_passed_fds(struct msghdr *h)
 static int from_msghdr(csock *s, csock_msg *m, struct msghdr *h, size_t n, int asked_size,
                        const char *op)
 {
-    size_t room = iov_total(m);
     m->size = n;
-    m->len = asked_size && n > room ? room : n;
+    m->len = n;
+    /* Only a cut datagram (the kernel says MSG_TRUNC) can be larger than the buffers. */
+    if (asked_size && (h->msg_flags & MSG_TRUNC)) {
+        size_t room = iov_total(m);
+        if (n > room) m->len = room;
+    }
     m->flags = h->msg_flags;
     m->controllen = h->msg_controllen;
     if (m->addr) m->addr->len = h->msg_name ? h->msg_namelen : 0;
