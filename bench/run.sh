@@ -9,4 +9,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 echo
 "$build/bench/bench-datagram" "${DGRAM_ROUNDS:-21}" "${DATAGRAMS:-50000}" |
     tee "bench/results/datagram-$stamp.md"
+echo
+"$build/bench/bench-sendfile" "${SENDFILE_ROUNDS:-7}" "${SENDFILE_MEGABYTES:-256}" |
+    tee "bench/results/sendfile-$stamp.md"
 echo "reports: bench/results/*-$stamp.md"

@@ -60,6 +60,7 @@ extern "C" {
     X(ENFILE)              \
     X(EMFILE)              \
     X(ENOSPC)              \
+    X(ENODATA)             \
     X(EPIPE)               \
     X(ERANGE)              \
     X(ENAMETOOLONG)        \
@@ -343,6 +344,15 @@ ssize_t csock_recv(csock *s, void *buf, size_t len);
 
 /* csock_recv with recv(2) flags (MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ...). */
 ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
+
+/* Sends count bytes of the open file fd, starting at offset, over a stream socket, with the
+ * kernel's sendfile(2) so the data is not copied through the program; where the kernel cannot
+ * (fd is a pipe, say), it reads and sends instead. count 0 means to the end of the file. With a
+ * timeout, the whole call has one deadline, as csock_sendall. Returns 0 when everything was
+ * sent; *sent (unless NULL) says how many bytes went, also on failure. Errors: CSOCK_EINVAL (not
+ * a stream socket, a negative offset), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA
+ * (the file ended before count bytes), or as csock_sendall. */
+int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent);
 
 /* Sends a datagram (or stream data) to an address. Returns the count sent, or as csock_send
  * (plus CSOCK_EINVAL for a NULL address, CSOCK_EMSGSIZE for a datagram too large). */

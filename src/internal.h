@@ -90,6 +90,14 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
 int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
                   const char *op);
 
+/* ---- sending everything (io.c) ---- */
+
+/* Sends all len bytes (completing partial writes) by the deadline (0: none), adding what went
+ * out to *done. *lowered as for csock__wait_again; the caller restores. Returns 0 or a code
+ * (nothing recorded). */
+int csock__send_until(csock *s, const void *buf, size_t len, int64_t deadline, int *lowered,
+                      size_t *done);
+
 /* ---- messages (msg.c) ---- */
 
 /* csock_sendmsg and csock_recvmsg, reporting failures and traces as op. */

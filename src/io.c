@@ -114,6 +114,29 @@ ssize_t csock_recvfrom(csock *s, void *buf, size_t len, csock_addr *from)
     return recv_from(s, buf, len, 0, from, "recvfrom");
 }
 
+int csock__send_until(csock *s, const void *buf, size_t len, int64_t deadline, int *lowered,
+                      size_t *done)
+{
+    const char *p = buf;
+    size_t sent = 0;
+    int rc = 0;
+    while (sent < len) {
+        ssize_t n = send(s->fd, p + sent, len - sent, MSG_NOSIGNAL);
+        if (n >= 0) {
+            sent += (size_t)n;
+            if (sent < len && (rc = csock__wait_again(s, SO_SNDTIMEO, deadline, lowered)) < 0)
+                break;
+        } else if (errno == EINTR) {
+            if ((rc = csock__wait_again(s, SO_SNDTIMEO, deadline, lowered)) < 0) break;
+        } else {
+            rc = csock__wait_error(s, errno, 0);
+            break;
+        }
+    }
+    *done += sent;
+    return rc;
+}
+
 int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent)
 {
     size_t done = 0;
@@ -121,22 +144,8 @@ int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     int rc = check_io(s, buf, len, "sendall");
     if (rc < 0) return rc;
     /* One deadline for the whole call: each wait after partial progress gets only what is left. */
-    int64_t deadline = csock__deadline(s, 0);
     int lowered = 0;
-    const char *p = buf;
-    while (done < len) {
-        ssize_t n = send(s->fd, p + done, len - done, MSG_NOSIGNAL);
-        if (n >= 0) {
-            done += (size_t)n;
-            if (done < len && (rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0)
-                break;
-        } else if (errno == EINTR) {
-            if ((rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0) break;
-        } else {
-            rc = csock__wait_error(s, errno, 0);
-            break;
-        }
-    }
+    rc = csock__send_until(s, buf, len, csock__deadline(s, 0), &lowered, &done);
     if (CSOCK_UNLIKELY(lowered)) csock__restore_timeout(s, SO_SNDTIMEO, lowered);
     if (sent) *sent = done;
     if (csock__tracing()) {

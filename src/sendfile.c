@@ -1,0 +1,115 @@
+/* Sending a file over a stream socket: sendfile(2) where the kernel can, read and send where it
+ * cannot, with one deadline for the whole call. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* sendfile(2) moves at most this much per call on Linux. */
+#define SENDFILE_MAX 0x7ffff000
+
+/* The fallback's buffer: big enough to keep the socket busy, small enough for any stack. */
+#define CHUNK 32768
+
+/* Reads and sends from fd at *offset (or from its current position when it cannot seek). */
+static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int64_t deadline,
+                         int *lowered, size_t *done, int *ended)
+{
+    char buf[CHUNK];
+    int seekable = 1;
+    while (count > 0) {
+        size_t want = count < sizeof buf ? count : sizeof buf;
+        ssize_t n = seekable ? pread(fd, buf, want, *offset) : read(fd, buf, want);
+        if (n < 0 && errno == ESPIPE && seekable) {
+            seekable = 0;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return csock__errno();
+        if (n == 0) {
+            *ended = 1;
+            return CSOCK_ENODATA;
+        }
+        int rc = csock__send_until(s, buf, (size_t)n, deadline, lowered, done);
+        if (rc < 0) return rc;
+        *offset += n;
+        count -= (size_t)n;
+    }
+    return 0;
+}
+
+static int send_file(csock *s, int fd, off_t offset, size_t count, size_t *done, int *ended)
+{
+    int64_t deadline = csock__deadline(s, 0);
+    int lowered = 0, rc = 0;
+    while (count > 0) {
+        ssize_t n = sendfile(s->fd, fd, &offset, count < SENDFILE_MAX ? count : SENDFILE_MAX);
+        if (n > 0) {
+            *done += (size_t)n;
+            count -= (size_t)n;
+            if (count > 0 && (rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0)
+                break;
+        } else if (n == 0) {
+            *ended = 1;
+            rc = CSOCK_ENODATA;
+            break;
+        } else if (errno == EINTR) {
+            if ((rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0) break;
+        } else if ((errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == ESPIPE) &&
+                   *done == 0) {
+            /* This kind of file cannot be spliced from an offset (a pipe, say): move it through
+             * a buffer instead. */
+            rc = read_and_send(s, fd, &offset, count, deadline, &lowered, done, ended);
+            break;
+        } else {
+            rc = csock__wait_error(s, errno, 0);
+            break;
+        }
+    }
+    csock__restore_timeout(s, SO_SNDTIMEO, lowered);
+    return rc;
+}
+
+int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent)
+{
+    size_t done = 0;
+    if (sent) *sent = 0;
+    int rc = csock__check(s, "sendfile");
+    if (rc < 0) return rc;
+    if (s->type != SOCK_STREAM)
+        return csock__failf(CSOCK_EINVAL, "sendfile: needs a stream socket (SOCK_STREAM)");
+    if (offset < 0)
+        return csock__failf(CSOCK_EINVAL, "sendfile fd %d: negative offset %lld", fd,
+                            (long long)offset);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        rc = fd < 0 ? CSOCK_EBADF : csock__errno();
+        return csock__failf(rc, "sendfile fd %d: %s", fd, csock_strerror(rc));
+    }
+    if (count == 0 && S_ISREG(st.st_mode))
+        count = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
+    else if (count == 0)
+        return csock__failf(CSOCK_EINVAL,
+                            "sendfile fd %d: count 0 (to the end) needs a regular file", fd);
+    int ended = 0;
+    rc = send_file(s, fd, offset, count, &done, &ended);
+    if (sent) *sent = done;
+    if (csock__tracing()) {
+        if (rc < 0)
+            csock__trace("sendfile fd %d %zu -> %s after %zu bytes", fd, count, csock_strerror(rc),
+                         done);
+        else
+            csock__trace("sendfile fd %d %zu -> ok", fd, count);
+    }
+    if (rc < 0) {
+        char where[CSOCK_ADDRSTRLEN];
+        if (ended)
+            return csock__failf(rc, "sendfile %s: fd %d ended after %zu of %zu bytes",
+                                csock__addr_text(&s->peer, where), fd, done, count);
+        return csock__failf(rc, "sendfile %s: %s after %zu of %zu bytes",
+                            csock__addr_text(&s->peer, where), csock_strerror(rc), done, count);
+    }
+    return 0;
+}

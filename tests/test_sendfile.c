@@ -1,0 +1,168 @@
+/* sendfile: a whole file, a range, a pipe (the read-and-send path), a file shorter than asked,
+ * one deadline for the call, and bad arguments. */
+#include "check.h"
+
+#include <fcntl.h>
+
+struct reader {
+    csock *s;
+    unsigned char *got;
+    size_t len, cap;
+};
+
+static void *read_all(void *arg)
+{
+    struct reader *r = arg;
+    ssize_t n;
+    while (r->len < r->cap && (n = csock_recv(r->s, r->got + r->len, r->cap - r->len)) > 0)
+        r->len += (size_t)n;
+    return NULL;
+}
+
+/* A temporary file of size pattern bytes (byte i is i*13). */
+static int pattern_file(size_t size)
+{
+    char path[] = "/tmp/csock-sendfile-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    unsigned char block[4096];
+    for (size_t off = 0; off < size; off += sizeof block) {
+        size_t n = size - off < sizeof block ? size - off : sizeof block;
+        for (size_t i = 0; i < n; i++)
+            block[i] = (unsigned char)((off + i) * 13);
+        if (write(fd, block, n) != (ssize_t)n) return -1;
+    }
+    return fd;
+}
+
+/* Sends [offset, offset+count) of a file and checks what the peer received. */
+static void send_range(csock *c, csock *s, int fd, off_t offset, size_t count, size_t expect)
+{
+    struct reader r = {s, malloc(expect + 1), 0, expect + 1};
+    pthread_t t = check_thread(read_all, &r);
+    size_t sent = 0;
+    CHECK_EQ(csock_sendfile(c, fd, offset, count, &sent), 0);
+    CHECK_EQ(sent, expect);
+    csock_shutdown(c, SHUT_WR);
+    check_join(t);
+    CHECK_EQ(r.len, expect);
+    int same = r.len == expect;
+    for (size_t i = 0; same && i < expect; i++)
+        same = r.got[i] == (unsigned char)((offset + (off_t)i) * 13);
+    CHECK(same);
+    free(r.got);
+}
+
+static void whole_file_and_range(void)
+{
+    int fd = pattern_file(5 << 20);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    send_range(c, s, fd, 0, 0, 5 << 20); /* count 0: to the end */
+    csock_free(c);
+    csock_free(s);
+    check_tcp_pair("::1", &c, &s);
+    send_range(c, s, fd, 1000, 5000, 5000);
+    csock_free(c);
+    csock_free(s);
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    send_range(pair[0], pair[1], fd, 7, 100000, 100000);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+    close(fd);
+}
+
+static void from_a_pipe(void)
+{
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    unsigned char data[30000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 13);
+    CHECK_EQ(write(p[1], data, sizeof data), (ssize_t)sizeof data);
+    close(p[1]);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    send_range(c, s, p[0], 0, sizeof data, sizeof data);
+    csock_free(c);
+    csock_free(s);
+    close(p[0]);
+}
+
+static void shorter_than_asked(void)
+{
+    int fd = pattern_file(1000);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    size_t sent = 0;
+    CHECK_EQ(csock_sendfile(c, fd, 500, 800, &sent), CSOCK_ENODATA);
+    CHECK_EQ(sent, 500);
+    char want[96];
+    snprintf(want, sizeof want, "fd %d ended after 500 of 800 bytes", fd);
+    CHECK_ERROR(CSOCK_ENODATA, want);
+    CHECK_EQ(csock_sendfile(c, fd, 5000, 0, &sent), 0); /* past the end, to the end: nothing */
+    CHECK_EQ(sent, 0);
+    csock_free(c);
+    csock_free(s);
+    close(fd);
+}
+
+static void one_deadline(void)
+{
+    int fd = pattern_file(64 << 20);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    size_t sent = 0;
+    double t0 = check_now();
+    CHECK_EQ(csock_sendfile(c, fd, 0, 0, &sent), CSOCK_ETIMEOUT);
+    double took = check_now() - t0;
+    CHECK(took >= 0.29 && took < 3);
+    CHECK(sent > 0 && sent < (64u << 20));
+    CHECK_ERROR(CSOCK_ETIMEOUT, "sendfile 127.0.0.1:");
+    csock_free(c);
+    csock_free(s);
+    close(fd);
+}
+
+static void bad_arguments(void)
+{
+    int fd = pattern_file(10);
+    csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_EQ(csock_sendfile(u, fd, 0, 0, NULL), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "sendfile: needs a stream socket (SOCK_STREAM)");
+    csock_free(u);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_sendfile(c, -1, 0, 10, NULL), CSOCK_EBADF);
+    CHECK_STR(csock_lasterror(), "sendfile fd -1: Bad file descriptor");
+    CHECK_EQ(csock_sendfile(c, fd, -5, 10, NULL), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "negative offset -5");
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(csock_sendfile(c, p[0], 0, 0, NULL), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "count 0 (to the end) needs a regular file");
+    int wr = open("/dev/null", O_WRONLY);
+    CHECK_EQ(csock_sendfile(c, wr, 0, 10, NULL), CSOCK_EBADF); /* not open for reading */
+    close(wr);
+    close(p[0]);
+    close(p[1]);
+    csock_close(c);
+    CHECK_EQ(csock_sendfile(c, fd, 0, 0, NULL), CSOCK_EBADF);
+    CHECK_ERROR(CSOCK_EBADF, "sendfile: socket is closed");
+    csock_free(c);
+    csock_free(s);
+    close(fd);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(whole_file_and_range);
+    RUN(from_a_pipe);
+    RUN(shorter_than_asked);
+    RUN(one_deadline);
+    RUN(bad_arguments);
+    return check_done();
+}
