@@ -13,7 +13,8 @@ from checklib import check, done
 
 SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
 CFLAGS = sys.argv[4:]  # the library's own build flags, such as its sanitizers
-DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md"]
+DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md",
+        "docs/datagrams-raw-unix.md"]
 FRAGMENT = """#include <csock.h>
 #include <stdio.h>
 static int fragment(csock *s, const char *host, int port)
