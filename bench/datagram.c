@@ -8,14 +8,14 @@
  *
  * Usage: bench-datagram [rounds] [datagrams per round]   (defaults 9 50000) */
 #define _GNU_SOURCE
+#include "bench.h"
+
 #include <csock.h>
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SIZE  64
 #define BATCH 32
@@ -27,13 +27,6 @@ static const char *const names[VARIANTS] = {"raw, one per call", "csock, one per
 static int count = 50000;
 static char payload[BATCH][SIZE];
 static char inbox[BATCH][SIZE];
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -133,9 +126,9 @@ static void measure(int variant, double *send_rate, double *recv_rate)
     /* Sending: into a receiver nobody reads, so the queue fills and the rest is dropped, all
      * inside the sending calls. */
     make_pair(&sink, &tx2);
-    double t0 = now();
+    double t0 = bench_now();
     send_all(variant, tx2, count);
-    *send_rate = count / (now() - t0);
+    *send_rate = count / (bench_now() - t0);
     csock_free(sink);
     csock_free(tx2);
     /* Receiving: from a queue filled first, with the same kind of calls; only draining is timed. */
@@ -143,25 +136,13 @@ static void measure(int variant, double *send_rate, double *recv_rate)
     for (int done = 0; done < count; done += CHUNK) {
         int n = count - done < CHUNK ? count - done : CHUNK;
         send_all(variant, tx, n);
-        t0 = now();
+        t0 = bench_now();
         recv_all(variant, rx, n);
-        spent += now() - t0;
+        spent += bench_now() - t0;
     }
     *recv_rate = count / spent;
     csock_free(rx);
     csock_free(tx);
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)
@@ -172,10 +153,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-datagram [rounds 1-100] [datagrams 1000-10000000]\n");
         return 2;
     }
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(0, &one);
-    sched_setaffinity(0, sizeof one, &one);
+    bench_one_core();
     memset(payload, 'd', sizeof payload);
 
     double s[VARIANTS][100], r[VARIANTS][100], ms[VARIANTS], mr[VARIANTS];
@@ -183,8 +161,8 @@ int main(int argc, char **argv)
         for (int v = 0; v < VARIANTS; v++)
             measure(v, &s[v][i], &r[v][i]);
     for (int v = 0; v < VARIANTS; v++) {
-        ms[v] = median(s[v], rounds);
-        mr[v] = median(r[v], rounds);
+        ms[v] = bench_median(s[v], rounds);
+        mr[v] = bench_median(r[v], rounds);
     }
     printf("%d-byte UDP datagrams over loopback, one core; median of %d rounds of %d datagrams\n\n",
            SIZE, rounds, count);

@@ -3,24 +3,17 @@
  *
  * Usage: bench-sendfile [rounds] [megabytes]   (defaults 7 256) */
 #define _GNU_SOURCE
+#include "bench.h"
+
 #include <csock.h>
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static size_t total;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -50,7 +43,7 @@ static double run(int fd, int use_sendfile)
     if (!s) die("connect");
     pthread_t t;
     pthread_create(&t, NULL, drain, s);
-    double t0 = now();
+    double t0 = bench_now();
     if (use_sendfile) {
         if (csock_sendfile(c, fd, 0, total, NULL) < 0) die("sendfile");
     } else {
@@ -62,17 +55,11 @@ static double run(int fd, int use_sendfile)
         }
     }
     pthread_join(t, NULL);
-    double took = now() - t0;
+    double took = bench_now() - t0;
     csock_free(c);
     csock_free(s);
     csock_free(l);
     return took;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv)
@@ -83,10 +70,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-sendfile [rounds 1-100] [megabytes]\n");
         return 2;
     }
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(0, &one);
-    sched_setaffinity(0, sizeof one, &one);
+    bench_one_core();
     char path[] = "/tmp/csock-bench-XXXXXX";
     int fd = mkstemp(path);
     unlink(path);
@@ -99,15 +83,13 @@ int main(int argc, char **argv)
         rw[i] = run(fd, 0);
         sf[i] = run(fd, 1);
     }
-    qsort(rw, (size_t)rounds, sizeof *rw, cmp);
-    qsort(sf, (size_t)rounds, sizeof *sf, cmp);
+    double mrw = bench_median(rw, rounds), msf = bench_median(sf, rounds);
     double mb = (double)total / (1 << 20);
     printf("%zu MiB file over loopback TCP, one core; median of %d rounds\n\n", total >> 20,
            rounds);
     printf("| way | MiB/s | vs read/send |\n|---|---|---|\n");
-    printf("| read + csock_sendall (64 KiB) | %.0f | 1.000 |\n", mb / rw[rounds / 2]);
-    printf("| csock_sendfile | %.0f | %.3f |\n", mb / sf[rounds / 2],
-           rw[rounds / 2] / sf[rounds / 2]);
+    printf("| read + csock_sendall (64 KiB) | %.0f | 1.000 |\n", mb / mrw);
+    printf("| csock_sendfile | %.0f | %.3f |\n", mb / msf, mrw / msf);
     close(fd);
     return 0;
 }

@@ -6,17 +6,17 @@
  *
  * Usage: bench-stream [rounds] [pingpongs] [megabytes]   (defaults 7 50000 256) */
 #define _GNU_SOURCE
+#include "bench.h"
+
 #include <csock.h>
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { RAW, RAW_SO_RCVTIMEO, CSOCK, CSOCK_TIMEOUT, VARIANTS };
@@ -32,13 +32,6 @@ struct run {
     csock *s[2];
     size_t chunk; /* 0: ping-pong */
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double cpu(void)
 {
@@ -143,27 +136,15 @@ static void measure(int variant, size_t chunk, double *wall, double *cputime)
     struct run r = {.variant = variant, .chunk = chunk};
     make_pair(&r);
     pthread_t t;
-    double c0 = cpu(), t0 = now();
+    double c0 = cpu(), t0 = bench_now();
     pthread_create(&t, NULL, server, &r);
     client(&r);
     pthread_join(t, NULL);
     double ops = chunk ? (double)total_bytes / (double)chunk : (double)pingpongs;
-    *wall = (now() - t0) / ops;
+    *wall = (bench_now() - t0) / ops;
     *cputime = (cpu() - c0) / ops;
     csock_free(r.s[0]);
     csock_free(r.s[1]);
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)
@@ -176,10 +157,7 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Both ends on one core: the overhead of each call is not hidden by parallelism. */
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(0, &one);
-    sched_setaffinity(0, sizeof one, &one);
+    bench_one_core();
 
     static const struct {
         const char *name, *unit;
@@ -201,8 +179,8 @@ int main(int argc, char **argv)
                 measure(v, workloads[w].chunk, &wall[v][i], &cputime[v][i]);
         double mw[VARIANTS], mc[VARIANTS];
         for (int v = 0; v < VARIANTS; v++) {
-            mw[v] = median(wall[v], rounds);
-            mc[v] = median(cputime[v], rounds);
+            mw[v] = bench_median(wall[v], rounds);
+            mc[v] = bench_median(cputime[v], rounds);
         }
         for (int v = 0; v < VARIANTS; v++)
             printf("| %s | %s | %.3f %s | %.3f | %.3f | %.3f |\n", workloads[w].name,

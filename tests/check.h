@@ -8,6 +8,7 @@
 #endif
 #include <csock.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,17 @@ static inline void check_tcp_pair(const char *host, csock **client, csock **serv
         exit(1);
     }
     csock_free(l);
+}
+
+/* How many descriptors this process has open: a test of "nothing leaked". */
+static inline int check_open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d))
+        n++;
+    if (d) closedir(d);
+    return n;
 }
 
 /* Runs fn(arg) on a thread; check_join waits for it. */

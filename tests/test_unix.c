@@ -1,7 +1,6 @@
 /* Unix-domain sockets: stream and datagram, on a path and on an abstract name. */
 #include "check.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -195,16 +194,6 @@ static void peer_credentials(void)
     csock_free(t);
 }
 
-static int open_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    while (d && readdir(d))
-        n++;
-    if (d) closedir(d);
-    return n;
-}
-
 static void passing_descriptors(void)
 {
     static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
@@ -227,12 +216,12 @@ static void passing_descriptors(void)
         for (size_t i = 0; i < n && i < 2; i++)
             close(got[i]);
         /* More than asked for: an error, and every descriptor that came is closed. */
-        int before = open_fds();
+        int before = check_open_fds();
         int three[3] = {p[0], p[1], p[0]};
         CHECK_EQ(csock_send_fds(pair[0], "x", 1, three, 3), 1);
         CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, 1, &n), CSOCK_EMSGSIZE);
         CHECK_ERROR(CSOCK_EMSGSIZE, "recv_fds");
-        CHECK_EQ(open_fds(), before);
+        CHECK_EQ(check_open_fds(), before);
         /* Data without descriptors is fine. */
         CHECK_EQ(csock_send(pair[0], "plain", 5), 5);
         CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, 4, &n), 5);
