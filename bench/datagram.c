@@ -48,20 +48,30 @@ static void make_pair(csock **rx, csock **tx)
     csock_settimeout(*rx, 5);
 }
 
+/* One batch of buffers, described for raw sendmmsg/recvmmsg and for csock alike. */
+struct batch {
+    struct iovec iov[BATCH];
+    struct mmsghdr raw[BATCH];
+    csock_msg msgs[BATCH];
+};
+
+static void point_at(struct batch *b, char bufs[BATCH][SIZE])
+{
+    for (int i = 0; i < BATCH; i++) {
+        b->iov[i] = (struct iovec){bufs[i], SIZE};
+        memset(&b->raw[i], 0, sizeof b->raw[i]);
+        b->raw[i].msg_hdr.msg_iov = &b->iov[i];
+        b->raw[i].msg_hdr.msg_iovlen = 1;
+        b->msgs[i] = (csock_msg){.iov = &b->iov[i], .iovcnt = 1};
+    }
+}
+
 /* Sends count datagrams the variant's way. */
 static void send_all(int variant, csock *tx, int count)
 {
     int fd = csock_fileno(tx);
-    struct iovec iov[BATCH];
-    struct mmsghdr raw[BATCH];
-    csock_msg msgs[BATCH];
-    for (int i = 0; i < BATCH; i++) {
-        iov[i] = (struct iovec){payload[i], SIZE};
-        memset(&raw[i], 0, sizeof raw[i]);
-        raw[i].msg_hdr.msg_iov = &iov[i];
-        raw[i].msg_hdr.msg_iovlen = 1;
-        msgs[i] = (csock_msg){.iov = &iov[i], .iovcnt = 1};
-    }
+    struct batch b;
+    point_at(&b, payload);
     for (int sent = 0; sent < count;) {
         int n = 0;
         switch (variant) {
@@ -72,10 +82,10 @@ static void send_all(int variant, csock *tx, int count)
             n = csock_send(tx, payload[0], SIZE) == SIZE;
             break;
         case RAW_BATCH:
-            n = sendmmsg(fd, raw, BATCH, MSG_NOSIGNAL);
+            n = sendmmsg(fd, b.raw, BATCH, MSG_NOSIGNAL);
             break;
         case CSOCK_BATCH:
-            n = csock_sendmany(tx, msgs, BATCH, 0);
+            n = csock_sendmany(tx, b.msgs, BATCH, 0);
             break;
         }
         if (n <= 0) die("send");
@@ -87,16 +97,8 @@ static void send_all(int variant, csock *tx, int count)
 static void recv_all(int variant, csock *rx, int count)
 {
     int fd = csock_fileno(rx);
-    struct iovec iov[BATCH];
-    struct mmsghdr raw[BATCH];
-    csock_msg msgs[BATCH];
-    for (int i = 0; i < BATCH; i++) {
-        iov[i] = (struct iovec){inbox[i], SIZE};
-        memset(&raw[i], 0, sizeof raw[i]);
-        raw[i].msg_hdr.msg_iov = &iov[i];
-        raw[i].msg_hdr.msg_iovlen = 1;
-        msgs[i] = (csock_msg){.iov = &iov[i], .iovcnt = 1};
-    }
+    struct batch b;
+    point_at(&b, inbox);
     for (int got = 0; got < count;) {
         int want = count - got < BATCH ? count - got : BATCH, n = 0;
         switch (variant) {
@@ -107,10 +109,10 @@ static void recv_all(int variant, csock *rx, int count)
             n = csock_recv(rx, inbox[0], SIZE) == SIZE;
             break;
         case RAW_BATCH:
-            n = recvmmsg(fd, raw, (unsigned)want, MSG_WAITFORONE, NULL);
+            n = recvmmsg(fd, b.raw, (unsigned)want, MSG_WAITFORONE, NULL);
             break;
         case CSOCK_BATCH:
-            n = csock_recvmany(rx, msgs, (size_t)want, 0);
+            n = csock_recvmany(rx, b.msgs, (size_t)want, 0);
             break;
         }
         if (n <= 0) die("recv");

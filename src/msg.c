@@ -107,13 +107,22 @@ static void set_name(struct msghdr *h, csock_addr *addr, int receiving)
     h->msg_namelen = receiving ? sizeof addr->ss : addr->len;
 }
 
+/* Checks s and msg and fills the kernel's header, with the address for sending or receiving.
+ * Returns 0 or a recorded failure. */
+static int prepare(const csock *s, const csock_msg *msg, struct msghdr *h, int receiving,
+                   const char *op)
+{
+    int rc = csock__check(s, op);
+    if (rc == 0) rc = to_msghdr(msg, h, op);
+    if (rc == 0) set_name(h, msg->addr, receiving);
+    return rc;
+}
+
 ssize_t csock__sendmsg(csock *s, csock_msg *msg, int flags, const char *op)
 {
     struct msghdr h;
-    ssize_t n = csock__check(s, op);
-    if (n == 0) n = to_msghdr(msg, &h, op);
+    ssize_t n = prepare(s, msg, &h, 0, op);
     if (n < 0) return n;
-    set_name(&h, msg->addr, 0);
     n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendmsg, &h);
     msg->len = n > 0 ? (size_t)n : 0;
     if (csock__tracing()) csock__trace_count(op, iov_total(msg), n, "bytes");
@@ -129,10 +138,8 @@ ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags)
 ssize_t csock__recvmsg(csock *s, csock_msg *msg, int flags, const char *op)
 {
     struct msghdr h;
-    ssize_t n = csock__check(s, op);
-    if (n == 0) n = to_msghdr(msg, &h, op);
+    ssize_t n = prepare(s, msg, &h, 1, op);
     if (n < 0) return n;
-    set_name(&h, msg->addr, 1);
     int asked_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
     n = csock__retrying(s, SO_RCVTIMEO, flags | (asked_size ? MSG_TRUNC : 0), call_recvmsg, &h);
     if (n >= 0) {
