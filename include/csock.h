@@ -395,9 +395,12 @@ ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags);
 /* The most messages one csock_sendmany or csock_recvmany call moves. */
 #define CSOCK_BATCH_MAX 64
 
-/* Sends up to count messages in one system call (sendmmsg(2)), within the timeout. Returns how
- * many were sent (msgs[i].len set for each), which may be fewer than count (at most
- * CSOCK_BATCH_MAX); or a negative code if none could be. */
+/* Sends up to count messages in one system call, within the timeout. Returns how many were sent
+ * (msgs[i].len set for each), which may be fewer than count (at most CSOCK_BATCH_MAX); or a
+ * negative code if none could be. A run of UDP datagrams of one size (the last may be shorter)
+ * to one destination without control data leaves as one segmented send (UDP_SEGMENT), several
+ * times cheaper per datagram; the receiver sees the same datagrams. Otherwise, or where the
+ * kernel or route refuses segmentation, sendmmsg(2) sends them. */
 int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* Receives up to count messages in one system call (recvmmsg(2)): waits within the timeout for

@@ -31,6 +31,7 @@ struct csock {
     int64_t timeout_ns; /* < 0: block forever, 0: non-blocking, > 0: limit per call */
     int had_timeout;    /* the kernel timeouts were ever set: accepted sockets may carry them */
     csock_addr peer;    /* the peer as connected or accepted, for messages; len 0 if unknown */
+    int no_segments;    /* the kernel refused UDP segmentation once: batches use sendmmsg */
 };
 
 /* ---- errors (error.c) ---- */

@@ -53,6 +53,7 @@ csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns
     s->timeout_ns = timeout_ns;
     s->had_timeout = timeout_ns > 0;
     s->peer.len = 0;
+    s->no_segments = 0;
     return s;
 }
 

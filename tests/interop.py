@@ -1,5 +1,5 @@
 """Interop with Python's socket module as the real peer, both directions: TCP over IPv4 and IPv6,
-UDP, and Unix stream sockets. Usage: interop.py PATH_TO_PEER"""
+UDP, and Unix stream sockets; and batches of datagrams sent by csock, received by Python. Usage: interop.py PATH_TO_PEER"""
 import os
 import socket
 import subprocess
@@ -89,6 +89,26 @@ def python_client_to_csock(name, family, kind, host, port, size=100000):
             p.wait()
 
 
+def csock_batch_to_python(name, family, host, size):
+    """csock_sendmany's 64 datagrams arrive at Python as 64 datagrams, each whole."""
+    with socket.socket(family, socket.SOCK_DGRAM) as r:
+        r.settimeout(TIMEOUT)
+        r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        r.bind((host, 0))
+        p = subprocess.run([PEER, "burst", host, str(r.getsockname()[1]), str(size)],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        got = []
+        while p.returncode == 0:
+            d = r.recv(65536)
+            if d == b"end":
+                break
+            got.append(d)
+        want = [bytes([i]) * size for i in range(64)]
+        check(name, p.returncode == 0 and got == want,
+              f"rc={p.returncode} {p.stderr}; got {len(got)} datagrams, sizes "
+              f"{sorted(set(len(d) for d in got))}")
+
+
 def main():
     tmp = tempfile.mkdtemp()
     v4, v6, unix = socket.AF_INET, socket.AF_INET6, socket.AF_UNIX
@@ -104,6 +124,8 @@ def main():
     python_client_to_csock("udp6 python client, csock server", v6, "udp", "::1", "0")
     python_client_to_csock("unix python client, csock server", unix, "unix",
                            os.path.join(tmp, "c.sock"), "0")
+    csock_batch_to_python("udp4 csock sendmany, python receiver", v4, "127.0.0.1", 64)
+    csock_batch_to_python("udp6 csock sendmany, python receiver", v6, "::1", 1000)
     for f in os.listdir(tmp):
         os.unlink(os.path.join(tmp, f))
     os.rmdir(tmp)

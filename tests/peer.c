@@ -5,6 +5,8 @@
  *   peer mcast-recv GROUP IFACE               join GROUP on IFACE, print "ready PORT", answer
  *                                             the first datagram with "ack" to its sender
  *   peer mcast-send GROUP PORT IFACE          send to GROUP:PORT through IFACE until answered
+ *   peer burst HOST PORT SIZE                 send 64 datagrams of SIZE bytes (datagram i filled
+ *                                             with byte i) with csock_sendmany, then "end"
  * For unix, HOST is the path and PORT is 0. Exits 0 on success, 1 with the error otherwise. */
 #include <csock.h>
 #include <stdio.h>
@@ -145,9 +147,37 @@ static int mcast_send(const char *group, int port, const char *iface)
     }
     return fail("mcast-send: no answer");
 }
+/* The sender's side of a batch: whatever way csock_sendmany chooses (one segmented send, or
+ * sendmmsg), the receiver must see 64 ordinary datagrams. */
+static int burst(const char *host, int port, size_t size)
+{
+    static char data[64][1000];
+    struct iovec iov[64];
+    csock_msg msgs[64];
+    if (size == 0 || size > sizeof data[0]) return fail("size");
+    for (int i = 0; i < 64; i++) {
+        memset(data[i], i, size);
+        iov[i] = (struct iovec){data[i], size};
+        msgs[i] = (csock_msg){.iov = &iov[i], .iovcnt = 1};
+    }
+    csock *s = csock_socket(family_of("udp", host), SOCK_DGRAM, 0);
+    if (!s || csock_connect(s, host, port) < 0) return fail("connect");
+    for (int sent = 0; sent < 64;) {
+        int n = csock_sendmany(s, msgs + sent, 64 - (size_t)sent, 0);
+        if (n <= 0) return fail("sendmany");
+        sent += n;
+    }
+    if (csock_send(s, "end", 3) != 3) return fail("send");
+    csock_free(s);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "burst") == 0) {
+        int port = csock_parse_port(argv[3]);
+        return port < 0 ? fail("port") : burst(argv[2], port, (size_t)atol(argv[4]));
+    }
     if (argc == 4 && strcmp(argv[1], "mcast-recv") == 0) return mcast_recv(argv[2], argv[3]);
     if (argc == 5 && strcmp(argv[1], "mcast-send") == 0) {
         int port = csock_parse_port(argv[3]);

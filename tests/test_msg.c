@@ -225,6 +225,106 @@ static void batches(void)
     csock_free(b);
 }
 
+/* Receives count datagrams on a and checks datagram i has sizes[i] bytes, each byte i. */
+static void expect_datagrams(csock *a, const size_t *sizes, int count)
+{
+    static char in[64][10000];
+    struct iovec iov[64];
+    csock_msg recv[64];
+    for (int i = 0; i < 64; i++) {
+        iov[i] = (struct iovec){in[i], sizeof in[i]};
+        recv[i] = (csock_msg){.iov = &iov[i], .iovcnt = 1};
+    }
+    int got = 0;
+    for (int tries = 0; tries < count && got < count; tries++) {
+        int n = csock_recvmany(a, recv + got, (size_t)(count - got), 0);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        got += n;
+    }
+    CHECK_EQ(got, count);
+    for (int i = 0; i < got; i++) {
+        CHECK_EQ(recv[i].size, sizes[i]);
+        CHECK_EQ(recv[i].flags & MSG_TRUNC, 0);
+        size_t same = 0;
+        while (same < recv[i].len && in[i][same] == (char)i)
+            same++;
+        CHECK_EQ(same, sizes[i]);
+    }
+}
+
+/* Sends datagram i with sizes[i] bytes of byte i, from b to where (NULL: b is connected), as
+ * many calls as csock_sendmany needs; returns the first call's count. */
+static int send_datagrams(csock *b, const csock_addr *where, const size_t *sizes, int count)
+{
+    static char out[64][10000];
+    struct iovec iov[64][2];
+    csock_msg msgs[64];
+    csock_addr to[64];
+    for (int i = 0; i < count; i++) {
+        memset(out[i], i, sizes[i]);
+        /* Two buffers per datagram: a segmented send gathers every message's buffers. */
+        iov[i][0] = (struct iovec){out[i], sizes[i] / 2};
+        iov[i][1] = (struct iovec){out[i] + sizes[i] / 2, sizes[i] - sizes[i] / 2};
+        if (where) to[i] = *where; /* equal addresses, distinct objects */
+        msgs[i] = (csock_msg){.iov = iov[i], .iovcnt = 2, .addr = where ? &to[i] : NULL};
+    }
+    int first = 0;
+    for (int sent = 0, calls = 0; sent < count && calls < count; calls++) {
+        int n = csock_sendmany(b, msgs + sent, (size_t)(count - sent), 0);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        for (int i = sent; i < sent + n; i++)
+            CHECK_EQ(msgs[i].len, sizes[i]);
+        if (!first) first = n;
+        sent += n;
+    }
+    return first;
+}
+
+/* Runs of equal datagrams may leave as one segmented UDP send; whichever way they leave, the
+ * receiver sees each datagram whole and in order, and a run never spans what it cannot carry. */
+static void segmented_batches(void)
+{
+    for (int v6 = 0; v6 < 2; v6++) {
+        csock *a = csock_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+        csock *b = csock_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+        csock_addr where;
+        CHECK_EQ(csock_bind(a, v6 ? "::1" : "127.0.0.1", 0), 0);
+        CHECK_EQ(csock_getsockname(a, &where), 0);
+        CHECK_EQ(csock_setrcvbuf(a, 1 << 20), 0);
+        csock_settimeout(a, 5);
+
+        size_t sizes[64];
+        for (int i = 0; i < 64; i++)
+            sizes[i] = 100;
+        sizes[63] = 37; /* a shorter last datagram may end a run */
+        CHECK_EQ(send_datagrams(b, &where, sizes, 64), 64);
+        expect_datagrams(a, sizes, 64);
+
+        /* A shorter datagram in the middle ends the run after it; the rest still arrives. */
+        size_t mixed[5] = {100, 100, 50, 100, 100};
+        int first = send_datagrams(b, &where, mixed, 5);
+        CHECK(first == 3 || first == 5);
+        expect_datagrams(a, mixed, 5);
+
+        /* Eight 9000-byte datagrams are more than one UDP payload can carry: split runs. */
+        size_t big[8];
+        for (int i = 0; i < 8; i++)
+            big[i] = 9000;
+        first = send_datagrams(b, &where, big, 8);
+        CHECK(first == 7 || first == 8);
+        expect_datagrams(a, big, 8);
+
+        /* Connected, without addresses. */
+        CHECK_EQ(csock_connect_addr(b, &where), 0);
+        CHECK_EQ(send_datagrams(b, NULL, sizes, 64), 64);
+        expect_datagrams(a, sizes, 64);
+        csock_free(a);
+        csock_free(b);
+    }
+}
+
 static void bad_messages(void)
 {
     csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
@@ -260,6 +360,7 @@ int main(void)
     RUN(descriptors_arrive_close_on_exec);
     RUN(cut_control_data_leaks_nothing);
     RUN(batches);
+    RUN(segmented_batches);
     RUN(bad_messages);
     return check_done();
 }
