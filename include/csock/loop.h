@@ -1,0 +1,135 @@
+/* csock event loop: many sockets in one thread, in the spirit of Python's selectors.
+ *
+ * A loop watches descriptors for readiness and runs a callback when one is ready; it also runs
+ * timers, functions posted from other threads, and signal handlers. Every callback runs on the
+ * thread that runs the loop. Functions here are for that thread only, unless their comment says
+ * "thread-safe".
+ *
+ * Lifetimes: a watch or timer handle stays valid until it is removed or cancelled (a one-shot
+ * timer: until its callback returns). Removing anything from inside any callback is safe: no
+ * callback runs for a watch after csock_watch_remove, even if its event was already fetched in
+ * the same batch, or its descriptor number was closed and reused meanwhile.
+ *
+ * Errors follow csock.h: a negative CSOCK_E* code and a message from csock_lasterror(). A function
+ * that takes a callback and fails never calls that callback. */
+#ifndef CSOCK_LOOP_H
+#define CSOCK_LOOP_H
+
+#include <csock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct csock_loop csock_loop;
+typedef struct csock_watch csock_watch;
+typedef struct csock_timer csock_timer;
+
+/* Readiness a watch asks for and a callback is told about. An error or hang-up on the descriptor
+ * is reported as whichever of the two the watch asked for, so the next call reports it. */
+enum { CSOCK_READ = 1, CSOCK_WRITE = 2 };
+
+/* Called when w's descriptor is ready; events is the CSOCK_READ/CSOCK_WRITE readiness that was
+ * asked for and is there (never 0). */
+typedef void (*csock_io_cb)(csock_loop *loop, csock_watch *w, int events, void *data);
+/* Called when t is due. */
+typedef void (*csock_timer_cb)(csock_loop *loop, csock_timer *t, void *data);
+/* Called on the loop's thread for csock_loop_post and csock_loop_on_signal. */
+typedef void (*csock_loop_cb)(csock_loop *loop, void *data);
+
+/* Creates a loop with the backend chosen at build time (csock_loop_backend). Returns NULL with
+ * CSOCK_ENOMEM or the poller's error (e.g. CSOCK_EMFILE) in csock_lastcode(). */
+csock_loop *csock_loop_new(void);
+
+/* Frees the loop with every watch, timer and posted function it still holds (none of their
+ * callbacks run) and restores signal dispositions it changed. Watched descriptors are not
+ * closed: they belong to the caller. Must not be called while the loop runs. NULL is ignored. */
+void csock_loop_free(csock_loop *loop);
+
+/* The backend this library was built with: "epoll" or "poll". */
+const char *csock_loop_backend(void);
+
+/* Watches fd for the readiness in events (CSOCK_READ, CSOCK_WRITE, both, or 0 for paused); cb runs
+ * with data each time some of it is there (level-triggered: again and again while it lasts).
+ * Returns the watch, or NULL with CSOCK_EINVAL (NULL loop or cb, negative fd, unknown event bits),
+ * CSOCK_EEXIST (fd already watched by this loop), CSOCK_ENOMEM or the poller's error. */
+csock_watch *csock_loop_add(csock_loop *loop, int fd, int events, csock_io_cb cb, void *data);
+
+/* Changes what w waits for (0 pauses it without forgetting it). Returns 0, or CSOCK_EINVAL for
+ * unknown bits, or the poller's error. */
+int csock_watch_set(csock_watch *w, int events);
+
+/* What w waits for now. */
+int csock_watch_events(const csock_watch *w);
+
+/* The descriptor w watches. */
+int csock_watch_fd(const csock_watch *w);
+
+/* Stops watching and frees w (the descriptor stays open: close it after, or not at all). Safe
+ * inside any callback, including w's own; w must not be used afterwards. NULL is ignored. */
+void csock_watch_remove(csock_watch *w);
+
+/* Runs cb(data) once, delay seconds from now (0: on the next pass, after pending I/O). Returns the
+ * timer, valid until cb returns or csock_timer_cancel; NULL with CSOCK_EINVAL (a negative, NaN
+ * or infinite delay, NULL loop or cb) or CSOCK_ENOMEM. */
+csock_timer *csock_loop_call_later(csock_loop *loop, double delay, csock_timer_cb cb, void *data);
+
+/* Runs cb(data) once at when, a time on csock_loop_time's clock (in the past: on the next pass).
+ * Returns and fails as csock_loop_call_later. */
+csock_timer *csock_loop_call_at(csock_loop *loop, double when, csock_timer_cb cb, void *data);
+
+/* Runs cb(data) every interval seconds (> 0), the first time one interval from now; a late pass
+ * does not cause a burst of catch-up calls. Valid until csock_timer_cancel. Fails as
+ * csock_loop_call_later, and with CSOCK_EINVAL for an interval of 0. */
+csock_timer *csock_loop_call_every(csock_loop *loop, double interval, csock_timer_cb cb,
+                                   void *data);
+
+/* Moves t's next run to delay seconds from now; a repeating timer keeps its interval after
+ * that. Returns 0, or CSOCK_EINVAL for a bad delay. */
+int csock_timer_restart(csock_timer *t, double delay);
+
+/* Cancels and frees t; its callback will not run again. Safe inside any callback, including t's
+ * own. NULL is ignored. */
+void csock_timer_cancel(csock_timer *t);
+
+/* The loop's clock in seconds (monotonic; read once per pass, so cheap). */
+double csock_loop_time(const csock_loop *loop);
+
+/* Runs one pass: waits up to timeout seconds (negative: as long as it takes; 0: not at all, or
+ * less if a timer is due sooner or csock_loop_stop was called) for readiness, then runs the
+ * callbacks of ready watches, due timers, posted functions and caught signals. Returns how many
+ * callbacks ran, or a negative code if the poller failed (the message says which call). */
+int csock_loop_run_once(csock_loop *loop, double timeout);
+
+/* Runs passes until csock_loop_stop is called (from a callback or another thread), then returns 0
+ * (and is ready to run again); a negative code if a pass failed. A loop with nothing to watch
+ * still waits for timers, posted functions and signals. */
+int csock_loop_run(csock_loop *loop);
+
+/* Asks csock_loop_run to return after the current pass. Thread-safe and async-signal-safe. */
+void csock_loop_stop(csock_loop *loop);
+
+/* Wakes the loop if it is waiting, so that its current pass ends early. Thread-safe and
+ * async-signal-safe. */
+void csock_loop_wakeup(csock_loop *loop);
+
+/* Has cb(data) run on the loop's thread in its next pass, and wakes the loop. Thread-safe: the
+ * way for other threads to hand the loop work. Functions run in the order posted. Returns 0, or
+ * CSOCK_EINVAL (NULL cb) or CSOCK_ENOMEM. */
+int csock_loop_post(csock_loop *loop, csock_loop_cb cb, void *data);
+
+/* On signal signo, runs cb(data) on the loop's thread in its next pass (NULL cb: stops the loop,
+ * the graceful way to end a server on SIGINT or SIGTERM). Several signals arriving before the
+ * pass run cb once. The process's previous disposition comes back when no loop wants signo any
+ * more (csock_loop_free). Returns 0, or CSOCK_EINVAL for a signal that cannot be caught
+ * (SIGKILL, SIGSTOP, out of range) or CSOCK_ENOSPC when too many loops watch signals. */
+int csock_loop_on_signal(csock_loop *loop, int signo, csock_loop_cb cb, void *data);
+
+/* The last signal that stopped or woke the loop through csock_loop_on_signal, or 0. */
+int csock_loop_last_signal(const csock_loop *loop);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CSOCK_LOOP_H */

@@ -1,0 +1,324 @@
+/* The event loop: watches, passes, stopping, waking and posting from other threads. Timers are
+ * in loop_timer.c, signals in loop_signal.c, the kernel's poller behind loop_internal.h. */
+#include "loop_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READY_MAX 256 /* events handled per pass; more wait for the next one (level-triggered) */
+
+struct csock__posted {
+    csock_loop_cb cb;
+    void *data;
+    csock__posted *next;
+};
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t csock__loop_now_ns(csock_loop *loop)
+{
+    if (!loop->dispatching) loop->now_ns = monotonic_ns();
+    return loop->now_ns;
+}
+
+double csock_loop_time(const csock_loop *loop)
+{
+    return loop ? (double)loop->now_ns / 1e9 : 0;
+}
+
+const char *csock_loop_backend(void)
+{
+    return csock__poller_name;
+}
+
+/* Empties the wake-up pipe. The flag is cleared first: a wake-up written after that is either
+ * read here or left for the next wait, and none is lost. */
+static void drain_wakeups(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)w, (void)events, (void)data;
+    char buf[64];
+    atomic_store(&loop->wake_pending, 0);
+    while (read(loop->wake_fd[0], buf, sizeof buf) > 0) {
+    }
+}
+
+csock_loop *csock_loop_new(void)
+{
+    csock_loop *loop = calloc(1, sizeof *loop);
+    if (!loop) {
+        csock__failf(CSOCK_ENOMEM, "loop: out of memory");
+        return NULL;
+    }
+    loop->wake_fd[0] = loop->wake_fd[1] = -1;
+    loop->signal_slot = -1;
+    loop->now_ns = monotonic_ns();
+    pthread_mutex_init(&loop->post_lock, NULL);
+    loop->poller = csock__poller_new();
+    if (!loop->poller) goto fail;
+    if (pipe2(loop->wake_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+        csock__failf(-errno, "loop: pipe: %s", csock_strerror(-errno));
+        goto fail;
+    }
+    if (csock__loop_attach(loop, &loop->wake_watch, loop->wake_fd[0], CSOCK_READ, drain_wakeups,
+                           NULL) < 0)
+        goto fail;
+    loop->watches = 0; /* the loop's own watch is not the caller's */
+    return loop;
+fail:
+    csock__poller_free(loop->poller);
+    if (loop->wake_fd[0] >= 0) close(loop->wake_fd[0]), close(loop->wake_fd[1]);
+    pthread_mutex_destroy(&loop->post_lock);
+    free(loop);
+    return NULL;
+}
+
+static void release(csock_loop *loop, csock_watch *w)
+{
+    if (w == &loop->wake_watch) return;
+    if (w->embedded)
+        loop->release(w);
+    else
+        free(w);
+}
+
+static void free_removed(csock_loop *loop)
+{
+    while (loop->removed) {
+        csock_watch *w = loop->removed;
+        loop->removed = w->next;
+        release(loop, w);
+    }
+}
+
+void csock_loop_free(csock_loop *loop)
+{
+    if (!loop) return;
+    csock__drop_signals(loop);
+    free_removed(loop);
+    while (loop->live) {
+        csock_watch *w = loop->live;
+        loop->live = w->next;
+        release(loop, w);
+    }
+    csock__free_timers(loop);
+    while (loop->posted) {
+        csock__posted *p = loop->posted;
+        loop->posted = p->next;
+        free(p);
+    }
+    csock__poller_free(loop->poller);
+    close(loop->wake_fd[0]);
+    close(loop->wake_fd[1]);
+    pthread_mutex_destroy(&loop->post_lock);
+    free(loop);
+}
+
+static int valid_events(int events)
+{
+    return (events & ~(CSOCK_READ | CSOCK_WRITE)) == 0;
+}
+
+int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, csock_io_cb cb,
+                       void *data)
+{
+    *w = (csock_watch){.loop = loop,
+                       .cb = cb,
+                       .data = data,
+                       .fd = fd,
+                       .events = (unsigned char)events,
+                       .embedded = 1};
+    int rc = csock__poller_add(loop->poller, w, events);
+    if (rc < 0) return rc;
+    w->next = loop->live;
+    if (loop->live) loop->live->prev = w;
+    loop->live = w;
+    loop->watches++;
+    return 0;
+}
+
+csock_watch *csock_loop_add(csock_loop *loop, int fd, int events, csock_io_cb cb, void *data)
+{
+    if (!loop || !cb || fd < 0 || !valid_events(events)) {
+        csock__failf(CSOCK_EINVAL, "loop: watch fd %d: %s", fd,
+                     !loop    ? "NULL loop"
+                     : !cb    ? "NULL callback"
+                     : fd < 0 ? "bad descriptor"
+                              : "unknown event bits");
+        return NULL;
+    }
+    csock_watch *w = malloc(sizeof *w);
+    if (!w) {
+        csock__failf(CSOCK_ENOMEM, "loop: watch fd %d: out of memory", fd);
+        return NULL;
+    }
+    if (csock__loop_attach(loop, w, fd, events, cb, data) < 0) {
+        free(w);
+        return NULL;
+    }
+    w->embedded = 0;
+    return w;
+}
+
+int csock_watch_set(csock_watch *w, int events)
+{
+    if (!w || w->removed || !valid_events(events))
+        return csock__failf(CSOCK_EINVAL, "loop: change watch: %s",
+                            !w || w->removed ? "no such watch" : "unknown event bits");
+    if (w->events == events) return 0;
+    int rc = csock__poller_set(w->loop->poller, w, events);
+    if (rc == 0) w->events = (unsigned char)events;
+    return rc;
+}
+
+int csock_watch_events(const csock_watch *w)
+{
+    return w ? w->events : 0;
+}
+
+int csock_watch_fd(const csock_watch *w)
+{
+    return w ? w->fd : -1;
+}
+
+void csock_watch_remove(csock_watch *w)
+{
+    if (!w || w->removed) return;
+    csock_loop *loop = w->loop;
+    csock__poller_remove(loop->poller, w);
+    w->removed = 1;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        loop->live = w->next;
+    if (w->next) w->next->prev = w->prev;
+    loop->watches--;
+    if (loop->dispatching) {
+        /* Events fetched in this pass may still name w: it is freed when the pass ends. */
+        w->next = loop->removed;
+        loop->removed = w;
+    } else {
+        release(loop, w);
+    }
+}
+
+/* The posted functions, in order; each removed before it runs. */
+static int run_posted(csock_loop *loop)
+{
+    pthread_mutex_lock(&loop->post_lock);
+    csock__posted *p = loop->posted;
+    loop->posted = loop->posted_tail = NULL;
+    pthread_mutex_unlock(&loop->post_lock);
+    int ran = 0;
+    while (p) {
+        csock__posted *next = p->next;
+        csock_loop_cb cb = p->cb;
+        void *data = p->data;
+        free(p);
+        cb(loop, data);
+        ran++;
+        p = next;
+    }
+    return ran;
+}
+
+static int has_posted(csock_loop *loop)
+{
+    pthread_mutex_lock(&loop->post_lock);
+    int any = loop->posted != NULL;
+    pthread_mutex_unlock(&loop->post_lock);
+    return any;
+}
+
+/* The wait of a pass in milliseconds: the caller's timeout, shortened to the next timer; 0 when
+ * work is already waiting. Rounded up, so a pass never wakes just before a timer is due. */
+static int wait_ms(csock_loop *loop, double timeout)
+{
+    if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) || has_posted(loop))
+        return 0;
+    int ms = -1;
+    if (timeout >= 0) {
+        double exact = timeout * 1000;
+        ms = exact >= INT32_MAX ? INT32_MAX : (int)exact;
+        if (ms < exact) ms++;
+    }
+    int timer = csock__next_timer_ms(loop);
+    if (timer >= 0 && (ms < 0 || timer < ms)) ms = timer;
+    return ms;
+}
+
+int csock_loop_run_once(csock_loop *loop, double timeout)
+{
+    if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
+    if (loop->dispatching) return csock__failf(CSOCK_EBUSY, "loop: run inside a callback");
+    csock__ready ready[READY_MAX];
+    int n = csock__poller_wait(loop->poller, ready, READY_MAX, wait_ms(loop, timeout));
+    if (n < 0) return n;
+    loop->now_ns = monotonic_ns();
+    loop->dispatching = 1;
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        csock_watch *w = ready[i].watch;
+        int events = ready[i].events & w->events;
+        if (w->removed || !events) continue;
+        w->cb(loop, w, events, w->data);
+        ran += w != &loop->wake_watch;
+    }
+    ran += csock__run_timers(loop);
+    ran += csock__run_signals(loop);
+    ran += run_posted(loop);
+    loop->dispatching = 0;
+    free_removed(loop);
+    return ran;
+}
+
+int csock_loop_run(csock_loop *loop)
+{
+    if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
+    do {
+        int rc = csock_loop_run_once(loop, -1);
+        if (rc < 0) return rc;
+    } while (!atomic_exchange(&loop->stop, 0));
+    return 0;
+}
+
+void csock_loop_wakeup(csock_loop *loop)
+{
+    if (!loop || atomic_exchange(&loop->wake_pending, 1)) return;
+    int saved = errno; /* may run in a signal handler */
+    ssize_t rc = write(loop->wake_fd[1], "", 1);
+    (void)rc; /* a full pipe already holds a wake-up */
+    errno = saved;
+}
+
+void csock_loop_stop(csock_loop *loop)
+{
+    if (!loop) return;
+    atomic_store(&loop->stop, 1);
+    csock_loop_wakeup(loop);
+}
+
+int csock_loop_post(csock_loop *loop, csock_loop_cb cb, void *data)
+{
+    if (!loop || !cb)
+        return csock__failf(CSOCK_EINVAL, "loop: post: %s", !loop ? "NULL loop" : "NULL callback");
+    csock__posted *p = malloc(sizeof *p);
+    if (!p) return csock__failf(CSOCK_ENOMEM, "loop: post: out of memory");
+    *p = (csock__posted){cb, data, NULL};
+    pthread_mutex_lock(&loop->post_lock);
+    if (loop->posted_tail)
+        loop->posted_tail->next = p;
+    else
+        loop->posted = p;
+    loop->posted_tail = p;
+    pthread_mutex_unlock(&loop->post_lock);
+    csock_loop_wakeup(loop);
+    return 0;
+}

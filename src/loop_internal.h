@@ -1,0 +1,113 @@
+/* What the loop's files share: the loop and watch structures, and the small interface every
+ * poller backend (poller_epoll.c, poller_poll.c) implements. */
+#ifndef CSOCK_LOOP_INTERNAL_H
+#define CSOCK_LOOP_INTERNAL_H
+
+#include "internal.h"
+
+#include "csock/loop.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+struct csock_watch {
+    csock_loop *loop;
+    csock_io_cb cb;
+    void *data;
+    /* The loop's list of live watches; after removal, next chains the watches to free at the end
+     * of the pass. */
+    csock_watch *prev, *next;
+    int fd;
+    int slot;               /* the backend's: poll, the index in its array */
+    unsigned char events;   /* what the owner asked for */
+    unsigned char removed;  /* no callback may run any more */
+    unsigned char embedded; /* part of a larger object (a stream): loop->release frees it */
+};
+
+/* ---- the poller backend: one file each, chosen at build time ---- */
+
+typedef struct csock__poller csock__poller;
+
+/* A ready watch, as the backend fetched it. */
+typedef struct {
+    csock_watch *watch;
+    int events; /* CSOCK_READ | CSOCK_WRITE, errors and hang-ups folded in */
+} csock__ready;
+
+extern const char csock__poller_name[];
+
+/* Creates the backend's state; NULL with a recorded failure. */
+csock__poller *csock__poller_new(void);
+void csock__poller_free(csock__poller *p);
+
+/* Starts watching w->fd for events (may be 0: known but silent). Returns 0 or a recorded
+ * failure. */
+int csock__poller_add(csock__poller *p, csock_watch *w, int events);
+
+/* Changes the events of a watch added before, from w->events to events. */
+int csock__poller_set(csock__poller *p, csock_watch *w, int events);
+
+/* Forgets w; its descriptor must still be open (epoll needs it to find the registration). */
+void csock__poller_remove(csock__poller *p, csock_watch *w);
+
+/* Waits up to timeout_ms (-1: forever) and fills at most max entries of ready. Returns how many,
+ * 0 when interrupted by a signal, or a recorded failure. */
+int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms);
+
+/* ---- the loop ---- */
+
+typedef struct csock__posted csock__posted;
+
+/* Signals a loop asked for, and what to do for each (loop_signal.c). */
+#define CSOCK__SIGNALS 65
+
+struct csock_loop {
+    csock__poller *poller;
+    int64_t now_ns;       /* monotonic, read once per pass */
+    int dispatching;      /* inside a pass: removals are deferred */
+    int watches;          /* watches added and not removed */
+    csock_watch *live;    /* every watch not removed */
+    csock_watch *removed; /* watches removed during this pass, to free at its end */
+    /* Frees an embedded watch's object, once no fetched event can refer to it (streams). */
+    void (*release)(csock_watch *w);
+    csock_watch wake_watch;   /* the loop's own, on wake_fd[0] */
+    int wake_fd[2];           /* a non-blocking pipe: the loop watches [0], wake-ups write [1] */
+    _Atomic int wake_pending; /* a wake-up is written and not yet read: no need for another */
+    _Atomic int stop;         /* csock_loop_stop was called */
+    /* Timers: a binary min-heap by (due, sequence), so equal due times run in order added. */
+    csock_timer **heap;
+    size_t timers, heap_cap;
+    uint64_t timer_seq;
+    /* Functions posted from any thread. */
+    pthread_mutex_t post_lock;
+    csock__posted *posted, *posted_tail;
+    /* Signals (loop_signal.c). */
+    _Atomic unsigned long long signals_caught; /* bit signo-1, set by the handler */
+    _Atomic unsigned long long signals_wanted; /* read by the handler */
+    csock_loop_cb signal_cb[CSOCK__SIGNALS];
+    void *signal_data[CSOCK__SIGNALS];
+    int last_signal;
+    int signal_slot; /* index in the handler's table, or -1 */
+};
+
+/* Runs the timers due at loop->now_ns (loop_timer.c); returns how many ran. */
+int csock__run_timers(csock_loop *loop);
+/* Milliseconds until the next timer is due (0 if one is), or -1 with none. */
+int csock__next_timer_ms(const csock_loop *loop);
+/* Frees every timer without running it. */
+void csock__free_timers(csock_loop *loop);
+
+/* Runs the callbacks of signals caught since the last pass (loop_signal.c); returns how many. */
+int csock__run_signals(csock_loop *loop);
+/* Forgets every signal the loop asked for, restoring dispositions no loop wants any more. */
+void csock__drop_signals(csock_loop *loop);
+
+/* Adds a watch whose memory is part of a larger object: loop->release frees that object after
+ * csock_watch_remove, once no fetched event can refer to it. */
+int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, csock_io_cb cb,
+                       void *data);
+
+/* The loop's clock in nanoseconds: the time read at the start of the pass inside one, else now. */
+int64_t csock__loop_now_ns(csock_loop *loop);
+
+#endif /* CSOCK_LOOP_INTERNAL_H */

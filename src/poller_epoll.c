@@ -1,0 +1,89 @@
+/* The epoll backend: level-triggered, one registration per watch, the watch itself as the event's
+ * data. */
+#include "loop_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define FETCH_MAX 256 /* events fetched per wait; the rest are reported by the next one */
+
+struct csock__poller {
+    int epfd;
+    struct epoll_event events[FETCH_MAX];
+};
+
+const char csock__poller_name[] = "epoll";
+
+csock__poller *csock__poller_new(void)
+{
+    csock__poller *p = malloc(sizeof *p);
+    if (!p) {
+        csock__failf(CSOCK_ENOMEM, "loop: out of memory");
+        return NULL;
+    }
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) {
+        csock__failf(-errno, "loop: epoll_create1: %s", csock_strerror(-errno));
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void csock__poller_free(csock__poller *p)
+{
+    if (!p) return;
+    close(p->epfd);
+    free(p);
+}
+
+/* A paused watch stays in the set, edge-triggered with no events: an error or hang-up then wakes
+ * the loop once (and is ignored) instead of at every wait, as it would level-triggered. */
+static uint32_t kernel_events(int events)
+{
+    if (!events) return EPOLLET;
+    return (events & CSOCK_READ ? EPOLLIN | EPOLLRDHUP : 0) | (events & CSOCK_WRITE ? EPOLLOUT : 0);
+}
+
+static int control(csock__poller *p, int op, csock_watch *w, int events, const char *what)
+{
+    struct epoll_event e = {.events = kernel_events(events), .data.ptr = w};
+    if (epoll_ctl(p->epfd, op, w->fd, &e) == 0) return 0;
+    int code = -errno;
+    return csock__failf(code, "loop: %s fd %d: epoll_ctl: %s", what, w->fd, csock_strerror(code));
+}
+
+int csock__poller_add(csock__poller *p, csock_watch *w, int events)
+{
+    return control(p, EPOLL_CTL_ADD, w, events, "watch");
+}
+
+int csock__poller_set(csock__poller *p, csock_watch *w, int events)
+{
+    return control(p, EPOLL_CTL_MOD, w, events, "change");
+}
+
+void csock__poller_remove(csock__poller *p, csock_watch *w)
+{
+    /* Fails only if the descriptor was closed first, which removed it from the set already. */
+    epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
+{
+    int n = epoll_wait(p->epfd, p->events, max < FETCH_MAX ? max : FETCH_MAX, timeout_ms);
+    if (n < 0) {
+        if (errno == EINTR) return 0;
+        int code = -errno;
+        return csock__failf(code, "loop: epoll_wait: %s", csock_strerror(code));
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t e = p->events[i].events;
+        ready[i].watch = p->events[i].data.ptr;
+        ready[i].events = (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) ? CSOCK_READ : 0) |
+                          (e & (EPOLLOUT | EPOLLHUP | EPOLLERR) ? CSOCK_WRITE : 0);
+    }
+    return n;
+}

@@ -1,0 +1,440 @@
+/* The event loop on the backend built in: readiness, pausing, removal from callbacks (also of
+ * events fetched in the same batch, and of reused descriptor numbers), timers, stopping, waking
+ * and posting from other threads, and signals. */
+#include "check.h"
+
+#include <csock/loop.h>
+
+#include <fcntl.h>
+#include <signal.h>
+
+/* Counts callbacks per watch, in a small table the tests inspect. */
+struct seen {
+    int calls, events;
+    csock_watch *remove; /* removed by this watch's callback, if set */
+    int close_fd;        /* closed after that removal, if >= 0 */
+    int *reopen_fd;      /* a new pipe's read end goes here, and gets watched by *reopened */
+    csock_watch **reopened;
+    struct seen *reopened_seen;
+};
+
+static void count(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)w;
+    struct seen *s = data;
+    s->calls++;
+    s->events |= events;
+    if (s->remove) {
+        csock_watch_remove(s->remove);
+        s->remove = NULL;
+        /* A new pipe's read end, moved to the number about to be closed; readable at once (end
+         * of file), so a stale event would look like a real one. */
+        int p[2];
+        CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+        if (s->close_fd >= 0) close(s->close_fd);
+        if (!s->reopen_fd) {
+            close(p[0]);
+            close(p[1]);
+        } else {
+            CHECK_EQ(dup3(p[0], s->close_fd, O_CLOEXEC), s->close_fd);
+            close(p[0]);
+            close(p[1]);
+            *s->reopen_fd = s->close_fd;
+            *s->reopened = csock_loop_add(loop, s->close_fd, CSOCK_READ, count, s->reopened_seen);
+            CHECK(*s->reopened != NULL);
+        }
+    }
+}
+
+static void readiness(void)
+{
+    printf("  backend: %s\n", csock_loop_backend());
+    csock_loop *loop = csock_loop_new();
+    csock *a, *b;
+    check_tcp_pair("127.0.0.1", &a, &b);
+    struct seen s = {.close_fd = -1};
+    csock_watch *w = csock_loop_add(loop, csock_fileno(b), CSOCK_READ, count, &s);
+    CHECK(w != NULL);
+    CHECK_EQ(csock_watch_fd(w), csock_fileno(b));
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    CHECK_EQ(s.calls, 0);
+    CHECK_EQ(csock_send(a, "x", 1), 1);
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(s.events, CSOCK_READ);
+    /* Level-triggered: still readable until read. */
+    CHECK_EQ(csock_loop_run_once(loop, 0), 1);
+    CHECK_EQ(s.calls, 2);
+    /* Paused: nothing, though the byte is still there. */
+    CHECK_EQ(csock_watch_set(w, 0), 0);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    CHECK_EQ(csock_watch_events(w), 0);
+    /* Writable at once, and only what was asked for is reported. */
+    s.events = 0;
+    CHECK_EQ(csock_watch_set(w, CSOCK_WRITE), 0);
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(s.events, CSOCK_WRITE);
+    /* A hang-up is reported as what the watch asked for; a paused watch is not woken by it. */
+    CHECK_EQ(csock_watch_set(w, 0), 0);
+    csock_close(a);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    CHECK_EQ(csock_watch_set(w, CSOCK_READ), 0);
+    s.events = 0;
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(s.events, CSOCK_READ);
+    csock_watch_remove(w);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    csock_free(a);
+    csock_free(b);
+    csock_loop_free(loop);
+}
+
+static void bad_arguments(void)
+{
+    csock_loop *loop = csock_loop_new();
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    struct seen s = {.close_fd = -1};
+    CHECK(csock_loop_add(loop, p[0], CSOCK_READ, count, &s) != NULL);
+    CHECK(csock_loop_add(loop, p[0], CSOCK_READ, count, &s) == NULL);
+    CHECK_ERROR(CSOCK_EEXIST, "loop: watch fd");
+    CHECK(csock_loop_add(loop, -1, CSOCK_READ, count, &s) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "bad descriptor");
+    CHECK(csock_loop_add(loop, p[1], 4, count, &s) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "unknown event bits");
+    CHECK(csock_loop_add(loop, p[1], CSOCK_READ, NULL, &s) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "NULL callback");
+    CHECK(csock_loop_add(NULL, p[1], CSOCK_READ, count, &s) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "NULL loop");
+    CHECK(csock_loop_call_later(loop, -1, NULL, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "NULL callback");
+    CHECK_EQ(csock_loop_on_signal(loop, SIGKILL, NULL, NULL), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "signal 9: cannot be caught");
+    CHECK_EQ(csock_loop_on_signal(loop, 0, NULL, NULL), CSOCK_EINVAL);
+    CHECK_EQ(csock_loop_post(loop, NULL, NULL), CSOCK_EINVAL);
+    csock_loop_free(loop); /* frees the watch still there; the descriptors stay open */
+    CHECK_EQ(fcntl(p[0], F_GETFD) >= 0, 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Two ready watches fetched in one batch: whichever runs first removes the other, which must
+ * then not run, though its event was already fetched. */
+static void removal_of_a_fetched_event(void)
+{
+    csock_loop *loop = csock_loop_new();
+    int p[2], q[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    CHECK_EQ(pipe2(q, O_CLOEXEC), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    CHECK_EQ(write(q[1], "x", 1), 1);
+    struct seen sp = {.close_fd = -1}, sq = {.close_fd = -1};
+    csock_watch *wp = csock_loop_add(loop, p[0], CSOCK_READ, count, &sp);
+    csock_watch *wq = csock_loop_add(loop, q[0], CSOCK_READ, count, &sq);
+    sp.remove = wq;
+    sq.remove = wp;
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(sp.calls + sq.calls, 1);
+    /* The survivor removes itself inside its own callback. */
+    csock_watch *survivor = sp.calls ? wp : wq;
+    struct seen *ss = sp.calls ? &sp : &sq;
+    ss->remove = survivor;
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    csock_loop_free(loop);
+    for (int i = 0; i < 2; i++)
+        close(p[i]), close(q[i]);
+}
+
+/* The descriptor of a fetched event is closed and its number reused by a new watch within the
+ * same pass: the stale event reaches neither the old watch nor the new one. */
+static void reused_descriptor_number(void)
+{
+    for (int round = 0; round < 20; round++) {
+        csock_loop *loop = csock_loop_new();
+        int p[2], q[2], reopened_fd = -1;
+        CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+        CHECK_EQ(pipe2(q, O_CLOEXEC), 0);
+        CHECK_EQ(write(p[1], "x", 1), 1);
+        CHECK_EQ(write(q[1], "x", 1), 1);
+        close(q[1]);
+        close(p[1]);
+        csock_watch *reopened = NULL;
+        struct seen sp = {.close_fd = -1}, sq = {.close_fd = -1}, snew = {.close_fd = -1};
+        csock_watch *wp = csock_loop_add(loop, p[0], CSOCK_READ, count, &sp);
+        csock_watch *wq = csock_loop_add(loop, q[0], CSOCK_READ, count, &sq);
+        /* Whichever runs first removes and closes the other and reopens its number. */
+        sp = (struct seen){.remove = wq,
+                           .close_fd = q[0],
+                           .reopen_fd = &reopened_fd,
+                           .reopened = &reopened,
+                           .reopened_seen = &snew};
+        sq = (struct seen){.remove = wp,
+                           .close_fd = p[0],
+                           .reopen_fd = &reopened_fd,
+                           .reopened = &reopened,
+                           .reopened_seen = &snew};
+        CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+        CHECK_EQ(sp.calls + sq.calls, 1);
+        CHECK_EQ(snew.calls, 0);
+        /* The new watch works from the next pass on. */
+        CHECK(csock_loop_run_once(loop, 5) >= 1);
+        CHECK(snew.calls >= 1);
+        csock_loop_free(loop);
+        close(sp.calls ? p[0] : q[0]);
+        close(reopened_fd);
+    }
+}
+
+/* ---- timers ---- */
+
+struct order {
+    int got[16], n;
+    double at[16];
+    csock_timer *cancel_me;
+};
+
+static void record(csock_loop *loop, csock_timer *t, void *data)
+{
+    struct order *o = data;
+    (void)t;
+    if (o->n < 16) o->at[o->n] = csock_loop_time(loop);
+    o->got[o->n] = o->n + 1;
+    o->n++;
+}
+
+struct tagged {
+    struct order *order;
+    int tag;
+};
+
+static void record_tag(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)t;
+    struct tagged *tg = data;
+    if (tg->order->n < 16) tg->order->at[tg->order->n] = csock_loop_time(loop);
+    tg->order->got[tg->order->n++] = tg->tag;
+}
+
+static void run_until(csock_loop *loop, int *n, int want)
+{
+    for (int i = 0; i < 1000 && *n < want; i++)
+        CHECK(csock_loop_run_once(loop, 5) >= 0);
+}
+
+static void timers_run_in_due_order(void)
+{
+    csock_loop *loop = csock_loop_new();
+    struct order o = {0};
+    struct tagged t1 = {&o, 1}, t2 = {&o, 2}, t3 = {&o, 3}, t4 = {&o, 4}, t5 = {&o, 5};
+    double start = check_now();
+    CHECK(csock_loop_call_later(loop, 0.06, record_tag, &t1) != NULL);
+    CHECK(csock_loop_call_later(loop, 0.02, record_tag, &t2) != NULL);
+    CHECK(csock_loop_call_later(loop, 0.04, record_tag, &t3) != NULL);
+    CHECK(csock_loop_call_at(loop, csock_loop_time(loop) + 0.04, record_tag, &t4) != NULL);
+    csock_timer *never = csock_loop_call_later(loop, 0.01, record_tag, &t5);
+    csock_timer_cancel(never);
+    run_until(loop, &o.n, 4);
+    CHECK_EQ(o.n, 4);
+    CHECK_EQ(o.got[0], 2);
+    CHECK_EQ(o.got[1], 3); /* due together: in the order set */
+    CHECK_EQ(o.got[2], 4);
+    CHECK_EQ(o.got[3], 1);
+    /* None ran early. */
+    CHECK(check_now() - start >= 0.06);
+    CHECK(o.at[3] - o.at[0] >= 0.039);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    csock_loop_free(loop);
+}
+
+struct repeat {
+    int runs, stop_after;
+    csock_timer *self;
+};
+
+static void repeat_then_cancel(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop;
+    struct repeat *r = data;
+    CHECK(t == r->self);
+    if (++r->runs == r->stop_after) csock_timer_cancel(t);
+}
+
+static void rearm_at_zero(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop;
+    int *runs = data;
+    if (++*runs < 5) CHECK_EQ(csock_timer_restart(t, 0), 0);
+}
+
+static void repeating_and_restarted_timers(void)
+{
+    csock_loop *loop = csock_loop_new();
+    struct repeat r = {.stop_after = 5};
+    r.self = csock_loop_call_every(loop, 0.005, repeat_then_cancel, &r);
+    CHECK(r.self != NULL);
+    run_until(loop, &r.runs, 5);
+    CHECK_EQ(r.runs, 5);
+    CHECK_EQ(csock_loop_run_once(loop, 0.02), 0); /* cancelled inside its callback */
+    CHECK(csock_loop_call_every(loop, 0, repeat_then_cancel, &r) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "interval must be");
+    /* A timer that restarts itself at 0 runs once per pass, not in a loop within one. */
+    int runs = 0;
+    CHECK(csock_loop_call_later(loop, 0, rearm_at_zero, &runs) != NULL);
+    for (int i = 1; i <= 5; i++) {
+        CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+        CHECK_EQ(runs, i);
+    }
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    /* Restarting pushes a timer later. */
+    struct order o = {0};
+    csock_timer *t = csock_loop_call_later(loop, 0.01, record, &o);
+    double start = csock_loop_time(loop);
+    CHECK_EQ(csock_timer_restart(t, 0.05), 0);
+    run_until(loop, &o.n, 1);
+    CHECK(o.at[0] - start >= 0.049);
+    /* Freed with timers pending: nothing runs, nothing leaks. */
+    CHECK(csock_loop_call_later(loop, 100, record, &o) != NULL);
+    CHECK(csock_loop_call_every(loop, 100, record, &o) != NULL);
+    csock_loop_free(loop);
+    CHECK_EQ(o.n, 1);
+}
+
+/* ---- other threads ---- */
+
+static void *stop_later(void *arg)
+{
+    /* Stops the loop once it is inside csock_loop_run; run's own first pass cannot miss it. */
+    csock_loop_stop(arg);
+    return NULL;
+}
+
+struct poster {
+    csock_loop *loop;
+    int id, count;
+    int *seen; /* per poster: the last number run, to check order */
+};
+
+struct post {
+    struct poster *from;
+    int number;
+};
+
+static struct post posts[4][250];
+
+static void posted(csock_loop *loop, void *data)
+{
+    (void)loop;
+    struct post *p = data;
+    CHECK_EQ(p->from->seen[p->from->id] + 1, p->number);
+    p->from->seen[p->from->id] = p->number;
+}
+
+static void *post_many(void *arg)
+{
+    struct poster *p = arg;
+    for (int i = 0; i < p->count; i++) {
+        posts[p->id][i] = (struct post){p, i + 1};
+        CHECK_EQ(csock_loop_post(p->loop, posted, &posts[p->id][i]), 0);
+    }
+    return NULL;
+}
+
+static void threads_stop_wake_and_post(void)
+{
+    csock_loop *loop = csock_loop_new();
+    /* A loop with nothing to watch blocks in run until another thread stops it. */
+    pthread_t t = check_thread(stop_later, loop);
+    CHECK_EQ(csock_loop_run(loop), 0);
+    check_join(t);
+    /* Posts from four threads all run, each thread's in its order. */
+    int seen[4] = {0};
+    struct poster p[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = (struct poster){loop, i, 250, seen};
+        th[i] = check_thread(post_many, &p[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        check_join(th[i]);
+    int ran = 0;
+    for (int i = 0; i < 10 && ran < 1000; i++) {
+        int n = csock_loop_run_once(loop, 5);
+        CHECK(n >= 0);
+        ran += n;
+    }
+    CHECK_EQ(ran, 1000);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(seen[i], 250);
+    /* A wake-up ends a wait early and runs nothing. */
+    csock_loop_wakeup(loop);
+    double start = check_now();
+    CHECK_EQ(csock_loop_run_once(loop, 10), 0);
+    CHECK(check_now() - start < 5);
+    /* Stop before run: one pass, then run returns. */
+    csock_loop_stop(loop);
+    CHECK_EQ(csock_loop_run(loop), 0);
+    /* Posted but never run: freed with the loop. */
+    CHECK_EQ(csock_loop_post(loop, posted, &posts[0][0]), 0);
+    csock_loop_free(loop);
+}
+
+static void nested_run_is_refused(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)t, (void)data;
+    CHECK_EQ(csock_loop_run_once(loop, 0), CSOCK_EBUSY);
+}
+
+static void no_nested_runs(void)
+{
+    csock_loop *loop = csock_loop_new();
+    CHECK(csock_loop_call_later(loop, 0, nested_run_is_refused, NULL) != NULL);
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    csock_loop_free(loop);
+}
+
+/* ---- signals ---- */
+
+static void on_usr1(csock_loop *loop, void *data)
+{
+    (void)loop;
+    ++*(int *)data;
+}
+
+static void signals(void)
+{
+    csock_loop *loop = csock_loop_new();
+    int usr1 = 0;
+    CHECK_EQ(csock_loop_on_signal(loop, SIGUSR1, on_usr1, &usr1), 0);
+    CHECK_EQ(csock_loop_on_signal(loop, SIGTERM, NULL, NULL), 0);
+    raise(SIGUSR1);
+    raise(SIGUSR1);
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(usr1, 1); /* two before the pass: one call */
+    CHECK_EQ(csock_loop_last_signal(loop), SIGUSR1);
+    /* SIGTERM stops run: the graceful end of a server. */
+    CHECK_EQ(kill(getpid(), SIGTERM), 0);
+    CHECK_EQ(csock_loop_run(loop), 0);
+    CHECK_EQ(csock_loop_last_signal(loop), SIGTERM);
+    csock_loop_free(loop);
+    /* The previous dispositions are back. */
+    struct sigaction sa;
+    sigaction(SIGTERM, NULL, &sa);
+    CHECK(sa.sa_handler == SIG_DFL);
+    sigaction(SIGUSR1, NULL, &sa);
+    CHECK(sa.sa_handler == SIG_DFL);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    RUN(readiness);
+    RUN(bad_arguments);
+    RUN(removal_of_a_fetched_event);
+    RUN(reused_descriptor_number);
+    RUN(timers_run_in_due_order);
+    RUN(repeating_and_restarted_timers);
+    RUN(threads_stop_wake_and_post);
+    RUN(no_nested_runs);
+    RUN(signals);
+    return check_done();
+}
