@@ -102,6 +102,7 @@ void csock_loop_free(csock_loop *loop)
 {
     if (!loop) return;
     csock__drop_signals(loop);
+    if (loop->free_streams) loop->free_streams(loop);
     free_removed(loop);
     while (loop->live) {
         csock_watch *w = loop->live;
@@ -241,7 +242,8 @@ static int has_posted(csock_loop *loop)
  * work is already waiting. Rounded up, so a pass never wakes just before a timer is due. */
 static int wait_ms(csock_loop *loop, double timeout)
 {
-    if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) || has_posted(loop))
+    if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) || has_posted(loop) ||
+        (loop->work_waiting && loop->work_waiting(loop)))
         return 0;
     int ms = -1;
     if (timeout >= 0) {
@@ -274,6 +276,7 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
     ran += csock__run_timers(loop);
     ran += csock__run_signals(loop);
     ran += run_posted(loop);
+    if (loop->end_of_pass) loop->end_of_pass(loop);
     loop->dispatching = 0;
     free_removed(loop);
     return ran;

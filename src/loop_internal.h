@@ -88,6 +88,12 @@ struct csock_loop {
     void *signal_data[CSOCK__SIGNALS];
     int last_signal;
     int signal_slot; /* index in the handler's table, or -1 */
+    /* Streams on this loop (stream.c): their shared state, work due at the end of every pass
+     * (closing streams), whether such work is waiting, and how to free the state. */
+    struct csock__streams *streams;
+    void (*end_of_pass)(csock_loop *loop);
+    int (*work_waiting)(const csock_loop *loop);
+    void (*free_streams)(csock_loop *loop);
 };
 
 /* Runs the timers due at loop->now_ns (loop_timer.c); returns how many ran. */

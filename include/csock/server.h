@@ -1,0 +1,85 @@
+/* csock servers: Python's socketserver for C. One call makes a listening server from an address
+ * and a handler; another serves until shutdown.
+ *
+ *   static const csock_stream_handler echo = {.on_data = echo_data};
+ *   csock_server *srv = csock_server_new("127.0.0.1:9000", &(csock_server_config){
+ *                                            .handler = &echo, .stop_on_signals = 1});
+ *   csock_server_run(srv);   (until SIGINT, SIGTERM or csock_server_shutdown)
+ *   csock_server_free(srv);
+ *
+ * Three ways to serve: every connection a stream on one event loop (the default); on N loops on
+ * N threads; or a blocking function on a thread per connection, for code written like the
+ * tutorial's server. */
+#ifndef CSOCK_SERVER_H
+#define CSOCK_SERVER_H
+
+#include <csock/stream.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct csock_server csock_server;
+
+enum {
+    CSOCK_SERVE_LOOP = 0,    /* one event loop, on the thread that calls csock_server_run */
+    CSOCK_SERVE_LOOPS = 1,   /* several loops on as many threads, connections spread among them */
+    CSOCK_SERVE_THREADS = 2, /* a thread per connection running config.serve */
+};
+
+/* How to serve; all zeros (with a handler) is one loop, no limits beyond the system's. */
+typedef struct csock_server_config {
+    const csock_stream_handler *handler; /* LOOP and LOOPS: each connection is a stream with this
+                                            handler (its on_open runs first); must stay valid
+                                            while the server lives */
+    void (*serve)(csock *client, void *data); /* THREADS: runs on the connection's own thread with
+                                                 the connected, blocking socket, which is freed
+                                                 when serve returns */
+    void *data;          /* given to serve, and as each stream's first user data */
+    int mode;            /* CSOCK_SERVE_LOOP (0), CSOCK_SERVE_LOOPS or CSOCK_SERVE_THREADS */
+    int loops;           /* LOOPS: how many (0: one per online core) */
+    int reuse_port;      /* LOOPS: nonzero gives each loop its own listening socket on the port
+                            (SO_REUSEPORT: the kernel spreads connections); 0 shares one */
+    int max_connections; /* connections at once; more are accepted and closed at once, so their
+                            clients learn promptly; 0: no limit but the descriptor limit */
+    int backlog;         /* 0: 511 (capped by the system's somaxconn) */
+    int stop_on_signals; /* nonzero: SIGINT and SIGTERM shut the server down gracefully */
+    double timeout;      /* THREADS: the client socket's timeout in seconds (0: none) */
+} csock_server_config;
+
+/* Creates a server listening on address ("127.0.0.1:9000", "[::1]:0", ":8080" for every IPv4
+ * interface, "/path/to.sock" or "@name" for Unix sockets; numeric, no name lookup) so that
+ * errors come now: an address in use, a bad address, a bad config. Nothing is accepted before
+ * csock_server_run. Returns the server, or NULL with CSOCK_EINVAL (NULL or unparsable address,
+ * a mode without its handler or serve function, negative counts), CSOCK_EADDRINUSE, CSOCK_EACCES
+ * and the like from bind and listen, or CSOCK_ENOMEM; the message names the step and address. */
+csock_server *csock_server_new(const char *address, const csock_server_config *config);
+
+/* The address the server listens on, with the real port when it was given port 0. Returns 0 or
+ * a negative code. */
+int csock_server_address(const csock_server *srv, csock_addr *addr);
+
+/* Serves until csock_server_shutdown (or a signal, with stop_on_signals), then closes every
+ * connection (streams get on_close with CSOCK_ESHUTDOWN; THREADS: each client socket is shut
+ * down so blocked calls return, and every thread is joined) and returns 0. Returns a negative
+ * code if the server could not start (e.g. CSOCK_EAGAIN: no more threads). Runs once per
+ * server. Running out of descriptors does not stop it: it sheds the connection it cannot take,
+ * waits a moment (10 ms, doubling up to 1 s) and accepts again. */
+int csock_server_run(csock_server *srv);
+
+/* Asks csock_server_run to stop and return. Thread-safe and async-signal-safe; callable from a
+ * handler or serve function; returns at once. */
+void csock_server_shutdown(csock_server *srv);
+
+/* Connections open now. Thread-safe. */
+int csock_server_connections(const csock_server *srv);
+
+/* Closes the listening sockets and frees the server; call after csock_server_run returned (or
+ * without running it). NULL is ignored. */
+void csock_server_free(csock_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CSOCK_SERVER_H */

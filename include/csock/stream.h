@@ -1,0 +1,139 @@
+/* csock streams: a connected socket on a loop, with buffered reading, a bounded write queue and
+ * framing, in the spirit of asyncio's streams without coroutines.
+ *
+ * A handler (usually a static const struct) says what to do when bytes arrive, when the peer
+ * ends its side, when a full write queue drains, and when the stream closes; its zero fields
+ * mean "the default". Inside on_data, take what you can use with the read functions (a line,
+ * exactly n bytes, a length-prefixed frame, or everything); what you leave stays buffered for
+ * the next on_data, up to max_buffer bytes. Writes go out at once when the socket takes them and
+ * are queued (copied) otherwise, up to max_queue bytes; nothing is ever dropped silently.
+ *
+ * Lifetime: on_close is the last callback; the stream is freed when it returns. Closing is always
+ * deferred to the end of the loop's pass, so a stream stays valid (and its data readable) for the
+ * rest of the callback that closed it, and on_close never runs inside another callback. All
+ * functions are for the loop's thread. */
+#ifndef CSOCK_STREAM_H
+#define CSOCK_STREAM_H
+
+#include <csock/loop.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct csock_stream csock_stream;
+
+typedef struct csock_stream_handler {
+    /* Called once when the stream starts: by csock_stream_new before it returns, or by a server
+     * for each connection it accepts. NULL: nothing to do. */
+    void (*on_open)(csock_stream *st, void *data);
+    /* Bytes arrived (also once more at end of file if some are still unread). Required. */
+    void (*on_data)(csock_stream *st, void *data);
+    /* The peer ended its side (end of file; csock_stream_at_eof is true). NULL: close once the
+     * write queue has drained. */
+    void (*on_end)(csock_stream *st, void *data);
+    /* The write queue fell to low_water after a write had filled it to high_water: write again.
+     * NULL: nothing to do. */
+    void (*on_drain)(csock_stream *st, void *data);
+    /* The stream closed: error is 0 after csock_stream_close (or the default end of file), or
+     * why it closed: CSOCK_ETIMEOUT (idle or total deadline), CSOCK_EMSGSIZE (max_buffer bytes
+     * unread), CSOCK_ECONNRESET and other socket errors, CSOCK_ENOMEM. The socket is still open
+     * during the call and closed after it; the stream is then freed. NULL: nothing to do. */
+    void (*on_close)(csock_stream *st, int error, void *data);
+
+    size_t max_buffer;    /* unread bytes held at most (the longest line or frame); 0: 64 KiB */
+    size_t high_water;    /* queued bytes at which a write returns 1 and reading pauses until
+                             the queue drains to low_water; 0: 64 KiB */
+    size_t low_water;     /* 0: high_water / 4 */
+    size_t max_queue;     /* queued bytes at most: a write that would pass it fails with
+                             CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water */
+    double idle_timeout;  /* seconds without a byte read or written before the stream closes with
+                             CSOCK_ETIMEOUT (checked every 1/8 of it); 0: none */
+    double total_timeout; /* seconds from the start before it closes with CSOCK_ETIMEOUT; 0: none */
+} csock_stream_handler;
+
+/* Puts a connected stream socket on loop. On success the stream owns the socket (s is freed; the
+ * descriptor is closed with the stream) and handler->on_open has run; *handler must stay valid as
+ * long as the stream. data is the stream's user data (csock_stream_data). Returns the stream, or
+ * NULL leaving s untouched: CSOCK_EINVAL (NULL argument, no on_data, a socket that is not a
+ * stream, low_water above high_water, high_water above max_queue), CSOCK_EBADF (closed socket),
+ * CSOCK_ENOMEM or the loop's error. */
+csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_handler *handler,
+                               void *data);
+
+/* Queues len bytes of buf for the peer (sending at once what the socket takes). Returns 0, or 1
+ * when the queue has reached high_water (stop writing until on_drain; reading is paused until
+ * then), or a negative code with nothing queued: CSOCK_ENOBUFS (the queue would pass
+ * max_queue), CSOCK_EPIPE (the stream is closing, or was shut down for writing), a socket error
+ * (the stream then closes with it). */
+int csock_stream_write(csock_stream *st, const void *buf, size_t len);
+
+/* Like csock_stream_write for several buffers at once, sent by one gathered system call when the
+ * queue is empty. iovcnt is at most IOV_MAX. */
+int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt);
+
+/* Writes a frame: len as 4 bytes, big-endian, then len bytes of buf (the peer reads it with
+ * csock_stream_read_frame). Returns as csock_stream_write, and CSOCK_EMSGSIZE for len over
+ * 4 GiB - 1. */
+int csock_stream_write_frame(csock_stream *st, const void *buf, size_t len);
+
+/* Takes one line, up to and including "\n" (at end of file: the unterminated rest, if any).
+ * *line points into the stream's buffer, valid until on_data returns; *len includes the "\n".
+ * Returns 1 with a line, 0 when no whole line is buffered yet, or CSOCK_EMSGSIZE when max_buffer
+ * bytes hold no "\n" (the line is too long; close the stream or take the bytes another way). */
+int csock_stream_read_line(csock_stream *st, const char **line, size_t *len);
+
+/* Takes exactly n bytes. Returns 1 with *p pointing at them (valid until on_data returns), 0
+ * when fewer are buffered, or CSOCK_EMSGSIZE when n is over max_buffer. */
+int csock_stream_read_exactly(csock_stream *st, size_t n, const char **p);
+
+/* Takes one frame written as csock_stream_write_frame writes it. Returns 1 with *p and *len the
+ * payload, 0 when the whole frame is not buffered yet, or CSOCK_EMSGSIZE when its announced
+ * length (then in *len) does not fit in max_buffer. */
+int csock_stream_read_frame(csock_stream *st, const char **p, size_t *len);
+
+/* Every unread byte, without taking it: returns how many, *p pointing at them. */
+size_t csock_stream_peek(csock_stream *st, const char **p);
+
+/* Takes n unread bytes (at most as many as there are). */
+void csock_stream_consume(csock_stream *st, size_t n);
+
+/* Stops (pause 1) or resumes (0) reading from the socket; the kernel buffers, then the peer
+ * waits. Returns 0, or CSOCK_EPIPE for a closed stream. */
+int csock_stream_pause(csock_stream *st, int pause);
+
+/* Shuts the stream down for writing once the queue has drained (the peer reads end of file);
+ * reading goes on. Returns 0, or CSOCK_EPIPE for a closed stream. */
+int csock_stream_shutdown(csock_stream *st);
+
+/* Closes gracefully: stops reading, sends what is queued, then closes; on_close(0) runs at the
+ * end of the pass in which the queue drained. Idempotent. */
+void csock_stream_close(csock_stream *st);
+
+/* Closes now, dropping whatever is still queued (csock_stream_queued says how much);
+ * on_close(0) runs at the end of the pass. Idempotent. */
+void csock_stream_abort(csock_stream *st);
+
+/* Bytes queued and not yet taken by the socket. */
+size_t csock_stream_queued(const csock_stream *st);
+
+/* Whether the peer has ended its side (end of file was read). */
+int csock_stream_at_eof(const csock_stream *st);
+
+/* The stream's user data, and a way to change it. */
+void *csock_stream_data(const csock_stream *st);
+void csock_stream_set_data(csock_stream *st, void *data);
+
+/* The loop the stream is on, and its socket's descriptor (for getsockopt and the like; reading
+ * or writing it directly bypasses the stream's buffers). */
+csock_loop *csock_stream_loop(const csock_stream *st);
+int csock_stream_fileno(const csock_stream *st);
+
+/* The peer's address. Returns 0, or a negative code as csock_getpeername. */
+int csock_stream_peername(const csock_stream *st, csock_addr *addr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CSOCK_STREAM_H */

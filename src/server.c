@@ -1,0 +1,295 @@
+/* Servers: listening sockets, event loops that accept and run streams, limits, back-off when
+ * descriptors run out, and shutdown. The thread-per-connection mode is in server_threads.c. */
+#include "server_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ACCEPTS_PER_PASS 64 /* then other events get their turn */
+
+/* ---- accepting ---- */
+
+static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *data);
+
+static void resume_accepting(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t;
+    struct csock__worker *wk = data;
+    wk->backoff = NULL;
+    csock_watch_set(wk->accepting, CSOCK_READ);
+}
+
+/* Out of descriptors (or memory): take the oldest waiting connection with the reserve descriptor
+ * and close it, so that its client learns at once, then stop accepting for a moment instead of
+ * waking again and again for connections that cannot be taken. */
+static void back_off(struct csock__worker *wk, int err)
+{
+    csock_server *srv = wk->server;
+    if (err == EMFILE || err == ENFILE) {
+        pthread_mutex_lock(&srv->reserve_lock);
+        if (srv->reserve_fd >= 0) {
+            close(srv->reserve_fd);
+            int fd = accept4(wk->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0) close(fd);
+            srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        pthread_mutex_unlock(&srv->reserve_lock);
+    }
+    wk->backoff_s = wk->backoff_s == 0 ? 0.01 : wk->backoff_s * 2 > 1 ? 1 : wk->backoff_s * 2;
+    csock_timer *t = csock_loop_call_later(wk->loop, wk->backoff_s, resume_accepting, wk);
+    if (!t) return; /* no memory for a timer: stay on, and try again at the next readiness */
+    wk->backoff = t;
+    csock_watch_set(wk->accepting, 0);
+}
+
+static void take(struct csock__worker *wk, int fd)
+{
+    csock_server *srv = wk->server;
+    int max = srv->config.max_connections;
+    if (max > 0 && atomic_load(&srv->connections) >= max) {
+        close(fd); /* over the limit: the client reads end of file now rather than waiting */
+        return;
+    }
+    atomic_fetch_add(&srv->connections, 1);
+    if (srv->config.mode == CSOCK_SERVE_THREADS) {
+        csock__serve_on_thread(srv, fd);
+    } else if (!csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data)) {
+        close(fd);
+        atomic_fetch_sub(&srv->connections, 1);
+    }
+}
+
+static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)loop, (void)w, (void)events;
+    struct csock__worker *wk = data;
+    if (wk->server->config.mode == CSOCK_SERVE_THREADS) csock__reap_clients(wk->server);
+    for (int i = 0; i < ACCEPTS_PER_PASS && !atomic_load(&wk->server->shutting); i++) {
+        int fd = accept4(wk->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            wk->backoff_s = 0;
+            take(wk, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        back_off(wk, errno); /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: never spin */
+        return;
+    }
+}
+
+static void connection_closed(csock_stream *st, void *context)
+{
+    (void)st;
+    csock_server *srv = context;
+    atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* ---- creating ---- */
+
+static int check_config(const csock_server_config *c)
+{
+    const char *bad = NULL;
+    if (c->mode == CSOCK_SERVE_THREADS)
+        bad = !c->serve ? "THREADS mode needs a serve function" : NULL;
+    else if (c->mode == CSOCK_SERVE_LOOP || c->mode == CSOCK_SERVE_LOOPS)
+        bad = !c->handler ? "a handler is needed" : NULL;
+    else
+        bad = "unknown mode";
+    if (!bad && (c->loops < 0 || c->max_connections < 0 || c->backlog < 0 || !(c->timeout >= 0)))
+        bad = "negative count or timeout";
+    if (bad) return csock__failf(CSOCK_EINVAL, "server: %s", bad);
+    if (c->handler && c->mode != CSOCK_SERVE_THREADS)
+        return csock__stream_check_handler(c->handler);
+    return 0;
+}
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+/* The listening sockets: one, or one per loop sharing the port with SO_REUSEPORT. */
+static int listen_on(csock_server *srv, const char *address)
+{
+    csock_addr a;
+    char host[CSOCK_ADDRSTRLEN];
+    int rc = csock_addr_parse(&a, address);
+    if (rc < 0) return rc;
+    int port = csock_addr_family(&a) == AF_UNIX ? 0 : csock_addr_port(&a);
+    if (csock_addr_host(&a, host, sizeof host) < 0) return csock_lastcode();
+    csock_server_options o = {.backlog = srv->config.backlog ? srv->config.backlog : 511};
+    int count = 1;
+    if (srv->config.mode == CSOCK_SERVE_LOOPS && srv->config.reuse_port) {
+        o.reuse_port = 1;
+        count = srv->worker_count;
+    }
+    srv->listeners = calloc((size_t)count, sizeof *srv->listeners);
+    if (!srv->listeners) return csock__failf(CSOCK_ENOMEM, "server: out of memory");
+    for (int i = 0; i < count; i++) {
+        csock *l = csock_create_server(host, port, &o);
+        if (!l) return csock_lastcode();
+        srv->listeners[srv->listener_count++] = l;
+        if (csock_settimeout(l, 0) < 0) return csock_lastcode(); /* non-blocking */
+        if (i == 0) {
+            /* With port 0 the others must share the port the first one got. */
+            if ((rc = csock_getsockname(l, &srv->addr)) < 0) return rc;
+            if (csock_addr_family(&srv->addr) != AF_UNIX) port = csock_addr_port(&srv->addr);
+        }
+    }
+    return 0;
+}
+
+static int make_workers(csock_server *srv)
+{
+    for (int i = 0; i < srv->worker_count; i++) {
+        struct csock__worker *wk = &srv->workers[i];
+        wk->server = srv;
+        wk->loop = csock_loop_new();
+        if (!wk->loop) return csock_lastcode();
+        struct csock__streams *sh = csock__streams_of(wk->loop);
+        if (!sh) return csock_lastcode();
+        sh->closed = connection_closed;
+        sh->closed_context = srv;
+    }
+    return 0;
+}
+
+static void stop_on_signal(csock_loop *loop, void *data)
+{
+    (void)loop;
+    csock_server_shutdown(data);
+}
+
+csock_server *csock_server_new(const char *address, const csock_server_config *config)
+{
+    if (!address || !config) {
+        csock__failf(CSOCK_EINVAL, "server: NULL %s", !address ? "address" : "config");
+        return NULL;
+    }
+    if (check_config(config) < 0) return NULL;
+    csock_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        csock__failf(CSOCK_ENOMEM, "server: out of memory");
+        return NULL;
+    }
+    srv->config = *config;
+    srv->reserve_fd = -1;
+    pthread_mutex_init(&srv->reserve_lock, NULL);
+    pthread_mutex_init(&srv->clients_lock, NULL);
+    pthread_cond_init(&srv->clients_done, NULL);
+    srv->worker_count =
+        config->mode == CSOCK_SERVE_LOOPS ? (config->loops ? config->loops : online_cores()) : 1;
+    srv->workers = calloc((size_t)srv->worker_count, sizeof *srv->workers);
+    if (!srv->workers) {
+        csock__failf(CSOCK_ENOMEM, "server: out of memory");
+        csock_server_free(srv);
+        return NULL;
+    }
+    int rc = make_workers(srv);
+    if (rc == 0) rc = listen_on(srv, address);
+    for (int i = 0; rc == 0 && i < srv->worker_count; i++) {
+        struct csock__worker *wk = &srv->workers[i];
+        wk->listen_fd = csock_fileno(srv->listeners[i % srv->listener_count]);
+        wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, CSOCK_READ, accept_ready, wk);
+        if (!wk->accepting) rc = csock_lastcode();
+    }
+    if (rc == 0 && config->stop_on_signals &&
+        ((rc = csock_loop_on_signal(srv->workers[0].loop, SIGINT, stop_on_signal, srv)) == 0))
+        rc = csock_loop_on_signal(srv->workers[0].loop, SIGTERM, stop_on_signal, srv);
+    if (rc == 0 && (srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        rc = csock__failf(-errno, "server: open /dev/null: %s", csock_strerror(-errno));
+    if (rc < 0) {
+        /* Keep the failure's message: freeing must not replace it. */
+        char message[512];
+        snprintf(message, sizeof message, "%s", csock_lasterror());
+        csock_server_free(srv);
+        csock__failf(rc, "%s", message);
+        return NULL;
+    }
+    return srv;
+}
+
+/* ---- running ---- */
+
+static void *work(void *arg)
+{
+    struct csock__worker *wk = arg;
+    csock_server *srv = wk->server;
+    while (!atomic_load(&srv->shutting))
+        if (csock_loop_run(wk->loop) < 0) break; /* the poller failed: nothing more can run */
+    csock_watch_remove(wk->accepting);
+    wk->accepting = NULL;
+    csock_timer_cancel(wk->backoff);
+    wk->backoff = NULL;
+    if (srv->config.mode == CSOCK_SERVE_THREADS) {
+        csock__stop_clients(srv);
+    } else {
+        csock__streams_abort_all(wk->loop, CSOCK_ESHUTDOWN);
+        csock_loop_run_once(wk->loop, 0); /* runs their on_close */
+    }
+    return NULL;
+}
+
+int csock_server_run(csock_server *srv)
+{
+    if (!srv) return csock__failf(CSOCK_EINVAL, "server: NULL server");
+    if (srv->ran) return csock__failf(CSOCK_EINVAL, "server: already ran");
+    srv->ran = 1;
+    int rc = 0;
+    for (int i = 1; i < srv->worker_count; i++) {
+        struct csock__worker *wk = &srv->workers[i];
+        int err = pthread_create(&wk->thread, NULL, work, wk);
+        if (err) {
+            rc = csock__failf(-err, "server: start loop %d: %s", i, csock_strerror(-err));
+            csock_server_shutdown(srv);
+            break;
+        }
+        wk->has_thread = 1;
+    }
+    work(&srv->workers[0]);
+    for (int i = 1; i < srv->worker_count; i++)
+        if (srv->workers[i].has_thread) pthread_join(srv->workers[i].thread, NULL);
+    return rc;
+}
+
+void csock_server_shutdown(csock_server *srv)
+{
+    if (!srv) return;
+    atomic_store(&srv->shutting, 1);
+    for (int i = 0; i < srv->worker_count; i++)
+        csock_loop_stop(srv->workers[i].loop);
+}
+
+int csock_server_connections(const csock_server *srv)
+{
+    return srv ? atomic_load(&srv->connections) : 0;
+}
+
+int csock_server_address(const csock_server *srv, csock_addr *addr)
+{
+    if (!srv || !addr) return csock__failf(CSOCK_EINVAL, "server address: NULL argument");
+    *addr = srv->addr;
+    return 0;
+}
+
+void csock_server_free(csock_server *srv)
+{
+    if (!srv) return;
+    for (int i = 0; srv->workers && i < srv->worker_count; i++)
+        csock_loop_free(srv->workers[i].loop);
+    free(srv->workers);
+    for (int i = 0; i < srv->listener_count; i++)
+        csock_free(srv->listeners[i]);
+    free(srv->listeners);
+    if (srv->reserve_fd >= 0) close(srv->reserve_fd);
+    pthread_mutex_destroy(&srv->reserve_lock);
+    pthread_mutex_destroy(&srv->clients_lock);
+    pthread_cond_destroy(&srv->clients_done);
+    free(srv);
+}
