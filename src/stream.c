@@ -268,6 +268,15 @@ void csock_stream_abort(csock_stream *st)
     if (st) finish(st, 0);
 }
 
+/* Shuts the socket down for writing; with end of file read too, nothing more can happen, and
+ * the stream closes. */
+static void shut_down(csock_stream *st)
+{
+    shutdown(st->watch.fd, SHUT_WR);
+    st->state |= STREAM_SHUT_DONE;
+    if (st->state & STREAM_EOF) finish(st, 0);
+}
+
 static int closed_error(const char *op)
 {
     return csock__failf(CSOCK_EPIPE, "stream %s: the stream is closing or shut down", op);
@@ -277,10 +286,7 @@ int csock_stream_shutdown(csock_stream *st)
 {
     if (!st || (st->state & (STREAM_CLOSING | STREAM_CLOSED))) return closed_error("shutdown");
     st->state |= STREAM_SHUT;
-    if ((!st->bufs || st->bufs->out.len == 0) && !(st->state & STREAM_SHUT_DONE)) {
-        shutdown(st->watch.fd, SHUT_WR);
-        st->state |= STREAM_SHUT_DONE;
-    }
+    if ((!st->bufs || st->bufs->out.len == 0) && !(st->state & STREAM_SHUT_DONE)) shut_down(st);
     return 0;
 }
 
@@ -334,8 +340,8 @@ static void write_ready(csock_stream *st)
             return;
         }
         if ((st->state & STREAM_SHUT) && !(st->state & STREAM_SHUT_DONE)) {
-            shutdown(st->watch.fd, SHUT_WR);
-            st->state |= STREAM_SHUT_DONE;
+            shut_down(st);
+            if (st->state & STREAM_CLOSED) return;
         }
         trim(st);
     }
@@ -484,10 +490,13 @@ static void read_ready(csock_stream *st)
         size_t left = csock__stream_unread(st, &rest);
         if (left > 0) deliver(st, rest, left, 1);
         if (st->state & (STREAM_CLOSED | STREAM_CLOSING)) return;
-        if (st->handler->on_end)
-            st->handler->on_end(st, st->watch.data);
-        else
+        if (!st->handler->on_end) {
             csock_stream_close(st);
+            return;
+        }
+        st->handler->on_end(st, st->watch.data);
+        if ((st->state & STREAM_SHUT_DONE) && !(st->state & (STREAM_CLOSED | STREAM_CLOSING)))
+            finish(st, 0); /* both directions are over */
         return;
     }
     if (held) {

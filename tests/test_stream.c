@@ -1,0 +1,457 @@
+/* Streams: lines, exact reads and frames arriving in pieces; limits (a line too long, a handler
+ * that never reads, a full write queue); watermarks and on_drain; a slow reader that never
+ * reads; half-close; closing another stream whose event was already fetched; deadlines; bad
+ * input. The peer is a plain blocking csock socket. */
+#include "check.h"
+
+#include <csock/stream.h>
+
+#include <stdatomic.h>
+
+/* What a test's handler saw. */
+struct log {
+    char lines[8][80];
+    int nlines;
+    int opened, ends, drains, closes, close_error;
+    int read_error;
+    size_t peak_queued;
+    int write_results[64], nwrites;
+    csock_stream *other; /* a stream to abort from on_data */
+    int datas;
+};
+
+static void on_close(csock_stream *st, int error, void *data)
+{
+    (void)st;
+    struct log *l = data;
+    l->closes++;
+    l->close_error = error;
+}
+
+static void run_until(csock_loop *loop, const int *flag, int want)
+{
+    for (int i = 0; i < 2000 && *flag < want; i++)
+        CHECK(csock_loop_run_once(loop, 5) >= 0);
+    CHECK(*flag >= want);
+}
+
+/* A stream on loop for the server side of a fresh TCP pair; *client is the peer. */
+static int small_buffers; /* give the pair 16 KiB kernel buffers, so queues fill soon */
+
+static csock_stream *stream_pair(csock_loop *loop, const csock_stream_handler *h, struct log *l,
+                                 csock **client)
+{
+    csock *server;
+    check_tcp_pair("127.0.0.1", client, &server);
+    csock_settimeout(*client, 5);
+    if (small_buffers) {
+        CHECK_EQ(csock_setsndbuf(server, 16384), 0);
+        CHECK_EQ(csock_setrcvbuf(*client, 16384), 0);
+    }
+    csock_stream *st = csock_stream_new(loop, server, h, l);
+    CHECK(st != NULL);
+    return st;
+}
+
+/* ---- framing ---- */
+
+static void take_lines(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    const char *line;
+    size_t len;
+    int rc;
+    while ((rc = csock_stream_read_line(st, &line, &len)) == 1 && l->nlines < 8) {
+        snprintf(l->lines[l->nlines++], sizeof l->lines[0], "%.*s", (int)len, line);
+    }
+    if (rc < 0) {
+        l->read_error = rc;
+        csock_stream_close(st);
+    }
+}
+
+static void send_and_pass(csock_loop *loop, csock *c, const char *text)
+{
+    CHECK_EQ(csock_sendall(c, text, strlen(text), NULL), 0);
+    /* The bytes are on loopback at once; one pass with a wait reads them. */
+    CHECK(csock_loop_run_once(loop, 5) >= 0);
+}
+
+static void lines_in_pieces(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {
+        .on_data = take_lines, .on_close = on_close, .max_buffer = 64};
+    struct log l = {0};
+    csock *c;
+    stream_pair(loop, &h, &l, &c);
+    send_and_pass(loop, c, "one\ntw");
+    CHECK_EQ(l.nlines, 1);
+    send_and_pass(loop, c, "o\n");
+    send_and_pass(loop, c, "thr");
+    CHECK_EQ(l.nlines, 2);
+    CHECK_EQ(csock_shutdown(c, SHUT_WR), 0);
+    run_until(loop, &l.closes, 1); /* end of file: the rest is the last line, then a close */
+    CHECK_EQ(l.nlines, 3);
+    CHECK_STR(l.lines[0], "one\n");
+    CHECK_STR(l.lines[1], "two\n");
+    CHECK_STR(l.lines[2], "thr");
+    CHECK_EQ(l.close_error, 0);
+    char b;
+    CHECK_EQ(csock_recv(c, &b, 1), 0); /* the server side closed too */
+    csock_free(c);
+
+    /* A line longer than max_buffer: read_line says so. */
+    l = (struct log){0};
+    stream_pair(loop, &h, &l, &c);
+    char big[100];
+    memset(big, 'x', sizeof big);
+    CHECK_EQ(csock_sendall(c, big, sizeof big, NULL), 0);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.read_error, CSOCK_EMSGSIZE);
+    CHECK_EQ(l.nlines, 0);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+static void ignore_data(csock_stream *st, void *data)
+{
+    (void)st;
+    ((struct log *)data)->datas++;
+}
+
+/* A handler that never takes its bytes: at max_buffer the stream closes with CSOCK_EMSGSIZE
+ * instead of holding more. */
+static void unread_bytes_are_bounded(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {
+        .on_data = ignore_data, .on_close = on_close, .max_buffer = 1000};
+    struct log l = {0};
+    csock *c;
+    stream_pair(loop, &h, &l, &c);
+    char buf[300] = {0};
+    for (int i = 0; i < 4 && l.closes == 0; i++)
+        send_and_pass(loop, c, memset(buf, 'y', 299));
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, CSOCK_EMSGSIZE);
+    CHECK_ERROR(CSOCK_EMSGSIZE, "1000 bytes unread");
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+static void take_exact_and_frames(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    const char *p;
+    size_t len;
+    if (l->nlines == 0 && csock_stream_read_exactly(st, 5, &p) == 1)
+        snprintf(l->lines[l->nlines++], sizeof l->lines[0], "%.5s", p);
+    int rc;
+    while (l->nlines > 0 && (rc = csock_stream_read_frame(st, &p, &len)) == 1 && l->nlines < 8)
+        snprintf(l->lines[l->nlines++], sizeof l->lines[0], "%.*s", (int)len, p);
+    if (l->nlines > 0 && rc < 0) {
+        l->read_error = rc;
+        snprintf(l->lines[7], sizeof l->lines[0], "%zu", len);
+        csock_stream_abort(st);
+    }
+}
+
+static void exact_reads_and_frames_byte_by_byte(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {
+        .on_data = take_exact_and_frames, .on_close = on_close, .max_buffer = 100};
+    struct log l = {0};
+    csock *c;
+    stream_pair(loop, &h, &l, &c);
+    const char wire[] = "HELLO\0\0\0\x05world\0\0\0\0";
+    for (size_t i = 0; i < sizeof wire - 1; i++) {
+        CHECK_EQ(csock_send(c, wire + i, 1), 1);
+        CHECK(csock_loop_run_once(loop, 5) >= 0);
+    }
+    CHECK_EQ(l.nlines, 3);
+    CHECK_STR(l.lines[0], "HELLO");
+    CHECK_STR(l.lines[1], "world");
+    CHECK_STR(l.lines[2], ""); /* an empty frame */
+    /* A frame announcing more than max_buffer can hold is refused with its length. */
+    CHECK_EQ(csock_send(c, "\0\x01\0\0", 4), 4);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.read_error, CSOCK_EMSGSIZE);
+    CHECK_STR(l.lines[7], "65536");
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* ---- writing ---- */
+
+static char chunk[8192];
+
+static void fill_queue(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    int rc = 0;
+    while (rc == 0 && l->nwrites < 64) {
+        rc = csock_stream_write(st, chunk, sizeof chunk);
+        l->write_results[l->nwrites++] = rc;
+        size_t q = csock_stream_queued(st);
+        if (q > l->peak_queued) l->peak_queued = q;
+    }
+    /* Past max_queue: refused, nothing queued. */
+    size_t before = csock_stream_queued(st);
+    char *huge = calloc(1, 200000);
+    l->read_error = csock_stream_write(st, huge, 200000);
+    free(huge);
+    CHECK_EQ(csock_stream_queued(st), before);
+}
+
+static void count_drain(csock_stream *st, void *data)
+{
+    (void)st;
+    ((struct log *)data)->drains++;
+}
+
+static void watermarks_and_drain(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_open = fill_queue,
+                                           .on_data = ignore_data,
+                                           .on_drain = count_drain,
+                                           .on_close = on_close,
+                                           .high_water = 16384,
+                                           .max_queue = 65536};
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    CHECK(l.nwrites >= 2);
+    CHECK_EQ(l.write_results[l.nwrites - 1], 1); /* reached high water */
+    for (int i = 0; i < l.nwrites - 1; i++)
+        CHECK_EQ(l.write_results[i], 0);
+    CHECK_EQ(l.read_error, CSOCK_ENOBUFS);
+    CHECK_ERROR(CSOCK_ENOBUFS, "queue limit");
+    CHECK(l.peak_queued >= 16384 && l.peak_queued <= 65536);
+    /* The peer reads everything: the queue drains, on_drain runs once, no byte is lost. */
+    size_t want = (size_t)l.nwrites * sizeof chunk, got = 0;
+    char buf[65536];
+    while (got < want) {
+        CHECK(csock_loop_run_once(loop, 0) >= 0);
+        ssize_t n = csock_recv(c, buf, sizeof buf);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    CHECK_EQ(got, want);
+    run_until(loop, &l.drains, 1);
+    CHECK_EQ(l.drains, 1);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* ---- a peer that sends but never reads ---- */
+
+static void echo_and_watch(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    const char *p;
+    size_t n = csock_stream_peek(st, &p);
+    int rc = csock_stream_write(st, p, n);
+    CHECK(rc >= 0);
+    csock_stream_consume(st, n);
+    if (csock_stream_queued(st) > l->peak_queued) l->peak_queued = csock_stream_queued(st);
+    l->datas++;
+}
+
+struct flood {
+    csock *c;
+    size_t sent;
+    atomic_int done;
+};
+
+static void *flood(void *arg)
+{
+    struct flood *f = arg;
+    static char buf[65536];
+    csock_settimeout(f->c, 0.5);
+    for (int i = 0; i < 4000; i++) { /* at most 256 MiB: ends with a timeout long before */
+        size_t sent = 0;
+        int rc = csock_sendall(f->c, buf, sizeof buf, &sent);
+        f->sent += sent;
+        if (rc < 0) break;
+    }
+    atomic_store(&f->done, 1);
+    return NULL;
+}
+
+static void slow_reader_stays_bounded(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {
+        .on_data = echo_and_watch, .on_close = on_close, .high_water = 32768};
+    struct log l = {0};
+    struct flood f = {0};
+    stream_pair(loop, &h, &l, &f.c);
+    pthread_t t = check_thread(flood, &f);
+    for (int i = 0; i < 100000 && !atomic_load(&f.done); i++)
+        CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+    check_join(t);
+    CHECK(atomic_load(&f.done));
+    /* The writer was stopped by the kernel's buffers, not by an unbounded queue. */
+    CHECK(l.peak_queued <= 4 * 32768);
+    CHECK(f.sent < 64u << 20);
+    CHECK_EQ(l.closes, 0);
+    csock_free(f.c);
+    run_until(loop, &l.closes, 1);
+    csock_loop_free(loop);
+}
+
+/* ---- half-close ---- */
+
+static void say_bye(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    l->ends++;
+    CHECK(csock_stream_at_eof(st));
+    CHECK_EQ(csock_stream_write(st, "bye", 3), 0);
+    CHECK_EQ(csock_stream_shutdown(st), 0);
+}
+
+static void half_close(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {
+        .on_data = ignore_data, .on_end = say_bye, .on_close = on_close};
+    struct log l = {0};
+    csock *c;
+    stream_pair(loop, &h, &l, &c);
+    CHECK_EQ(csock_shutdown(c, SHUT_WR), 0);
+    run_until(loop, &l.closes, 1); /* both directions over: closed */
+    CHECK_EQ(l.ends, 1);
+    char buf[8] = {0};
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 3);
+    CHECK_STR(buf, "bye");
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 0);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* ---- closing another stream whose event is already fetched ---- */
+
+static void abort_other(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    l->datas++;
+    if (l->other) csock_stream_abort(l->other);
+    const char *p;
+    csock_stream_consume(st, csock_stream_peek(st, &p));
+}
+
+static void close_another_stream_in_the_same_pass(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = abort_other, .on_close = on_close};
+    struct log la = {0}, lb = {0};
+    csock *ca, *cb;
+    csock_stream *a = stream_pair(loop, &h, &la, &ca);
+    csock_stream *b = stream_pair(loop, &h, &lb, &cb);
+    la.other = b;
+    lb.other = a;
+    CHECK_EQ(csock_send(ca, "x", 1), 1);
+    CHECK_EQ(csock_send(cb, "x", 1), 1);
+    /* Both readable before the pass: whichever runs first closes the other, whose on_data must
+     * then never run, in this pass or a later one. */
+    CHECK(csock_loop_run_once(loop, 5) >= 1);
+    if (la.datas + lb.datas < 2) CHECK(csock_loop_run_once(loop, 0) >= 0);
+    CHECK_EQ(la.datas + lb.datas, 1);
+    CHECK_EQ(la.closes + lb.closes, 1);
+    csock_free(ca);
+    csock_free(cb);
+    csock_loop_free(loop); /* frees the survivor, closing its socket */
+}
+
+/* ---- deadlines ---- */
+
+static void deadlines(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler idle = {
+        .on_data = ignore_data, .on_close = on_close, .idle_timeout = 0.05};
+    static const csock_stream_handler total = {
+        .on_data = ignore_data, .on_close = on_close, .total_timeout = 0.1};
+    struct log li = {0}, lt = {0};
+    csock *ci, *ct;
+    double start = check_now();
+    stream_pair(loop, &idle, &li, &ci);
+    stream_pair(loop, &total, &lt, &ct);
+    /* The second keeps talking: only its total deadline can end it. */
+    while (lt.closes == 0 && check_now() - start < 10) {
+        CHECK_EQ(csock_send(ct, "k", 1), 1);
+        CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+    }
+    CHECK_EQ(lt.close_error, CSOCK_ETIMEOUT);
+    CHECK(check_now() - start >= 0.1);
+    run_until(loop, &li.closes, 1);
+    CHECK_EQ(li.close_error, CSOCK_ETIMEOUT);
+    char b;
+    CHECK_EQ(csock_recv(ci, &b, 1), 0);
+    csock_free(ci);
+    csock_free(ct);
+    csock_loop_free(loop);
+}
+
+/* ---- bad input ---- */
+
+static void bad_input(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler none = {0};
+    static const csock_stream_handler marks = {
+        .on_data = ignore_data, .high_water = 100, .low_water = 200};
+    static const csock_stream_handler h = {.on_data = ignore_data, .on_close = on_close};
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK(csock_stream_new(loop, s, &none, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "the handler has no on_data");
+    CHECK(csock_stream_new(loop, s, &marks, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "low_water is above high_water");
+    CHECK(csock_stream_new(NULL, s, &h, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "NULL loop");
+    csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK(csock_stream_new(loop, u, &h, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "not a stream socket");
+    csock_free(u);
+    /* The socket is untouched by the failures and works as a stream afterwards. */
+    struct log l = {0};
+    csock_stream *st = csock_stream_new(loop, s, &h, &l);
+    CHECK(st != NULL);
+    CHECK_EQ(csock_stream_data(st), &l);
+    csock_addr peer, mine;
+    CHECK_EQ(csock_stream_peername(st, &peer), 0);
+    CHECK_EQ(csock_getsockname(c, &mine), 0);
+    CHECK_EQ(csock_addr_port(&peer), csock_addr_port(&mine));
+    csock_stream_close(st);
+    CHECK_EQ(csock_stream_write(st, "x", 1), CSOCK_EPIPE);
+    CHECK_ERROR(CSOCK_EPIPE, "stream write");
+    CHECK_EQ(csock_stream_shutdown(st), CSOCK_EPIPE);
+    run_until(loop, &l.closes, 1);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+int main(void)
+{
+    check_watchdog(60);
+    int fds = check_open_fds();
+    RUN(lines_in_pieces);
+    RUN(unread_bytes_are_bounded);
+    RUN(exact_reads_and_frames_byte_by_byte);
+    RUN(watermarks_and_drain);
+    RUN(slow_reader_stays_bounded);
+    RUN(half_close);
+    RUN(close_another_stream_in_the_same_pass);
+    RUN(deadlines);
+    RUN(bad_input);
+    CHECK_EQ(check_open_fds(), fds);
+    return check_done();
+}
