@@ -23,9 +23,10 @@ static void resume_accepting(csock_loop *loop, csock_timer *t, void *data)
     csock_watch_set(wk->accepting, CSOCK_READ);
 }
 
-/* Out of descriptors (or memory): take the oldest waiting connection with the reserve descriptor
- * and close it, so that its client learns at once, then stop accepting for a moment instead of
- * waking again and again for connections that cannot be taken. */
+/* Out of descriptors (or memory): with the reserve descriptor freed, take the connections
+ * waiting and close them, so that their clients learn at once (end of file, or a reset if they
+ * had sent something) instead of hanging in the backlog; then stop accepting for a moment rather
+ * than waking again and again for connections that cannot be taken. */
 static void back_off(struct csock__worker *wk, int err)
 {
     csock_server *srv = wk->server;
@@ -33,8 +34,11 @@ static void back_off(struct csock__worker *wk, int err)
         pthread_mutex_lock(&srv->reserve_lock);
         if (srv->reserve_fd >= 0) {
             close(srv->reserve_fd);
-            int fd = accept4(wk->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0) close(fd);
+            for (int i = 0; i < ACCEPTS_PER_PASS; i++) {
+                int fd = accept4(wk->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0) break;
+                close(fd);
+            }
             srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         }
         pthread_mutex_unlock(&srv->reserve_lock);

@@ -48,7 +48,7 @@ void csock__serve_on_thread(csock_server *srv, int fd)
 {
     struct csock__client *c = calloc(1, sizeof *c);
     int flags = fcntl(fd, F_GETFL);
-    if (c && flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) c->sock = csock_fromfd(fd);
+    if (c && flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) c->sock = csock_wrap(fd);
     if (c && c->sock && srv->config.timeout > 0) csock_settimeout(c->sock, srv->config.timeout);
     if (!c || !c->sock) {
         close(fd);

@@ -1,0 +1,367 @@
+/* Servers: 1,000 concurrent clients each verifying their bytes, on one loop, on two loops with a
+ * shared listener and with SO_REUSEPORT; the connection limit; a thread per connection with a
+ * shutdown from a handler; shutdown with connections open; running out of descriptors without
+ * spinning, and recovering. Nothing may leak: descriptors are counted before and after. */
+#include "check.h"
+
+#include <csock/server.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+/* ---- the server side: echo ---- */
+
+static atomic_int shutdown_closes;
+
+static void echo(csock_stream *st, void *data)
+{
+    (void)data;
+    const char *p;
+    size_t n = csock_stream_peek(st, &p);
+    CHECK(csock_stream_write(st, p, n) >= 0);
+    csock_stream_consume(st, n);
+}
+
+static void count_shutdown(csock_stream *st, int error, void *data)
+{
+    (void)st, (void)data;
+    if (error == CSOCK_ESHUTDOWN) atomic_fetch_add(&shutdown_closes, 1);
+}
+
+static const csock_stream_handler echo_handler = {.on_data = echo, .on_close = count_shutdown};
+
+static void *serve(void *arg)
+{
+    CHECK_EQ(csock_server_run(arg), 0);
+    return NULL;
+}
+
+static int port_of(csock_server *srv)
+{
+    csock_addr a;
+    CHECK_EQ(csock_server_address(srv, &a), 0);
+    return csock_addr_port(&a);
+}
+
+/* ---- the client side: many streams on one loop, each checking its echo ---- */
+
+#define MESSAGE 3000
+
+struct client {
+    int id;
+    size_t got;
+    int ok;
+};
+
+static int clients_done, clients_ok;
+
+static char pattern_byte(int id, size_t i)
+{
+    return (char)(id * 31 + i * 7);
+}
+
+static void client_open(csock_stream *st, void *data)
+{
+    struct client *c = data;
+    char msg[MESSAGE];
+    for (size_t i = 0; i < MESSAGE; i++)
+        msg[i] = pattern_byte(c->id, i);
+    CHECK(csock_stream_write(st, msg, MESSAGE) >= 0);
+}
+
+static void client_data(csock_stream *st, void *data)
+{
+    struct client *c = data;
+    const char *p;
+    size_t n = csock_stream_peek(st, &p);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != pattern_byte(c->id, c->got + i)) c->ok = 0;
+    c->got += n;
+    csock_stream_consume(st, n);
+    if (c->got >= MESSAGE) csock_stream_close(st);
+}
+
+static void client_close(csock_stream *st, int error, void *data)
+{
+    (void)st;
+    struct client *c = data;
+    clients_done++;
+    if (error == 0 && c->ok && c->got == MESSAGE) clients_ok++;
+}
+
+static const csock_stream_handler client_handler = {
+    .on_open = client_open, .on_data = client_data, .on_close = client_close};
+
+/* count clients connect at once (all connected before any is served), then all exchange their
+ * bytes concurrently; returns how many got exactly theirs back. */
+static int run_clients(int port, int count)
+{
+    csock_loop *loop = csock_loop_new();
+    struct client *cs = calloc((size_t)count, sizeof *cs);
+    clients_done = clients_ok = 0;
+    for (int i = 0; i < count; i++) {
+        cs[i] = (struct client){.id = i, .ok = 1};
+        csock *s = csock_create_connection("127.0.0.1", port, 10, NULL);
+        CHECK(s != NULL);
+        if (!s) break;
+        CHECK(csock_stream_new(loop, s, &client_handler, &cs[i]) != NULL);
+    }
+    for (int i = 0; i < 100000 && clients_done < count; i++)
+        CHECK(csock_loop_run_once(loop, 10) >= 0);
+    csock_loop_free(loop);
+    free(cs);
+    return clients_ok;
+}
+
+static void thousand_clients(int mode, int reuse_port)
+{
+    int fds = check_open_fds();
+    csock_server_config config = {
+        .handler = &echo_handler, .mode = mode, .loops = 2, .reuse_port = reuse_port};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    pthread_t t = check_thread(serve, srv);
+    CHECK_EQ(run_clients(port_of(srv), 1000), 1000);
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK_EQ(csock_server_connections(srv), 0);
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
+static void one_loop(void)
+{
+    thousand_clients(CSOCK_SERVE_LOOP, 0);
+}
+
+static void two_loops_shared_listener(void)
+{
+    thousand_clients(CSOCK_SERVE_LOOPS, 0);
+}
+
+static void two_loops_reuse_port(void)
+{
+    thousand_clients(CSOCK_SERVE_LOOPS, 1);
+}
+
+/* ---- limits and shutdown ---- */
+
+static void connection_limit_and_shutdown_with_clients(void)
+{
+    int fds = check_open_fds();
+    atomic_store(&shutdown_closes, 0);
+    csock_server_config config = {.handler = &echo_handler, .max_connections = 2};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    pthread_t t = check_thread(serve, srv);
+    int port = port_of(srv);
+    csock *c[3];
+    char buf[8];
+    for (int i = 0; i < 2; i++) {
+        c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
+        CHECK_EQ(csock_send(c[i], "hi", 2), 2);
+        CHECK_EQ(csock_recv(c[i], buf, sizeof buf), 2); /* served */
+    }
+    /* The third is over the limit: closed at once, not left waiting. */
+    c[2] = csock_create_connection("127.0.0.1", port, 5, NULL);
+    CHECK_EQ(csock_recv(c[2], buf, sizeof buf), 0);
+    CHECK_EQ(csock_server_connections(srv), 2);
+    csock_free(c[2]);
+    /* Shutdown with two connections open: both closed with CSOCK_ESHUTDOWN, run returns. */
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK_EQ(atomic_load(&shutdown_closes), 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(csock_recv(c[i], buf, sizeof buf), 0);
+        csock_free(c[i]);
+    }
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
+/* ---- a thread per connection ---- */
+
+static csock_server *threads_server;
+static atomic_int threads_served;
+
+/* The tutorial's way: blocking calls. "stop" shuts the whole server down from here. */
+static void blocking_echo(csock *client, void *data)
+{
+    (void)data;
+    char buf[256];
+    ssize_t n;
+    atomic_fetch_add(&threads_served, 1);
+    while ((n = csock_recv(client, buf, sizeof buf)) > 0) {
+        if (n == 4 && memcmp(buf, "stop", 4) == 0) {
+            csock_server_shutdown(threads_server);
+            return;
+        }
+        if (csock_sendall(client, buf, (size_t)n, NULL) < 0) return;
+    }
+}
+
+static void thread_per_connection_shutdown_from_a_handler(void)
+{
+    int fds = check_open_fds();
+    csock_server_config config = {
+        .serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .timeout = 30};
+    threads_server = csock_server_new("127.0.0.1:0", &config);
+    CHECK(threads_server != NULL);
+    pthread_t t = check_thread(serve, threads_server);
+    int port = port_of(threads_server);
+    csock *c[20];
+    char buf[16];
+    for (int i = 0; i < 20; i++) {
+        c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
+        CHECK_EQ(csock_send(c[i], "ping", 4), 4);
+        CHECK_EQ(csock_recv(c[i], buf, sizeof buf), 4);
+    }
+    CHECK_EQ(atomic_load(&threads_served), 20);
+    CHECK_EQ(csock_server_connections(threads_server), 20);
+    /* Nineteen threads are blocked in recv; the twentieth asks for shutdown. All return. */
+    CHECK_EQ(csock_send(c[19], "stop", 4), 4);
+    check_join(t);
+    CHECK_EQ(csock_server_connections(threads_server), 0);
+    for (int i = 0; i < 20; i++) {
+        CHECK_EQ(csock_recv(c[i], buf, sizeof buf), 0);
+        csock_free(c[i]);
+    }
+    csock_server_free(threads_server);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
+static void bad_configs(void)
+{
+    csock_server_config none = {0};
+    CHECK(csock_server_new("127.0.0.1:0", &none) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
+    csock_server_config threads = {.mode = CSOCK_SERVE_THREADS};
+    CHECK(csock_server_new("127.0.0.1:0", &threads) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "THREADS mode needs a serve function");
+    csock_server_config ok = {.handler = &echo_handler};
+    CHECK(csock_server_new("localhost:80", &ok) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "localhost");
+    /* A port in use: the error comes from csock_server_new, with the address. */
+    csock_server *a = csock_server_new("127.0.0.1:0", &ok);
+    char where[64];
+    snprintf(where, sizeof where, "127.0.0.1:%d", port_of(a));
+    CHECK(csock_server_new(where, &ok) == NULL);
+    CHECK_ERROR(CSOCK_EADDRINUSE, where);
+    csock_server_free(a);
+    /* Shut down before running: run returns at once. */
+    csock_server *b = csock_server_new("127.0.0.1:0", &ok);
+    csock_server_shutdown(b);
+    CHECK_EQ(csock_server_run(b), 0);
+    CHECK_EQ(csock_server_run(b), CSOCK_EINVAL);
+    csock_server_free(b);
+}
+
+/* ---- out of descriptors ---- */
+
+/* CPU seconds a process has used, from /proc. */
+static double cpu_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    /* After the name: state, then 10 fields, then utime and stime. */
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void descriptor_exhaustion_backs_off_and_recovers(void)
+{
+    int ready[2];
+    CHECK_EQ(pipe(ready), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        /* The server: 40 descriptors in all, of which a handful are its own. */
+        struct rlimit r = {40, 40};
+        setrlimit(RLIMIT_NOFILE, &r);
+        csock_server_config config = {.handler = &echo_handler, .stop_on_signals = 1};
+        csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+        int port = srv ? port_of(srv) : 0;
+        if (write(ready[1], &port, sizeof port) != sizeof port) _exit(3);
+        int rc = srv ? csock_server_run(srv) : 1;
+        csock_server_free(srv);
+        _exit(rc == 0 ? 0 : 4);
+    }
+    int port = 0;
+    CHECK_EQ(read(ready[0], &port, sizeof port), (ssize_t)sizeof port);
+    close(ready[0]);
+    close(ready[1]);
+    CHECK(port > 0);
+    /* Twice as many clients as it has descriptors: each says hello. */
+    csock *c[80];
+    for (int i = 0; i < 80; i++) {
+        c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
+        CHECK(c[i] != NULL);
+        csock_settimeout(c[i], 5);
+        CHECK_EQ(csock_send(c[i], "x", 1), 1);
+    }
+    /* Every client hears at once: its echo, or, when it could not be taken, end of file or a
+     * reset (a socket closed with unread bytes resets the connection). */
+    int served = 0, shed = 0;
+    char b;
+    for (int i = 0; i < 80; i++) {
+        ssize_t n = csock_recv(c[i], &b, 1);
+        served += n == 1;
+        shed += n == 0 || n == CSOCK_ECONNRESET;
+    }
+    CHECK(served > 0 && shed > 0);
+    CHECK_EQ(served + shed, 80);
+    /* Out of descriptors with a client waiting, it must idle, not spin: over half a second it
+     * may use a small share of a core. */
+    csock *waiting = csock_create_connection("127.0.0.1", port, 5, NULL);
+    double before = cpu_of(child);
+    struct pollfd idle = {csock_fileno(waiting), POLLIN, 0};
+    poll(&idle, 1, 500); /* a measurement window, not synchronisation */
+    double used = cpu_of(child) - before;
+    CHECK(before >= 0 && used < 0.2);
+    /* Clients leave: the server takes new ones again. */
+    for (int i = 0; i < 80; i++)
+        csock_free(c[i]);
+    csock_free(waiting);
+    csock *late = csock_create_connection("127.0.0.1", port, 5, NULL);
+    csock_settimeout(late, 10);
+    char buf[8] = {0};
+    ssize_t n = -1;
+    for (int tries = 0; tries < 50 && n != 5; tries++) {
+        /* A connection made while it was still full is shed: try again. */
+        n = csock_send(late, "again", 5) == 5 ? csock_recv(late, buf, sizeof buf) : -1;
+        if (n != 5) {
+            csock_free(late);
+            late = csock_create_connection("127.0.0.1", port, 5, NULL);
+            csock_settimeout(late, 10);
+        }
+    }
+    CHECK_EQ(n, 5);
+    csock_free(late);
+    kill(child, SIGTERM);
+    int status = 0;
+    CHECK_EQ(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    check_watchdog(100);
+    RUN(bad_configs);
+    RUN(one_loop);
+    RUN(two_loops_shared_listener);
+    RUN(two_loops_reuse_port);
+    RUN(connection_limit_and_shutdown_with_clients);
+    RUN(thread_per_connection_shutdown_from_a_handler);
+    RUN(descriptor_exhaustion_backs_off_and_recovers);
+    return check_done();
+}
