@@ -376,10 +376,16 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
                             total, max_queue(h), queued);
     size_t sent = 0;
     if (queued == 0 && total > 0) {
-        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
         ssize_t n;
-        while ((n = sendmsg(st->watch.fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-        }
+        do {
+            /* One buffer: send(2), which costs less than sendmsg(2) on some kernels. */
+            if (iovcnt == 1) {
+                n = send(st->watch.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+            } else {
+                struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+                n = sendmsg(st->watch.fd, &m, MSG_NOSIGNAL);
+            }
+        } while (n < 0 && errno == EINTR);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return socket_error(st, -errno, "write");
         sent = n > 0 ? (size_t)n : 0;

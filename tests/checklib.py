@@ -1,4 +1,7 @@
-"""What the Python-driven tests share: one check() and the closing summary line."""
+"""What the Python-driven tests share: one check(), the closing summary line, and a way to run
+a server program."""
+import signal
+import subprocess
 import sys
 
 passed = failed = 0
@@ -19,3 +22,32 @@ def done():
     """Prints "N passed, M failed" and exits non-zero on any failure."""
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+class Program:
+    """A server program that prints "listening on HOST:PORT" first. Use with "with": it is killed
+    if still running at the end. stop() ends it with SIGTERM and returns its exit status."""
+
+    def __init__(self, args, timeout=30):
+        self.timeout = timeout
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.first = self.proc.stdout.readline().strip()
+        self.port = int(self.first.rsplit(":", 1)[1]) if ":" in self.first else 0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(self.timeout)
+
+    def stderr(self):
+        return self.proc.stderr.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()

@@ -14,8 +14,9 @@ from checklib import check, done
 SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
 CFLAGS = sys.argv[4:]  # the library's own build flags, such as its sanitizers
 DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md",
-        "docs/datagrams-raw-unix.md"]
-FRAGMENT = """#include <csock.h>
+        "docs/datagrams-raw-unix.md", "docs/servers.md"]
+FRAGMENT = """#include <csock/server.h>
+#include <signal.h>
 #include <stdio.h>
 static int fragment(csock *s, const char *host, int port)
 {

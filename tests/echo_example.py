@@ -3,12 +3,11 @@ over IPv4 and IPv6, with one and with two loops; SIGTERM ends it with status 0.
 Usage: echo_example.py BUILD_DIR"""
 import os
 import selectors
-import signal
 import socket
 import subprocess
 import sys
 
-from checklib import check, done
+from checklib import Program, check, done
 
 SERVER = os.path.join(sys.argv[1], "examples/echo/echo-server")
 TIMEOUT = 30
@@ -57,20 +56,12 @@ def clients_echo(host, port, count, size):
 
 def run(address, host, loops, count, size):
     args = [SERVER, address] + ([str(loops)] if loops > 1 else [])
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        first = p.stdout.readline().strip()
-        port = int(first.rsplit(":", 1)[1])
-        ok = clients_echo(host, port, count, size)
-        p.send_signal(signal.SIGTERM)
-        rc = p.wait(TIMEOUT)
+    with Program(args) as p:
+        ok = clients_echo(host, p.port, count, size)
+        rc = p.stop()
         check(f"echo-server {address}, {loops} loop(s), {count} clients x {size} bytes",
-              first.startswith("listening on ") and ok and rc == 0,
-              f"{first!r} ok={ok} rc={rc} {p.stderr.read()}")
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+              p.first.startswith("listening on ") and ok and rc == 0,
+              f"{p.first!r} ok={ok} rc={rc} {p.stderr()}")
 
 
 def usage_errors():

@@ -5,7 +5,7 @@
  *   ADDRESS  where to listen: 127.0.0.1:9000, [::1]:0, :9000; with port 0 the real port is
  *            printed as "listening on HOST:PORT"
  *   LOOPS    event loops on as many threads (default 1) */
-#include <csock/server.h>
+#include "../serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,20 +41,6 @@ int main(int argc, char **argv)
         .handler = &echo_handler,
         .mode = loops > 1 ? CSOCK_SERVE_LOOPS : CSOCK_SERVE_LOOP,
         .loops = loops,
-        .stop_on_signals = 1,
     };
-    csock_server *srv = csock_server_new(argv[1], &config);
-    csock_addr where;
-    char text[CSOCK_ADDRSTRLEN];
-    if (!srv || csock_server_address(srv, &where) < 0) {
-        fprintf(stderr, "echo-server: %s\n", csock_lasterror());
-        return 1;
-    }
-    csock_addr_format(&where, text, sizeof text);
-    printf("listening on %s\n", text);
-    fflush(stdout);
-    int rc = csock_server_run(srv);
-    if (rc < 0) fprintf(stderr, "echo-server: %s\n", csock_lasterror());
-    csock_server_free(srv);
-    return rc < 0 ? 1 : 0;
+    return serve("echo-server", argv[1], config);
 }

@@ -1,0 +1,259 @@
+/* A load generator for echo servers, on raw epoll so that it costs as little as possible.
+ *
+ *   loadgen echo HOST PORT CONNECTIONS SIZE SECONDS
+ *       every connection sends a SIZE-byte message, waits for all of it to come back, checks
+ *       every byte, and sends the next; prints messages/s and latency percentiles
+ *   loadgen connect HOST PORT CONCURRENCY SECONDS
+ *       CONCURRENCY at a time: connect, send 64 bytes, read them back, close; prints connections/s
+ *   loadgen idle HOST PORT CONNECTIONS
+ *       opens CONNECTIONS and holds them: prints "ready", closes them at end of standard input
+ *
+ * The result is one line of key=value pairs; a byte that comes back wrong is an error (status 1).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUCKETS 200000 /* latency histogram: 1 microsecond per bucket, up to 200 ms */
+
+static struct sockaddr_storage target;
+static socklen_t target_len;
+static unsigned long histogram[BUCKETS + 1];
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void parse_target(const char *host, const char *port)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&target;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&target;
+    memset(&target, 0, sizeof target);
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((unsigned short)atoi(port));
+        target_len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((unsigned short)atoi(port));
+        target_len = sizeof *v6;
+    } else {
+        fprintf(stderr, "loadgen: %s is not a numeric address\n", host);
+        exit(2);
+    }
+}
+
+static int connect_to(int nonblocking)
+{
+    int fd =
+        socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0) die("socket");
+    if (connect(fd, (struct sockaddr *)&target, target_len) < 0 && errno != EINPROGRESS)
+        die("connect");
+    return fd;
+}
+
+static void watch(int ep, int op, int fd, uint32_t events, unsigned id)
+{
+    struct epoll_event e = {.events = events, .data.u32 = id};
+    epoll_ctl(ep, op, fd, &e);
+}
+
+static double percentile(unsigned long total, double p)
+{
+    unsigned long want = (unsigned long)(p * (double)total), seen = 0;
+    for (int i = 0; i <= BUCKETS; i++) {
+        seen += histogram[i];
+        if (seen > want) return i;
+    }
+    return BUCKETS;
+}
+
+/* ---- echo ---- */
+
+struct conn {
+    int fd;
+    size_t sent, got;
+    unsigned seq;
+    double started;
+};
+
+static char fill(unsigned id, unsigned seq, size_t i)
+{
+    return (char)(id * 131 + seq * 31 + i * 7);
+}
+
+static int echo(int conns, size_t size, double seconds)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct conn *c = calloc((size_t)conns, sizeof *c);
+    char *out = malloc(size), *in = malloc(size + 65536);
+    for (int i = 0; i < conns; i++) {
+        c[i].fd = connect_to(0);
+        fcntl(c[i].fd, F_SETFL, O_NONBLOCK);
+        watch(ep, EPOLL_CTL_ADD, c[i].fd, EPOLLIN | EPOLLOUT, (unsigned)i);
+    }
+    unsigned long messages = 0, errors = 0;
+    double start = now(), end = start + seconds;
+    struct epoll_event ev[256];
+    while (now() < end) {
+        int n = epoll_wait(ep, ev, 256, 100);
+        for (int k = 0; k < n; k++) {
+            unsigned id = ev[k].data.u32;
+            struct conn *x = &c[id];
+            if ((ev[k].events & EPOLLOUT) && x->sent < size) {
+                if (x->sent == 0) x->started = now();
+                for (size_t i = x->sent; i < size; i++)
+                    out[i] = fill(id, x->seq, i);
+                ssize_t w = send(x->fd, out + x->sent, size - x->sent, MSG_NOSIGNAL);
+                if (w > 0) x->sent += (size_t)w;
+                if (w < 0 && errno != EAGAIN) die("send");
+                if (x->sent == size) {
+                    watch(ep, EPOLL_CTL_MOD, x->fd, EPOLLIN, id);
+                }
+            }
+            if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                ssize_t r = recv(x->fd, in, size - x->got, 0);
+                if (r == 0 || (r < 0 && errno != EAGAIN)) {
+                    fprintf(stderr, "loadgen: connection %u closed by the server\n", id);
+                    return 1;
+                }
+                if (r < 0) continue;
+                for (ssize_t i = 0; i < r; i++)
+                    if (in[i] != fill(id, x->seq, x->got + (size_t)i)) errors++;
+                x->got += (size_t)r;
+                if (x->got == size) {
+                    double us = (now() - x->started) * 1e6;
+                    histogram[us < BUCKETS ? (int)us : BUCKETS]++;
+                    messages++;
+                    x->seq++;
+                    x->sent = x->got = 0;
+                    watch(ep, EPOLL_CTL_MOD, x->fd, EPOLLIN | EPOLLOUT, id);
+                }
+            }
+        }
+    }
+    double took = now() - start;
+    printf("messages=%lu seconds=%.3f rate=%.0f p50_us=%.0f p99_us=%.0f errors=%lu\n", messages,
+           took, messages / took, percentile(messages, 0.50), percentile(messages, 0.99), errors);
+    for (int i = 0; i < conns; i++)
+        close(c[i].fd);
+    free(c);
+    free(out);
+    free(in);
+    close(ep);
+    return errors ? 1 : 0;
+}
+
+/* ---- connection rate ---- */
+
+static int connect_rate(int concurrency, double seconds)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct conn *c = calloc((size_t)concurrency, sizeof *c);
+    char msg[64], in[64];
+    memset(msg, 'c', sizeof msg);
+    for (int i = 0; i < concurrency; i++) {
+        c[i].fd = connect_to(1);
+        watch(ep, EPOLL_CTL_ADD, c[i].fd, EPOLLOUT, (unsigned)i);
+    }
+    unsigned long done = 0, failed = 0;
+    double start = now(), end = start + seconds;
+    struct epoll_event ev[256];
+    while (now() < end) {
+        int n = epoll_wait(ep, ev, 256, 100);
+        for (int k = 0; k < n; k++) {
+            struct conn *x = &c[ev[k].data.u32];
+            int finished = 0;
+            if (x->sent == 0 && (ev[k].events & EPOLLOUT)) {
+                if (send(x->fd, msg, sizeof msg, MSG_NOSIGNAL) == (ssize_t)sizeof msg) {
+                    x->sent = sizeof msg;
+                    watch(ep, EPOLL_CTL_MOD, x->fd, EPOLLIN, ev[k].data.u32);
+                } else {
+                    failed++, finished = 1;
+                }
+            } else if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                ssize_t r = recv(x->fd, in, sizeof in - x->got, 0);
+                if (r > 0) x->got += (size_t)r;
+                if (x->got == sizeof msg)
+                    done++, finished = 1;
+                else if (r == 0 || (r < 0 && errno != EAGAIN))
+                    failed++, finished = 1;
+            }
+            if (finished) {
+                close(x->fd);
+                x->sent = x->got = 0;
+                x->fd = connect_to(1);
+                watch(ep, EPOLL_CTL_ADD, x->fd, EPOLLOUT, ev[k].data.u32);
+            }
+        }
+    }
+    double took = now() - start;
+    printf("connections=%lu seconds=%.3f rate=%.0f failed=%lu\n", done, took, done / took, failed);
+    for (int i = 0; i < concurrency; i++)
+        close(c[i].fd);
+    free(c);
+    close(ep);
+    return failed ? 1 : 0;
+}
+
+/* ---- idle connections ---- */
+
+static int idle(int conns)
+{
+    int *fds = calloc((size_t)conns, sizeof *fds);
+    for (int i = 0; i < conns; i++)
+        fds[i] = connect_to(0);
+    /* Every connection is accepted once a byte sent on it comes back. */
+    for (int i = 0; i < conns; i++) {
+        char b = 'i';
+        if (send(fds[i], &b, 1, MSG_NOSIGNAL) != 1 || recv(fds[i], &b, 1, 0) != 1) die("idle echo");
+    }
+    printf("ready %d\n", conns);
+    fflush(stdout);
+    char buf[64];
+    while (read(0, buf, sizeof buf) > 0) {
+    }
+    for (int i = 0; i < conns; i++)
+        close(fds[i]);
+    free(fds);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 7 && strcmp(argv[1], "echo") == 0) {
+        parse_target(argv[2], argv[3]);
+        return echo(atoi(argv[4]), (size_t)atol(argv[5]), atof(argv[6]));
+    }
+    if (argc == 6 && strcmp(argv[1], "connect") == 0) {
+        parse_target(argv[2], argv[3]);
+        return connect_rate(atoi(argv[4]), atof(argv[5]));
+    }
+    if (argc == 5 && strcmp(argv[1], "idle") == 0) {
+        parse_target(argv[2], argv[3]);
+        return idle(atoi(argv[4]));
+    }
+    fprintf(stderr, "usage: loadgen echo HOST PORT CONNECTIONS SIZE SECONDS\n"
+                    "       loadgen connect HOST PORT CONCURRENCY SECONDS\n"
+                    "       loadgen idle HOST PORT CONNECTIONS\n");
+    return 2;
+}

@@ -1,0 +1,164 @@
+/* A tiny HTTP/1.1 server: answers every request with "Hello, world", keeps connections alive
+ * (and answers pipelined requests in order), closes when the client asks or speaks HTTP/1.0
+ * without keep-alive. Serves until SIGINT or SIGTERM.
+ *
+ * Usage: hello-server ADDRESS   (127.0.0.1:8080, [::1]:0, ...; port 0 prints the real one) */
+#define _GNU_SOURCE /* strcasestr */
+#include "../serve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HEAD_MAX 8192 /* the longest request line or header line, and a body we skip */
+
+/* Where a connection is in its current request. */
+struct request {
+    int in_head;      /* the request line is read; headers come until an empty line */
+    int close;        /* answer, then close */
+    size_t body_left; /* bytes of a body to skip once the head is done */
+    int discard;      /* answered with an error: read and drop the rest until end of file */
+};
+
+static const char hello[] = "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: text/plain\r\n"
+                            "Content-Length: 13\r\n"
+                            "\r\n"
+                            "Hello, world\n";
+static const char hello_close[] = "HTTP/1.1 200 OK\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "Content-Length: 13\r\n"
+                                  "Connection: close\r\n"
+                                  "\r\n"
+                                  "Hello, world\n";
+
+/* Answers the request just read; the last one on the connection says so. */
+static void answer(csock_stream *st, const struct request *r)
+{
+    if (r->close) {
+        csock_stream_write(st, hello_close, sizeof hello_close - 1);
+        csock_stream_close(st);
+    } else if (csock_stream_write(st, hello, sizeof hello - 1) < 0) {
+        csock_stream_abort(st);
+    }
+}
+
+/* Answers an error and ends the connection the way HTTP servers do: shut down for writing, then
+ * read and drop whatever the client still sends until it closes, so that closing with its bytes
+ * unread does not reset the connection before the answer is read. */
+static void reply(csock_stream *st, struct request *r, const char *status)
+{
+    char text[128];
+    int n = snprintf(text, sizeof text,
+                     "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
+    csock_stream_write(st, text, (size_t)n);
+    csock_stream_shutdown(st);
+    r->discard = 1;
+}
+
+/* Starts a request from its request line: "GET /path HTTP/1.1". Returns 0, or -1 when the line
+ * is not HTTP (the connection is then answered 400 and closed). */
+static int request_line(struct request *r, const char *line, size_t len)
+{
+    const char *sp1 = memchr(line, ' ', len);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
+    if (!sp1 || !sp2 || sp1 == line || len - (size_t)(sp2 + 1 - line) < 8 ||
+        memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+        return -1;
+    *r = (struct request){.in_head = 1, .close = sp2[8] == '0'}; /* HTTP/1.0: close by default */
+    return 0;
+}
+
+static void header(struct request *r, const char *line, size_t len)
+{
+    char text[HEAD_MAX + 1];
+    memcpy(text, line, len);
+    text[len] = 0;
+    if (strncasecmp(text, "Connection:", 11) == 0) {
+        if (strcasestr(text + 11, "close")) r->close = 1;
+        if (strcasestr(text + 11, "keep-alive")) r->close = 0;
+    } else if (strncasecmp(text, "Content-Length:", 15) == 0) {
+        r->body_left = strtoul(text + 15, NULL, 10);
+    }
+}
+
+static void on_data(csock_stream *st, void *data)
+{
+    struct request *r = data;
+    for (;;) {
+        if (r->discard) {
+            const char *p;
+            csock_stream_consume(st, csock_stream_peek(st, &p));
+            return;
+        }
+        if (r->body_left > 0) { /* skip a request body, as far as it has arrived */
+            const char *p;
+            size_t have = csock_stream_peek(st, &p);
+            size_t n = have < r->body_left ? have : r->body_left;
+            csock_stream_consume(st, n);
+            r->body_left -= n;
+            if (r->body_left > 0) return;
+            answer(st, r);
+            if (r->close) return;
+            continue;
+        }
+        const char *line;
+        size_t len;
+        int rc = csock_stream_read_line(st, &line, &len);
+        if (rc == 0) return;
+        if (rc < 0) {
+            reply(st, r, "431 Request Header Fields Too Large");
+            continue;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (!r->in_head) {
+            if (len == 0) continue; /* blank lines between requests are allowed */
+            if (request_line(r, line, len) < 0) {
+                reply(st, r, "400 Bad Request");
+                continue;
+            }
+        } else if (len > 0) {
+            header(r, line, len);
+        } else { /* the end of the head */
+            r->in_head = 0;
+            if (r->body_left > 0) continue;
+            answer(st, r);
+            if (r->close) return;
+        }
+    }
+}
+
+static void on_open(csock_stream *st, void *data)
+{
+    (void)data;
+    struct request *r = calloc(1, sizeof *r);
+    if (r)
+        csock_stream_set_data(st, r);
+    else
+        csock_stream_abort(st);
+}
+
+static void on_close(csock_stream *st, int error, void *data)
+{
+    (void)st, (void)error;
+    free(data);
+}
+
+static const csock_stream_handler http = {
+    .on_open = on_open,
+    .on_data = on_data,
+    .on_close = on_close,
+    .max_buffer = HEAD_MAX,
+    .idle_timeout = 60, /* a keep-alive connection nobody uses is closed after a minute */
+};
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: hello-server ADDRESS\n");
+        return 2;
+    }
+    return serve("hello-server", argv[1], (csock_server_config){.handler = &http});
+}

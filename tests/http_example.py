@@ -1,0 +1,71 @@
+"""The HTTP example driven by real clients: curl (two requests over one kept-alive connection),
+Python's http.client (keep-alive, a request with a body, Connection: close), pipelined requests
+on a raw socket, HTTP/1.0, a bad request and a header too large. Usage: http_example.py BUILD_DIR"""
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+from checklib import Program, check, done
+
+SERVER = os.path.join(sys.argv[1], "examples/http/hello-server")
+TIMEOUT = 30
+HELLO = b"Hello, world\n"
+
+
+def raw_exchange(port, data):
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+        return got
+
+
+def main():
+    with Program([SERVER, "127.0.0.1:0"]) as p:
+        port = p.port
+        url = f"http://127.0.0.1:{port}"
+        if shutil.which("curl"):
+            r = subprocess.run(["curl", "-sS", "-v", f"{url}/", f"{url}/again"],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            check("curl: two requests, one connection",
+                  r.returncode == 0 and r.stdout == "Hello, world\nHello, world\n" and
+                  "Re-using existing connection" in r.stderr, r.stderr[-800:])
+        else:
+            check("curl is installed", False, "curl not found")
+
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        bodies = []
+        for path in ("/", "/a", "/b"):
+            c.request("GET", path)
+            resp = c.getresponse()
+            bodies.append((resp.status, resp.read()))
+        c.request("POST", "/form", body=b"x" * 20000)
+        resp = c.getresponse()
+        bodies.append((resp.status, resp.read()))
+        check("http.client: keep-alive and a request body",
+              bodies == [(200, HELLO)] * 4 and c.sock is not None)
+        c.request("GET", "/", headers={"Connection": "close"})
+        resp = c.getresponse()
+        check("Connection: close is honoured", resp.read() == HELLO and resp.will_close)
+        c.close()
+
+        got = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        check("three pipelined requests, three answers", got.count(HELLO) == 3, got[:200])
+        got = raw_exchange(port, b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+        check("HTTP/1.0: one answer, then close", got.count(HELLO) == 1, got[:200])
+        got = raw_exchange(port, b"NONSENSE\r\n\r\n")
+        check("a bad request line: 400", got.startswith(b"HTTP/1.1 400 "), got[:200])
+        got = raw_exchange(port, b"GET / HTTP/1.1\r\nX: " + b"y" * 9000 + b"\r\n\r\n")
+        check("a header over 8 KiB: 431", got.startswith(b"HTTP/1.1 431 "), got[:200])
+        rc = p.stop()
+        check("SIGTERM: status 0", rc == 0, p.stderr())
+    done()
+
+
+if __name__ == "__main__":
+    main()
