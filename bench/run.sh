@@ -4,6 +4,21 @@ set -eu
 build=${1:-build}
 mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
+
+# The echo comparison needs libuv and libevent (for their reference servers) and gnuplot (for
+# its chart): installed here where possible (Debian, as root), then built.
+if ! pkg-config --exists libuv libevent 2>/dev/null || ! command -v gnuplot >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends libuv1-dev libevent-dev gnuplot-nox \
+            pkg-config >/dev/null
+        cmake "$build" >/dev/null
+        cmake --build "$build" -j2
+    else
+        echo "bench: without libuv1-dev, libevent-dev and gnuplot, their parts are left out" >&2
+    fi
+fi
+
 "$build/bench/bench-stream" "${ROUNDS:-7}" "${PINGPONGS:-50000}" "${MEGABYTES:-256}" |
     tee "bench/results/stream-$stamp.md"
 echo
@@ -12,4 +27,6 @@ echo
 echo
 "$build/bench/bench-sendfile" "${SENDFILE_ROUNDS:-7}" "${SENDFILE_MEGABYTES:-256}" |
     tee "bench/results/sendfile-$stamp.md"
-echo "reports: bench/results/*-$stamp.md"
+echo
+python3 bench/echo.py "$build" "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}"
+echo "reports: bench/results/"

@@ -220,7 +220,8 @@ static void finish(csock_stream *st, int error)
     struct csock__streams *sh = loop->streams;
     st->state |= STREAM_CLOSED;
     st->error = error;
-    csock_watch_set(&st->watch, 0);
+    /* Its events are ignored from now on (stream_io), and its watch is removed at the end of
+     * this pass: telling the kernel to stop them first would only cost a system call. */
     if (sh->closing_tail)
         sh->closing_tail->next_closing = st;
     else
@@ -517,6 +518,7 @@ static void stream_io(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)loop, (void)data;
     csock_stream *st = of_watch(w);
+    if (st->state & STREAM_CLOSED) return;
     if (events & CSOCK_WRITE) write_ready(st);
     if ((events & CSOCK_READ) && !(st->state & (STREAM_CLOSED | STREAM_CLOSING))) read_ready(st);
 }

@@ -1,8 +1,9 @@
-"""The HTTP example driven by real clients: curl (two requests over one kept-alive connection),
+"""The HTTP example driven by real clients: curl (two requests over one kept-alive connection), wrk,
 Python's http.client (keep-alive, a request with a body, Connection: close), pipelined requests
 on a raw socket, HTTP/1.0, a bad request and a header too large. Usage: http_example.py BUILD_DIR"""
 import http.client
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -37,6 +38,16 @@ def main():
                   "Re-using existing connection" in r.stderr, r.stderr[-800:])
         else:
             check("curl is installed", False, "curl not found")
+
+        if shutil.which("wrk"):
+            r = subprocess.run(["wrk", "-t1", "-c20", "-d1s", f"{url}/"], capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            done_requests = re.search(r"(\d+) requests in", r.stdout)
+            check("wrk: 20 kept-alive connections for a second, no errors",
+                  r.returncode == 0 and done_requests and int(done_requests.group(1)) > 0 and
+                  "Non-2xx" not in r.stdout and "Socket errors" not in r.stdout, r.stdout)
+        else:
+            check("wrk is installed", False, "wrk not found")
 
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
         bodies = []
