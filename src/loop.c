@@ -213,7 +213,9 @@ void csock_watch_remove(csock_watch *w)
 /* The posted functions, in order; each removed before it runs. */
 static int run_posted(csock_loop *loop)
 {
+    if (!atomic_load(&loop->has_posted)) return 0;
     pthread_mutex_lock(&loop->post_lock);
+    atomic_store(&loop->has_posted, 0);
     csock__posted *p = loop->posted;
     loop->posted = loop->posted_tail = NULL;
     pthread_mutex_unlock(&loop->post_lock);
@@ -230,20 +232,12 @@ static int run_posted(csock_loop *loop)
     return ran;
 }
 
-static int has_posted(csock_loop *loop)
-{
-    pthread_mutex_lock(&loop->post_lock);
-    int any = loop->posted != NULL;
-    pthread_mutex_unlock(&loop->post_lock);
-    return any;
-}
-
 /* The wait of a pass in milliseconds: the caller's timeout, shortened to the next timer; 0 when
  * work is already waiting. Rounded up, so a pass never wakes just before a timer is due. */
 static int wait_ms(csock_loop *loop, double timeout)
 {
-    if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) || has_posted(loop) ||
-        (loop->work_waiting && loop->work_waiting(loop)))
+    if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) ||
+        atomic_load(&loop->has_posted) || (loop->work_waiting && loop->work_waiting(loop)))
         return 0;
     int ms = -1;
     if (timeout >= 0) {
@@ -321,6 +315,7 @@ int csock_loop_post(csock_loop *loop, csock_loop_cb cb, void *data)
     else
         loop->posted = p;
     loop->posted_tail = p;
+    atomic_store(&loop->has_posted, 1);
     pthread_mutex_unlock(&loop->post_lock);
     csock_loop_wakeup(loop);
     return 0;

@@ -81,6 +81,7 @@ struct csock_loop {
     /* Functions posted from any thread. */
     pthread_mutex_t post_lock;
     csock__posted *posted, *posted_tail;
+    _Atomic int has_posted; /* posted is not empty: a pass looks here instead of locking */
     /* Signals (loop_signal.c). */
     _Atomic unsigned long long signals_caught; /* bit signo-1, set by the handler */
     _Atomic unsigned long long signals_wanted; /* read by the handler */
