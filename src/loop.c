@@ -70,7 +70,6 @@ csock_loop *csock_loop_new(void)
     if (csock__loop_attach(loop, &loop->wake_watch, loop->wake_fd[0], CSOCK_READ, drain_wakeups,
                            NULL) < 0)
         goto fail;
-    loop->watches = 0; /* the loop's own watch is not the caller's */
     return loop;
 fail:
     csock__poller_free(loop->poller);
@@ -141,7 +140,6 @@ int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, cso
     w->next = loop->live;
     if (loop->live) loop->live->prev = w;
     loop->live = w;
-    loop->watches++;
     return 0;
 }
 
@@ -200,7 +198,6 @@ void csock_watch_remove(csock_watch *w)
     else
         loop->live = w->next;
     if (w->next) w->next->prev = w->prev;
-    loop->watches--;
     if (loop->dispatching) {
         /* Events fetched in this pass may still name w: it is freed when the pass ends. */
         w->next = loop->removed;

@@ -65,7 +65,6 @@ struct csock_loop {
     csock__poller *poller;
     int64_t now_ns;       /* monotonic, read once per pass */
     int dispatching;      /* inside a pass: removals are deferred */
-    int watches;          /* watches added and not removed */
     csock_watch *live;    /* every watch not removed */
     csock_watch *removed; /* watches removed during this pass, to free at its end */
     /* Frees an embedded watch's object, once no fetched event can refer to it (streams). */

@@ -289,14 +289,11 @@ int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags)
     size_t size, iovs;
     unsigned run = segment_run(s, msgs, b.count, &size, &iovs);
     ssize_t n = run ? send_segments(s, msgs, run, size, iovs, flags) : 0;
-    if (n != 0) {
-        if (csock__tracing()) csock__trace_count("sendmany", b.count, n, "messages");
-        if (n < 0) return csock__fail((int)n, "sendmany", msgs[0].addr ? msgs[0].addr : &s->peer);
-        return (int)n;
+    if (n == 0) { /* not segmented: one sendmmsg */
+        n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendmmsg, &b);
+        for (ssize_t i = 0; i < n; i++)
+            msgs[i].len = b.h[i].msg_len;
     }
-    n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendmmsg, &b);
-    for (ssize_t i = 0; i < n; i++)
-        msgs[i].len = b.h[i].msg_len;
     if (csock__tracing()) csock__trace_count("sendmany", b.count, n, "messages");
     if (n < 0) return csock__fail((int)n, "sendmany", msgs[0].addr ? msgs[0].addr : &s->peer);
     return (int)n;

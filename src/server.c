@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -209,11 +208,7 @@ csock_server *csock_server_new(const char *address, const csock_server_config *c
     if (rc == 0 && (srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
         rc = csock__failf(-errno, "server: open /dev/null: %s", csock_strerror(-errno));
     if (rc < 0) {
-        /* Keep the failure's message: freeing must not replace it. */
-        char message[512];
-        snprintf(message, sizeof message, "%s", csock_lasterror());
-        csock_server_free(srv);
-        csock__failf(rc, "%s", message);
+        csock_server_free(srv); /* records nothing: the failure's message stays */
         return NULL;
     }
     return srv;

@@ -20,9 +20,8 @@ enum {
     STREAM_SHUT_DONE = 1 << 4,  /* shutdown(SHUT_WR) done */
     STREAM_CLOSING = 1 << 5,    /* close once drained */
     STREAM_CLOSED = 1 << 6,     /* on_close is due: no other callback runs */
-    STREAM_IN_DATA = 1 << 7,    /* inside on_data (for the end-of-file pass) */
-    STREAM_DEADLINES = 1 << 8,  /* the handler has an idle or total deadline */
-    STREAM_OWES_DRAIN = 1 << 9, /* a write returned 1: on_drain is owed */
+    STREAM_DEADLINES = 1 << 7,  /* the handler has an idle or total deadline */
+    STREAM_OWES_DRAIN = 1 << 8, /* a write returned 1: on_drain is owed */
 };
 
 static void stream_io(csock_loop *loop, csock_watch *w, int events, void *data);
@@ -433,9 +432,7 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
 {
     struct csock__streams *sh = st->watch.loop->streams;
     sh->view = (struct csock__view){st, data, len, 0};
-    st->state |= STREAM_IN_DATA;
     st->handler->on_data(st, st->watch.data);
-    st->state &= (uint16_t)~STREAM_IN_DATA;
     size_t used = sh->view.used;
     sh->view.stream = NULL;
     if (held) {
