@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -306,9 +307,18 @@ int csock_stream_pause(csock_stream *st, int pause)
 static int socket_error(csock_stream *st, int code, const char *op)
 {
     finish(st, code);
-    char peer[CSOCK_ADDRSTRLEN] = "";
+    /* After a reset the kernel no longer knows the peer: the descriptor names the stream then. */
+    char peer[CSOCK_ADDRSTRLEN];
     csock_addr a;
-    if (csock_stream_peername(st, &a) == 0) csock_addr_format(&a, peer, sizeof peer);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(st->watch.fd, (struct sockaddr *)&ss, &len) == 0) {
+        memcpy(&a.ss, &ss, len);
+        a.len = len;
+        csock_addr_format(&a, peer, sizeof peer);
+    } else {
+        snprintf(peer, sizeof peer, "fd %d", st->watch.fd);
+    }
     return csock__failf(code, "stream %s %s: %s", op, peer, csock_strerror(code));
 }
 

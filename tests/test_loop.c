@@ -88,6 +88,11 @@ static void readiness(void)
     csock_loop_free(loop);
 }
 
+static void record_nothing(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t, (void)data;
+}
+
 static void bad_arguments(void)
 {
     csock_loop *loop = csock_loop_new();
@@ -111,6 +116,16 @@ static void bad_arguments(void)
     CHECK_ERROR(CSOCK_EINVAL, "signal 9: cannot be caught");
     CHECK_EQ(csock_loop_on_signal(loop, 0, NULL, NULL), CSOCK_EINVAL);
     CHECK_EQ(csock_loop_post(loop, NULL, NULL), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "loop: post: NULL callback");
+    csock_watch *w = csock_loop_add(loop, p[1], CSOCK_WRITE, count, &s);
+    CHECK_EQ(csock_watch_set(w, 8), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "unknown event bits");
+    CHECK_EQ(csock_watch_events(w), CSOCK_WRITE);
+    csock_timer *t = csock_loop_call_later(loop, 100, record_nothing, NULL);
+    CHECK_EQ(csock_timer_restart(t, -1), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "bad delay");
+    CHECK(csock_loop_call_at(loop, -5, record_nothing, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "time must be");
     csock_loop_free(loop); /* frees the watch still there; the descriptors stay open */
     CHECK_EQ(fcntl(p[0], F_GETFD) >= 0, 1);
     close(p[0]);

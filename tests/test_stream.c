@@ -400,6 +400,97 @@ static void deadlines(void)
     csock_loop_free(loop);
 }
 
+/* ---- pausing, gathered writes, frames out, accessors ---- */
+
+static void pausing_and_writing_frames(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = ignore_data, .on_close = on_close};
+    struct log l = {0}, other = {0};
+    csock *c;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    CHECK(csock_stream_loop(st) == loop);
+    csock_addr mine, peer;
+    CHECK_EQ(getsockname(csock_stream_fileno(st), (struct sockaddr *)&mine.ss,
+                         &(socklen_t){sizeof mine.ss}),
+             0);
+    CHECK_EQ(csock_getpeername(c, &peer), 0);
+    mine.len = peer.len;
+    CHECK_EQ(csock_addr_port(&mine), csock_addr_port(&peer));
+    csock_stream_set_data(st, &other);
+    CHECK(csock_stream_data(st) == &other);
+    csock_stream_set_data(st, &l);
+
+    /* Paused: bytes wait in the kernel, no on_data; resumed: they arrive. */
+    CHECK_EQ(csock_stream_pause(st, 1), 0);
+    CHECK_EQ(csock_send(c, "p", 1), 1);
+    CHECK_EQ(csock_loop_run_once(loop, 0.05), 0);
+    CHECK_EQ(l.datas, 0);
+    CHECK_EQ(csock_stream_pause(st, 0), 0);
+    run_until(loop, &l.datas, 1);
+
+    /* A frame and a gathered write reach the peer as the bytes they stand for. */
+    CHECK_EQ(csock_stream_write_frame(st, "hello", 5), 0);
+    struct iovec parts[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
+    CHECK_EQ(csock_stream_writev(st, parts, 3), 0);
+    char buf[16] = {0};
+    size_t got = 0;
+    while (got < 14) {
+        ssize_t n = csock_recv(c, buf + got, sizeof buf - got);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    CHECK_EQ(got, 14);
+    CHECK(memcmp(buf, "\0\0\0\x05helloabcde", 14) == 0);
+    struct iovec bad = {NULL, 3};
+    CHECK_EQ(csock_stream_writev(st, &bad, 1), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "buffer 0 is NULL");
+    CHECK_EQ(csock_stream_writev(st, parts, -1), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "bad buffer list");
+    csock_stream_abort(st);
+    CHECK_EQ(csock_stream_pause(st, 1), CSOCK_EPIPE);
+    run_until(loop, &l.closes, 1);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* ---- a peer that resets ---- */
+
+static void write_after_reset(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    l->datas++;
+    const char *p;
+    csock_stream_consume(st, csock_stream_peek(st, &p));
+    /* The peer is gone: writing fails with a socket error and names the stream. */
+    int rc = 0;
+    for (int i = 0; i < 100 && rc >= 0; i++)
+        rc = csock_stream_write(st, chunk, sizeof chunk);
+    l->read_error = rc;
+    CHECK(rc == CSOCK_ECONNRESET || rc == CSOCK_EPIPE);
+    CHECK_ERROR(rc, "stream write ");
+}
+
+static void peer_reset(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = write_after_reset, .on_close = on_close};
+    struct log l = {0};
+    csock *c;
+    stream_pair(loop, &h, &l, &c);
+    /* A reset: unread bytes on the peer's side, and no lingering on close. */
+    CHECK_EQ(
+        csock_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger)),
+        0);
+    CHECK_EQ(csock_send(c, "x", 1), 1);
+    csock_free(c);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.datas, 1); /* the byte sent before the reset is read first */
+    CHECK(l.close_error == CSOCK_ECONNRESET || l.close_error == CSOCK_EPIPE);
+    csock_loop_free(loop);
+}
+
 /* ---- bad input ---- */
 
 static void bad_input(void)
@@ -421,6 +512,13 @@ static void bad_input(void)
     CHECK(csock_stream_new(loop, u, &h, NULL) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "not a stream socket");
     csock_free(u);
+    csock *closed = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_close(closed);
+    CHECK(csock_stream_new(loop, closed, &h, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EBADF, "stream: socket is closed");
+    csock_free(closed);
+    CHECK(csock_stream_new(loop, s, NULL, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "NULL handler");
     /* The socket is untouched by the failures and works as a stream afterwards. */
     struct log l = {0};
     csock_stream *st = csock_stream_new(loop, s, &h, &l);
@@ -451,6 +549,8 @@ int main(void)
     RUN(half_close);
     RUN(close_another_stream_in_the_same_pass);
     RUN(deadlines);
+    RUN(pausing_and_writing_frames);
+    RUN(peer_reset);
     RUN(bad_input);
     CHECK_EQ(check_open_fds(), fds);
     return check_done();
