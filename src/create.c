@@ -61,6 +61,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     int64_t deadline = timeout_ns > 0 ? csock__now() + timeout_ns : 0;
     char tried[1024] = "";
     csock *s = NULL;
+    int connect_failed = 0;
     for (size_t i = 0; i < list->count && !s; i++) {
         const csock_addrinfo *item = &list->items[i];
         int64_t left = timeout_ns;
@@ -78,8 +79,20 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
             /* Each attempt's message starts with its step ("connect ", "bind "); the list
              * keeps connect failures short, others whole. */
             const char *msg = csock_lasterror();
-            append(tried, sizeof tried, strncmp(msg, "connect ", 8) == 0 ? msg + 8 : msg);
+            connect_failed = strncmp(msg, "connect ", 8) == 0;
+            append(tried, sizeof tried, connect_failed ? msg + 8 : msg);
         }
+    }
+    /* A name with one address reads as csock_connect's message: "connect localhost:9
+     * (127.0.0.1:9): Connection refused", or without the parenthesis for a numeric host. */
+    if (!s && list->count == 1 && connect_failed) {
+        char addr[CSOCK_ADDRSTRLEN], asked[CSOCK_ADDRSTRLEN];
+        csock__addr_text(&list->items[0].addr, addr);
+        csock__hostport_text(host, port, asked, sizeof asked);
+        if (strcmp(addr, asked) == 0)
+            snprintf(tried, sizeof tried, "%s", csock_strerror(rc));
+        else
+            snprintf(tried, sizeof tried, "(%s): %s", addr, csock_strerror(rc));
     }
     if (s && (rc = csock__set_timeout_ns(s, timeout_ns)) < 0) {
         csock_free(s);
@@ -91,8 +104,8 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
         if (tried[0] == '\0')
             snprintf(tried, sizeof tried, "no address of the source address's family");
         if (rc == 0) rc = CSOCK_EADDRNOTAVAIL;
-        csock__failf(rc, "connect %s: %s", csock__hostport_text(host, port, where, sizeof where),
-                     tried);
+        csock__failf(rc, "connect %s%s%s", csock__hostport_text(host, port, where, sizeof where),
+                     tried[0] == '(' ? " " : ": ", tried);
     }
     return s;
 }

@@ -126,7 +126,10 @@ static int listen_on(csock_server *srv, const char *address)
     if (rc < 0) return rc;
     int port = csock_addr_family(&a) == AF_UNIX ? 0 : csock_addr_port(&a);
     if (csock_addr_host(&a, host, sizeof host) < 0) return csock_lastcode();
-    csock_server_options o = {.backlog = srv->config.backlog ? srv->config.backlog : 511};
+    /* The family comes from the address, not from its text: "unix:relative.sock" is a Unix
+     * path whatever its first character. */
+    csock_server_options o = {.family = csock_addr_family(&a),
+                              .backlog = srv->config.backlog ? srv->config.backlog : 511};
     int count = 1;
     if (srv->config.mode == CSOCK_SERVE_LOOPS && srv->config.reuse_port) {
         o.reuse_port = 1;
@@ -263,6 +266,13 @@ void csock_server_shutdown(csock_server *srv)
     atomic_store(&srv->shutting, 1);
     for (int i = 0; i < srv->worker_count; i++)
         csock_loop_stop(srv->workers[i].loop);
+}
+
+csock_loop *csock_server_loop(const csock_server *srv, int i)
+{
+    if (!srv || srv->config.mode == CSOCK_SERVE_THREADS || i < 0 || i >= srv->worker_count)
+        return NULL;
+    return srv->workers[i].loop;
 }
 
 int csock_server_connections(const csock_server *srv)

@@ -30,6 +30,10 @@ static void failure_lists_every_address(void)
              port, port, port);
     CHECK_STR(csock_lasterror(), want);
     CHECK_EQ(csock_lastcode(), CSOCK_ECONNREFUSED);
+    /* One address: the message reads as csock_connect's. */
+    CHECK(csock_create_connection("127.0.0.1", port, 1, NULL) == NULL);
+    snprintf(want, sizeof want, "connect 127.0.0.1:%d: Connection refused", port);
+    CHECK_STR(csock_lasterror(), want);
     CHECK(csock_create_connection(NULL, port, 1, NULL) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "create_connection: no host");
     CHECK(csock_create_connection("127.0.0.1", port, -7, NULL) == NULL);

@@ -232,6 +232,58 @@ static void thread_per_connection_shutdown_from_a_handler(void)
     CHECK_EQ(check_open_fds(), fds);
 }
 
+/* ---- the caller's own watches on the server's loop ---- */
+
+static void pipe_says_stop(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)loop, (void)events;
+    char c;
+    CHECK_EQ(read(csock_watch_fd(w), &c, 1), 1);
+    csock_watch_remove(w);
+    csock_server_shutdown(data);
+}
+
+static void own_watch_on_the_server_loop(void)
+{
+    int fds = check_open_fds();
+    csock_server_config config = {.handler = &echo_handler};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    csock_loop *loop = csock_server_loop(srv, 0);
+    CHECK(loop != NULL);
+    CHECK(csock_server_loop(srv, 1) == NULL);
+    CHECK(csock_server_loop(srv, -1) == NULL);
+    CHECK(csock_server_loop(NULL, 0) == NULL);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK(csock_loop_add(loop, p[0], CSOCK_READ, pipe_says_stop, srv) != NULL);
+    pthread_t t = check_thread(serve, srv);
+    /* Connections are served beside the pipe, and a byte on the pipe ends the server. */
+    csock *c = csock_create_connection("127.0.0.1", port_of(srv), 5, NULL);
+    char buf[8];
+    CHECK_EQ(csock_send(c, "hi", 2), 2);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    check_join(t);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 0);
+    csock_free(c);
+    csock_server_free(srv);
+    close(p[0]);
+    close(p[1]);
+
+    csock_server_config two = {.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2};
+    srv = csock_server_new("127.0.0.1:0", &two);
+    CHECK(csock_server_loop(srv, 0) != NULL && csock_server_loop(srv, 1) != NULL);
+    CHECK(csock_server_loop(srv, 0) != csock_server_loop(srv, 1));
+    CHECK(csock_server_loop(srv, 2) == NULL);
+    csock_server_free(srv);
+    csock_server_config threads = {.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS};
+    srv = csock_server_new("127.0.0.1:0", &threads);
+    CHECK(csock_server_loop(srv, 0) == NULL);
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
 static void bad_configs(void)
 {
     csock_server_config none = {0};
@@ -362,6 +414,7 @@ int main(void)
     RUN(two_loops_reuse_port);
     RUN(connection_limit_and_shutdown_with_clients);
     RUN(thread_per_connection_shutdown_from_a_handler);
+    RUN(own_watch_on_the_server_loop);
     RUN(descriptor_exhaustion_backs_off_and_recovers);
     return check_done();
 }

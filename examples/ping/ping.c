@@ -89,7 +89,15 @@ static int parse(int argc, char **argv, struct config *c)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Built as its own program, and also as the ping command of the csock tool (tools/csock), which
+ * names this function csock_ping_main. */
+#ifndef PING_MAIN
+#define PING_MAIN main
+#endif
+
+int PING_MAIN(int argc, char **argv);
+
+int PING_MAIN(int argc, char **argv)
 {
     struct config c;
     if (parse(argc, argv, &c)) return 2;

@@ -1,0 +1,94 @@
+/* csock connect: makes the connection (TCP, UDP, Unix stream or datagram), then hands it to the
+ * relay or to the command of --exec. */
+#include "session.h"
+
+#include <string.h>
+
+/* The source address: -s, or with -4/-6 alone the wildcard of that family, so that only
+ * addresses of the family are tried. Returns 1 with *out set, 0 for none, -1 on error. */
+int source_address(const struct config *c, csock_addr *out)
+{
+    if (!c->has_source && !c->family) return 0;
+    const char *host = c->has_source ? c->source.host : "";
+    int family = c->family;
+    if (!family && !host[0]) family = strchr(c->address.host, ':') ? AF_INET6 : AF_INET;
+    if (!host[0]) host = family == AF_INET6 ? "::" : "0.0.0.0";
+    return csock_addr_resolve(out, host, c->source.port, family) < 0 ? -1 : 1;
+}
+
+static csock *connect_unix(const struct config *c, int type)
+{
+    csock *s = csock_socket(AF_UNIX, type, 0);
+    if (!s) return NULL;
+    int rc = csock_settimeout(s, c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT);
+    if (rc == 0 && type == SOCK_DGRAM) {
+        /* A datagram client needs a name of its own for replies to reach it: -s, or one the
+         * kernel makes up (an abstract name, nothing left in the file system). */
+        if (c->has_source) {
+            rc = csock_bind_unix(s, c->source.host, 0, 1);
+        } else {
+            csock_addr autobind = {.len = sizeof(sa_family_t)};
+            autobind.ss.ss_family = AF_UNIX;
+            rc = csock_bind_addr(s, &autobind);
+        }
+    }
+    if (rc == 0) rc = csock_connect(s, c->address.host, 0);
+    if (rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static csock *connect_udp(const struct config *c, const csock_addr *source)
+{
+    int family = source ? csock_addr_family(source) : c->family;
+    csock_addrlist *list =
+        csock_getaddrinfo(c->address.host, c->address.port, family, SOCK_DGRAM, 0, 0);
+    if (!list) return NULL;
+    csock *s = csock_socket(list->items[0].family, SOCK_DGRAM, 0);
+    int rc = s ? 0 : csock_lastcode();
+    if (rc == 0 && source) rc = csock_bind_addr(s, source);
+    if (rc == 0) rc = csock_connect_addr(s, &list->items[0].addr);
+    csock_freeaddrinfo(list);
+    if (rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static csock *make_connection(const struct config *c)
+{
+    int type = c->udp ? SOCK_DGRAM : SOCK_STREAM;
+    if (c->address.unix_socket) return connect_unix(c, type);
+    csock_addr source;
+    int has = source_address(c, &source);
+    if (has < 0) return NULL;
+    if (c->udp) return connect_udp(c, has ? &source : NULL);
+    return csock_create_connection(c->address.host, c->address.port,
+                                   c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT, has ? &source : NULL);
+}
+
+int run_connect(const struct config *c)
+{
+    csock *s = make_connection(c);
+    if (!s) {
+        say("%s", csock_lasterror());
+        return failure_status(csock_lastcode());
+    }
+    if (c->verbose) {
+        char asked[300], peer[CSOCK_ADDRSTRLEN];
+        peer_text(s, peer, sizeof peer);
+        if (c->address.unix_socket)
+            say("connected to %s", c->address.host);
+        else if (endpoint_text(c->address.host, c->address.port, asked, sizeof asked),
+                 strcmp(asked, peer) == 0)
+            say("connected to %s", peer);
+        else
+            say("connected to %s (%s)", asked, peer);
+    }
+    if (c->exec) return exec_session(c, s);
+    if (c->udp) return relay_datagrams(c, s, ONE_PEER);
+    return relay_stream(c, s);
+}

@@ -1,0 +1,258 @@
+/* The datagram relay (UDP, Unix datagram sockets): each chunk of standard input leaves as one
+ * datagram, each datagram that arrives goes to standard output. Datagrams have no end of file:
+ * the session ends with -q after the end of input, with -i, or with a signal. A listener with
+ * -k talks to every peer that has sent it something: input goes to each of them.
+ *
+ * Nothing is dropped without a word: a datagram over the receive buffer, input with no peer to
+ * go to, a peer that is gone, each is said on standard error. */
+#include "local.h"
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PEERS  1024         /* remembered at once with -k; the longest silent is forgotten */
+#define RECV_SIZE  (256 * 1024) /* above any UDP datagram and Unix's default largest */
+#define CHUNK      65507        /* the largest UDP payload over IPv4 */
+#define RECV_BATCH 64           /* datagrams taken in one pass before others get their turn */
+
+struct peer {
+    csock_addr addr;
+    double heard; /* loop time of its last datagram */
+};
+
+struct dgrams {
+    const struct config *c;
+    enum peers mode;
+    csock *s;
+    csock_loop *loop;
+    csock_watch *watch;
+    struct input in;
+    char one_peer[CSOCK_ADDRSTRLEN]; /* ONE_PEER and FIRST_PEER: whom it talks to */
+    struct peer *peers;              /* EVERY_PEER */
+    size_t npeers;
+    char *buf;
+    const char *pending; /* a chunk of input the socket could not take yet */
+    size_t pending_len, next_peer;
+    csock_timer *idle, *quit;
+    int input_over, status;
+    uint64_t sent, received;
+};
+
+static void stop(struct dgrams *d, int status)
+{
+    if (status != EXIT_OK && d->status == EXIT_OK) d->status = status;
+    input_stop(&d->in);
+    csock_loop_stop(d->loop);
+}
+
+static void idle_due(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t;
+    struct dgrams *d = data;
+    say("%s: idle for %gs", d->one_peer, d->c->idle);
+    d->idle = NULL;
+    stop(d, EXIT_TIMEOUT);
+}
+
+static void active(struct dgrams *d)
+{
+    if (d->idle) csock_timer_restart(d->idle, d->c->idle);
+}
+
+/* ---- peers (EVERY_PEER) ---- */
+
+static int same_addr(const csock_addr *a, const csock_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+static const char *addr_text(const csock_addr *a, char *buf)
+{
+    if (csock_addr_format(a, buf, CSOCK_ADDRSTRLEN) <= 0) strcpy(buf, "an unnamed socket");
+    return buf;
+}
+
+static void forget(struct dgrams *d, size_t i, const char *why)
+{
+    char text[CSOCK_ADDRSTRLEN];
+    if (why) say("%s: %s: forgotten", addr_text(&d->peers[i].addr, text), why);
+    d->peers[i] = d->peers[--d->npeers];
+}
+
+static void heard_from(struct dgrams *d, const csock_addr *from)
+{
+    double now = csock_loop_time(d->loop);
+    char text[CSOCK_ADDRSTRLEN];
+    if (from->len <= sizeof(sa_family_t)) return; /* unnamed: nothing can reach it */
+    size_t oldest = 0;
+    for (size_t i = 0; i < d->npeers; i++) {
+        if (same_addr(&d->peers[i].addr, from)) {
+            d->peers[i].heard = now;
+            return;
+        }
+        if (d->peers[i].heard < d->peers[oldest].heard) oldest = i;
+    }
+    if (d->npeers == MAX_PEERS) forget(d, oldest, d->c->verbose ? "the longest silent" : NULL);
+    d->peers[d->npeers++] = (struct peer){*from, now};
+    if (d->c->verbose) say("datagrams from %s", addr_text(from, text));
+}
+
+/* ---- receiving ---- */
+
+static int receive_one(struct dgrams *d)
+{
+    csock_addr from = {0};
+    struct iovec iov = {d->buf, RECV_SIZE};
+    csock_msg msg = {.iov = &iov, .iovcnt = 1, .addr = &from};
+    char text[CSOCK_ADDRSTRLEN];
+    ssize_t n = csock_recvmsg(d->s, &msg, 0);
+    if (n == CSOCK_EAGAIN) return 0;
+    if (n < 0) {
+        say("%s", csock_lasterror());
+        /* One peer's trouble (a port unreachable, say) does not end a listener with -k. */
+        if (d->mode != EVERY_PEER || n == CSOCK_ENOMEM || n == CSOCK_EBADF) stop(d, EXIT_FAILED);
+        return 0;
+    }
+    if (msg.flags & MSG_TRUNC) {
+        say("%s: a datagram of %zu bytes is over the %d-byte buffer: dropped",
+            addr_text(&from, text), msg.size, RECV_SIZE);
+        return 1;
+    }
+    if (d->mode == FIRST_PEER && strcmp(addr_text(&from, text), d->one_peer) != 0) {
+        if (d->c->verbose) say("%s: not the peer: datagram dropped", text);
+        return 1;
+    }
+    if (d->mode == EVERY_PEER) heard_from(d, &from);
+    active(d);
+    if (d->c->hex) hexdump('<', &d->received, d->buf, (size_t)n);
+    if (output_write(d->buf, (size_t)n) < 0) {
+        stop(d, EXIT_FAILED);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- sending ---- */
+
+static void end_of_input(struct dgrams *d);
+
+/* Sends the pending chunk to its peers. Returns 1 when it is all gone, 0 when the socket is full
+ * (it waits for writability), -1 when the session ended. */
+static int send_pending(struct dgrams *d)
+{
+    if (d->mode != EVERY_PEER) {
+        ssize_t n = csock_send(d->s, d->pending, d->pending_len);
+        if (n == CSOCK_EAGAIN) return 0;
+        if (n < 0) {
+            say("%s", csock_lasterror());
+            stop(d, EXIT_FAILED);
+            return -1;
+        }
+        return 1;
+    }
+    double now = csock_loop_time(d->loop);
+    while (d->next_peer < d->npeers) {
+        struct peer *p = &d->peers[d->next_peer];
+        if (d->c->idle > 0 && now - p->heard > d->c->idle) {
+            forget(d, d->next_peer, d->c->verbose ? "idle" : NULL);
+            continue;
+        }
+        ssize_t n = csock_sendto(d->s, d->pending, d->pending_len, &p->addr);
+        if (n == CSOCK_EAGAIN) return 0;
+        if (n < 0) {
+            forget(d, d->next_peer, csock_strerror((int)n)); /* e.g. a Unix peer that is gone */
+            continue;
+        }
+        d->next_peer++;
+    }
+    return 1;
+}
+
+static void flush(struct dgrams *d)
+{
+    int rc = send_pending(d);
+    if (rc < 0) return;
+    if (rc == 0) {
+        input_pause(&d->in, 1);
+        csock_watch_set(d->watch, CSOCK_READ | CSOCK_WRITE);
+        return;
+    }
+    d->pending = NULL;
+    active(d);
+    csock_watch_set(d->watch, CSOCK_READ);
+    input_pause(&d->in, 0);
+    if (d->input_over) end_of_input(d);
+}
+
+static void quit_due(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t;
+    struct dgrams *d = data;
+    d->quit = NULL;
+    stop(d, EXIT_OK);
+}
+
+static void end_of_input(struct dgrams *d)
+{
+    d->input_over = 1;
+    if (d->pending || d->c->quit_after < 0 || d->quit) return;
+    d->quit = csock_loop_call_later(d->loop, d->c->quit_after, quit_due, d);
+}
+
+static void input_chunk(const char *chunk, size_t len, void *data)
+{
+    struct dgrams *d = data;
+    if (len == 0) {
+        end_of_input(d);
+        return;
+    }
+    if (d->c->hex) hexdump('>', &d->sent, chunk, len);
+    if (d->mode == EVERY_PEER && d->npeers == 0) {
+        say("no peer has sent a datagram yet: %zu bytes of input dropped", len);
+        return;
+    }
+    d->pending = chunk;
+    d->pending_len = len;
+    d->next_peer = 0;
+    flush(d);
+}
+
+static void socket_ready(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)loop, (void)w;
+    struct dgrams *d = data;
+    if (events & CSOCK_WRITE) flush(d);
+    for (int i = 0; (events & CSOCK_READ) && i < RECV_BATCH && receive_one(d); i++)
+        ;
+}
+
+int relay_datagrams(const struct config *c, csock *s, enum peers mode)
+{
+    struct dgrams d = {.c = c, .mode = mode, .s = s};
+    int status = EXIT_FAILED;
+    if (mode != EVERY_PEER) peer_text(s, d.one_peer, sizeof d.one_peer);
+    d.in.done = 1;
+    d.buf = malloc(RECV_SIZE);
+    d.peers = mode == EVERY_PEER ? malloc(MAX_PEERS * sizeof *d.peers) : NULL;
+    if (!d.buf || (mode == EVERY_PEER && !d.peers)) {
+        say("out of memory");
+    } else if (csock_settimeout(s, 0) < 0 || !(d.loop = csock_loop_new()) ||
+               !(d.watch = csock_loop_add(d.loop, csock_fileno(s), CSOCK_READ, socket_ready, &d)) ||
+               (c->idle > 0 && mode != EVERY_PEER &&
+                !(d.idle = csock_loop_call_later(d.loop, c->idle, idle_due, &d)))) {
+        say("%s", csock_lasterror());
+    } else if (c->no_stdin || input_start(&d.in, d.loop, CHUNK, input_chunk, &d) == 0) {
+        if (csock_loop_run(d.loop) == 0)
+            status = d.status;
+        else
+            say("%s", csock_lasterror());
+    }
+    input_stop(&d.in);
+    csock_loop_free(d.loop);
+    csock_free(s);
+    free(d.buf);
+    free(d.peers);
+    return status;
+}

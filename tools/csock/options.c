@@ -1,0 +1,289 @@
+/* The command line, read into one struct and checked before anything runs: every option that
+ * does not apply to the command, or conflicts with another, is refused with a specific reason. */
+#define _GNU_SOURCE /* getopt_long */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_text[] =
+    "usage: csock [options] connect ADDRESS\n"
+    "       csock [options] listen ADDRESS\n"
+    "       csock [options] serve echo|discard|chargen ADDRESS\n"
+    "       csock ping [-4|-6] [-c count] [-i interval] [-W wait] [-s size] [-v] HOST\n"
+    "\n"
+    "Moves standard input to the peer and the peer's data to standard output, both ways at\n"
+    "once. At end of standard input the connection is shut down for writing; csock exits when\n"
+    "the peer closes.\n"
+    "\n"
+    "ADDRESS is host:port, [v6addr]:port, :port (every interface), unix:/path or unix:@name.\n"
+    "\n"
+    "  -u              datagrams: UDP, or a Unix datagram socket\n"
+    "  -4, -6          IPv4 only, IPv6 only\n"
+    "  -s ADDRESS      connect from this source address (host, host:port, :port)\n"
+    "  -k              listen: keep listening and serve many clients at once\n"
+    "  -m N            listen -k, serve: at most N connections at once\n"
+    "  -w TIME         connect within TIME; listen: give up if no client comes within TIME\n"
+    "  -i TIME         close a connection idle for TIME\n"
+    "  -q TIME         quit TIME after the end of standard input (0: as soon as it is sent)\n"
+    "  -d              do not read standard input\n"
+    "  --no-shutdown   at the end of standard input, keep the connection open for writing\n"
+    "  -z              connect: scan HOST:PORT or HOST:LOW-HIGH, print each open port\n"
+    "  -e, --exec CMD  run CMD with sh -c per connection, the socket as its stdin and stdout\n"
+    "  -x              hex dump of the traffic on standard error\n"
+    "  -v              say what happens on standard error (listening on, connected to, ...)\n"
+    "  -h, --help      this text\n"
+    "  -V, --version   the version\n"
+    "\n"
+    "TIME is 500ms, 2s, 1.5s, 1m or 1h (a bare number is seconds).\n"
+    "Exit status: 0 done, 1 failed, 2 usage error, 3 timed out. See csock(1).\n";
+
+void say(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "csock: %s\n", line);
+}
+
+static int usage(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "csock: %s\nTry 'csock --help'.\n", line);
+    return EXIT_USAGE;
+}
+
+enum { OPT_NO_SHUTDOWN = 256 };
+
+static const struct option long_options[] = {
+    {"udp", no_argument, NULL, 'u'},
+    {"source", required_argument, NULL, 's'},
+    {"keep-open", no_argument, NULL, 'k'},
+    {"max-conns", required_argument, NULL, 'm'},
+    {"wait", required_argument, NULL, 'w'},
+    {"idle", required_argument, NULL, 'i'},
+    {"quit-after", required_argument, NULL, 'q'},
+    {"no-stdin", no_argument, NULL, 'd'},
+    {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
+    {"scan", no_argument, NULL, 'z'},
+    {"exec", required_argument, NULL, 'e'},
+    {"hex", no_argument, NULL, 'x'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Which commands each option applies to. */
+enum { C = 1 << CMD_CONNECT, L = 1 << CMD_LISTEN, S = 1 << CMD_SERVE };
+static const struct {
+    int option;
+    const char *name;
+    int commands;
+} applies[] = {
+    {'s', "-s", C},         {'k', "-k", L},
+    {'m', "-m", L | S},     {'w', "-w", C | L},
+    {'i', "-i", C | L | S}, {'q', "-q", C | L},
+    {'d', "-d", C | L},     {OPT_NO_SHUTDOWN, "--no-shutdown", C | L},
+    {'z', "-z", C},         {'e', "--exec", C | L},
+    {'x', "-x", C | L},
+};
+
+static const char *const command_names[] = {"connect", "listen", "serve"};
+
+static int duration_arg(const char *name, const char *text, double *out)
+{
+    if (parse_duration(text, out) == 0) return 0;
+    return usage("%s takes a time such as 500ms, 2s or 1m, not '%s'", name, text);
+}
+
+/* The options as given, before the command word is known. */
+struct given {
+    int seen[OPT_NO_SHUTDOWN + 1];
+    const char *source;
+};
+
+static int read_options(int argc, char **argv, struct config *c, struct given *g, int *done)
+{
+    int opt;
+    char *end;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":46us:km:w:i:q:dze:xvhV", long_options, NULL)) != -1) {
+        if (opt >= 0 && opt <= OPT_NO_SHUTDOWN) g->seen[opt] = 1;
+        switch (opt) {
+        case '4':
+        case '6':
+            if (c->family && c->family != (opt == '4' ? AF_INET : AF_INET6))
+                return usage("cannot use -4 and -6 together");
+            c->family = opt == '4' ? AF_INET : AF_INET6;
+            break;
+        case 'u':
+            c->udp = 1;
+            break;
+        case 's':
+            g->source = optarg;
+            break;
+        case 'k':
+            c->keep_open = 1;
+            break;
+        case 'm': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 1000000)
+                return usage("-m takes a number of connections from 1 to 1000000, not '%s'",
+                             optarg);
+            c->max_conns = (int)v;
+            break;
+        }
+        case 'w':
+            if (duration_arg("-w", optarg, &c->wait)) return EXIT_USAGE;
+            if (c->wait == 0) return usage("-w needs a time above 0");
+            break;
+        case 'i':
+            if (duration_arg("-i", optarg, &c->idle)) return EXIT_USAGE;
+            if (c->idle == 0) return usage("-i needs a time above 0");
+            break;
+        case 'q':
+            if (duration_arg("-q", optarg, &c->quit_after)) return EXIT_USAGE;
+            break;
+        case 'd':
+            c->no_stdin = 1;
+            break;
+        case OPT_NO_SHUTDOWN:
+            c->no_shutdown = 1;
+            break;
+        case 'z':
+            c->scan = 1;
+            break;
+        case 'e':
+            if (!*optarg) return usage("--exec needs a command");
+            c->exec = optarg;
+            break;
+        case 'x':
+            c->hex = 1;
+            break;
+        case 'v':
+            c->verbose = 1;
+            break;
+        case 'h':
+            fputs(help_text, stdout);
+            *done = 1;
+            return EXIT_OK;
+        case 'V':
+            printf("csock %d.%d.%d\n", CSOCK_VERSION_MAJOR, CSOCK_VERSION_MINOR,
+                   CSOCK_VERSION_PATCH);
+            *done = 1;
+            return EXIT_OK;
+        case ':':
+            return usage("%s needs a value", argv[optind - 1]);
+        default:
+            if (optopt) return usage("unknown option -%c", optopt);
+            return usage("unknown option %s", argv[optind - 1]);
+        }
+    }
+    return EXIT_OK;
+}
+
+static int read_command(int argc, char **argv, struct config *c)
+{
+    static const char *const services[] = {"echo", "discard", "chargen"};
+    if (optind >= argc) return usage("no command: use connect, listen, serve or ping");
+    const char *word = argv[optind++];
+    int n = 0;
+    while (n < 3 && strcmp(word, command_names[n]) != 0)
+        n++;
+    if (n == 3) return usage("unknown command '%s': use connect, listen, serve or ping", word);
+    c->command = (enum command)n;
+    if (c->command == CMD_SERVE) {
+        if (optind >= argc) return usage("serve needs a service: echo, discard or chargen");
+        const char *name = argv[optind++];
+        int s = 0;
+        while (s < 3 && strcmp(name, services[s]) != 0)
+            s++;
+        if (s == 3) return usage("unknown service '%s': use echo, discard or chargen", name);
+        c->service = (enum service)s;
+    }
+    if (optind >= argc) return usage("%s needs an address, e.g. 127.0.0.1:9000", word);
+    if (optind + 1 < argc)
+        return usage("%s takes one address; '%s' is one too many", word, argv[optind + 1]);
+    const char *why;
+    if (parse_endpoint(argv[optind], 0, c->scan, &c->address, &why) < 0)
+        return usage("%s: %s", argv[optind], why);
+    return EXIT_OK;
+}
+
+/* Every conflict gets its own reason, so the user knows what to change. */
+static int check(const struct config *c, const struct given *g)
+{
+    const char *cmd = command_names[c->command];
+    for (size_t i = 0; i < sizeof applies / sizeof applies[0]; i++)
+        if (g->seen[applies[i].option] && !(applies[i].commands & (1 << c->command)))
+            return usage("%s does not apply to %s", applies[i].name, cmd);
+    const struct endpoint *a = &c->address;
+    if (a->unix_socket && c->family) return usage("-4 and -6 do not apply to a Unix address");
+    if (c->command == CMD_CONNECT && !a->unix_socket) {
+        if (!a->host[0]) return usage("connect needs a host: host:port");
+        if (a->port == 0 && !c->scan) return usage("connect needs a port above 0");
+    }
+    if (c->scan) {
+        if (a->unix_socket) return usage("-z scans ports, and a Unix address has none");
+        if (c->udp) return usage("cannot use -z with -u: connecting tells nothing of a UDP port");
+        if (a->port == 0) return usage("-z scans ports from 1 to 65535");
+        static const int conflicts[] = {'e', 'x', 'd', 'q', 'i', OPT_NO_SHUTDOWN};
+        static const char *const names[] = {"--exec", "-x", "-d", "-q", "-i", "--no-shutdown"};
+        for (size_t i = 0; i < sizeof conflicts / sizeof conflicts[0]; i++)
+            if (g->seen[conflicts[i]])
+                return usage("cannot use %s with -z: a scan sends and receives nothing", names[i]);
+    }
+    if (c->exec) {
+        static const int conflicts[] = {'x', 'd', 'q', OPT_NO_SHUTDOWN};
+        static const char *const names[] = {"-x", "-d", "-q", "--no-shutdown"};
+        for (size_t i = 0; i < sizeof conflicts / sizeof conflicts[0]; i++)
+            if (g->seen[conflicts[i]])
+                return usage("cannot use %s with --exec: the command has the socket, not csock",
+                             names[i]);
+        if (c->udp && c->keep_open)
+            return usage("cannot use --exec with -u -k: one UDP socket serves every peer");
+    }
+    if (c->keep_open) {
+        if (g->seen['q']) return usage("cannot use -q with -k: the end of input ends nothing");
+        if (c->no_shutdown)
+            return usage("cannot use --no-shutdown with -k: the end of input shuts nothing down");
+    }
+    if (c->command == CMD_LISTEN && c->max_conns && !c->keep_open)
+        return usage("-m needs -k: without it listen serves one client");
+    if (c->no_stdin && g->seen['q']) return usage("cannot use -q with -d: -d reads no input");
+    if (c->no_stdin && c->no_shutdown)
+        return usage("cannot use --no-shutdown with -d: -d reads no input");
+    if (c->has_source && c->source.unix_socket != a->unix_socket)
+        return usage("-s %s: the source must be of the same kind as %s", g->source,
+                     a->unix_socket ? "a Unix address" : "an IP address");
+    if (c->has_source && c->source.unix_socket && !c->udp)
+        return usage("-s with a Unix address needs -u: a Unix stream client has no name");
+    return EXIT_OK;
+}
+
+int parse_command_line(int argc, char **argv, struct config *c, int *done)
+{
+    *c = (struct config){.wait = NO_LIMIT, .idle = NO_LIMIT, .quit_after = NO_LIMIT};
+    struct given g = {{0}, NULL};
+    *done = 0;
+    int rc = read_options(argc, argv, c, &g, done);
+    if (rc != EXIT_OK || *done) return rc;
+    if ((rc = read_command(argc, argv, c)) != EXIT_OK) return rc;
+    if (g.source) {
+        const char *why;
+        if (parse_endpoint(g.source, 1, 0, &c->source, &why) < 0)
+            return usage("-s %s: %s", g.source, why);
+        c->has_source = 1;
+    }
+    return check(c, &g);
+}

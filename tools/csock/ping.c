@@ -1,0 +1,3 @@
+/* csock ping: the ping example (examples/ping/ping.c), built in as a command of the tool. */
+#define PING_MAIN csock_ping_main
+#include "../../examples/ping/ping.c"

@@ -1,0 +1,268 @@
+/* The stream relay: standard input to the peer, the peer's data to standard output, both at
+ * once, on one event loop. Every connection is a csock stream; its bounded write queue is what
+ * makes standard input wait for a peer that reads slowly, and standard output being slow makes
+ * the peer wait (the kernel's window), so memory stays bounded and nothing is dropped.
+ *
+ * End-of-file rules (csock.1): at the end of standard input the connection is shut down for
+ * writing (not with --no-shutdown; -q 0 closes once everything is sent; -q T quits T later), and
+ * the peer's end closes the connection, which ends a single session. With -k, the end of
+ * standard input ends nothing. */
+#include "local.h"
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK      (128 * 1024) /* read from standard input at once */
+#define HIGH_WATER (256 * 1024) /* queued for a peer before standard input waits */
+
+struct conn {
+    struct relay *r;
+    csock_stream *st;
+    struct conn *prev, *next;
+    int full; /* its queue reached high water: standard input waits for its on_drain */
+    uint64_t received;
+    char peer[CSOCK_ADDRSTRLEN];
+};
+
+struct relay {
+    const struct config *c;
+    csock_loop *loop;
+    csock_server *srv; /* with -k */
+    csock_stream_handler handler;
+    struct input in;
+    struct conn *conns;
+    int full;   /* connections whose queue is full */
+    int status; /* the exit status so far */
+    csock_timer *quit;
+    uint64_t sent; /* bytes of standard input, for the hex dump */
+};
+
+static void stop(struct relay *r)
+{
+    input_stop(&r->in);
+    if (r->srv)
+        csock_server_shutdown(r->srv);
+    else
+        csock_loop_stop(r->loop);
+}
+
+void peer_text(csock *s, char *buf, size_t size)
+{
+    csock_addr a;
+    if (csock_getpeername(s, &a) < 0 || csock_addr_format(&a, buf, size) <= 0)
+        snprintf(buf, size, "a client");
+}
+
+static void conn_open(csock_stream *st, void *data)
+{
+    struct relay *r = data;
+    struct conn *k = calloc(1, sizeof *k);
+    csock_stream_set_data(st, k);
+    if (!k) {
+        say("out of memory for a connection");
+        csock_stream_abort(st);
+        return;
+    }
+    k->r = r;
+    k->st = st;
+    csock_addr a;
+    if (csock_stream_peername(st, &a) < 0 || csock_addr_format(&a, k->peer, sizeof k->peer) <= 0)
+        snprintf(k->peer, sizeof k->peer, "a client");
+    k->next = r->conns;
+    if (r->conns) r->conns->prev = k;
+    r->conns = k;
+    if (r->srv && r->c->verbose) say("connection from %s", k->peer);
+}
+
+static void conn_data(csock_stream *st, void *data)
+{
+    struct conn *k = data;
+    const char *p;
+    size_t n = csock_stream_peek(st, &p);
+    if (k->r->c->hex) hexdump('<', &k->received, p, n);
+    int rc = output_write(p, n);
+    csock_stream_consume(st, n);
+    if (rc < 0) {
+        k->r->status = EXIT_FAILED;
+        stop(k->r);
+        csock_stream_abort(st);
+    }
+}
+
+/* The peer ended its side: what was queued for it still goes, then the connection closes. */
+static void conn_end(csock_stream *st, void *data)
+{
+    (void)data;
+    csock_stream_close(st);
+}
+
+static void resume_input(struct relay *r)
+{
+    if (r->full == 0) input_pause(&r->in, 0);
+}
+
+static void conn_drain(csock_stream *st, void *data)
+{
+    (void)st;
+    struct conn *k = data;
+    if (!k->full) return;
+    k->full = 0;
+    k->r->full--;
+    resume_input(k->r);
+}
+
+static void conn_close(csock_stream *st, int error, void *data)
+{
+    struct conn *k = data;
+    if (!k) return;
+    struct relay *r = k->r;
+    size_t dropped = csock_stream_queued(st);
+    if (dropped) say("%s: %zu bytes were not taken by the peer", k->peer, dropped);
+    if (error == CSOCK_ETIMEOUT)
+        say("%s: idle for %gs", k->peer, r->c->idle);
+    else if (error && error != CSOCK_ESHUTDOWN)
+        say("%s: %s", k->peer, csock_strerror(error));
+    else if (r->srv && r->c->verbose)
+        say("%s closed the connection", k->peer);
+    if (!r->srv && error && error != CSOCK_ESHUTDOWN) r->status = failure_status(error);
+    if (k->full) {
+        r->full--;
+        resume_input(r);
+    }
+    if (k->prev) k->prev->next = k->next;
+    if (k->next) k->next->prev = k->prev;
+    if (r->conns == k) r->conns = k->next;
+    free(k);
+    if (!r->srv) stop(r); /* a single session ends with its connection */
+}
+
+static void quit_due(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t;
+    struct relay *r = data;
+    r->quit = NULL;
+    if (r->conns) csock_stream_abort(r->conns->st);
+}
+
+static void end_of_input(struct relay *r)
+{
+    if (r->srv || !r->conns) return; /* with -k it ends nothing */
+    csock_stream *st = r->conns->st;
+    if (r->c->quit_after == 0) {
+        csock_stream_close(st);
+        return;
+    }
+    if (!r->c->no_shutdown) csock_stream_shutdown(st);
+    if (r->c->quit_after > 0)
+        r->quit = csock_loop_call_later(r->loop, r->c->quit_after, quit_due, r);
+}
+
+static void input_chunk(const char *chunk, size_t len, void *data)
+{
+    struct relay *r = data;
+    if (len == 0) {
+        end_of_input(r);
+        return;
+    }
+    if (r->c->hex) hexdump('>', &r->sent, chunk, len);
+    for (struct conn *k = r->conns, *next; k; k = next) {
+        next = k->next;
+        int rc = csock_stream_write(k->st, chunk, len);
+        if (rc == 1 && !k->full) {
+            k->full = 1;
+            r->full++;
+        }
+        /* rc < 0: the stream is closing (it says why in conn_close). The queue is never over
+         * max_queue: standard input waits at high water, and a chunk is less than the rest. */
+    }
+    if (r->full > 0) input_pause(&r->in, 1);
+}
+
+static struct relay *relay_new(const struct config *c)
+{
+    struct relay *r = calloc(1, sizeof *r);
+    if (!r) {
+        say("out of memory");
+        return NULL;
+    }
+    r->c = c;
+    r->handler = (csock_stream_handler){
+        .on_open = conn_open,
+        .on_data = conn_data,
+        .on_end = conn_end,
+        .on_drain = conn_drain,
+        .on_close = conn_close,
+        .high_water = HIGH_WATER,
+        .max_queue = 4 * HIGH_WATER,
+        .idle_timeout = c->idle > 0 ? c->idle : 0,
+    };
+    return r;
+}
+
+static int start_input(struct relay *r)
+{
+    if (r->c->no_stdin) return 0;
+    return input_start(&r->in, r->loop, CHUNK, input_chunk, r);
+}
+
+int relay_stream(const struct config *c, csock *s)
+{
+    struct relay *r = relay_new(c);
+    if (r) r->loop = csock_loop_new();
+    if (!r || !r->loop) {
+        if (r) say("%s", csock_lasterror());
+        csock_free(s);
+        free(r);
+        return EXIT_FAILED;
+    }
+    r->in.done = 1; /* until started */
+    int status = EXIT_FAILED;
+    if (!csock_stream_new(r->loop, s, &r->handler, r)) {
+        say("%s", csock_lasterror());
+        csock_free(s);
+    } else if (start_input(r) == 0 && csock_loop_run(r->loop) == 0) {
+        status = r->status;
+    } else {
+        say("%s", csock_lasterror());
+    }
+    input_stop(&r->in);
+    csock_loop_free(r->loop);
+    free(r);
+    return status;
+}
+
+csock_server_config relay_server_config(const struct config *c, struct relay **r)
+{
+    *r = relay_new(c);
+    return (csock_server_config){
+        .handler = *r ? &(*r)->handler : NULL,
+        .data = *r,
+        .max_connections = c->max_conns,
+        .stop_on_signals = 1,
+    };
+}
+
+int relay_serve(struct relay *r, csock_server *srv)
+{
+    r->srv = srv;
+    r->loop = csock_server_loop(srv, 0);
+    r->in.done = 1;
+    int status = EXIT_FAILED;
+    if (start_input(r) == 0) {
+        if (csock_server_run(srv) == 0)
+            status = r->status;
+        else
+            say("%s", csock_lasterror());
+    }
+    relay_free(r);
+    return status;
+}
+
+void relay_free(struct relay *r)
+{
+    if (!r) return;
+    input_stop(&r->in);
+    free(r);
+}

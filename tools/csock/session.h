@@ -1,0 +1,68 @@
+/* What connect and listen hand a connected socket to: the stream relay, the datagram relay, or
+ * a command run per connection (--exec). */
+#ifndef CSOCK_TOOL_SESSION_H
+#define CSOCK_TOOL_SESSION_H
+
+#include "config.h"
+
+#include <csock/server.h>
+
+#include <sys/types.h>
+
+/* relay.c: moves standard input to s and s's data to standard output, both ways at once, until
+ * the end-of-file rules of csock.1 end it. Takes s. Returns the exit status. */
+int relay_stream(const struct config *c, csock *s);
+
+/* relay.c: serves srv (a one-loop server made with relay_server_config) with every client's
+ * data to standard output and standard input to every client, until a signal ends it. Returns
+ * the exit status. */
+struct relay;
+csock_server_config relay_server_config(const struct config *c, struct relay **r);
+int relay_serve(struct relay *r, csock_server *srv);
+void relay_free(struct relay *r); /* one that was never served; NULL is ignored */
+
+/* datagram.c: the same for a datagram socket, which talks to: */
+enum peers {
+    ONE_PEER,   /* the peer it is connected to (connect -u) */
+    FIRST_PEER, /* the peer it was connected to on hearing from it first (listen -u): datagrams
+                   that others sent before that are dropped, said with -v */
+    EVERY_PEER, /* every peer it hears from (listen -u -k) */
+};
+/* Takes s. Returns the exit status. */
+int relay_datagrams(const struct config *c, csock *s, enum peers peers);
+
+/* spawn.c: runs command with sh -c, its standard input and output the descriptor fd and no other
+ * descriptor of csock's open in it (standard error stays). Returns the process id, or -1 with the
+ * reason said. */
+pid_t spawn_command(const char *command, int fd);
+
+/* spawn.c: runs command on s, then waits for it. Takes s. Returns EXIT_OK if it exited with 0,
+ * else EXIT_FAILED with how it ended said. */
+int exec_session(const struct config *c, csock *s);
+
+/* spawn.c: serves srv with a command per connection, at most c->max_conns at once. */
+csock_server_config exec_server_config(const struct config *c);
+int exec_serve(const struct config *c, csock_server *srv);
+
+/* connect.c: the source address for connecting: -s, or with -4/-6 alone the wildcard of that
+ * family, so that only addresses of the family are tried. Returns 1 with *out set, 0 for none,
+ * -1 on error (the message set). */
+int source_address(const struct config *c, csock_addr *out);
+
+/* listen.c: a socket bound to c->address (listening, for a stream), or NULL with the message
+ * set. */
+csock *make_listener(const struct config *c);
+
+/* listen.c: c->address as csock_server_new takes it (numeric: names are resolved here). Returns
+ * 0, or -1 with the message set. */
+int server_address(const struct config *c, char *text, size_t size);
+
+/* listen.c: a Unix socket file bound at c->address is removed by remove_socket_file, unless it
+ * was replaced meanwhile. */
+void remember_socket_file(const struct config *c);
+void remove_socket_file(void);
+
+/* Writes a connected socket's peer address, or "a client" for an unnamed Unix socket. */
+void peer_text(csock *s, char *buf, size_t size);
+
+#endif
