@@ -77,11 +77,13 @@ static void pop(csock_loop *loop, csock_timer *t)
     sift_down(loop, loop->heap[i]->index);
 }
 
-/* Seconds to nanoseconds for a delay or interval; -1 for a negative, NaN or infinite one. */
+/* Seconds to nanoseconds for a delay, interval or time; -1 for a negative, NaN or infinite one.
+ * Rounded, not truncated: a time read from csock_loop_time comes back as the same nanosecond,
+ * so call_at(csock_loop_time(loop) + d) is due together with call_later(d), never 1 ns before. */
 static int64_t to_ns(double seconds)
 {
     if (!(seconds >= 0) || seconds > 1e9) return -1;
-    return (int64_t)(seconds * 1e9);
+    return (int64_t)(seconds * 1e9 + 0.5);
 }
 
 static csock_timer *start(csock_loop *loop, int64_t due_ns, int64_t interval_ns, csock_timer_cb cb,
