@@ -18,6 +18,17 @@ static void append(char *msg, size_t size, const char *text)
     strcat(msg, text);
 }
 
+/* Whether item i repeats an earlier address of the list: glibc, for one, gives 127.0.0.1 twice
+ * for an IPv4 lookup of a name that /etc/hosts lists as both ::1 and 127.0.0.1. */
+static int tried_before(const csock_addrlist *list, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (list->items[j].addr.len == list->items[i].addr.len &&
+            memcmp(&list->items[j].addr.ss, &list->items[i].addr.ss, list->items[i].addr.len) == 0)
+            return 1;
+    return 0;
+}
+
 /* One attempt: a socket of the item's family, bound to source if given, connected within
  * timeout_ns. Returns the socket, or NULL with the failure recorded. */
 static csock *attempt(const csock_addrinfo *item, int64_t timeout_ns, const csock_addr *source)
@@ -62,8 +73,11 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     char tried[1024] = "";
     csock *s = NULL;
     int connect_failed = 0;
+    size_t attempts = 0;
     for (size_t i = 0; i < list->count && !s; i++) {
         const csock_addrinfo *item = &list->items[i];
+        if (tried_before(list, i)) continue;
+        attempts++;
         int64_t left = timeout_ns;
         if (deadline && (left = deadline - csock__now()) <= 0) {
             rc = CSOCK_ETIMEOUT;
@@ -85,7 +99,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     }
     /* A name with one address reads as csock_connect's message: "connect localhost:9
      * (127.0.0.1:9): Connection refused", or without the parenthesis for a numeric host. */
-    if (!s && list->count == 1 && connect_failed) {
+    if (!s && attempts == 1 && connect_failed) {
         char addr[CSOCK_ADDRSTRLEN], asked[CSOCK_ADDRSTRLEN];
         csock__addr_text(&list->items[0].addr, addr);
         csock__hostport_text(host, port, asked, sizeof asked);

@@ -15,7 +15,8 @@
 
 enum {
     STREAM_PAUSED = 1 << 0,     /* the owner paused reading */
-    STREAM_BACKED_UP = 1 << 1,  /* the queue reached high water: reading waits for the drain */
+    STREAM_BACKED_UP = 1 << 1,  /* the queue reached high water: reading waits for the drain,
+                                   unless the handler keeps reading */
     STREAM_EOF = 1 << 2,        /* the peer ended its side */
     STREAM_SHUT = 1 << 3,       /* shut down for writing once drained */
     STREAM_SHUT_DONE = 1 << 4,  /* shutdown(SHUT_WR) done */
@@ -204,7 +205,8 @@ static void update_events(csock_stream *st)
 {
     if (st->state & STREAM_CLOSED) return;
     int events = 0;
-    if (!(st->state & (STREAM_PAUSED | STREAM_BACKED_UP | STREAM_EOF | STREAM_CLOSING)))
+    int waits_for_drain = (st->state & STREAM_BACKED_UP) && !st->handler->keep_reading;
+    if (!(st->state & (STREAM_PAUSED | STREAM_EOF | STREAM_CLOSING)) && !waits_for_drain)
         events |= CSOCK_READ;
     if (st->bufs && st->bufs->out.len > 0) events |= CSOCK_WRITE;
     if (events != st->watch.events) csock_watch_set(&st->watch, events);

@@ -249,6 +249,61 @@ static void watermarks_and_drain(void)
     csock_loop_free(loop);
 }
 
+/* ---- two streams sending to each other at once ---- */
+
+#define BULK (2 * 1024 * 1024)
+
+struct bulk {
+    size_t sent, got;
+};
+
+static void bulk_send(csock_stream *st, void *data)
+{
+    struct bulk *b = data;
+    while (b->sent < BULK) {
+        int rc = csock_stream_write(st, chunk, sizeof chunk);
+        CHECK(rc >= 0);
+        if (rc < 0) return;
+        b->sent += sizeof chunk;
+        if (rc == 1) return; /* on_drain comes back */
+    }
+}
+
+static void bulk_take(csock_stream *st, void *data)
+{
+    const char *p;
+    size_t n = csock_stream_peek(st, &p);
+    ((struct bulk *)data)->got += n;
+    csock_stream_consume(st, n);
+}
+
+/* A relay's two directions are independent: with keep_reading, both ends read while their own
+ * queues are full, so neither waits for the other forever. */
+static void both_directions_at_once(void)
+{
+    static const csock_stream_handler h = {.on_open = bulk_send,
+                                           .on_data = bulk_take,
+                                           .on_drain = bulk_send,
+                                           .high_water = 16384,
+                                           .max_queue = 65536,
+                                           .keep_reading = 1};
+    csock_loop *loop = csock_loop_new();
+    csock *a, *b;
+    check_tcp_pair("127.0.0.1", &a, &b);
+    for (csock **s = (csock *[]){a, b, NULL}; *s; s++) {
+        CHECK_EQ(csock_setsndbuf(*s, 16384), 0);
+        CHECK_EQ(csock_setrcvbuf(*s, 16384), 0);
+    }
+    struct bulk x = {0}, y = {0};
+    CHECK(csock_stream_new(loop, a, &h, &x) != NULL);
+    CHECK(csock_stream_new(loop, b, &h, &y) != NULL);
+    for (int i = 0; i < 200000 && (x.got < BULK || y.got < BULK); i++)
+        if (csock_loop_run_once(loop, 5) <= 0) break; /* nothing ran: both are stuck */
+    CHECK_EQ(x.got, (size_t)BULK);
+    CHECK_EQ(y.got, (size_t)BULK);
+    csock_loop_free(loop);
+}
+
 /* ---- a peer that sends but never reads ---- */
 
 static void echo_and_watch(csock_stream *st, void *data)
@@ -545,6 +600,7 @@ int main(void)
     RUN(unread_bytes_are_bounded);
     RUN(exact_reads_and_frames_byte_by_byte);
     RUN(watermarks_and_drain);
+    RUN(both_directions_at_once);
     RUN(slow_reader_stays_bounded);
     RUN(half_close);
     RUN(close_another_stream_in_the_same_pass);

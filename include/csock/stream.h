@@ -43,13 +43,18 @@ typedef struct csock_stream_handler {
 
     size_t max_buffer;    /* unread bytes held at most (the longest line or frame); 0: 64 KiB */
     size_t high_water;    /* queued bytes at which a write returns 1 and reading pauses until
-                             the queue drains to low_water; 0: 64 KiB */
+                             the queue drains to low_water (see keep_reading); 0: 64 KiB */
     size_t low_water;     /* 0: high_water / 4 */
     size_t max_queue;     /* queued bytes at most: a write that would pass it fails with
                              CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water */
     double idle_timeout;  /* seconds without a byte read or written before the stream closes with
                              CSOCK_ETIMEOUT (checked every 1/8 of it); 0: none */
     double total_timeout; /* seconds from the start before it closes with CSOCK_ETIMEOUT; 0: none */
+    int keep_reading;     /* nonzero: reading goes on while the queue is at high water, for a
+                             relay whose two directions are independent (if both ends paused
+                             reading while their queues were full, both would wait forever);
+                             the handler then bounds what it queues itself. 0: reading pauses,
+                             so a peer that sends without reading cannot grow the queue */
 } csock_stream_handler;
 
 /* Puts a connected stream socket on loop. On success the stream owns the socket (s is freed; the

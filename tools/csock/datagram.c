@@ -1,6 +1,7 @@
 /* The datagram relay (UDP, Unix datagram sockets): each chunk of standard input leaves as one
  * datagram, each datagram that arrives goes to standard output. Datagrams have no end of file:
- * the session ends with -q after the end of input, with -i, or with a signal. A listener with
+ * the session ends with -q after the end of input, with -i, or with SIGINT or SIGTERM (status 0,
+ * a listener's socket file removed). A listener with
  * -k talks to every peer that has sent it something: input goes to each of them.
  *
  * Nothing is dropped without a word: a datagram over the receive buffer, input with no peer to
@@ -8,6 +9,7 @@
 #include "local.h"
 #include "session.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +243,9 @@ int relay_datagrams(const struct config *c, csock *s, enum peers mode)
     } else if (csock_settimeout(s, 0) < 0 || !(d.loop = csock_loop_new()) ||
                !(d.watch = csock_loop_add(d.loop, csock_fileno(s), CSOCK_READ, socket_ready, &d)) ||
                (c->idle > 0 && mode != EVERY_PEER &&
-                !(d.idle = csock_loop_call_later(d.loop, c->idle, idle_due, &d)))) {
+                !(d.idle = csock_loop_call_later(d.loop, c->idle, idle_due, &d))) ||
+               csock_loop_on_signal(d.loop, SIGINT, NULL, NULL) < 0 ||
+               csock_loop_on_signal(d.loop, SIGTERM, NULL, NULL) < 0) {
         say("%s", csock_lasterror());
     } else if (c->no_stdin || input_start(&d.in, d.loop, CHUNK, input_chunk, &d) == 0) {
         if (csock_loop_run(d.loop) == 0)

@@ -4,15 +4,18 @@
  * the peer wait (the kernel's window), so memory stays bounded and nothing is dropped.
  *
  * End-of-file rules (csock.1): at the end of standard input the connection is shut down for
- * writing (not with --no-shutdown; -q 0 closes once everything is sent; -q T quits T later), and
- * the peer's end closes the connection, which ends a single session. With -k, the end of
- * standard input ends nothing. */
+ * writing (not with --no-shutdown; -q 0 closes once everything is sent; -q T quits T later).
+ * The peer's end closes the connection, which ends a single session, once standard input has
+ * ended too, or at once if it is a terminal: a pipe or a file goes on being sent, since a peer
+ * that only shut down its side still reads it. With -k, the end of standard input ends nothing,
+ * and a client's end closes its connection. */
 #include "local.h"
 #include "session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHUNK      (128 * 1024) /* read from standard input at once */
 #define HIGH_WATER (256 * 1024) /* queued for a peer before standard input waits */
@@ -21,7 +24,8 @@ struct conn {
     struct relay *r;
     csock_stream *st;
     struct conn *prev, *next;
-    int full; /* its queue reached high water: standard input waits for its on_drain */
+    int full;       /* its queue reached high water: standard input waits for its on_drain */
+    int peer_ended; /* it sent end of file while standard input went on */
     uint64_t received;
     char peer[CSOCK_ADDRSTRLEN];
 };
@@ -37,6 +41,7 @@ struct relay {
     int status; /* the exit status so far */
     csock_timer *quit;
     uint64_t sent; /* bytes of standard input, for the hex dump */
+    int input_tty; /* standard input is a terminal: nothing typed later can be lost */
 };
 
 static void stop(struct relay *r)
@@ -91,11 +96,16 @@ static void conn_data(csock_stream *st, void *data)
     }
 }
 
-/* The peer ended its side: what was queued for it still goes, then the connection closes. */
+/* The peer ended its side: what was queued for it still goes, then the connection closes; but
+ * input still coming from a pipe or a file is sent first, to its end. */
 static void conn_end(csock_stream *st, void *data)
 {
-    (void)data;
-    csock_stream_close(st);
+    struct conn *k = data;
+    struct relay *r = k->r;
+    if (r->srv || r->in.done || r->input_tty)
+        csock_stream_close(st);
+    else
+        k->peer_ended = 1;
 }
 
 static void resume_input(struct relay *r)
@@ -122,6 +132,9 @@ static void conn_close(csock_stream *st, int error, void *data)
     if (dropped) say("%s: %zu bytes were not taken by the peer", k->peer, dropped);
     if (error == CSOCK_ETIMEOUT)
         say("%s: idle for %gs", k->peer, r->c->idle);
+    else if (error && k->peer_ended)
+        say("%s: the peer closed the connection before the end of input (%s)", k->peer,
+            csock_strerror(error));
     else if (error && error != CSOCK_ESHUTDOWN)
         say("%s: %s", k->peer, csock_strerror(error));
     else if (r->srv && r->c->verbose)
@@ -150,7 +163,7 @@ static void end_of_input(struct relay *r)
 {
     if (r->srv || !r->conns) return; /* with -k it ends nothing */
     csock_stream *st = r->conns->st;
-    if (r->c->quit_after == 0) {
+    if (r->c->quit_after == 0 || r->conns->peer_ended) {
         csock_stream_close(st);
         return;
     }
@@ -197,6 +210,9 @@ static struct relay *relay_new(const struct config *c)
         .high_water = HIGH_WATER,
         .max_queue = 4 * HIGH_WATER,
         .idle_timeout = c->idle > 0 ? c->idle : 0,
+        /* The two directions are independent: the peer's data is read whatever is queued for
+         * it (standard input, which alone fills the queue, waits at high water instead). */
+        .keep_reading = 1,
     };
     return r;
 }
@@ -218,6 +234,7 @@ int relay_stream(const struct config *c, csock *s)
         return EXIT_FAILED;
     }
     r->in.done = 1; /* until started */
+    r->input_tty = isatty(STDIN_FILENO);
     int status = EXIT_FAILED;
     if (!csock_stream_new(r->loop, s, &r->handler, r)) {
         say("%s", csock_lasterror());

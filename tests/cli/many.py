@@ -1,0 +1,100 @@
+"""csock listen -k: many clients at once, each one's bytes on standard output, standard input to
+every client, the -m limit, a client that does not read, and SIGTERM. Usage: many.py CSOCK"""
+import os
+import selectors
+import signal
+import socket
+
+from clilib import Csock, TIMEOUT, check, done, recv_all
+
+with Csock(["-v", "-k", "listen", "127.0.0.1:0"]) as l:
+    clients = [socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT) for _ in range(50)]
+    for i, c in enumerate(clients):
+        c.sendall(b"<client %02d>" % i)
+    for i in range(50):
+        l.out.wait_for(b"<client %02d>" % i)
+    check("-k: fifty clients at once, each one's bytes on standard output",
+          all(b"<client %02d>" % i in l.out.data for i in range(50)), l.out.data[:200])
+    l.send(b"to all of you\n")
+    got = [c.recv(100) for c in clients]
+    check("-k: standard input goes to every client", got == [b"to all of you\n"] * 50, got[:3])
+    for c in clients[:25]:
+        c.close()
+    clients[25].sendall(b"<still here>")
+    l.out.wait_for(b"<still here>")
+    check("-k: clients that leave do not disturb the others", b"<still here>" in l.out.data)
+    l.close_stdin()  # ends nothing with -k
+    late = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    late.sendall(b"<late>")
+    check("-k: the end of input ends nothing: a new client is served",
+          l.out.wait_for(b"<late>"))
+    rc = l.signal(signal.SIGTERM)
+    check("-k: SIGTERM ends it with 0", rc == 0, (rc, l.err.text()))
+    check("-k: every client reads end of file then", all(recv_all(c) == b"" for c in clients[25:])
+          and recv_all(late) == b"")
+
+with Csock(["-v", "-k", "-m", "2", "listen", "127.0.0.1:0"]) as l:
+    a = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    b = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    a.sendall(b"<a>")
+    b.sendall(b"<b>")
+    l.out.wait_for(b"<a>")
+    l.out.wait_for(b"<b>")
+    third = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    check("-k -m 2: a third client is closed at once", recv_all(third) == b"")
+    a.close()
+    l.err.wait_for(b"closed the connection")
+    again = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    again.sendall(b"<again>")
+    check("-k -m 2: once one leaves, another is served", l.out.wait_for(b"<again>"))
+    l.signal()
+
+# A client that never reads: standard input waits for it (memory stays bounded), nothing is
+# lost, and the other client still gets everything in the end.
+with Csock(["-k", "-v", "listen", "127.0.0.1:0"]) as l:
+    slow = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    fast = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    slow.sendall(b"<slow>")
+    fast.sendall(b"<fast>")
+    l.out.wait_for(b"<slow>")
+    l.out.wait_for(b"<fast>")
+    total = 8 * 1024 * 1024
+    pattern = bytes(range(256)) * (total // 256)
+    got = {slow: bytearray(), fast: bytearray()}
+    sel = selectors.DefaultSelector()
+    sel.register(l.proc.stdin, selectors.EVENT_WRITE)
+    sel.register(fast, selectors.EVENT_READ)
+    os.set_blocking(l.proc.stdin.fileno(), False)
+    sent = 0
+
+    def move(readers, quiet):
+        """Feeds csock's input and reads the clients in readers until they have everything, or
+        nothing moves for quiet seconds; returns whether it stopped for that."""
+        global sent
+        while sent < total or any(len(got[r]) < total for r in readers):
+            ready = sel.select(quiet)
+            if not ready:
+                return True
+            for key, _ in ready:
+                if key.fileobj in got:
+                    got[key.fileobj] += key.fileobj.recv(1 << 20)
+                    continue
+                try:
+                    sent += os.write(l.proc.stdin.fileno(), pattern[sent:sent + 65536])
+                except BlockingIOError:
+                    pass
+                if sent == total:
+                    sel.unregister(l.proc.stdin)
+        return False
+
+    # Nothing moves for a second: csock waits for the slow client, the fast one has all it got.
+    stalled = move([fast], 1)
+    check("-k: a client that does not read makes standard input wait (nothing is dropped)",
+          stalled and sent < total and len(got[fast]) < total, (sent, len(got[fast])))
+    # Now the slow client reads: everything flows, to both, byte for byte.
+    sel.register(slow, selectors.EVENT_READ)
+    move([slow, fast], TIMEOUT)
+    check("-k: then both clients get all 8 MiB of input, byte for byte",
+          got[slow] == pattern and got[fast] == pattern, (len(got[slow]), len(got[fast])))
+    l.signal()
+done()

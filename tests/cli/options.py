@@ -1,0 +1,83 @@
+"""csock's command line: every wrong use exits with 2 and says why, before anything is done;
+--help and --version; times with units. Usage: options.py CSOCK"""
+from clilib import check, done, refusing_port, run
+
+
+def usage_error(args, says):
+    r = run(args)
+    err = r.stderr.decode()
+    check(f"csock {' '.join(args)}: exit 2, '{says}'", r.returncode == 2 and says in err
+          and "Try 'csock --help'." in err and r.stdout == b"", f"{r.returncode} {err!r}")
+
+
+usage_error([], "no command: use connect, listen, serve or ping")
+usage_error(["frobnicate", "x:1"], "unknown command 'frobnicate'")
+usage_error(["connect"], "connect needs an address, e.g. 127.0.0.1:9000")
+usage_error(["connect", "a:1", "b:2"], "connect takes one address; 'b:2' is one too many")
+usage_error(["serve", "telnet", ":23"], "unknown service 'telnet': use echo, discard or chargen")
+usage_error(["serve", "echo"], "serve needs an address")
+usage_error(["--bogus", "connect", "a:1"], "unknown option --bogus")
+usage_error(["-Y", "connect", "a:1"], "unknown option -Y")
+usage_error(["connect", "a:1", "-w"], "-w needs a value")
+# Addresses.
+usage_error(["connect", "::1:80"], "an IPv6 address needs brackets before a port: [::1]:80")
+usage_error(["connect", "localhost"], "a port is needed: host:port, [v6]:port or :port")
+usage_error(["connect", "localhost:65536"], "a port is a number from 0 to 65535")
+usage_error(["connect", "localhost:8o"], "a port is a number from 0 to 65535")
+usage_error(["connect", "[::1:80"], "an IPv6 address in brackets looks like [::1]:80")
+usage_error(["connect", "unix:"], "a Unix address needs a path or @name after unix:")
+usage_error(["connect", "unix:/" + "x" * 120], "a Unix socket path has at most 107 bytes")
+usage_error(["connect", ":80"], "connect needs a host: host:port")
+usage_error(["connect", "127.0.0.1:0"], "connect needs a port above 0")
+usage_error(["connect", "127.0.0.1:1-5"], "a port is a number from 0 to 65535")
+usage_error(["-z", "connect", "127.0.0.1:9-5"], "a port range goes from the lower port to the higher")
+# Times.
+for bad in ["2x", "-1", "", "abc", "1e99", "nan", "1.5.5s"]:
+    usage_error(["-w", bad, "connect", "a:1"], f"-w takes a time such as 500ms, 2s or 1m, not '{bad}'")
+usage_error(["-w", "0", "connect", "a:1"], "-w needs a time above 0")
+usage_error(["-i", "0s", "connect", "a:1"], "-i needs a time above 0")
+usage_error(["-m", "0", "-k", "listen", ":0"], "-m takes a number of connections from 1 to 1000000")
+# Options that do not apply, and conflicts.
+usage_error(["-k", "connect", "a:1"], "-k does not apply to connect")
+usage_error(["-s", "127.0.0.1", "listen", ":0"], "-s does not apply to listen")
+usage_error(["-z", "listen", ":0"], "-z does not apply to listen")
+usage_error(["-x", "serve", "echo", ":0"], "-x does not apply to serve")
+usage_error(["-w", "1s", "serve", "echo", ":0"], "-w does not apply to serve")
+usage_error(["-q", "1", "serve", "echo", ":0"], "-q does not apply to serve")
+usage_error(["-4", "-6", "connect", "a:1"], "cannot use -4 and -6 together")
+usage_error(["-4", "connect", "unix:/tmp/x"], "-4 and -6 do not apply to a Unix address")
+usage_error(["-z", "-u", "connect", "a:1-2"], "cannot use -z with -u")
+usage_error(["-z", "connect", "unix:/tmp/x"], "-z scans ports, and a Unix address has none")
+usage_error(["-z", "-x", "connect", "a:1-2"], "cannot use -x with -z")
+usage_error(["-z", "--exec", "cat", "connect", "a:1-2"], "cannot use --exec with -z")
+usage_error(["--exec", "cat", "-x", "connect", "a:1"], "cannot use -x with --exec")
+usage_error(["--exec", "cat", "-d", "listen", ":0"], "cannot use -d with --exec")
+usage_error(["--exec", "cat", "-u", "-k", "listen", ":0"], "cannot use --exec with -u -k")
+usage_error(["--exec", "", "listen", ":0"], "--exec needs a command")
+usage_error(["-k", "-q", "1", "listen", ":0"], "cannot use -q with -k")
+usage_error(["-k", "--no-shutdown", "listen", ":0"], "cannot use --no-shutdown with -k")
+usage_error(["-m", "3", "listen", ":0"], "-m needs -k")
+usage_error(["-d", "-q", "1", "connect", "a:1"], "cannot use -q with -d")
+usage_error(["-d", "--no-shutdown", "connect", "a:1"], "cannot use --no-shutdown with -d")
+usage_error(["-s", "unix:/tmp/x", "connect", "a:1"], "the source must be of the same kind")
+usage_error(["-s", "1.2.3.4", "connect", "unix:/tmp/x"], "the source must be of the same kind")
+usage_error(["-s", "unix:/tmp/c", "connect", "unix:/tmp/x"], "-s with a Unix address needs -u")
+usage_error(["-s", "[::1", "connect", "a:1"], "an IPv6 address in brackets")
+
+r = run(["--help"])
+text = r.stdout.decode()
+check("--help: usage on standard output, exit 0",
+      r.returncode == 0 and text.startswith("usage: csock [options] connect ADDRESS")
+      and "--exec CMD" in text and "Exit status: 0 done, 1 failed, 2 usage error, 3 timed out"
+      in text, text)
+r = run(["-V"])
+check("-V: the version", r.returncode == 0 and r.stdout.decode().startswith("csock 0."),
+      r.stdout)
+# Options may follow the command, and times take every unit.
+port, holder = refusing_port()
+for t in ["500ms", "2s", "1.5", "1m", "1h", "250us", ".5s"]:
+    r = run(["connect", f"127.0.0.1:{port}", "-w", t])
+    check(f"-w {t} is taken (then the connection is refused: exit 1)", r.returncode == 1
+          and b"Connection refused" in r.stderr, r.stderr)
+holder.close()
+done()

@@ -1,0 +1,286 @@
+"""csock connect and listen over TCP, against Python's socket module: both directions, the
+end-of-file rules of csock.1 one by one, time limits, source addresses, and errors that name the
+address. Runs under no_dns.sh (csock-dual is ::1 and 127.0.0.1). Usage: tcp.py CSOCK"""
+import os
+import socket
+import threading
+
+from clilib import Csock, TIMEOUT, check, done, recv_all, refusing_port, run
+
+
+class Server(threading.Thread):
+    """A Python server for one connection: handler(conn) runs on its own thread; its return value
+    is kept in .result."""
+
+    def __init__(self, handler, host="127.0.0.1", family=socket.AF_INET):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.handler, self.result = handler, None
+        self.start()
+
+    def run(self):
+        self.sock.settimeout(TIMEOUT)
+        conn, self.peer = self.sock.accept()
+        with conn:
+            conn.settimeout(TIMEOUT)
+            self.result = self.handler(conn)
+        self.sock.close()
+
+    def finish(self):
+        self.join(TIMEOUT)
+        return self.result
+
+
+# ---- connect ----
+
+def read_all_then_answer(conn):
+    got = recv_all(conn)  # ends only when csock half-closes
+    conn.sendall(b"answer to " + got)
+    return got
+
+
+s = Server(read_all_then_answer)
+r = run(["connect", f"127.0.0.1:{s.port}"], b"question")
+check("connect: end of input half-closes, the answer still arrives, exit 0 when the peer closes",
+      r.returncode == 0 and s.finish() == b"question" and r.stdout == b"answer to question",
+      (r.returncode, s.result, r.stdout, r.stderr))
+
+every_byte = bytes(range(256)) * 64
+s = Server(read_all_then_answer)
+r = run(["connect", f"127.0.0.1:{s.port}"], every_byte)
+check("connect: binary-safe both ways (every byte value)",
+      s.finish() == every_byte and r.stdout == b"answer to " + every_byte, r.stderr)
+
+
+def greet_and_close(conn):
+    conn.sendall(b"hello, and goodbye")
+
+
+s = Server(greet_and_close)
+terminal, typist = os.openpty()
+with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False, stdin=terminal) as c:
+    rc = c.wait()  # nothing typed yet, and nothing typed later can be lost
+    check("connect from a terminal: the peer closing ends the session with exit 0, its data "
+          "written", rc == 0 and bytes(c.out.data) == b"hello, and goodbye",
+          (rc, c.out.data, c.err.text()))
+s.finish()
+os.close(terminal)
+os.close(typist)
+
+
+def half_close_then_read(conn):
+    conn.sendall(b"I am done talking")
+    conn.shutdown(socket.SHUT_WR)
+    return recv_all(conn)
+
+
+s = Server(half_close_then_read)
+with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False) as c:
+    c.out.wait_for(b"I am done talking")
+    c.send(b"but I am not: ")  # after the peer's end of file: a pipe goes on to its end
+    c.send(b"the rest")
+    c.close_stdin()
+    rc = c.wait()
+    check("connect: a peer that shut down its side still gets the rest of a pipe's input",
+          rc == 0 and s.finish() == b"but I am not: the rest", (rc, s.result, c.err.text()))
+
+s = Server(greet_and_close)
+with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False) as c:
+    c.out.wait_for(b"goodbye")
+    s.finish()
+    for _ in range(100):  # the first write after the peer's close draws a reset, the next fails
+        try:
+            c.send(b"x" * 65536)
+        except BrokenPipeError:
+            break
+    rc = c.wait()
+    check("connect: input for a peer that closed altogether: exit 1, said so",
+          rc == 1 and "the peer closed the connection before the end of input" in c.err.text(),
+          (rc, c.err.text()))
+
+
+def fin_within(conn, wait=0.5):
+    """What arrives, and whether end of file follows within wait seconds."""
+    data = conn.recv(100)
+    conn.settimeout(wait)
+    try:
+        eof = conn.recv(100) == b""
+    except socket.timeout:
+        eof = False
+    conn.sendall(b"bye")
+    return data, eof
+
+
+s = Server(fin_within)
+r = run(["--no-shutdown", "connect", f"127.0.0.1:{s.port}"], b"data")
+check("--no-shutdown: the end of input does not shut the connection down",
+      s.finish() == (b"data", False) and r.returncode == 0 and r.stdout == b"bye", s.result)
+
+s = Server(fin_within)
+r = run(["connect", f"127.0.0.1:{s.port}"], b"data")
+check("by default the peer reads end of file right after the data",
+      s.finish() == (b"data", True) and r.returncode == 0, s.result)
+
+
+def hold_open(conn):
+    """Reads to end of file and never closes first; returns what came."""
+    return recv_all(conn)
+
+
+s = Server(hold_open)
+r = run(["-q", "0", "connect", f"127.0.0.1:{s.port}"], b"x" * 300000)
+check("-q 0: exits once all of standard input is sent, with the peer still open",
+      r.returncode == 0 and s.finish() == b"x" * 300000, (r.returncode, r.stderr))
+
+s = Server(hold_open)
+r = run(["-q", "300ms", "connect", f"127.0.0.1:{s.port}"], b"later")
+check("-q 300ms: exits 300 ms after the end of input, though the peer never closes",
+      r.returncode == 0 and s.finish() == b"later", (r.returncode, r.stderr))
+
+
+def send_and_read(conn):
+    conn.sendall(b"for you")
+    conn.shutdown(socket.SHUT_WR)
+    return recv_all(conn)
+
+
+s = Server(send_and_read)
+r = run(["-d", "connect", f"127.0.0.1:{s.port}"], b"never read")
+check("-d: standard input is not read, nothing is sent; the peer's data still arrives",
+      r.returncode == 0 and r.stdout == b"for you" and s.finish() == b"", (r.stdout, s.result))
+
+
+def reset(conn):
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+    conn.recv(10)
+
+
+s = Server(reset)
+with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False) as c:
+    c.send(b"x")
+    rc = c.wait()
+    check("a reset peer: exit 1, the message names the peer and says why",
+          rc == 1 and f"csock: 127.0.0.1:{s.port}: Connection reset by peer" in c.err.text(),
+          (rc, c.err.text()))
+s.finish()
+
+# ---- errors and time limits ----
+
+port, holder = refusing_port()
+r = run(["connect", f"127.0.0.1:{port}"])
+check("refused: exit 1, 'csock: connect 127.0.0.1:P: Connection refused'",
+      r.returncode == 1 and r.stderr.decode() == f"csock: connect 127.0.0.1:{port}: Connection refused\n",
+      r.stderr)
+r = run(["connect", f"localhost:{port}"])
+check("refused by name: the message gives the name and the address",
+      r.returncode == 1 and f"connect localhost:{port} (127.0.0.1:{port}): Connection refused"
+      in r.stderr.decode(), r.stderr)
+holder.close()
+r = run(["connect", "nosuch.invalid:80"])
+check("an unknown name: exit 1, 'connect nosuch.invalid:80: Name or service not known'",
+      r.returncode == 1 and "connect nosuch.invalid:80: Name or service not known"
+      in r.stderr.decode(), r.stderr)
+
+full = socket.socket()
+full.bind(("127.0.0.1", 0))
+full.listen(0)
+filler = socket.create_connection(full.getsockname())
+r = run(["-w", "300ms", "connect", f"127.0.0.1:{full.getsockname()[1]}"])
+check("-w 300ms to a listener that never answers: exit 3, 'timed out'",
+      r.returncode == 3 and "timed out" in r.stderr.decode(), (r.returncode, r.stderr))
+filler.close()
+full.close()
+
+
+def silent(conn):
+    return recv_all(conn)
+
+
+s = Server(silent)
+with Csock(["-i", "300ms", "connect", f"127.0.0.1:{s.port}"], listening=False) as c:
+    rc = c.wait()
+    check("-i 300ms with nothing moving: exit 3, 'idle for 0.3s'",
+          rc == 3 and f"127.0.0.1:{s.port}: idle for 0.3s" in c.err.text(), (rc, c.err.text()))
+s.finish()
+
+# ---- listen ----
+
+with Csock(["-v", "listen", "127.0.0.1:0"]) as l:
+    check("listen -v says 'listening on 127.0.0.1:PORT' with the real port",
+          l.first == f"csock: listening on 127.0.0.1:{l.port}" and l.port > 0, l.first)
+    c = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    c.sendall(b"from the client")
+    l.send(b"from csock's input")
+    l.close_stdin()
+    got = recv_all(c)  # csock half-closes at the end of its input
+    c.shutdown(socket.SHUT_WR)
+    rc = l.wait()
+    check("listen: one client, both directions, exit 0 when it closes",
+          rc == 0 and got == b"from csock's input" and bytes(l.out.data) == b"from the client",
+          (rc, got, l.out.data))
+    check("listen -v: 'connection from 127.0.0.1:PORT'",
+          f"connection from 127.0.0.1:{c.getsockname()[1]}" in l.err.text(), l.err.text())
+    c.close()
+    try:
+        socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT).close()
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    check("listen without -k: the listener is closed once its client came", refused)
+
+with Csock(["-v", "-6", "listen", ":0"]) as l:
+    c = socket.create_connection(("::1", l.port), timeout=TIMEOUT)
+    l.close_stdin()
+    c.sendall(b"v6")
+    c.shutdown(socket.SHUT_WR)
+    recv_all(c)
+    check("listen -6 :0 is the IPv6 wildcard ([::]:PORT)",
+          l.wait() == 0 and l.address.startswith("[::]:") and bytes(l.out.data) == b"v6",
+          (l.first, l.out.data))
+
+taken = socket.socket()
+taken.bind(("127.0.0.1", 0))
+taken.listen(1)
+r = run(["listen", f"127.0.0.1:{taken.getsockname()[1]}"])
+check("listen on a port in use: exit 1, 'bind 127.0.0.1:P: Address already in use'",
+      r.returncode == 1 and r.stderr.decode() == "csock: bind 127.0.0.1:%d: Address already in use\n"
+      % taken.getsockname()[1], r.stderr)
+taken.close()
+
+r = run(["-w", "300ms", "listen", "127.0.0.1:0"])
+check("listen -w 300ms with no client: exit 3, 'timed out'",
+      r.returncode == 3 and "accept" in r.stderr.decode() and "timed out" in r.stderr.decode(),
+      (r.returncode, r.stderr))
+
+# ---- families and source addresses ----
+
+s = Server(read_all_then_answer, "::1", socket.AF_INET6)
+r = run(["-v", "-6", "connect", f"csock-dual:{s.port}"], b"six")
+check("-6: only the IPv6 address of a name is tried",
+      r.returncode == 0 and r.stdout == b"answer to six"
+      and f"connected to csock-dual:{s.port} ([::1]:{s.port})" in r.stderr.decode(), r.stderr)
+s.finish()
+s = Server(read_all_then_answer, "::1", socket.AF_INET6)
+r = run(["-4", "connect", f"csock-dual:{s.port}"], b"four")
+check("-4: only the IPv4 address is tried (refused there)",
+      r.returncode == 1 and f"connect csock-dual:{s.port} (127.0.0.1:{s.port}): Connection refused"
+      in r.stderr.decode(), r.stderr)
+socket.create_connection(("::1", s.port)).close()  # lets the server thread finish
+s.finish()
+
+s = Server(lambda conn: recv_all(conn))
+r = run(["-s", "127.0.0.2", "connect", f"127.0.0.1:{s.port}"], b"from .2")
+s.finish()
+check("-s 127.0.0.2: the connection comes from that address",
+      r.returncode == 0 and s.peer[0] == "127.0.0.2" and s.result == b"from .2", (s.peer, r.stderr))
+s = Server(lambda conn: recv_all(conn))
+src_port, src_holder = refusing_port()
+src_holder.close()  # free now, and not reused by the system within this test
+r = run(["-s", f"127.0.0.1:{src_port}", "connect", f"127.0.0.1:{s.port}"], b"")
+s.finish()
+check("-s 127.0.0.1:PORT: from that port", r.returncode == 0 and s.peer[1] == src_port,
+      (s.peer, r.stderr))
+done()
