@@ -29,4 +29,13 @@ echo
     tee "bench/results/sendfile-$stamp.md"
 echo
 python3 bench/echo.py "$build" "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}"
+echo
+# The csock tool against OpenBSD netcat and socat (installed here where possible).
+if ! command -v nc >/dev/null || ! command -v socat >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -qq --no-install-recommends netcat-openbsd socat >/dev/null
+    fi
+fi
+python3 bench/cli.py "$build/tools/csock/csock" "${CLI_RUNS:-7}" "${CLI_MEGABYTES:-1024}" |
+    tee "bench/results/cli-$stamp.md"
 echo "reports: bench/results/"

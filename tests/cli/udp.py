@@ -88,6 +88,7 @@ check("listen -u -w 300ms with no datagram: exit 3", r.returncode == 3
 
 with Csock(["-v", "-u", "-k", "listen", "127.0.0.1:0"]) as l:
     l.send(b"early")  # nobody has sent anything: said, not lost silently
+    l.err.wait_for(b"no peer has sent a datagram yet")
     peers = [udp() for _ in range(3)]
     for i, p in enumerate(peers):
         p.sendto(b"hello from %d;" % i, ("127.0.0.1", l.port))

@@ -31,10 +31,21 @@ static void input_ready(csock_loop *loop, csock_watch *w, int events, void *data
     read_chunk(data);
 }
 
+/* A file never blocks: a pass reads chunks until the peer's queue is full (the callback pauses
+ * the input) or PUMP_BATCH of them, so that the other direction gets its turn. A zero-delay
+ * timer then runs on the next pass without waiting (a repeating one would be rounded to the
+ * loop's millisecond). */
+#define PUMP_BATCH 16
+
 static void pump_due(csock_loop *loop, csock_timer *t, void *data)
 {
-    (void)loop, (void)t;
-    read_chunk(data);
+    (void)t;
+    struct input *in = data;
+    in->pump = NULL;
+    for (int i = 0; i < PUMP_BATCH && !in->done && !in->paused; i++)
+        read_chunk(in);
+    if (!in->done && !in->paused && !in->pump)
+        in->pump = csock_loop_call_later(loop, 0, pump_due, in);
 }
 
 int input_start(struct input *in, csock_loop *loop, size_t chunk, input_cb cb, void *data)
@@ -53,7 +64,7 @@ int input_start(struct input *in, csock_loop *loop, size_t chunk, input_cb cb, v
         return 0;
     }
     if (rc == CSOCK_EPERM) { /* a regular file or /dev/null: always ready */
-        in->pump = csock_loop_call_every(loop, 1e-9, pump_due, in);
+        in->pump = csock_loop_call_later(loop, 0, pump_due, in);
         if (in->pump) return 0;
     }
     say("standard input: %s", csock_lasterror());
@@ -71,7 +82,7 @@ void input_pause(struct input *in, int pause)
         csock_timer_cancel(in->pump);
         in->pump = NULL;
     } else {
-        in->pump = csock_loop_call_every(in->loop, 1e-9, pump_due, in);
+        in->pump = csock_loop_call_later(in->loop, 0, pump_due, in);
     }
 }
 
