@@ -93,7 +93,9 @@ int parse_endpoint(const char *text, int port_optional, int ranges, struct endpo
     size_t host_len;
     if (text[0] == '[') {
         const char *close = strchr(text, ']');
-        if (!close || (close[1] != '\0' && close[1] != ':') || close == text + 1) {
+        if (!close || (close[1] != '\0' && close[1] != ':') ||
+            !memchr(text + 1, ':', (size_t)(close - text - 1)) ||
+            memchr(text + 1, '[', (size_t)(close - text - 1))) {
             *why = "an IPv6 address in brackets looks like [::1]:80";
             return -1;
         }
@@ -111,6 +113,10 @@ int parse_endpoint(const char *text, int port_optional, int ranges, struct endpo
         }
         host_len = colon ? (size_t)(colon - text) : strlen(text);
         port = colon ? colon + 1 : NULL;
+        if (memchr(text, '[', host_len) || memchr(text, ']', host_len)) {
+            *why = "brackets go around an IPv6 address only: [::1]:80";
+            return -1;
+        }
     }
     if (copy_host(out, host, host_len, why) < 0) return -1;
     if (!port) {
