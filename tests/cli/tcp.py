@@ -184,6 +184,18 @@ check("an unknown name: exit 1, 'connect nosuch.invalid:80: Name or service not 
       r.returncode == 1 and "connect nosuch.invalid:80: Name or service not known"
       in r.stderr.decode(), r.stderr)
 
+# Every way a name can fail says what csock was doing, not which look-up call failed.
+for args, says in [(["-u", "connect", "nosuch.invalid:53"], "connect nosuch.invalid:53"),
+                   (["listen", "nosuch.invalid:0"], "bind nosuch.invalid:0"),
+                   (["-k", "listen", "nosuch.invalid:0"], "bind nosuch.invalid:0"),
+                   (["serve", "echo", "nosuch.invalid:7"], "bind nosuch.invalid:7"),
+                   (["-z", "connect", "nosuch.invalid:1-3"], "connect nosuch.invalid:1"),
+                   (["-s", "nosuch.invalid", "connect", "127.0.0.1:9"], "bind nosuch.invalid:0")]:
+    r = run(args)
+    check(f"csock {' '.join(args)}: exit 1, '{says}: Name or service not known'",
+          r.returncode == 1 and r.stderr.decode() == f"csock: {says}: Name or service not known\n",
+          r.stderr)
+
 full = socket.socket()
 full.bind(("127.0.0.1", 0))
 full.listen(0)

@@ -69,6 +69,11 @@ void endpoint_text(const char *host, int port, char *buf, size_t size);
 /* Prints "csock: " and the message to standard error. */
 void say(const char *fmt, ...);
 
+/* Says why op ("connect", "bind") of host:port failed, from csock_lastcode(), in the words of
+ * csock's other messages: "connect nosuch.invalid:80: Name or service not known" (rather than
+ * naming the look-up step). */
+void say_failed(const char *op, const char *host, int port);
+
 /* The commands. Each returns an exit status. */
 int run_connect(const struct config *c);
 int run_listen(const struct config *c);

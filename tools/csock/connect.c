@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* The source address: -s, or with -4/-6 alone the wildcard of that family, so that only
- * addresses of the family are tried. Returns 1 with *out set, 0 for none, -1 on error. */
+ * addresses of the family are tried. Returns 1 with *out set, 0 for none, -1 on error (said). */
 int source_address(const struct config *c, csock_addr *out)
 {
     if (!c->has_source && !c->family) return 0;
@@ -13,8 +13,12 @@ int source_address(const struct config *c, csock_addr *out)
     int family = c->family;
     if (!family && !host[0]) family = strchr(c->address.host, ':') ? AF_INET6 : AF_INET;
     if (!host[0]) host = family == AF_INET6 ? "::" : "0.0.0.0";
-    return csock_addr_resolve(out, host, c->source.port, family) < 0 ? -1 : 1;
+    if (csock_addr_resolve(out, host, c->source.port, family) == 0) return 1;
+    say_failed("bind", host, c->source.port);
+    return -1;
 }
+
+/* Each way of connecting returns the socket, or NULL having said why. */
 
 static csock *connect_unix(const struct config *c, int type)
 {
@@ -34,6 +38,7 @@ static csock *connect_unix(const struct config *c, int type)
     }
     if (rc == 0) rc = csock_connect(s, c->address.host, 0);
     if (rc < 0) {
+        say("%s", csock_lasterror());
         csock_free(s);
         return NULL;
     }
@@ -45,13 +50,17 @@ static csock *connect_udp(const struct config *c, const csock_addr *source)
     int family = source ? csock_addr_family(source) : c->family;
     csock_addrlist *list =
         csock_getaddrinfo(c->address.host, c->address.port, family, SOCK_DGRAM, 0, 0);
-    if (!list) return NULL;
+    if (!list) {
+        say_failed("connect", c->address.host, c->address.port);
+        return NULL;
+    }
     csock *s = csock_socket(list->items[0].family, SOCK_DGRAM, 0);
     int rc = s ? 0 : csock_lastcode();
     if (rc == 0 && source) rc = csock_bind_addr(s, source);
     if (rc == 0) rc = csock_connect_addr(s, &list->items[0].addr);
     csock_freeaddrinfo(list);
     if (rc < 0) {
+        say("%s", csock_lasterror());
         csock_free(s);
         return NULL;
     }
@@ -66,17 +75,17 @@ static csock *make_connection(const struct config *c)
     int has = source_address(c, &source);
     if (has < 0) return NULL;
     if (c->udp) return connect_udp(c, has ? &source : NULL);
-    return csock_create_connection(c->address.host, c->address.port,
-                                   c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT, has ? &source : NULL);
+    csock *s =
+        csock_create_connection(c->address.host, c->address.port,
+                                c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT, has ? &source : NULL);
+    if (!s) say("%s", csock_lasterror());
+    return s;
 }
 
 int run_connect(const struct config *c)
 {
     csock *s = make_connection(c);
-    if (!s) {
-        say("%s", csock_lasterror());
-        return failure_status(csock_lastcode());
-    }
+    if (!s) return failure_status(csock_lastcode());
     if (c->verbose) {
         char asked[300], peer[CSOCK_ADDRSTRLEN];
         peer_text(s, peer, sizeof peer);

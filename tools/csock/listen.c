@@ -141,7 +141,10 @@ int server_address(const struct config *c, char *text, size_t size)
     }
     csock_addr where;
     const char *host = a->host[0] ? a->host : c->family == AF_INET6 ? "::" : "0.0.0.0";
-    if (csock_addr_resolve(&where, host, a->port, c->family) < 0) return -1;
+    if (csock_addr_resolve(&where, host, a->port, c->family) < 0) {
+        say_failed("bind", host, a->port);
+        return -1;
+    }
     return csock_addr_format(&where, text, size) < 0 ? -1 : 0;
 }
 
@@ -149,7 +152,7 @@ int server_address(const struct config *c, char *text, size_t size)
 static int serve_many_streams(const struct config *c)
 {
     char text[CSOCK_ADDRSTRLEN + 8];
-    if (server_address(c, text, sizeof text) < 0) return fail();
+    if (server_address(c, text, sizeof text) < 0) return failure_status(csock_lastcode());
     struct relay *r = NULL;
     csock_server_config config = c->exec ? exec_server_config(c) : relay_server_config(c, &r);
     if (!c->exec && !r) return EXIT_FAILED;

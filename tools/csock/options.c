@@ -258,6 +258,11 @@ static int check(const struct config *c, const struct given *g)
         if (c->no_shutdown)
             return usage("cannot use --no-shutdown with -k: the end of input shuts nothing down");
     }
+    if (c->udp && c->max_conns)
+        return usage("cannot use -m with -u: datagrams have no connections to count (-i forgets "
+                     "silent peers)");
+    if (c->udp && c->command == CMD_CONNECT && g->seen['w'])
+        return usage("cannot use -w with connect -u: a datagram socket connects at once");
     if (c->command == CMD_LISTEN && c->max_conns && !c->keep_open)
         return usage("-m needs -k: without it listen serves one client");
     if (c->no_stdin && g->seen['q']) return usage("cannot use -q with -d: -d reads no input");

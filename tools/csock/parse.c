@@ -131,3 +131,10 @@ void endpoint_text(const char *host, int port, char *buf, size_t size)
 {
     snprintf(buf, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
+
+void say_failed(const char *op, const char *host, int port)
+{
+    char where[300];
+    endpoint_text(host, port, where, sizeof where);
+    say("%s %s: %s", op, where, csock_strerror(csock_lastcode()));
+}

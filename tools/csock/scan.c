@@ -39,7 +39,7 @@ int run_scan(const struct config *c)
         has < 0 ? NULL
                 : csock_getaddrinfo(c->address.host, c->address.port, family, SOCK_STREAM, 0, 0);
     if (!list) {
-        say("%s", csock_lasterror());
+        if (has >= 0) say_failed("connect", c->address.host, c->address.port);
         return EXIT_FAILED;
     }
     int open = 0;

@@ -96,8 +96,8 @@ static int serve_streams(const struct config *c)
         .handler = &handler, .max_connections = c->max_conns, .stop_on_signals = 1};
     csock_server *srv = NULL;
     csock_addr where;
-    if (server_address(c, text, sizeof text) < 0 || !(srv = csock_server_new(text, &sc)) ||
-        csock_server_address(srv, &where) < 0) {
+    if (server_address(c, text, sizeof text) < 0) return EXIT_FAILED;
+    if (!(srv = csock_server_new(text, &sc)) || csock_server_address(srv, &where) < 0) {
         say("%s", csock_lasterror());
         csock_server_free(srv);
         return EXIT_FAILED;

@@ -46,7 +46,7 @@ int exec_serve(const struct config *c, csock_server *srv);
 
 /* connect.c: the source address for connecting: -s, or with -4/-6 alone the wildcard of that
  * family, so that only addresses of the family are tried. Returns 1 with *out set, 0 for none,
- * -1 on error (the message set). */
+ * -1 on error (said). */
 int source_address(const struct config *c, csock_addr *out);
 
 /* listen.c: a socket bound to c->address (listening, for a stream), or NULL with the message
@@ -54,7 +54,7 @@ int source_address(const struct config *c, csock_addr *out);
 csock *make_listener(const struct config *c);
 
 /* listen.c: c->address as csock_server_new takes it (numeric: names are resolved here). Returns
- * 0, or -1 with the message set. */
+ * 0, or -1 having said why. */
 int server_address(const struct config *c, char *text, size_t size);
 
 /* listen.c: a Unix socket file bound at c->address is removed by remove_socket_file, unless it
