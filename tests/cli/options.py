@@ -76,6 +76,18 @@ check("--help: usage on standard output, exit 0",
       r.returncode == 0 and text.startswith("usage: csock [options] connect ADDRESS")
       and "--exec CMD" in text and "Exit status: 0 done, 1 failed, 2 usage error, 3 timed out"
       in text, text)
+# The man page and --help name the same options.
+import os
+import re
+page = open(os.path.join(os.path.dirname(__file__), "../../tools/csock/csock.1")).read()
+page = page.replace("\\-", "-")
+defined = [line for line in page.splitlines() if re.match(r"\.BR? -", line)]
+listed = [line.split("  ")[1] for line in text.splitlines() if line.startswith("  -")]
+for kind, pattern in [("long", r"--([a-z][a-z-]*[a-z])"), ("short", r"(?<![\w-])-([a-zA-Z0-9])\b")]:
+    in_page = {o for line in defined for o in re.findall(pattern, line)}
+    in_help = {o for line in listed for o in re.findall(pattern, line)}
+    check(f"the man page and --help name the same {kind} options ({len(in_help)})",
+          in_page == in_help and in_help, (sorted(in_page - in_help), sorted(in_help - in_page)))
 r = run(["-V"])
 check("-V: the version", r.returncode == 0 and r.stdout.decode().startswith("csock 0."),
       r.stdout)
