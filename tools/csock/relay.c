@@ -195,8 +195,8 @@ static void input_chunk(const char *chunk, size_t len, void *data)
             k->full = 1;
             r->full++;
         }
-        /* rc < 0: the stream is closing (it says why in conn_close). The queue is never over
-         * max_queue: standard input waits at high water, and a chunk is less than the rest. */
+        /* rc < 0: the stream is closing (conn_close says why). The queue never passes
+         * max_queue: input waits as soon as anything is queued, and a chunk is at most half. */
     }
     if (r->full > 0) input_pause(&r->in, 1);
 }
@@ -248,10 +248,11 @@ int relay_stream(const struct config *c, csock *s)
     if (!csock_stream_new(r->loop, s, &r->handler, r)) {
         say("%s", csock_lasterror());
         csock_free(s);
-    } else if (start_input(r) == 0 && csock_loop_run(r->loop) == 0) {
-        status = r->status;
-    } else {
-        say("%s", csock_lasterror());
+    } else if (start_input(r) == 0) { /* (which says why it could not start) */
+        if (csock_loop_run(r->loop) == 0)
+            status = r->status;
+        else
+            say("%s", csock_lasterror());
     }
     input_stop(&r->in);
     csock_loop_free(r->loop);
