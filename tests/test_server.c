@@ -284,6 +284,34 @@ static void own_watch_on_the_server_loop(void)
     CHECK_EQ(check_open_fds(), fds);
 }
 
+/* "unix:relative.sock" is a Unix path, though its first character is not '/' or '@'. */
+static void relative_unix_path(void)
+{
+    char dir[] = "/tmp/csock-server-XXXXXX", old[4096];
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK(getcwd(old, sizeof old) != NULL);
+    CHECK_EQ(chdir(dir), 0);
+    csock_server_config config = {.handler = &echo_handler};
+    csock_server *srv = csock_server_new("unix:relative.sock", &config);
+    CHECK(srv != NULL);
+    csock_addr a;
+    CHECK_EQ(csock_server_address(srv, &a), 0);
+    CHECK_EQ(csock_addr_family(&a), AF_UNIX);
+    pthread_t t = check_thread(serve, srv);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    char buf[8];
+    CHECK_EQ(csock_connect(c, "relative.sock", 0), 0);
+    CHECK_EQ(csock_send(c, "hi", 2), 2);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    csock_server_shutdown(srv);
+    check_join(t);
+    csock_free(c);
+    csock_server_free(srv);
+    unlink("relative.sock");
+    CHECK_EQ(chdir(old), 0);
+    rmdir(dir);
+}
+
 static void bad_configs(void)
 {
     csock_server_config none = {0};
@@ -415,6 +443,7 @@ int main(void)
     RUN(connection_limit_and_shutdown_with_clients);
     RUN(thread_per_connection_shutdown_from_a_handler);
     RUN(own_watch_on_the_server_loop);
+    RUN(relative_unix_path);
     RUN(descriptor_exhaustion_backs_off_and_recovers);
     return check_done();
 }
