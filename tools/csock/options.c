@@ -192,23 +192,27 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
     return EXIT_OK;
 }
 
+/* The index of word among the three names, or -1. */
+static int one_of(const char *word, const char *const names[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(word, names[i]) == 0) return i;
+    return -1;
+}
+
 static int read_command(int argc, char **argv, struct config *c)
 {
     static const char *const services[] = {"echo", "discard", "chargen"};
     if (optind >= argc) return usage("no command: use connect, listen, serve or ping");
     const char *word = argv[optind++];
-    int n = 0;
-    while (n < 3 && strcmp(word, command_names[n]) != 0)
-        n++;
-    if (n == 3) return usage("unknown command '%s': use connect, listen, serve or ping", word);
+    int n = one_of(word, command_names);
+    if (n < 0) return usage("unknown command '%s': use connect, listen, serve or ping", word);
     c->command = (enum command)n;
     if (c->command == CMD_SERVE) {
         if (optind >= argc) return usage("serve needs a service: echo, discard or chargen");
         const char *name = argv[optind++];
-        int s = 0;
-        while (s < 3 && strcmp(name, services[s]) != 0)
-            s++;
-        if (s == 3) return usage("unknown service '%s': use echo, discard or chargen", name);
+        int s = one_of(name, services);
+        if (s < 0) return usage("unknown service '%s': use echo, discard or chargen", name);
         c->service = (enum service)s;
     }
     if (optind >= argc) return usage("%s needs an address, e.g. 127.0.0.1:9000", word);
