@@ -41,24 +41,28 @@ static const char help_text[] =
     "TIME is 500ms, 2s, 1.5s, 1m or 1h (a bare number is seconds).\n"
     "Exit status: 0 done, 1 failed, 2 usage error, 3 timed out. See csock(1).\n";
 
-void say(const char *fmt, ...)
+/* One line on standard error, "csock: " and the message, then what follows it. */
+static void say_line(const char *after, const char *fmt, va_list ap)
 {
     char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "csock: %s\n%s", line, after);
+}
+
+void say(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    say_line("", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "csock: %s\n", line);
 }
 
 static int usage(const char *fmt, ...)
 {
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    say_line("Try 'csock --help'.\n", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "csock: %s\nTry 'csock --help'.\n", line);
     return EXIT_USAGE;
 }
 
