@@ -7,6 +7,19 @@ import socket
 
 from clilib import Csock, TIMEOUT, check, done, recv_all
 
+
+
+def heard_clients(l, *tags):
+    """Connects a client per tag, each sending its tag; returns them once csock has written
+    every tag (so each connection is known to it)."""
+    clients = [socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT) for _ in tags]
+    for c, tag in zip(clients, tags):
+        c.sendall(tag)
+    for tag in tags:
+        l.out.wait_for(tag)
+    return clients
+
+
 with Csock(["-v", "-k", "listen", "127.0.0.1:0"]) as l:
     clients = [socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT) for _ in range(50)]
     for i, c in enumerate(clients):
@@ -34,12 +47,7 @@ with Csock(["-v", "-k", "listen", "127.0.0.1:0"]) as l:
           and recv_all(late) == b"")
 
 with Csock(["-v", "-k", "-m", "2", "listen", "127.0.0.1:0"]) as l:
-    a = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
-    b = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
-    a.sendall(b"<a>")
-    b.sendall(b"<b>")
-    l.out.wait_for(b"<a>")
-    l.out.wait_for(b"<b>")
+    a, b = heard_clients(l, b"<a>", b"<b>")
     third = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
     check("-k -m 2: a third client is closed at once", recv_all(third) == b"")
     a.close()
@@ -52,12 +60,7 @@ with Csock(["-v", "-k", "-m", "2", "listen", "127.0.0.1:0"]) as l:
 # A client that never reads: standard input waits for it (memory stays bounded), nothing is
 # lost, and the other client still gets everything in the end.
 with Csock(["-k", "-v", "listen", "127.0.0.1:0"]) as l:
-    slow = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
-    fast = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
-    slow.sendall(b"<slow>")
-    fast.sendall(b"<fast>")
-    l.out.wait_for(b"<slow>")
-    l.out.wait_for(b"<fast>")
+    slow, fast = heard_clients(l, b"<slow>", b"<fast>")
     total = 8 * 1024 * 1024
     pattern = bytes(range(256)) * (total // 256)
     got = {slow: bytearray(), fast: bytearray()}
