@@ -5,10 +5,20 @@ Measures, per server: messages/s, server CPU per message and p99 latency for 1, 
 connections with 64-byte and 4 KiB messages; connections/s (connect, one echo, close); server
 memory per idle connection (RSS with 10,000 idle connections minus RSS with none); and, for csock,
 throughput with one loop and with two loops, two load generators and the server sharing both
-cores. Every figure is the median of RUNS runs (default 5), interleaved.
+cores.
+
+Ping-pong is measured in paired windows: every server is started with a load generator holding its
+connections open, and the servers take turns, one window of WINDOW seconds each (the order turning
+every round), for ROUNDS rounds in blocks of BLOCK (new processes for each block). A server's
+figure against raw epoll is the median over rounds of its window's figure divided by raw epoll's
+window in the same round, with a 95% confidence interval for that median. This machine's speed
+drifts by more than the margins measured (raw epoll's own CPU per message moves by a third between
+runs seconds apart); windows a fraction of a second apart see the same machine.
+The other figures are the median of RUNS interleaved runs of SECONDS.
 Writes a Markdown report and a PNG chart (gnuplot) to bench/results/.
 
-Usage: echo.py BUILD_DIR [RUNS] [SECONDS]"""
+Usage: echo.py BUILD_DIR [ROUNDS] [WINDOW] [RUNS] [SECONDS]"""
+import math
 import os
 import statistics
 import subprocess
@@ -16,8 +26,12 @@ import sys
 import time
 
 BUILD = sys.argv[1]
-RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 2
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+WINDOW = float(sys.argv[3]) if len(sys.argv) > 3 else 0.25
+RUNS = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+SECONDS = float(sys.argv[5]) if len(sys.argv) > 5 else 2
+BLOCK = 10
+WARM_UP = 0.2
 LOADGEN = os.path.join(BUILD, "bench/loadgen")
 SERVERS = {
     "raw epoll": [os.path.join(BUILD, "bench/echo-epoll"), "127.0.0.1", "0"],
@@ -25,8 +39,8 @@ SERVERS = {
     "libuv": [os.path.join(BUILD, "bench/echo-libuv"), "127.0.0.1", "0"],
     "libevent": [os.path.join(BUILD, "bench/echo-libevent"), "127.0.0.1", "0"],
 }
+REF = "raw epoll"
 CONFIGS = [(1, 64), (100, 64), (1000, 64), (1, 4096), (100, 4096), (1000, 4096)]
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -39,9 +53,9 @@ class Server:
         self.port = line.strip().rsplit(":", 1)[1]
 
     def cpu(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        """Seconds of CPU the whole process has used, to the nanosecond: its CPU-time clock, the
+        id clock_getcpuclockid(3) gives (/proc's figures count in ticks of 10 ms)."""
+        return time.clock_gettime(((~self.proc.pid) << 3) | 2)
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -55,24 +69,76 @@ class Server:
         self.proc.wait(30)
 
 
+def parse(line):
+    return dict(kv.split("=") for kv in line.split())
+
+
 def loadgen(*args, cores="1"):
     out = subprocess.run(["taskset", "-c", cores, LOADGEN] + [str(a) for a in args],
                          capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise SystemExit(f"loadgen {args}: {out.stderr}{out.stdout}")
-    return dict(kv.split("=") for kv in out.stdout.split())
+    return parse(out.stdout)
 
 
-def echo_run(name, conns, size):
-    s = Server(name)
-    try:
-        before = s.cpu()
-        r = loadgen("echo", "127.0.0.1", s.port, conns, size, SECONDS)
-        used = s.cpu() - before
-    finally:
-        s.stop()
-    msgs = int(r["messages"])
-    return {"rate": float(r["rate"]), "cpu_us": used / msgs * 1e6, "p99": float(r["p99_us"])}
+class Driven:
+    """A server and a load generator holding CONNS connections to it, run one window at a time."""
+
+    def __init__(self, name, conns, size):
+        self.name = name
+        self.server = Server(name)
+        self.gen = subprocess.Popen(["taskset", "-c", "1", LOADGEN, "windows", "127.0.0.1",
+                                     self.server.port, str(conns), str(size)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if not self.gen.stdout.readline().startswith("ready"):
+            self.close()
+            raise SystemExit(f"loadgen for {name}: did not connect")
+
+    def window(self, seconds):
+        before = self.server.cpu()
+        self.gen.stdin.write(f"{seconds}\n")
+        self.gen.stdin.flush()
+        line = self.gen.stdout.readline()
+        used = self.server.cpu() - before
+        r = parse(line) if line else {}
+        if not r or r["errors"] != "0":
+            raise SystemExit(f"loadgen for {self.name}: {line.strip() or 'failed'}")
+        return {"rate": float(r["rate"]), "cpu_us": used / int(r["messages"]) * 1e6,
+                "p99": float(r["p99_us"])}
+
+    def close(self):
+        self.gen.stdin.close()
+        self.gen.wait(60)
+        self.server.stop()
+
+
+def echo_rounds(names, conns, size):
+    """ROUNDS rounds, each one window per server in an order that turns every round."""
+    rounds = []
+    while len(rounds) < ROUNDS:
+        driven = []
+        try:
+            for name in names:
+                driven.append(Driven(name, conns, size))
+            for d in driven:
+                d.window(WARM_UP)
+            for _ in range(min(BLOCK, ROUNDS - len(rounds))):
+                turn = len(rounds) % len(driven)
+                order = driven[turn:] + driven[:turn]
+                if len(rounds) // len(driven) % 2:
+                    order.reverse()
+                rounds.append({d.name: d.window(WINDOW) for d in order})
+        finally:
+            for d in driven:
+                d.close()
+    return rounds
+
+
+def median_interval(values):
+    """The median and a distribution-free 95% confidence interval for it (order statistics)."""
+    v = sorted(values)
+    k = max(0, int(len(v) / 2 - 0.98 * math.sqrt(len(v))))
+    return statistics.median(v), v[k], v[-1 - k]
 
 
 def connect_run(name):
@@ -109,8 +175,7 @@ def scaling_run(loops):
         gens = [subprocess.Popen(["taskset", "-c", "0,1", LOADGEN, "echo", "127.0.0.1", s.port,
                                   "50", "64", str(SECONDS)], stdout=subprocess.PIPE, text=True)
                 for _ in range(2)]
-        rates = [float(dict(kv.split("=") for kv in g.communicate(timeout=300)[0].split())["rate"])
-                 for g in gens]
+        rates = [float(parse(g.communicate(timeout=300)[0])["rate"]) for g in gens]
     finally:
         s.stop()
     return sum(rates)
@@ -120,20 +185,24 @@ def median(values):
     return statistics.median(values)
 
 
+def ratio(interval, is_ref):
+    mid, low, high = interval
+    return "1.000" if is_ref else f"{mid:.3f} ({low:.2f}-{high:.2f})"
+
+
 def main():
     names = [n for n in SERVERS if os.path.exists(SERVERS[n][0])]
     results = {}
-    # Runs are interleaved (every server once, then again), so that a slow spell of the machine
-    # falls on all of them alike.
     for conns, size in CONFIGS:
-        runs = {name: [] for name in names}
-        for _ in range(RUNS):
-            for name in names:
-                runs[name].append(echo_run(name, conns, size))
+        rounds = echo_rounds(names, conns, size)
         for name in names:
-            results[(name, conns, size)] = {k: median([r[k] for r in runs[name]])
-                                            for k in runs[name][0]}
-            print(f"  {name}, {conns} x {size} B: {results[(name, conns, size)]}", file=sys.stderr)
+            r = {k: median([x[name][k] for x in rounds]) for k in rounds[0][name]}
+            r.update({k + "_vs": median_interval([x[name][k] / x[REF][k] for x in rounds])
+                      for k in rounds[0][name]})
+            results[(name, conns, size)] = r
+            print(f"  {name}, {conns} x {size} B: " +
+                  ", ".join(f"{k} {r[k]:.4g} ({r[k + '_vs'][0]:.3f})" for k in rounds[0][name]),
+                  file=sys.stderr)
     connects, idle, scaling = ({n: [] for n in names}, {n: [] for n in names}, {1: [], 2: []})
     for _ in range(RUNS):
         for name in names:
@@ -145,19 +214,20 @@ def main():
     idle = {n: median(v) for n, v in idle.items()}
     scaling = {n: median(v) for n, v in scaling.items()}
 
-    ref = "raw epoll"
-    lines = [f"Echo servers, median of {RUNS} runs of {SECONDS:g} s; server on core 0, load "
-             f"generator on core 1. Ratios are against {ref}.", "",
+    ref = REF
+    lines = [f"Echo servers, {ROUNDS} rounds of one {WINDOW:g} s window per server (blocks of "
+             f"{BLOCK}); server on core 0, load generator on core 1. Figures are medians over the "
+             f"windows; ratios are the median of each window's figure over raw epoll's in the same "
+             f"round, with its 95% confidence interval.", "",
              "| server | connections | message | messages/s | vs raw | server CPU/message (us) "
              "| vs raw | p99 (us) | vs raw |", "|---|---|---|---|---|---|---|---|---|"]
     for conns, size in CONFIGS:
-        base = results[(ref, conns, size)]
         for name in names:
             r = results[(name, conns, size)]
             lines.append(f"| {name} | {conns} | {size} B | {r['rate']:.0f} | "
-                         f"{r['rate'] / base['rate']:.3f} | {r['cpu_us']:.2f} | "
-                         f"{r['cpu_us'] / base['cpu_us']:.3f} | {r['p99']:.0f} | "
-                         f"{r['p99'] / base['p99']:.2f} |")
+                         f"{ratio(r['rate_vs'], name == ref)} | {r['cpu_us']:.2f} | "
+                         f"{ratio(r['cpu_us_vs'], name == ref)} | {r['p99']:.0f} | "
+                         f"{ratio(r['p99_vs'], name == ref)} |")
     lines += ["", "| server | connections/s | vs raw | bytes per idle connection |",
               "|---|---|---|---|"]
     for name in names:
@@ -184,9 +254,8 @@ def chart(names, results, stem):
     with open(data, "w") as f:
         f.write("config " + " ".join(f'"{n}"' for n in names) + "\n")
         for conns, size in CONFIGS:
-            base = results[("raw epoll", conns, size)]["cpu_us"]
             f.write(f'"{conns}x{size}B" ' +
-                    " ".join(f"{results[(n, conns, size)]['cpu_us'] / base:.3f}" for n in names) +
+                    " ".join(f"{results[(n, conns, size)]['cpu_us_vs'][0]:.3f}" for n in names) +
                     "\n")
     script = (f'set terminal pngcairo size 900,450; set output "{stem}.png";'
               'set title "Server CPU per message, relative to raw epoll (lower is better)";'

@@ -3,6 +3,9 @@
  *   loadgen echo HOST PORT CONNECTIONS SIZE SECONDS
  *       every connection sends a SIZE-byte message, waits for all of it to come back, checks
  *       every byte, and sends the next; prints messages/s and latency percentiles
+ *   loadgen windows HOST PORT CONNECTIONS SIZE
+ *       the same over connections held open: prints "ready", then runs one window per line of
+ *       standard input (its length in seconds) and prints one result line for each
  *   loadgen connect HOST PORT CONCURRENCY SECONDS
  *       CONCURRENCY at a time: connect, send 64 bytes, read them back, close; prints connections/s
  *   loadgen idle HOST PORT CONNECTIONS
@@ -96,71 +99,145 @@ struct conn {
     double started;
 };
 
+struct echo {
+    int ep, conns;
+    size_t size;
+    struct conn *c;
+    char *out, *in;
+    unsigned long errors;
+};
+
 static char fill(unsigned id, unsigned seq, size_t i)
 {
     return (char)(id * 131 + seq * 31 + i * 7);
 }
 
-static int echo(int conns, size_t size, double seconds)
+static void echo_open(struct echo *e, int conns, size_t size)
 {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct conn *c = calloc((size_t)conns, sizeof *c);
-    char *out = malloc(size), *in = malloc(size + 65536);
+    e->ep = epoll_create1(EPOLL_CLOEXEC);
+    e->conns = conns;
+    e->size = size;
+    e->c = calloc((size_t)conns, sizeof *e->c);
+    e->out = malloc(size);
+    e->in = malloc(size);
+    e->errors = 0;
+    if (e->ep < 0 || !e->c || !e->out || !e->in) die("echo set-up");
     for (int i = 0; i < conns; i++) {
-        c[i].fd = connect_to(0);
-        fcntl(c[i].fd, F_SETFL, O_NONBLOCK);
-        watch(ep, EPOLL_CTL_ADD, c[i].fd, EPOLLIN | EPOLLOUT, (unsigned)i);
+        e->c[i].fd = connect_to(0);
+        fcntl(e->c[i].fd, F_SETFL, O_NONBLOCK);
+        watch(e->ep, EPOLL_CTL_ADD, e->c[i].fd, 0, (unsigned)i);
     }
-    unsigned long messages = 0, errors = 0;
-    double start = now(), end = start + seconds;
+}
+
+static void echo_close(struct echo *e)
+{
+    for (int i = 0; i < e->conns; i++)
+        close(e->c[i].fd);
+    free(e->c);
+    free(e->out);
+    free(e->in);
+    close(e->ep);
+}
+
+/* Every connection sends a message, checks the echo and sends the next until `seconds` have
+ * passed; then no new message starts and the window ends once every message in flight is back,
+ * so that the server did exactly the work counted. Returns the messages completed (each one's
+ * round trip added to the histogram), or -1 if the server closed a connection or stalled. */
+static long echo_window(struct echo *e, double seconds)
+{
+    unsigned long messages = 0;
+    int busy = e->conns;
+    for (int i = 0; i < e->conns; i++)
+        watch(e->ep, EPOLL_CTL_MOD, e->c[i].fd, EPOLLIN | EPOLLOUT, (unsigned)i);
+    double end = now() + seconds, give_up = end + 10;
     struct epoll_event ev[256];
-    while (now() < end) {
-        int n = epoll_wait(ep, ev, 256, 100);
+    while (busy > 0) {
+        int n = epoll_wait(e->ep, ev, 256, 100);
+        double t = now();
+        if (n == 0 && t > give_up) {
+            fprintf(stderr, "loadgen: %d messages not echoed within 10 s\n", busy);
+            return -1;
+        }
         for (int k = 0; k < n; k++) {
             unsigned id = ev[k].data.u32;
-            struct conn *x = &c[id];
-            if ((ev[k].events & EPOLLOUT) && x->sent < size) {
+            struct conn *x = &e->c[id];
+            if ((ev[k].events & EPOLLOUT) && x->sent < e->size) {
                 if (x->sent == 0) x->started = now();
-                for (size_t i = x->sent; i < size; i++)
-                    out[i] = fill(id, x->seq, i);
-                ssize_t w = send(x->fd, out + x->sent, size - x->sent, MSG_NOSIGNAL);
+                for (size_t i = x->sent; i < e->size; i++)
+                    e->out[i] = fill(id, x->seq, i);
+                ssize_t w = send(x->fd, e->out + x->sent, e->size - x->sent, MSG_NOSIGNAL);
                 if (w > 0) x->sent += (size_t)w;
                 if (w < 0 && errno != EAGAIN) die("send");
-                if (x->sent == size) {
-                    watch(ep, EPOLL_CTL_MOD, x->fd, EPOLLIN, id);
-                }
+                if (x->sent == e->size) watch(e->ep, EPOLL_CTL_MOD, x->fd, EPOLLIN, id);
             }
             if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                ssize_t r = recv(x->fd, in, size - x->got, 0);
+                ssize_t r = recv(x->fd, e->in, e->size - x->got, 0);
                 if (r == 0 || (r < 0 && errno != EAGAIN)) {
                     fprintf(stderr, "loadgen: connection %u closed by the server\n", id);
-                    return 1;
+                    return -1;
                 }
                 if (r < 0) continue;
                 for (ssize_t i = 0; i < r; i++)
-                    if (in[i] != fill(id, x->seq, x->got + (size_t)i)) errors++;
+                    if (e->in[i] != fill(id, x->seq, x->got + (size_t)i)) e->errors++;
                 x->got += (size_t)r;
-                if (x->got == size) {
+                if (x->got == e->size) {
                     double us = (now() - x->started) * 1e6;
                     histogram[us < BUCKETS ? (int)us : BUCKETS]++;
                     messages++;
                     x->seq++;
                     x->sent = x->got = 0;
-                    watch(ep, EPOLL_CTL_MOD, x->fd, EPOLLIN | EPOLLOUT, id);
+                    if (t < end) {
+                        watch(e->ep, EPOLL_CTL_MOD, x->fd, EPOLLIN | EPOLLOUT, id);
+                    } else {
+                        watch(e->ep, EPOLL_CTL_MOD, x->fd, 0, id);
+                        busy--;
+                    }
                 }
             }
         }
     }
-    double took = now() - start;
-    printf("messages=%lu seconds=%.3f rate=%.0f p50_us=%.0f p99_us=%.0f errors=%lu\n", messages,
-           took, messages / took, percentile(messages, 0.50), percentile(messages, 0.99), errors);
-    for (int i = 0; i < conns; i++)
-        close(c[i].fd);
-    free(c);
-    free(out);
-    free(in);
-    close(ep);
-    return errors ? 1 : 0;
+    return (long)messages;
+}
+
+static void report(long messages, double took, unsigned long errors)
+{
+    printf("messages=%ld seconds=%.3f rate=%.0f p50_us=%.0f p99_us=%.0f errors=%lu\n", messages,
+           took, (double)messages / took, percentile((unsigned long)messages, 0.50),
+           percentile((unsigned long)messages, 0.99), errors);
+    fflush(stdout);
+}
+
+static int echo(int conns, size_t size, double seconds)
+{
+    struct echo e;
+    echo_open(&e, conns, size);
+    double start = now();
+    long messages = echo_window(&e, seconds);
+    if (messages >= 0) report(messages, now() - start, e.errors);
+    echo_close(&e);
+    return messages < 0 || e.errors ? 1 : 0;
+}
+
+/* Holds the connections open and runs one window per line of standard input (its seconds),
+ * answering each with one result line, so that a caller can read the server's CPU time around
+ * each window and alternate windows between servers without reconnecting. */
+static int echo_windows(int conns, size_t size)
+{
+    struct echo e;
+    echo_open(&e, conns, size);
+    printf("ready %d\n", conns);
+    fflush(stdout);
+    char line[64];
+    long messages = 0;
+    while (fgets(line, sizeof line, stdin)) {
+        memset(histogram, 0, sizeof histogram);
+        double start = now();
+        messages = echo_window(&e, atof(line));
+        if (messages < 0) break;
+        report(messages, now() - start, e.errors);
+    }
+    echo_close(&e);
+    return messages < 0 || e.errors ? 1 : 0;
 }
 
 /* ---- connection rate ---- */
@@ -244,6 +321,10 @@ int main(int argc, char **argv)
         parse_target(argv[2], argv[3]);
         return echo(atoi(argv[4]), (size_t)atol(argv[5]), atof(argv[6]));
     }
+    if (argc == 6 && strcmp(argv[1], "windows") == 0) {
+        parse_target(argv[2], argv[3]);
+        return echo_windows(atoi(argv[4]), (size_t)atol(argv[5]));
+    }
     if (argc == 6 && strcmp(argv[1], "connect") == 0) {
         parse_target(argv[2], argv[3]);
         return connect_rate(atoi(argv[4]), atof(argv[5]));
@@ -253,6 +334,7 @@ int main(int argc, char **argv)
         return idle(atoi(argv[4]));
     }
     fprintf(stderr, "usage: loadgen echo HOST PORT CONNECTIONS SIZE SECONDS\n"
+                    "       loadgen windows HOST PORT CONNECTIONS SIZE\n"
                     "       loadgen connect HOST PORT CONCURRENCY SECONDS\n"
                     "       loadgen idle HOST PORT CONNECTIONS\n");
     return 2;

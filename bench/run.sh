@@ -28,7 +28,7 @@ echo
 "$build/bench/bench-sendfile" "${SENDFILE_ROUNDS:-7}" "${SENDFILE_MEGABYTES:-256}" |
     tee "bench/results/sendfile-$stamp.md"
 echo
-python3 bench/echo.py "$build" "${ECHO_RUNS:-9}" "${ECHO_SECONDS:-3}"
+python3 bench/echo.py "$build" "${ECHO_ROUNDS:-60}" "${ECHO_WINDOW:-0.25}" "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}"
 echo
 # The csock tool against OpenBSD netcat and socat (installed here where possible).
 if ! command -v nc >/dev/null || ! command -v socat >/dev/null; then
