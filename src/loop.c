@@ -25,13 +25,17 @@ static int64_t monotonic_ns(void)
 
 int64_t csock__loop_now_ns(csock_loop *loop)
 {
-    if (!loop->dispatching) loop->now_ns = monotonic_ns();
+    if (!loop->dispatching || loop->now_stale) {
+        loop->now_ns = monotonic_ns();
+        loop->now_stale = 0;
+    }
     return loop->now_ns;
 }
 
 double csock_loop_time(const csock_loop *loop)
 {
-    return loop ? (double)loop->now_ns / 1e9 : 0;
+    /* The clock is cached in the loop, which csock_loop_new allocated writable. */
+    return loop ? (double)csock__loop_now_ns((csock_loop *)loop) / 1e9 : 0;
 }
 
 const char *csock_loop_backend(void)
@@ -254,7 +258,7 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
     csock__ready ready[READY_MAX];
     int n = csock__poller_wait(loop->poller, ready, READY_MAX, wait_ms(loop, timeout));
     if (n < 0) return n;
-    loop->now_ns = monotonic_ns();
+    loop->now_stale = 1;
     loop->dispatching = 1;
     int ran = 0;
     for (int i = 0; i < n; i++) {
@@ -264,8 +268,9 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
         w->cb(loop, w, events, w->data);
         ran += w != &loop->wake_watch;
     }
-    ran += csock__run_timers(loop);
-    ran += csock__run_signals(loop);
+    if (loop->timers) ran += csock__run_timers(loop);
+    if (atomic_load_explicit(&loop->signals_caught, memory_order_relaxed))
+        ran += csock__run_signals(loop);
     ran += run_posted(loop);
     if (loop->end_of_pass) loop->end_of_pass(loop);
     loop->dispatching = 0;

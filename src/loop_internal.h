@@ -63,7 +63,8 @@ typedef struct csock__posted csock__posted;
 
 struct csock_loop {
     csock__poller *poller;
-    int64_t now_ns;       /* monotonic, read once per pass */
+    int64_t now_ns;       /* monotonic, read at most once per pass (csock__loop_now_ns) */
+    int now_stale;        /* a pass began and nothing has read the clock in it yet */
     int dispatching;      /* inside a pass: removals are deferred */
     csock_watch *live;    /* every watch not removed */
     csock_watch *removed; /* watches removed during this pass, to free at its end */
@@ -96,10 +97,10 @@ struct csock_loop {
     void (*free_streams)(csock_loop *loop);
 };
 
-/* Runs the timers due at loop->now_ns (loop_timer.c); returns how many ran. */
+/* Runs the timers due at the pass's time (loop_timer.c); returns how many ran. */
 int csock__run_timers(csock_loop *loop);
 /* Milliseconds until the next timer is due (0 if one is), or -1 with none. */
-int csock__next_timer_ms(const csock_loop *loop);
+int csock__next_timer_ms(csock_loop *loop);
 /* Frees every timer without running it. */
 void csock__free_timers(csock_loop *loop);
 
@@ -113,7 +114,8 @@ void csock__drop_signals(csock_loop *loop);
 int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, csock_io_cb cb,
                        void *data);
 
-/* The loop's clock in nanoseconds: the time read at the start of the pass inside one, else now. */
+/* The loop's clock in nanoseconds: inside a pass, the time its first caller read (a pass that
+ * needs no time reads no clock); outside one, now. */
 int64_t csock__loop_now_ns(csock_loop *loop);
 
 #endif /* CSOCK_LOOP_INTERNAL_H */

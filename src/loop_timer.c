@@ -161,10 +161,10 @@ void csock_timer_cancel(csock_timer *t)
         free(t);
 }
 
-int csock__next_timer_ms(const csock_loop *loop)
+int csock__next_timer_ms(csock_loop *loop)
 {
     if (loop->timers == 0) return -1;
-    int64_t left = loop->heap[0]->due_ns - loop->now_ns;
+    int64_t left = loop->heap[0]->due_ns - csock__loop_now_ns(loop);
     if (left <= 0) return 0;
     int64_t ms = (left + 999999) / 1000000;
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
@@ -174,10 +174,11 @@ int csock__run_timers(csock_loop *loop)
 {
     /* Only timers set before this pass run in it: one that re-arms itself at 0 cannot spin. */
     uint64_t set_before = loop->timer_seq;
+    int64_t now = csock__loop_now_ns(loop);
     int ran = 0;
     while (loop->timers > 0) {
         csock_timer *t = loop->heap[0];
-        if (t->due_ns > loop->now_ns || t->seq >= set_before) break;
+        if (t->due_ns > now || t->seq >= set_before) break;
         pop(loop, t);
         int64_t due = t->due_ns;
         t->running = 1;
@@ -194,7 +195,7 @@ int csock__run_timers(csock_loop *loop)
             /* The next run keeps the rhythm; after a late pass it comes one interval from now
              * rather than as a burst of catch-up runs. */
             t->due_ns = due + t->interval_ns;
-            if (t->due_ns <= loop->now_ns) t->due_ns = loop->now_ns + t->interval_ns;
+            if (t->due_ns <= now) t->due_ns = now + t->interval_ns;
             push(loop, t);
         } else {
             free(t);

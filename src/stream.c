@@ -60,9 +60,15 @@ int csock__stream_eof(const csock_stream *st)
     return (st->state & STREAM_EOF) != 0;
 }
 
-static uint32_t loop_ms(const csock_loop *loop)
+static uint32_t loop_ms(csock_loop *loop)
 {
-    return (uint32_t)(loop->now_ns / 1000000);
+    return (uint32_t)(csock__loop_now_ns(loop) / 1000000);
+}
+
+/* Notes that bytes moved, for the idle deadline; a stream without deadlines reads no clock. */
+static void note_io(csock_stream *st)
+{
+    if (st->state & STREAM_DEADLINES) st->last_io_ms = loop_ms(st->watch.loop);
 }
 
 /* ---- the loop's shared state ---- */
@@ -337,7 +343,7 @@ static int flush(csock_stream *st)
         }
         out->start += (size_t)n;
         out->len -= (size_t)n;
-        st->last_io_ms = loop_ms(st->watch.loop);
+        note_io(st);
     }
     return 0;
 }
@@ -401,7 +407,7 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return socket_error(st, -errno, "write");
         sent = n > 0 ? (size_t)n : 0;
-        st->last_io_ms = loop_ms(st->watch.loop);
+        note_io(st);
         if (sent == total) return 0;
     }
     /* Queue the rest: the part of each buffer the socket did not take. */
@@ -498,7 +504,7 @@ static void read_ready(csock_stream *st)
         socket_error(st, -errno, "recv");
         return;
     }
-    st->last_io_ms = loop_ms(st->watch.loop);
+    note_io(st);
     if (n == 0) {
         st->state |= STREAM_EOF;
         update_events(st);
@@ -602,8 +608,10 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
         return NULL;
     }
     st->handler = handler;
-    st->last_io_ms = st->started_ms = loop_ms(loop);
-    if (deadlines) st->state |= STREAM_DEADLINES;
+    if (deadlines) {
+        st->state |= STREAM_DEADLINES;
+        st->last_io_ms = st->started_ms = loop_ms(loop);
+    }
     if (handler->on_open) handler->on_open(st, data);
     return st;
 }
