@@ -92,7 +92,8 @@ int csock_timer_restart(csock_timer *t, double delay);
  * own. NULL is ignored. */
 void csock_timer_cancel(csock_timer *t);
 
-/* The loop's clock in seconds (monotonic; read once per pass, so cheap). */
+/* The loop's clock in seconds (monotonic): inside a callback, one reading for the whole pass
+ * (taken when first needed, so a pass that needs no time reads no clock); outside one, now. */
 double csock_loop_time(const csock_loop *loop);
 
 /* Runs one pass: waits up to timeout seconds (negative: as long as it takes; 0: not at all, or
