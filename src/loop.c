@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READY_MAX 256 /* events handled per pass; more wait for the next one (level-triggered) */
-
 struct csock__posted {
     csock_loop_cb cb;
     void *data;
@@ -255,8 +253,8 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
     if (loop->dispatching) return csock__failf(CSOCK_EBUSY, "loop: run inside a callback");
-    csock__ready ready[READY_MAX];
-    int n = csock__poller_wait(loop->poller, ready, READY_MAX, wait_ms(loop, timeout));
+    csock__ready *ready = loop->ready;
+    int n = csock__poller_wait(loop->poller, ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
     if (n < 0) return n;
     loop->now_stale = 1;
     loop->dispatching = 1;
@@ -281,11 +279,14 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
 int csock_loop_run(csock_loop *loop)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
-    do {
+    for (;;) {
         int rc = csock_loop_run_once(loop, -1);
         if (rc < 0) return rc;
-    } while (!atomic_exchange(&loop->stop, 0));
-    return 0;
+        /* Looked at before it is cleared: a locked exchange every pass would cost more. */
+        if (atomic_load_explicit(&loop->stop, memory_order_relaxed) &&
+            atomic_exchange(&loop->stop, 0))
+            return 0;
+    }
 }
 
 void csock_loop_wakeup(csock_loop *loop)

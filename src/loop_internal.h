@@ -61,40 +61,49 @@ typedef struct csock__posted csock__posted;
 /* Signals a loop asked for, and what to do for each (loop_signal.c). */
 #define CSOCK__SIGNALS 65
 
+/* Events handled per pass; more wait for the next one (level-triggered). */
+#define CSOCK__READY_MAX 256
+
 struct csock_loop {
+    /* What every pass reads, together at the start: after a wait, each cache line the loop
+     * touches again costs more than the instructions that use it. */
     csock__poller *poller;
-    int64_t now_ns;       /* monotonic, read at most once per pass (csock__loop_now_ns) */
-    int now_stale;        /* a pass began and nothing has read the clock in it yet */
-    int dispatching;      /* inside a pass: removals are deferred */
-    csock_watch *live;    /* every watch not removed */
-    csock_watch *removed; /* watches removed during this pass, to free at its end */
+    int64_t now_ns;         /* monotonic, read at most once per pass (csock__loop_now_ns) */
+    int now_stale;          /* a pass began and nothing has read the clock in it yet */
+    int dispatching;        /* inside a pass: removals are deferred */
+    csock_watch *removed;   /* watches removed during this pass, to free at its end */
+    _Atomic int stop;       /* csock_loop_stop was called */
+    _Atomic int has_posted; /* posted is not empty: a pass looks here instead of locking */
+    _Atomic unsigned long long signals_caught; /* bit signo-1, set by the handler */
+    size_t timers;                             /* how many are in the heap */
+    /* Streams on this loop (stream.c): their shared state, work due at the end of every pass
+     * (closing streams), and whether such work is waiting. */
+    struct csock__streams *streams;
+    void (*end_of_pass)(csock_loop *loop);
+    int (*work_waiting)(const csock_loop *loop);
+
+    csock_watch *live; /* every watch not removed */
     /* Frees an embedded watch's object, once no fetched event can refer to it (streams). */
     void (*release)(csock_watch *w);
-    csock_watch wake_watch;   /* the loop's own, on wake_fd[0] */
+    void (*free_streams)(csock_loop *loop); /* frees the streams' shared state */
+    csock_watch wake_watch;                 /* the loop's own, on wake_fd[0] */
     int wake_fd[2];           /* a non-blocking pipe: the loop watches [0], wake-ups write [1] */
     _Atomic int wake_pending; /* a wake-up is written and not yet read: no need for another */
-    _Atomic int stop;         /* csock_loop_stop was called */
     /* Timers: a binary min-heap by (due, sequence), so equal due times run in order added. */
     csock_timer **heap;
-    size_t timers, heap_cap;
+    size_t heap_cap;
     uint64_t timer_seq;
     /* Functions posted from any thread. */
     pthread_mutex_t post_lock;
     csock__posted *posted, *posted_tail;
-    _Atomic int has_posted; /* posted is not empty: a pass looks here instead of locking */
     /* Signals (loop_signal.c). */
-    _Atomic unsigned long long signals_caught; /* bit signo-1, set by the handler */
     _Atomic unsigned long long signals_wanted; /* read by the handler */
     csock_loop_cb signal_cb[CSOCK__SIGNALS];
     void *signal_data[CSOCK__SIGNALS];
     int last_signal;
     int signal_slot; /* index in the handler's table, or -1 */
-    /* Streams on this loop (stream.c): their shared state, work due at the end of every pass
-     * (closing streams), whether such work is waiting, and how to free the state. */
-    struct csock__streams *streams;
-    void (*end_of_pass)(csock_loop *loop);
-    int (*work_waiting)(const csock_loop *loop);
-    void (*free_streams)(csock_loop *loop);
+    /* The events of the pass under way (a pass cannot run inside another). */
+    csock__ready ready[CSOCK__READY_MAX];
 };
 
 /* Runs the timers due at the pass's time (loop_timer.c); returns how many ran. */
