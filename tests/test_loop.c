@@ -1,6 +1,6 @@
 /* The event loop on the backend built in: readiness, pausing, removal from callbacks (also of
- * events fetched in the same batch, and of reused descriptor numbers), timers, stopping, waking
- * and posting from other threads, and signals. */
+ * events fetched in the same batch, and of reused descriptor numbers), timers, the clock,
+ * stopping, waking and posting from other threads, and signals. */
 #include "check.h"
 
 #include <csock/loop.h>
@@ -314,6 +314,43 @@ static void repeating_and_restarted_timers(void)
     CHECK_EQ(o.n, 1);
 }
 
+/* ---- the loop's clock ---- */
+
+static void note_time(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)w, (void)events;
+    double *at = data;
+    *at = csock_loop_time(loop);
+    /* Time passes inside the callback; the pass's clock does not move with it. */
+    struct timespec pause = {0, 2000000};
+    nanosleep(&pause, NULL);
+}
+
+static void clock_per_pass(void)
+{
+    csock_loop *loop = csock_loop_new();
+    int p1[2], p2[2];
+    CHECK_EQ(pipe2(p1, O_CLOEXEC), 0);
+    CHECK_EQ(pipe2(p2, O_CLOEXEC), 0);
+    CHECK_EQ(write(p1[1], "x", 1), 1);
+    CHECK_EQ(write(p2[1], "x", 1), 1);
+    double first = -1, second = -1;
+    CHECK(csock_loop_add(loop, p1[0], CSOCK_READ, note_time, &first) != NULL);
+    CHECK(csock_loop_add(loop, p2[0], CSOCK_READ, note_time, &second) != NULL);
+    double before = csock_loop_time(loop);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 2);
+    /* Both callbacks of one pass see one reading, taken during the pass. */
+    CHECK(first >= before && first == second);
+    /* Outside a pass it is now: after the callbacks' 4 ms. */
+    CHECK(csock_loop_time(loop) - first >= 0.0039);
+    /* The next pass reads the clock again. */
+    double previous = first;
+    CHECK_EQ(csock_loop_run_once(loop, 0), 2);
+    CHECK(first == second && first - previous >= 0.0039);
+    csock_loop_free(loop);
+    close(p1[0]), close(p1[1]), close(p2[0]), close(p2[1]);
+}
+
 /* ---- other threads ---- */
 
 static void *stop_later(void *arg)
@@ -448,6 +485,7 @@ int main(void)
     RUN(reused_descriptor_number);
     RUN(timers_run_in_due_order);
     RUN(repeating_and_restarted_timers);
+    RUN(clock_per_pass);
     RUN(threads_stop_wake_and_post);
     RUN(no_nested_runs);
     RUN(signals);
