@@ -4,6 +4,7 @@
  * or time that parses on its own must be in range, with a host:port that formats back to text
  * that parses to the same host and port. Built with -fsanitize=fuzzer when CSOCK_FUZZ is on. */
 #include "config.h"
+#include "fuzz.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -63,10 +64,8 @@ static void check_address(const char *text)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text) return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
 
     char *argv[MAX_ARGS + 2] = {"csock"};
     int argc = 1;
