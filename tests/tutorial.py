@@ -1,7 +1,9 @@
 """The tutorial's exchange: csock's server and client with each other, with the tutorial's own
-Python programs in both directions, the demo, and the errors the tutorial names.
-Usage: tutorial.py BUILD_DIR SOURCE_DIR"""
+Python programs in both directions, and the errors the tutorial names.
+Usage: tutorial.py BUILD_DIR SOURCE_DIR [demo]; with "demo", only the demo, plain and with
+CSOCK_TRACE=1, against the output the README shows."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -62,22 +64,52 @@ def errors():
           r.stderr)
 
 
-def demo():
-    r = subprocess.run(["sh", os.path.join(SOURCE, "examples/tutorial/demo.sh"), BUILD],
-                       capture_output=True, text=True, timeout=TIMEOUT)
-    lines = r.stdout.splitlines()
-    ok = (r.returncode == 0 and len(lines) == 5 and lines[0].startswith("[server] listening on")
-          and lines[2] == "[client] the data received is byebye"
-          and lines[3].startswith("[server] got connected from 127.0.0.1:")
-          and lines[4] == "[server] hihi")
-    check("demo shows both sides", ok, r.stdout + r.stderr)
+def readme_demo():
+    """The lines the README shows `make demo` printing, as patterns: any number may differ."""
+    text = open(os.path.join(SOURCE, "README.md")).read()
+    block = re.search(r"`make demo` prints:\n\n```\n(.*?)```", text, re.S)
+    if not block:
+        return []
+    return [r"\d+".join(re.escape(part) for part in re.split(r"\d+", line))
+            for line in block.group(1).splitlines()]
 
 
+def demo(trace):
+    env = dict(os.environ, CSOCK_TRACE="1" if trace else "0")
+    try:
+        r = subprocess.run(["sh", os.path.join(SOURCE, "examples/tutorial/demo.sh"), BUILD],
+                           capture_output=True, text=True, timeout=TIMEOUT, env=env)
+        out, err, rc = r.stdout, r.stderr, r.returncode
+    except subprocess.TimeoutExpired as e:
+        out, err, rc = e.stdout or b"", f"no end within {TIMEOUT} s", None
+        out = out.decode() if isinstance(out, bytes) else out
+    lines = out.splitlines()
+    traced = [line for line in lines if re.match(r"\[(server|client)\] csock: ", line)]
+    shown = [line for line in lines if line not in traced]
+    want = readme_demo()
+    ports = re.findall(r"listening on 127\.0\.0\.1:(\d+)$|tutorial-client 127\.0\.0\.1 (\d+)$",
+                       out, re.M)
+    ok = (rc == 0 and err == "" and len(want) == 5 and len(shown) == len(want)
+          and all(re.fullmatch(w, line) for w, line in zip(want, shown))
+          and len(ports) == 2 and ports[0][0] == ports[1][1])
+    if trace:
+        ok = ok and (any(line.startswith("[server] csock: listen ") for line in traced) and
+                     any(line.startswith("[client] csock: connect ") for line in traced))
+    else:
+        ok = ok and not traced
+    name = "CSOCK_TRACE=1: the demo shows the README's lines and each side's calls" if trace \
+        else "the demo shows both sides, as the README does"
+    check(name, ok, f"rc={rc}\n{out}{err}")
+
+
+if sys.argv[3:] == ["demo"]:  # the demo alone, as `make demo` runs it
+    demo(trace=False)
+    demo(trace=True)
+    done()
 exchange("csock server, csock client (IPv4)", C_SERVER, C_CLIENT, "127.0.0.1")
 exchange("csock server, csock client (IPv6)", C_SERVER, C_CLIENT, "::1")
 exchange("python server, csock client", PY_SERVER, C_CLIENT, "127.0.0.1")
 exchange("csock server, python client", C_SERVER, PY_CLIENT, "127.0.0.1")
 exchange("python server, csock client (IPv6)", PY_SERVER, C_CLIENT, "::1")
 errors()
-demo()
 done()
