@@ -1,14 +1,29 @@
 # Fronts CMake: `make`, `make demo`, `make test`, `make bench`, `make install PREFIX=...`.
+# Each variable counts on every run: BUILD picks the build directory, CMAKE_FLAGS are the ones
+# that directory is configured with (different ones configure it afresh), PREFIX is where
+# `make install` puts things, whatever the build was configured with, JOBS how many at once.
 BUILD ?= build
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= 2
 
-all: $(BUILD)/CMakeCache.txt
+all: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-$(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+# The flags a directory was configured with are kept in it, so that new ones are not ignored: a
+# directory configured by hand (no such record) keeps its settings and gets the new flags added.
+FLAGS_RECORD = $(BUILD)/make-cmake-flags
+configure:
+	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
+	    cmake -S . -B $(BUILD) $(CMAKE_FLAGS) && printf '%s\n' '$(CMAKE_FLAGS)' >$(FLAGS_RECORD); \
+	elif [ ! -f $(FLAGS_RECORD) ]; then \
+	    [ -z '$(CMAKE_FLAGS)' ] || cmake -S . -B $(BUILD) $(CMAKE_FLAGS); \
+	elif [ "$$(cat $(FLAGS_RECORD))" != '$(CMAKE_FLAGS)' ]; then \
+	    echo "make: CMAKE_FLAGS are now '$(CMAKE_FLAGS)', $(BUILD) was configured with" \
+	        "'$$(cat $(FLAGS_RECORD))': configuring it afresh"; \
+	    cmake --fresh -S . -B $(BUILD) $(CMAKE_FLAGS) && \
+	        printf '%s\n' '$(CMAKE_FLAGS)' >$(FLAGS_RECORD); \
+	fi
 
 demo: all
 	@sh examples/tutorial/demo.sh $(BUILD)
@@ -20,7 +35,7 @@ bench: all
 	sh bench/run.sh $(BUILD)
 
 install: all
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -28,4 +43,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all demo test bench install format clean
+.PHONY: all configure demo test bench install format clean
