@@ -212,7 +212,7 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
     int reply = echo_type(s->family, 1);
     /* One deadline for the call, however many packets that are not ours go by. */
     int64_t deadline = csock__deadline(s, 0);
-    int lowered = 0;
+    int lowered = 0, replied = 0;
     union {
         char buf[CMSG_SPACE(sizeof(int)) * 2];
         struct cmsghdr align;
@@ -233,6 +233,7 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
          * datagram socket sees only replies to it, with the kernel's identifier. */
         if (csock_icmp_echo_parse(buf, m.len, s->family, ip_header, out) == 0 &&
             out->type == reply && (s->type == SOCK_DGRAM || out->id == id)) {
+            replied = 1;
             if (m.flags & MSG_TRUNC) {
                 char where[CSOCK_ADDRSTRLEN];
                 rc = csock__failf(CSOCK_EMSGSIZE,
@@ -249,5 +250,7 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
         }
     }
     csock__restore_timeout(s, SO_RCVTIMEO, lowered);
+    /* No reply accepted: out must not describe some other packet or hold the caller's garbage. */
+    if (!replied) *out = (csock_icmp_echo){.type = -1, .ttl = -1};
     return rc;
 }

@@ -78,11 +78,13 @@ static void echo(int family, const char *host)
         CHECK_EQ(csock_icmp_send(s, &to, 0x4242, seq, "payload!", 8), 16);
         unsigned char buf[128];
         csock_icmp_echo r;
-        CHECK_EQ(csock_icmp_recv(s, 0x4242, buf, sizeof buf, &r), 0);
+        int rc = csock_icmp_recv(s, 0x4242, buf, sizeof buf, &r);
+        CHECK_EQ(rc, 0);
+        if (rc < 0) break; /* r holds no reply */
         CHECK_EQ(r.type, family == AF_INET ? 0 : 129);
         CHECK_EQ(r.seq, seq);
         CHECK_EQ(r.payload_len, 8);
-        CHECK(memcmp(r.payload, "payload!", 8) == 0);
+        CHECK(r.payload_len == 8 && memcmp(r.payload, "payload!", 8) == 0);
         CHECK(r.ttl > 0);
         char text[CSOCK_ADDRSTRLEN];
         csock_addr_host(&r.from, text, sizeof text);
@@ -92,8 +94,15 @@ static void echo(int family, const char *host)
     CHECK_EQ(csock_settimeout(s, 0.05), 0);
     unsigned char buf[128];
     csock_icmp_echo r;
+    memset(&r, 0xa5, sizeof r); /* whatever the caller's memory held */
     CHECK_EQ(csock_icmp_recv(s, 0x4242, buf, sizeof buf, &r), CSOCK_ETIMEOUT);
     CHECK_ERROR(CSOCK_ETIMEOUT, "icmp_recv");
+    /* A failure leaves no reply behind: nothing in r points anywhere or claims any bytes. */
+    CHECK(r.payload == NULL);
+    CHECK_EQ(r.payload_len, 0);
+    CHECK_EQ(r.type, -1);
+    CHECK_EQ(r.ttl, -1);
+    CHECK_EQ(r.from.len, 0);
     CHECK_EQ(csock_icmp_send(s, NULL, 1, 1, NULL, 0), CSOCK_EINVAL);
     CHECK_EQ(csock_icmp_send(s, &to, 1, 1, buf, 70000), CSOCK_EMSGSIZE);
     CHECK_STR(csock_lasterror(), "icmp_send: payload of 70000 bytes, at most 65000");
