@@ -28,8 +28,11 @@ configure:
 demo: all
 	@sh examples/tutorial/demo.sh $(BUILD)
 
+# A skipped test's reason (its "SKIP: ..." line) is shown after the summary, which names it alone.
 test: all
-	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 120
+	@rc=0; ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 120 || rc=$$?; \
+	awk '/^[0-9]+\/[0-9]+ Test: /{name = $$3} /^SKIP: /{print "skipped " name ": " substr($$0, 7)}' \
+	    $(BUILD)/Testing/Temporary/LastTest.log 2>/dev/null; exit $$rc
 
 bench: all
 	sh bench/run.sh $(BUILD)

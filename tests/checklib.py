@@ -1,5 +1,6 @@
-"""What the Python-driven tests share: one check(), the closing summary line, and a way to run
-a server program."""
+"""What the Python-driven tests share: one check(), the closing summary line, a way to run a
+server program, and skipping with what to install when a tool is missing."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,14 @@ def check(name, ok, detail=""):
         failed += 1
         print(f"FAIL {name}: {detail}")
     sys.stdout.flush()
+
+
+def needs(tool, package):
+    """Skips the test (exit 77) with one line naming the package to install if tool is missing,
+    as tests/needs.sh does for the shell scripts."""
+    if not shutil.which(tool):
+        print(f"SKIP: needs {tool} (apt-get install {package})")
+        sys.exit(77)
 
 
 def done():

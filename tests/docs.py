@@ -71,20 +71,24 @@ if len(readme_programs) == 2:
         exe, r = build(f"readme_run_{i}", block.replace("8888", str(port)))
         exes.append(exe)
     server = subprocess.Popen([exes[0]], stderr=subprocess.PIPE, text=True)
-    out = ""
+    out = err = ""
     for _ in range(200):  # bounded: the server may not be listening yet
         c = subprocess.run([exes[1]], capture_output=True, text=True, timeout=30)
+        out, err = c.stdout, c.stderr
         if c.returncode == 0:
-            out = c.stdout
             break
         if "Connection refused" not in c.stderr:
             break
         server.poll()
         if server.returncode is not None:
             break
-    server.wait(timeout=30)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # no client reached it: it still waits in accept
+        server.kill()
+        server.wait()
     check("README server and client talk", out == "hello\n" and server.returncode == 0,
-          f"client said {out!r}")
+          f"client said {out!r}, {err!r}")
 else:
     check("README has a server and a client", False, f"{len(readme_programs)} programs")
 

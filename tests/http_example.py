@@ -4,12 +4,11 @@ on a raw socket, HTTP/1.0, a bad request and a header too large. Usage: http_exa
 import http.client
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 
-from checklib import Program, check, done
+from checklib import Program, check, done, needs
 
 SERVER = os.path.join(sys.argv[1], "examples/http/hello-server")
 TIMEOUT = 30
@@ -27,27 +26,23 @@ def raw_exchange(port, data):
 
 
 def main():
+    needs("curl", "curl")
+    needs("wrk", "wrk")
     with Program([SERVER, "127.0.0.1:0"]) as p:
         port = p.port
         url = f"http://127.0.0.1:{port}"
-        if shutil.which("curl"):
-            r = subprocess.run(["curl", "-sS", "-v", f"{url}/", f"{url}/again"],
-                               capture_output=True, text=True, timeout=TIMEOUT)
-            check("curl: two requests, one connection",
-                  r.returncode == 0 and r.stdout == "Hello, world\nHello, world\n" and
-                  "Re-using existing connection" in r.stderr, r.stderr[-800:])
-        else:
-            check("curl is installed", False, "curl not found")
+        r = subprocess.run(["curl", "-sS", "-v", f"{url}/", f"{url}/again"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        check("curl: two requests, one connection",
+              r.returncode == 0 and r.stdout == "Hello, world\nHello, world\n" and
+              "Re-using existing connection" in r.stderr, r.stderr[-800:])
 
-        if shutil.which("wrk"):
-            r = subprocess.run(["wrk", "-t1", "-c20", "-d1s", f"{url}/"], capture_output=True,
-                               text=True, timeout=TIMEOUT)
-            done_requests = re.search(r"(\d+) requests in", r.stdout)
-            check("wrk: 20 kept-alive connections for a second, no errors",
-                  r.returncode == 0 and done_requests and int(done_requests.group(1)) > 0 and
-                  "Non-2xx" not in r.stdout and "Socket errors" not in r.stdout, r.stdout)
-        else:
-            check("wrk is installed", False, "wrk not found")
+        r = subprocess.run(["wrk", "-t1", "-c20", "-d1s", f"{url}/"], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        done_requests = re.search(r"(\d+) requests in", r.stdout)
+        check("wrk: 20 kept-alive connections for a second, no errors",
+              r.returncode == 0 and done_requests and int(done_requests.group(1)) > 0 and
+              "Non-2xx" not in r.stdout and "Socket errors" not in r.stdout, r.stdout)
 
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
         bodies = []

@@ -5,6 +5,8 @@
 # exits 77 (skipped) with the reason otherwise. Usage: multicast_veth.sh PATH_TO_PEER
 set -u
 peer=$1
+. "$(dirname "$0")/needs.sh"
+needs ip iproute2
 a=csock-a-$$
 b=csock-b-$$
 if ! ip netns add "$a" 2>/dev/null; then

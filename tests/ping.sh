@@ -2,11 +2,15 @@
 # The ping example, black-box, in network namespaces made here (only loopback exists in them):
 # as root over a raw socket; as an unprivileged user over an ICMP datagram socket where
 # net.ipv4.ping_group_range allows it; and as that user where it does not, which must fail with
-# a message naming the missing privilege. Needs root to set that up; exits 77 otherwise.
+# a message naming the missing privilege. Needs root to set that up, and ip; exits 77 otherwise.
 # Usage: ping.sh PATH_TO_PING NO_DNS_SH
 set -u
 ping=$1
 no_dns=$2
+. "$(dirname "$0")/needs.sh"
+needs unshare util-linux
+needs setpriv util-linux
+needs ip iproute2
 if [ "$(id -u)" != 0 ] || ! unshare -n true 2>/dev/null; then
     echo "SKIP: needs root and network namespaces to test each privilege path" >&2
     exit 77
