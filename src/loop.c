@@ -41,15 +41,21 @@ const char *csock_loop_backend(void)
     return csock__poller_name;
 }
 
-/* Empties the wake-up pipe. The flag is cleared first: a wake-up written after that is either
- * read here or left for the next wait, and none is lost. */
+/* Empties the wake-up pipe, then clears the flag, in that order. The flag is set from the moment
+ * a waker decides to write until the pipe has been read empty, so a byte is never in the pipe
+ * with the flag clear. A waker that finds the flag set writes nothing: its wake-up comes either
+ * before the read, which that byte answers, or between the read and the clearing, while this
+ * pass is still under way; the pass looks at stop, posted functions and caught signals after
+ * this (wait_ms, csock_loop_run), so what the waker asked for is seen before the loop waits.
+ * Clearing first would lose a wake-up for good: a waker could then write a byte that this read
+ * takes, leaving the flag set and the pipe empty, and no later wake-up would write again. */
 static void drain_wakeups(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)w, (void)events, (void)data;
     char buf[64];
-    atomic_store(&loop->wake_pending, 0);
     while (read(loop->wake_fd[0], buf, sizeof buf) > 0) {
     }
+    atomic_store(&loop->wake_pending, 0);
 }
 
 csock_loop *csock_loop_new(void)

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 /* Counts callbacks per watch, in a small table the tests inspect. */
 struct seen {
@@ -430,6 +431,108 @@ static void threads_stop_wake_and_post(void)
     csock_loop_free(loop);
 }
 
+/* A storm of wake-ups (or posts) from one thread, then csock_loop_stop from another, round after
+ * round: every stop must end csock_loop_run. A loop that misses one is woken through a pipe of
+ * the test's own after 10 s, so a lost wake-up fails the test instead of hanging it. */
+struct storm {
+    csock_loop *loop;
+    int posts; /* post rather than wake */
+    pthread_t storming;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int returned;  /* csock_loop_run returned this round */
+    int rescue_fd; /* the write end of a pipe the loop watches */
+    int rescued;
+    atomic_int ran; /* posted functions run */
+};
+
+#define STORM_ROUNDS  300
+#define STORM_WAKEUPS 1000
+
+static void storm_posted(csock_loop *loop, void *data)
+{
+    (void)loop;
+    atomic_fetch_add(&((struct storm *)data)->ran, 1);
+}
+
+static void *storm_wakeups(void *arg)
+{
+    struct storm *s = arg;
+    for (int i = 0; i < STORM_WAKEUPS; i++) {
+        if (s->posts)
+            CHECK_EQ(csock_loop_post(s->loop, storm_posted, s), 0);
+        else
+            csock_loop_wakeup(s->loop);
+    }
+    return NULL;
+}
+
+static void *stop_after_storm(void *arg)
+{
+    struct storm *s = arg;
+    check_join(s->storming);
+    csock_loop_stop(s->loop);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (!s->returned && rc == 0)
+        rc = pthread_cond_timedwait(&s->cond, &s->lock, &until);
+    if (!s->returned) {
+        s->rescued = 1;
+        CHECK_EQ(write(s->rescue_fd, "x", 1), 1);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void rescue(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)events, (void)data;
+    char c;
+    CHECK_EQ(read(csock_watch_fd(w), &c, 1), 1);
+    csock_loop_stop(loop);
+}
+
+static void no_wakeup_is_lost(void)
+{
+    csock_loop *loop = csock_loop_new();
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    CHECK(csock_loop_add(loop, p[0], CSOCK_READ, rescue, NULL) != NULL);
+    struct storm s = {.loop = loop, .rescue_fd = p[1]};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    int round;
+    for (round = 0; round < STORM_ROUNDS && !s.rescued; round++) {
+        s.posts = round % 2;
+        s.returned = 0;
+        s.storming = check_thread(storm_wakeups, &s);
+        pthread_t stopper = check_thread(stop_after_storm, &s);
+        CHECK_EQ(csock_loop_run(loop), 0);
+        pthread_mutex_lock(&s.lock);
+        s.returned = 1;
+        pthread_cond_signal(&s.cond);
+        pthread_mutex_unlock(&s.lock);
+        check_join(stopper);
+    }
+    if (s.rescued)
+        fprintf(stderr, "  round %d of %d: csock_loop_stop did not wake the loop\n", round,
+                STORM_ROUNDS);
+    CHECK(!s.rescued);
+    /* Every function posted ran, or runs now. */
+    int total = STORM_WAKEUPS * (round / 2);
+    for (int i = 0; i < 100 && atomic_load(&s.ran) < total; i++)
+        CHECK(csock_loop_run_once(loop, 0) >= 0);
+    CHECK_EQ(atomic_load(&s.ran), total);
+    csock_loop_free(loop);
+    close(p[0]);
+    close(p[1]);
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.cond);
+}
+
 static void nested_run_is_refused(csock_loop *loop, csock_timer *t, void *data)
 {
     (void)t, (void)data;
@@ -487,6 +590,7 @@ int main(void)
     RUN(repeating_and_restarted_timers);
     RUN(clock_per_pass);
     RUN(threads_stop_wake_and_post);
+    RUN(no_wakeup_is_lost);
     RUN(no_nested_runs);
     RUN(signals);
     return check_done();
