@@ -351,7 +351,9 @@ ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
  * timeout, the whole call has one deadline, as csock_sendall. Returns 0 when everything was
  * sent; *sent (unless NULL) says how many bytes went, also on failure. Errors: CSOCK_EINVAL (not
  * a stream socket, a negative offset), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA
- * (the file ended before count bytes), or as csock_sendall. */
+ * (the file ended before count bytes), or as csock_sendall: a peer that is gone is CSOCK_EPIPE
+ * or CSOCK_ECONNRESET, never SIGPIPE (sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is blocked in
+ * the calling thread for the call, and the mask is as it was when it returns). */
 int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent);
 
 /* Sends a datagram (or stream data) to an address. Returns the count sent, or as csock_send
