@@ -39,6 +39,14 @@ extern "C" {
  * Errors
  * ------------------------------------------------------------------------------------------- */
 
+/* The three ranges codes come from, so that no two kinds collide. System errors are -errno, from
+ * -1 down to CSOCK_ERRNO_LAST (Linux's errno values stay far above it); resolver errors run down
+ * from CSOCK_RESOLVER_FIRST; csock's own errors run down from CSOCK_OWN_FIRST. So a code is a
+ * system error exactly when CSOCK_ERRNO_LAST <= code < 0. */
+#define CSOCK_ERRNO_LAST     (-2999)
+#define CSOCK_RESOLVER_FIRST (-3000)
+#define CSOCK_OWN_FIRST      (-4000)
+
 /* System errors csock names. Any other errno still comes back as -errno. */
 // clang-format off
 #define CSOCK_ERRNO_MAP(X) \
@@ -94,19 +102,19 @@ extern "C" {
     X(EALREADY)            \
     X(EINPROGRESS)
 
-/* Resolver (getaddrinfo/getnameinfo) errors, in their own range. */
-#define CSOCK_RESOLVER_MAP(X) \
-    X(EAI_ADDRFAMILY, -3000)  \
-    X(EAI_AGAIN, -3001)       \
-    X(EAI_BADFLAGS, -3002)    \
-    X(EAI_FAIL, -3003)        \
-    X(EAI_FAMILY, -3004)      \
-    X(EAI_MEMORY, -3005)      \
-    X(EAI_NODATA, -3006)      \
-    X(EAI_NONAME, -3007)      \
-    X(EAI_SERVICE, -3008)     \
-    X(EAI_SOCKTYPE, -3009)    \
-    X(EAI_OVERFLOW, -3010)
+/* Resolver (getaddrinfo/getnameinfo) errors, in their own range (-3000 down to -3010). */
+#define CSOCK_RESOLVER_MAP(X)                   \
+    X(EAI_ADDRFAMILY, CSOCK_RESOLVER_FIRST - 0) \
+    X(EAI_AGAIN, CSOCK_RESOLVER_FIRST - 1)      \
+    X(EAI_BADFLAGS, CSOCK_RESOLVER_FIRST - 2)   \
+    X(EAI_FAIL, CSOCK_RESOLVER_FIRST - 3)       \
+    X(EAI_FAMILY, CSOCK_RESOLVER_FIRST - 4)     \
+    X(EAI_MEMORY, CSOCK_RESOLVER_FIRST - 5)     \
+    X(EAI_NODATA, CSOCK_RESOLVER_FIRST - 6)     \
+    X(EAI_NONAME, CSOCK_RESOLVER_FIRST - 7)     \
+    X(EAI_SERVICE, CSOCK_RESOLVER_FIRST - 8)    \
+    X(EAI_SOCKTYPE, CSOCK_RESOLVER_FIRST - 9)   \
+    X(EAI_OVERFLOW, CSOCK_RESOLVER_FIRST - 10)
 // clang-format on
 
 #define CSOCK_ERRNO_ENUM_(name)           CSOCK_##name = -name,
@@ -117,7 +125,7 @@ enum csock_error {
     CSOCK_ERRNO_MAP(CSOCK_ERRNO_ENUM_) CSOCK_RESOLVER_MAP(CSOCK_RESOLVER_ENUM_)
     /* A timeout set with csock_settimeout expired ("timed out"). Distinct from CSOCK_ETIMEDOUT,
      * which is the kernel giving up on a TCP connection. */
-    CSOCK_ETIMEOUT = -4000
+    CSOCK_ETIMEOUT = CSOCK_OWN_FIRST
 };
 
 #undef CSOCK_ERRNO_ENUM_
@@ -298,8 +306,11 @@ int csock_connect(csock *s, const char *host, int port);
 int csock_connect_addr(csock *s, const csock_addr *addr);
 
 /* Like csock_connect, but as Python's connect_ex: an error of the connect step itself comes back
- * as a positive errno value (ECONNREFUSED, EINPROGRESS, ...) rather than as a failure; 0 is
- * success. Bad arguments and name lookup failures are still negative codes. */
+ * as an indicator rather than as a failure. Returns 0 on success; a positive errno value when
+ * connect(2) failed (ECONNREFUSED, EINPROGRESS, ...); CSOCK_ETIMEOUT when the socket's timeout
+ * ran out (Python returns EAGAIN there; csock keeps EAGAIN for "would block"). Bad arguments and
+ * name lookup failures are negative codes, as for csock_connect. Every result but 0 leaves its
+ * message ("connect_ex 127.0.0.1:9: Connection refused"). */
 int csock_connect_ex(csock *s, const char *host, int port);
 
 /* Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer's recv returns 0) or both. Returns 0,
