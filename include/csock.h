@@ -243,14 +243,26 @@ typedef struct csock csock;
 csock *csock_socket(int family, int type, int protocol);
 
 /* Wraps an open socket descriptor, taking ownership of it (Python's socket(fileno=fd)). Family,
- * type and protocol are read from the kernel; the timeout is 0 if the descriptor is non-blocking,
- * else the default timeout. Returns the socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or
- * CSOCK_ENOMEM; on failure fd is left open and stays the caller's. */
+ * type and protocol are read from the kernel, and the timeout is the one the descriptor already
+ * has: 0 if it is non-blocking, its SO_RCVTIMEO (or SO_SNDTIMEO) if it is blocking with one
+ * (both are then set to it), else the default timeout. Returns the socket, or NULL with
+ * CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_ENOMEM; on failure fd is left open and stays the
+ * caller's. */
 csock *csock_wrap(int fd);
 
 /* Like csock_wrap on a close-on-exec duplicate of fd; fd stays the caller's (Python's
- * socket.fromfd). Returns the socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_EMFILE. */
+ * socket.fromfd). The duplicate shares fd's open file description, so it has fd's timeout: a
+ * fromfd of a csock socket's descriptor reports and enforces that socket's timeout. Returns the
+ * socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_EMFILE. */
 csock *csock_fromfd(int fd);
+
+/* Returns a new socket on a close-on-exec duplicate of s's descriptor, with s's timeout
+ * (Python's s.dup()). The two share one open file description, and with it the kernel's timeout
+ * state (O_NONBLOCK, SO_RCVTIMEO, SO_SNDTIMEO): csock_settimeout on either changes the mode of
+ * both, though only the one it was called on knows, so give them their timeout before
+ * duplicating, or set it on both alike. Closing one leaves the other open. Returns NULL with
+ * CSOCK_EINVAL (NULL), CSOCK_EBADF (closed) or CSOCK_EMFILE. */
+csock *csock_dup(csock *s);
 
 /* Creates a pair of connected sockets (family usually AF_UNIX, type SOCK_STREAM or SOCK_DGRAM),
  * stored in pair[0] and pair[1]. Returns 0, or a negative code with pair[] set to NULL. */
