@@ -144,6 +144,8 @@ int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, cso
                        .events = (unsigned char)events,
                        .embedded = 1};
     int rc = csock__poller_add(loop->poller, w, events);
+    if (rc == CSOCK_EEXIST)
+        return csock__failf(rc, "loop: watch fd %d: already watched by this loop", fd);
     if (rc < 0) return rc;
     w->next = loop->live;
     if (loop->live) loop->live->prev = w;

@@ -40,8 +40,9 @@ extern const char csock__poller_name[];
 csock__poller *csock__poller_new(void);
 void csock__poller_free(csock__poller *p);
 
-/* Starts watching w->fd for events (may be 0: known but silent). Returns 0 or a recorded
- * failure. */
+/* Starts watching w->fd for events (may be 0: known but silent). Returns 0, CSOCK_EEXIST with
+ * nothing recorded when the descriptor is watched already (the loop says so, in the same words
+ * for every backend), or a recorded failure. */
 int csock__poller_add(csock__poller *p, csock_watch *w, int events);
 
 /* Changes the events of a watch added before, from w->events to events. */

@@ -52,6 +52,7 @@ static int control(csock__poller *p, int op, csock_watch *w, int events, const c
     struct epoll_event e = {.events = kernel_events(events), .data.ptr = w};
     if (epoll_ctl(p->epfd, op, w->fd, &e) == 0) return 0;
     int code = -errno;
+    if (code == CSOCK_EEXIST) return code; /* already watched: the loop says so */
     return csock__failf(code, "loop: %s fd %d: epoll_ctl: %s", what, w->fd, csock_strerror(code));
 }
 

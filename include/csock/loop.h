@@ -52,7 +52,8 @@ const char *csock_loop_backend(void);
 /* Watches fd for the readiness in events (CSOCK_READ, CSOCK_WRITE, both, or 0 for paused); cb runs
  * with data each time some of it is there (level-triggered: again and again while it lasts).
  * Returns the watch, or NULL with CSOCK_EINVAL (NULL loop or cb, negative fd, unknown event bits),
- * CSOCK_EEXIST (fd already watched by this loop), CSOCK_ENOMEM or the poller's error. */
+ * CSOCK_EEXIST (fd already watched by this loop: "loop: watch fd 5: already watched by this
+ * loop", whichever the backend), CSOCK_ENOMEM or the poller's error. */
 csock_watch *csock_loop_add(csock_loop *loop, int fd, int events, csock_io_cb cb, void *data);
 
 /* Changes what w waits for (0 pauses it without forgetting it). Returns 0, or CSOCK_EINVAL for
