@@ -257,12 +257,32 @@ static int wait_ms(csock_loop *loop, double timeout)
     return ms;
 }
 
+/* The wait of a pass, into loop->ready. A signal that interrupts it does not end it, as in
+ * Python since PEP 475: the wait goes on for what is left of timeout, on a deadline from the
+ * monotonic clock, read only when there is a limit. A signal that leaves the pass work to do (one
+ * csock_loop_on_signal catches, or a handler that stops, wakes or posts) also wrote the wake-up
+ * pipe, and wait_ms sees the work: the next wait then ends at once. */
+static int wait_for_events(csock_loop *loop, double timeout)
+{
+    int64_t deadline = timeout > 0 && timeout < 1e9 ? monotonic_ns() + (int64_t)(timeout * 1e9) : 0;
+    for (;;) {
+        int n =
+            csock__poller_wait(loop->poller, loop->ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
+        if (n != CSOCK_EINTR) return n;
+        if (deadline) {
+            int64_t left = deadline - monotonic_ns();
+            if (left <= 0) return 0;
+            timeout = (double)left / 1e9;
+        }
+    }
+}
+
 int csock_loop_run_once(csock_loop *loop, double timeout)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
     if (loop->dispatching) return csock__failf(CSOCK_EBUSY, "loop: run inside a callback");
     csock__ready *ready = loop->ready;
-    int n = csock__poller_wait(loop->poller, ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
+    int n = wait_for_events(loop, timeout);
     if (n < 0) return n;
     loop->now_stale = 1;
     loop->dispatching = 1;

@@ -551,6 +551,66 @@ static void no_nested_runs(void)
     csock_loop_free(loop);
 }
 
+/* ---- waiting through signals ---- */
+
+static atomic_int storm_signals;
+
+static void count_signal(int signo)
+{
+    (void)signo;
+    atomic_fetch_add(&storm_signals, 1);
+}
+
+struct signal_storm {
+    pthread_t target;
+    atomic_int stop;
+};
+
+static void *signal_every_ms(void *arg)
+{
+    struct signal_storm *st = arg;
+    while (!atomic_load(&st->stop)) {
+        pthread_kill(st->target, SIGUSR2);
+        struct timespec ms = {0, 1000000}; /* the storm's rate, not synchronisation */
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+/* A signal every millisecond, with a handler that does not restart calls: each interrupts the
+ * wait, and none may end it early. One run_once(0.2) waits out its 0.2 s and runs nothing. */
+static void run_once_waits_out_signals(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_signal; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+    csock_loop *loop = csock_loop_new();
+    atomic_store(&storm_signals, 0);
+    struct signal_storm st = {.target = pthread_self()};
+    pthread_t t = check_thread(signal_every_ms, &st);
+    double t0 = check_now();
+    int ran = csock_loop_run_once(loop, 0.2);
+    double took = check_now() - t0;
+    atomic_store(&st.stop, 1);
+    check_join(t);
+    CHECK_EQ(ran, 0);
+    if (took < 0.2)
+        fprintf(stderr, "  returned after %.4f s and %d signals\n", took,
+                atomic_load(&storm_signals));
+    CHECK(took >= 0.2 && took < 10);
+    CHECK(atomic_load(&storm_signals) >= 10);
+    /* A signal the loop catches still ends the wait at once. */
+    CHECK_EQ(csock_loop_on_signal(loop, SIGUSR1, NULL, NULL), 0);
+    raise(SIGUSR1);
+    t0 = check_now();
+    CHECK_EQ(csock_loop_run_once(loop, 10), 1);
+    CHECK(check_now() - t0 < 5);
+    csock_loop_free(loop);
+    CHECK_EQ(sigaction(SIGUSR2, &old, NULL), 0);
+}
+
 /* ---- signals ---- */
 
 static void on_usr1(csock_loop *loop, void *data)
@@ -597,5 +657,6 @@ int main(void)
     RUN(no_wakeup_is_lost);
     RUN(no_nested_runs);
     RUN(signals);
+    RUN(run_once_waits_out_signals);
     return check_done();
 }
