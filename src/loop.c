@@ -259,9 +259,10 @@ static int wait_ms(csock_loop *loop, double timeout)
 
 /* The wait of a pass, into loop->ready. A signal that interrupts it does not end it, as in
  * Python since PEP 475: the wait goes on for what is left of timeout, on a deadline from the
- * monotonic clock, read only when there is a limit. A signal that leaves the pass work to do (one
- * csock_loop_on_signal catches, or a handler that stops, wakes or posts) also wrote the wake-up
- * pipe, and wait_ms sees the work: the next wait then ends at once. */
+ * monotonic clock, read only when there is a limit (a limit past 1e9 s, 31 years, simply starts
+ * again). A signal that leaves the pass work to do (one csock_loop_on_signal catches, or a
+ * handler that stops, wakes or posts) also wrote the wake-up pipe, and wait_ms sees the work:
+ * the next wait then ends at once. */
 static int wait_for_events(csock_loop *loop, double timeout)
 {
     int64_t deadline = timeout > 0 && timeout < 1e9 ? monotonic_ns() + (int64_t)(timeout * 1e9) : 0;
