@@ -39,6 +39,14 @@ extern "C" {
  * Errors
  * ------------------------------------------------------------------------------------------- */
 
+/* The three ranges codes come from, so that no two kinds collide. System errors are -errno, from
+ * -1 down to CSOCK_ERRNO_LAST (Linux's errno values stay far above it); resolver errors run down
+ * from CSOCK_RESOLVER_FIRST; csock's own errors run down from CSOCK_OWN_FIRST. So a code is a
+ * system error exactly when CSOCK_ERRNO_LAST <= code < 0. */
+#define CSOCK_ERRNO_LAST     (-2999)
+#define CSOCK_RESOLVER_FIRST (-3000)
+#define CSOCK_OWN_FIRST      (-4000)
+
 /* System errors csock names. Any other errno still comes back as -errno. */
 // clang-format off
 #define CSOCK_ERRNO_MAP(X) \
@@ -94,19 +102,19 @@ extern "C" {
     X(EALREADY)            \
     X(EINPROGRESS)
 
-/* Resolver (getaddrinfo/getnameinfo) errors, in their own range. */
-#define CSOCK_RESOLVER_MAP(X) \
-    X(EAI_ADDRFAMILY, -3000)  \
-    X(EAI_AGAIN, -3001)       \
-    X(EAI_BADFLAGS, -3002)    \
-    X(EAI_FAIL, -3003)        \
-    X(EAI_FAMILY, -3004)      \
-    X(EAI_MEMORY, -3005)      \
-    X(EAI_NODATA, -3006)      \
-    X(EAI_NONAME, -3007)      \
-    X(EAI_SERVICE, -3008)     \
-    X(EAI_SOCKTYPE, -3009)    \
-    X(EAI_OVERFLOW, -3010)
+/* Resolver (getaddrinfo/getnameinfo) errors, in their own range (-3000 down to -3010). */
+#define CSOCK_RESOLVER_MAP(X)                   \
+    X(EAI_ADDRFAMILY, CSOCK_RESOLVER_FIRST - 0) \
+    X(EAI_AGAIN, CSOCK_RESOLVER_FIRST - 1)      \
+    X(EAI_BADFLAGS, CSOCK_RESOLVER_FIRST - 2)   \
+    X(EAI_FAIL, CSOCK_RESOLVER_FIRST - 3)       \
+    X(EAI_FAMILY, CSOCK_RESOLVER_FIRST - 4)     \
+    X(EAI_MEMORY, CSOCK_RESOLVER_FIRST - 5)     \
+    X(EAI_NODATA, CSOCK_RESOLVER_FIRST - 6)     \
+    X(EAI_NONAME, CSOCK_RESOLVER_FIRST - 7)     \
+    X(EAI_SERVICE, CSOCK_RESOLVER_FIRST - 8)    \
+    X(EAI_SOCKTYPE, CSOCK_RESOLVER_FIRST - 9)   \
+    X(EAI_OVERFLOW, CSOCK_RESOLVER_FIRST - 10)
 // clang-format on
 
 #define CSOCK_ERRNO_ENUM_(name)           CSOCK_##name = -name,
@@ -117,7 +125,7 @@ enum csock_error {
     CSOCK_ERRNO_MAP(CSOCK_ERRNO_ENUM_) CSOCK_RESOLVER_MAP(CSOCK_RESOLVER_ENUM_)
     /* A timeout set with csock_settimeout expired ("timed out"). Distinct from CSOCK_ETIMEDOUT,
      * which is the kernel giving up on a TCP connection. */
-    CSOCK_ETIMEOUT = -4000
+    CSOCK_ETIMEOUT = CSOCK_OWN_FIRST
 };
 
 #undef CSOCK_ERRNO_ENUM_
@@ -235,14 +243,26 @@ typedef struct csock csock;
 csock *csock_socket(int family, int type, int protocol);
 
 /* Wraps an open socket descriptor, taking ownership of it (Python's socket(fileno=fd)). Family,
- * type and protocol are read from the kernel; the timeout is 0 if the descriptor is non-blocking,
- * else the default timeout. Returns the socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or
- * CSOCK_ENOMEM; on failure fd is left open and stays the caller's. */
+ * type and protocol are read from the kernel, and the timeout is the one the descriptor already
+ * has: 0 if it is non-blocking, its SO_RCVTIMEO (or SO_SNDTIMEO) if it is blocking with one
+ * (both are then set to it), else the default timeout. Returns the socket, or NULL with
+ * CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_ENOMEM; on failure fd is left open and stays the
+ * caller's. */
 csock *csock_wrap(int fd);
 
 /* Like csock_wrap on a close-on-exec duplicate of fd; fd stays the caller's (Python's
- * socket.fromfd). Returns the socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_EMFILE. */
+ * socket.fromfd). The duplicate shares fd's open file description, so it has fd's timeout: a
+ * fromfd of a csock socket's descriptor reports and enforces that socket's timeout. Returns the
+ * socket, or NULL with CSOCK_EBADF, CSOCK_ENOTSOCK or CSOCK_EMFILE. */
 csock *csock_fromfd(int fd);
+
+/* Returns a new socket on a close-on-exec duplicate of s's descriptor, with s's timeout
+ * (Python's s.dup()). The two share one open file description, and with it the kernel's timeout
+ * state (O_NONBLOCK, SO_RCVTIMEO, SO_SNDTIMEO): csock_settimeout on either changes the mode of
+ * both, though only the one it was called on knows, so give them their timeout before
+ * duplicating, or set it on both alike. Closing one leaves the other open. Returns NULL with
+ * CSOCK_EINVAL (NULL), CSOCK_EBADF (closed) or CSOCK_EMFILE. */
+csock *csock_dup(csock *s);
 
 /* Creates a pair of connected sockets (family usually AF_UNIX, type SOCK_STREAM or SOCK_DGRAM),
  * stored in pair[0] and pair[1]. Returns 0, or a negative code with pair[] set to NULL. */
@@ -298,8 +318,11 @@ int csock_connect(csock *s, const char *host, int port);
 int csock_connect_addr(csock *s, const csock_addr *addr);
 
 /* Like csock_connect, but as Python's connect_ex: an error of the connect step itself comes back
- * as a positive errno value (ECONNREFUSED, EINPROGRESS, ...) rather than as a failure; 0 is
- * success. Bad arguments and name lookup failures are still negative codes. */
+ * as an indicator rather than as a failure. Returns 0 on success; a positive errno value when
+ * connect(2) failed (ECONNREFUSED, EINPROGRESS, ...); CSOCK_ETIMEOUT when the socket's timeout
+ * ran out (Python returns EAGAIN there; csock keeps EAGAIN for "would block"). Bad arguments and
+ * name lookup failures are negative codes, as for csock_connect. Every result but 0 leaves its
+ * message ("connect_ex 127.0.0.1:9: Connection refused"). */
 int csock_connect_ex(csock *s, const char *host, int port);
 
 /* Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer's recv returns 0) or both. Returns 0,
@@ -351,7 +374,9 @@ ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
  * timeout, the whole call has one deadline, as csock_sendall. Returns 0 when everything was
  * sent; *sent (unless NULL) says how many bytes went, also on failure. Errors: CSOCK_EINVAL (not
  * a stream socket, a negative offset), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA
- * (the file ended before count bytes), or as csock_sendall. */
+ * (the file ended before count bytes), or as csock_sendall: a peer that is gone is CSOCK_EPIPE
+ * or CSOCK_ECONNRESET, never SIGPIPE (sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is blocked in
+ * the calling thread for the call, and the mask is as it was when it returns). */
 int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent);
 
 /* Sends a datagram (or stream data) to an address. Returns the count sent, or as csock_send

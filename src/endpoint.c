@@ -204,8 +204,8 @@ int csock_connect_ex(csock *s, const char *host, int port)
     rc = connect_resolved(s, &addr);
     if (rc < 0) fail_at(rc, "connect_ex", host, port, &addr);
     /* Errors of connect(2) itself come back as positive errno values; a timeout keeps its own
-     * code, since no errno means "timed out". */
-    return (rc < 0 && rc > -4096) ? -rc : rc;
+     * code, CSOCK_ETIMEOUT, since no errno means "timed out". */
+    return (rc < 0 && rc >= CSOCK_ERRNO_LAST) ? -rc : rc;
 }
 
 int csock_shutdown(csock *s, int how)

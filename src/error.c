@@ -91,7 +91,7 @@ const char *csock_strerror(int code)
     default:
         break;
     }
-    if (code < 0 && code > -4096) {
+    if (code < 0 && code >= CSOCK_ERRNO_LAST) {
         /* glibc's strerror returns static text for every known code and is thread-safe. */
         return strerror(-code);
     }
@@ -120,7 +120,7 @@ const char *csock_errname(int code)
     default:
         break;
     }
-    if (code < 0 && code > -4096) {
+    if (code < 0 && code >= CSOCK_ERRNO_LAST) {
         const char *name = strerrorname_np(-code);
         if (name) return name;
     }

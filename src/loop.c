@@ -41,15 +41,21 @@ const char *csock_loop_backend(void)
     return csock__poller_name;
 }
 
-/* Empties the wake-up pipe. The flag is cleared first: a wake-up written after that is either
- * read here or left for the next wait, and none is lost. */
+/* Empties the wake-up pipe, then clears the flag, in that order. The flag is set from the moment
+ * a waker decides to write until the pipe has been read empty, so a byte is never in the pipe
+ * with the flag clear. A waker that finds the flag set writes nothing: its wake-up comes either
+ * before the read, which that byte answers, or between the read and the clearing, while this
+ * pass is still under way; the pass looks at stop, posted functions and caught signals after
+ * this (wait_ms, csock_loop_run), so what the waker asked for is seen before the loop waits.
+ * Clearing first would lose a wake-up for good: a waker could then write a byte that this read
+ * takes, leaving the flag set and the pipe empty, and no later wake-up would write again. */
 static void drain_wakeups(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)w, (void)events, (void)data;
     char buf[64];
-    atomic_store(&loop->wake_pending, 0);
     while (read(loop->wake_fd[0], buf, sizeof buf) > 0) {
     }
+    atomic_store(&loop->wake_pending, 0);
 }
 
 csock_loop *csock_loop_new(void)
@@ -138,6 +144,8 @@ int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, cso
                        .events = (unsigned char)events,
                        .embedded = 1};
     int rc = csock__poller_add(loop->poller, w, events);
+    if (rc == CSOCK_EEXIST)
+        return csock__failf(rc, "loop: watch fd %d: already watched by this loop", fd);
     if (rc < 0) return rc;
     w->next = loop->live;
     if (loop->live) loop->live->prev = w;
@@ -249,12 +257,33 @@ static int wait_ms(csock_loop *loop, double timeout)
     return ms;
 }
 
+/* The wait of a pass, into loop->ready. A signal that interrupts it does not end it, as in
+ * Python since PEP 475: the wait goes on for what is left of timeout, on a deadline from the
+ * monotonic clock, read only when there is a limit (a limit past 1e9 s, 31 years, simply starts
+ * again). A signal that leaves the pass work to do (one csock_loop_on_signal catches, or a
+ * handler that stops, wakes or posts) also wrote the wake-up pipe, and wait_ms sees the work:
+ * the next wait then ends at once. */
+static int wait_for_events(csock_loop *loop, double timeout)
+{
+    int64_t deadline = timeout > 0 && timeout < 1e9 ? monotonic_ns() + (int64_t)(timeout * 1e9) : 0;
+    for (;;) {
+        int n =
+            csock__poller_wait(loop->poller, loop->ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
+        if (n != CSOCK_EINTR) return n;
+        if (deadline) {
+            int64_t left = deadline - monotonic_ns();
+            if (left <= 0) return 0;
+            timeout = (double)left / 1e9;
+        }
+    }
+}
+
 int csock_loop_run_once(csock_loop *loop, double timeout)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
     if (loop->dispatching) return csock__failf(CSOCK_EBUSY, "loop: run inside a callback");
     csock__ready *ready = loop->ready;
-    int n = csock__poller_wait(loop->poller, ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
+    int n = wait_for_events(loop, timeout);
     if (n < 0) return n;
     loop->now_stale = 1;
     loop->dispatching = 1;

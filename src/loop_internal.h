@@ -40,8 +40,9 @@ extern const char csock__poller_name[];
 csock__poller *csock__poller_new(void);
 void csock__poller_free(csock__poller *p);
 
-/* Starts watching w->fd for events (may be 0: known but silent). Returns 0 or a recorded
- * failure. */
+/* Starts watching w->fd for events (may be 0: known but silent). Returns 0, CSOCK_EEXIST with
+ * nothing recorded when the descriptor is watched already (the loop says so, in the same words
+ * for every backend), or a recorded failure. */
 int csock__poller_add(csock__poller *p, csock_watch *w, int events);
 
 /* Changes the events of a watch added before, from w->events to events. */
@@ -50,8 +51,9 @@ int csock__poller_set(csock__poller *p, csock_watch *w, int events);
 /* Forgets w; its descriptor must still be open (epoll needs it to find the registration). */
 void csock__poller_remove(csock__poller *p, csock_watch *w);
 
-/* Waits up to timeout_ms (-1: forever) and fills at most max entries of ready. Returns how many,
- * 0 when interrupted by a signal, or a recorded failure. */
+/* Waits up to timeout_ms (-1: forever) and fills at most max entries of ready. Returns how many
+ * (0 when the time ran out), CSOCK_EINTR with nothing recorded when a signal interrupted the
+ * wait, or a recorded failure. */
 int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms);
 
 /* ---- the loop ---- */

@@ -52,6 +52,7 @@ static int control(csock__poller *p, int op, csock_watch *w, int events, const c
     struct epoll_event e = {.events = kernel_events(events), .data.ptr = w};
     if (epoll_ctl(p->epfd, op, w->fd, &e) == 0) return 0;
     int code = -errno;
+    if (code == CSOCK_EEXIST) return code; /* already watched: the loop says so */
     return csock__failf(code, "loop: %s fd %d: epoll_ctl: %s", what, w->fd, csock_strerror(code));
 }
 
@@ -75,7 +76,7 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
 {
     int n = epoll_wait(p->epfd, p->events, max < FETCH_MAX ? max : FETCH_MAX, timeout_ms);
     if (n < 0) {
-        if (errno == EINTR) return 0;
+        if (errno == EINTR) return CSOCK_EINTR; /* the loop waits again */
         int code = -errno;
         return csock__failf(code, "loop: epoll_wait: %s", csock_strerror(code));
     }

@@ -42,8 +42,7 @@ static void fill(struct pollfd *f, int fd, int events)
 int csock__poller_add(csock__poller *p, csock_watch *w, int events)
 {
     for (size_t i = 0; i < p->count; i++)
-        if (p->watches[i]->fd == w->fd)
-            return csock__failf(CSOCK_EEXIST, "loop: watch fd %d: already watched", w->fd);
+        if (p->watches[i]->fd == w->fd) return CSOCK_EEXIST; /* the loop says so */
     if (p->count == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
         struct pollfd *fds = realloc(p->fds, cap * sizeof *fds);
@@ -79,7 +78,7 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
 {
     int n = poll(p->fds, (nfds_t)p->count, timeout_ms);
     if (n < 0) {
-        if (errno == EINTR) return 0;
+        if (errno == EINTR) return CSOCK_EINTR; /* the loop waits again */
         int code = -errno;
         return csock__failf(code, "loop: poll: %s", csock_strerror(code));
     }

@@ -2,6 +2,8 @@
  * cannot, with one deadline for the whole call. */
 #include "internal.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -40,10 +42,56 @@ static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int64_t 
     return 0;
 }
 
+/* sendfile(2) has no MSG_NOSIGNAL: writing to a closed peer raises SIGPIPE, whose default action
+ * ends the process. csock never changes the process's dispositions, so for the length of the
+ * call SIGPIPE is blocked in this thread only, and a SIGPIPE the call raised is taken back with
+ * sigtimedwait before the mask is restored. One the caller already had pending (it can only
+ * pend if the caller blocks it) is left for the caller. Success costs two sigprocmask calls per
+ * csock_sendfile, whatever its size; the send paths with MSG_NOSIGNAL need none of this. */
+struct sigpipe_guard {
+    sigset_t old;    /* the thread's mask before */
+    int was_blocked; /* the caller blocks SIGPIPE itself: nothing to restore */
+    int was_pending; /* a SIGPIPE of the caller's waits: not ours to take */
+};
+
+static void sigpipe_only(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGPIPE);
+}
+
+static void block_sigpipe(struct sigpipe_guard *g)
+{
+    sigset_t only;
+    sigpipe_only(&only);
+    pthread_sigmask(SIG_BLOCK, &only, &g->old);
+    g->was_blocked = sigismember(&g->old, SIGPIPE) == 1;
+    g->was_pending = 0;
+    if (g->was_blocked) {
+        sigset_t pending;
+        g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    }
+}
+
+/* raised: the call failed with EPIPE, which is when the kernel sends SIGPIPE. */
+static void unblock_sigpipe(const struct sigpipe_guard *g, int raised)
+{
+    if (raised && !g->was_pending) {
+        sigset_t only;
+        sigpipe_only(&only);
+        const struct timespec no_wait = {0, 0};
+        while (sigtimedwait(&only, NULL, &no_wait) < 0 && errno == EINTR) {
+        }
+    }
+    if (!g->was_blocked) pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 static int send_file(csock *s, int fd, off_t offset, size_t count, size_t *done, int *ended)
 {
     int64_t deadline = csock__deadline(s, 0);
-    int lowered = 0, rc = 0;
+    int lowered = 0, rc = 0, raised = 0;
+    struct sigpipe_guard guard;
+    block_sigpipe(&guard);
     while (count > 0) {
         ssize_t n = sendfile(s->fd, fd, &offset, count < SENDFILE_MAX ? count : SENDFILE_MAX);
         if (n > 0) {
@@ -64,10 +112,12 @@ static int send_file(csock *s, int fd, off_t offset, size_t count, size_t *done,
             rc = read_and_send(s, fd, &offset, count, deadline, &lowered, done, ended);
             break;
         } else {
+            raised = errno == EPIPE;
             rc = csock__wait_error(s, errno, 0);
             break;
         }
     }
+    unblock_sigpipe(&guard, raised);
     csock__restore_timeout(s, SO_SNDTIMEO, lowered);
     return rc;
 }

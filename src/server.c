@@ -10,6 +10,14 @@
 
 #define ACCEPTS_PER_PASS 64 /* then other events get their turn */
 
+/* Out of descriptors, accepting pauses for BACKOFF_FIRST seconds, doubling up to BACKOFF_MAX,
+ * until an accept succeeds. The pause only keeps the loop from waking again and again for
+ * connections it cannot take (those that wait are shed when each pause ends, a handful of
+ * system calls); the longest pause is also how long the next client may wait once descriptors
+ * are free again, so it stays short. */
+#define BACKOFF_FIRST 0.005
+#define BACKOFF_MAX   0.05
+
 /* ---- accepting ---- */
 
 static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *data);
@@ -42,7 +50,9 @@ static void back_off(struct csock__worker *wk, int err)
         }
         pthread_mutex_unlock(&srv->reserve_lock);
     }
-    wk->backoff_s = wk->backoff_s == 0 ? 0.01 : wk->backoff_s * 2 > 1 ? 1 : wk->backoff_s * 2;
+    wk->backoff_s = wk->backoff_s == 0                ? BACKOFF_FIRST
+                    : wk->backoff_s * 2 > BACKOFF_MAX ? BACKOFF_MAX
+                                                      : wk->backoff_s * 2;
     csock_timer *t = csock_loop_call_later(wk->loop, wk->backoff_s, resume_accepting, wk);
     if (!t) return; /* no memory for a timer: stay on, and try again at the next readiness */
     wk->backoff = t;

@@ -14,7 +14,7 @@ struct csock__worker {
     int listen_fd;
     csock_watch *accepting;
     csock_timer *backoff; /* accepting is paused until it runs */
-    double backoff_s;     /* the next pause: 10 ms, doubling up to 1 s; 0 after an accept */
+    double backoff_s;     /* the last pause: 5 ms, doubling up to 50 ms; 0 after an accept */
     pthread_t thread;
     int has_thread;
 };

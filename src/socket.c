@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 const char *csock__family_name(int family, char buf[24])
@@ -106,6 +107,35 @@ csock *csock_socket(int family, int type, int protocol)
     return adopt(fd, family, type, protocol, timeout);
 }
 
+static int64_t kernel_timeout_ns(int fd, int optname)
+{
+    struct timeval tv = {0, 0};
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, optname, &tv, &len) < 0) return 0;
+    return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/* The timeout a descriptor's open file description already gives it, which a duplicate shares
+ * with the original: 0 when it is non-blocking, the kernel timeout of a blocking one (the
+ * receive timeout, else the send timeout: when the two differ, both are set to it, so that
+ * what the socket says holds both ways), or -1 when it has none. Returns 0 or -errno. */
+static int adopt_timeout(int fd, int64_t *ns)
+{
+    *ns = -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return csock__errno();
+    if (fl & O_NONBLOCK) {
+        *ns = 0;
+        return 0;
+    }
+    int64_t rcv = kernel_timeout_ns(fd, SO_RCVTIMEO), snd = kernel_timeout_ns(fd, SO_SNDTIMEO);
+    if (rcv == 0 && snd == 0) return 0;
+    *ns = rcv > 0 ? rcv : snd;
+    if (rcv == snd) return 0;
+    int rc = csock__set_kernel_timeout(fd, SO_RCVTIMEO, *ns);
+    return rc < 0 ? rc : csock__set_kernel_timeout(fd, SO_SNDTIMEO, *ns);
+}
+
 csock *csock_wrap(int fd)
 {
     int family = 0, type = 0, protocol = 0;
@@ -119,9 +149,13 @@ csock *csock_wrap(int fd)
     getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
     len = sizeof protocol;
     getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
-    int fl = fcntl(fd, F_GETFL);
-    int64_t timeout = (fl >= 0 && (fl & O_NONBLOCK)) ? 0 : csock__default_timeout_ns();
-    int rc = timeout > 0 ? csock__apply_timeout(fd, -1, timeout) : 0;
+    int64_t timeout = -1;
+    int rc = adopt_timeout(fd, &timeout);
+    if (rc == 0 && timeout < 0) {
+        /* No timeout of its own: the default, as a new socket gets. */
+        timeout = csock__default_timeout_ns();
+        if (timeout > 0) rc = csock__apply_timeout(fd, -1, timeout);
+    }
     if (rc < 0) {
         csock__failf(rc, "wrap fd %d: %s", fd, csock_strerror(rc));
         return NULL;
@@ -141,6 +175,25 @@ csock *csock_fromfd(int fd)
     csock *s = csock_wrap(copy);
     if (!s) close(copy);
     return s;
+}
+
+csock *csock_dup(csock *s)
+{
+    if (csock__check(s, "dup") < 0) return NULL;
+    int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        int rc = csock__errno();
+        csock__failf(rc, "dup fd %d: %s", s->fd, csock_strerror(rc));
+        return NULL;
+    }
+    /* The copy shares the descriptor's mode and kernel timeouts, so it keeps the timeout as it
+     * is, and the peer for messages, at no cost. */
+    csock *d = adopt(fd, s->family, s->type, s->protocol, s->timeout_ns);
+    if (!d) return NULL;
+    *d = *s;
+    d->fd = fd;
+    if (csock__tracing()) csock__trace("dup fd %d -> fd %d", s->fd, fd);
+    return d;
 }
 
 int csock_socketpair(int family, int type, int protocol, csock *pair[2])

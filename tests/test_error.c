@@ -7,7 +7,22 @@ static void codes_are_negative_errno(void)
     CHECK_EQ(CSOCK_EADDRINUSE, -EADDRINUSE);
     CHECK_EQ(CSOCK_EAGAIN, -EAGAIN);
     CHECK(CSOCK_ETIMEOUT != CSOCK_ETIMEDOUT);
-    CHECK(CSOCK_EAI_NONAME < -2999 && CSOCK_EAI_NONAME > -4000);
+    CHECK_EQ(CSOCK_EAI_NONAME, -3007);
+    CHECK_EQ(CSOCK_ETIMEOUT, -4000);
+}
+
+/* System errors, resolver errors and csock's own each keep to their named range. */
+static void ranges_do_not_overlap(void)
+{
+    CHECK(CSOCK_ERRNO_LAST < -ENOTRECOVERABLE && CSOCK_ERRNO_LAST < -EHWPOISON);
+    CHECK_EQ(CSOCK_RESOLVER_FIRST, CSOCK_ERRNO_LAST - 1);
+    CHECK_EQ(CSOCK_EAI_ADDRFAMILY, CSOCK_RESOLVER_FIRST);
+    CHECK(CSOCK_EAI_OVERFLOW < CSOCK_RESOLVER_FIRST && CSOCK_EAI_OVERFLOW > CSOCK_OWN_FIRST);
+    CHECK_EQ(CSOCK_ETIMEOUT, CSOCK_OWN_FIRST);
+    /* A code in csock's ranges that names nothing is unknown, not some errno's text. */
+    CHECK_STR(csock_strerror(CSOCK_RESOLVER_FIRST - 500), "Unknown error -3500");
+    CHECK_STR(csock_errname(CSOCK_OWN_FIRST - 1), "EUNKNOWN");
+    CHECK_STR(csock_strerror(CSOCK_ERRNO_LAST), "Unknown error 2999"); /* the system's text */
 }
 
 static void names_and_texts(void)
@@ -59,6 +74,7 @@ int main(void)
     check_watchdog(60);
     RUN(codes_are_negative_errno);
     RUN(names_and_texts);
+    RUN(ranges_do_not_overlap);
     RUN(message_is_per_thread);
     RUN(success_leaves_message);
     return check_done();

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 /* Counts callbacks per watch, in a small table the tests inspect. */
 struct seen {
@@ -100,8 +101,12 @@ static void bad_arguments(void)
     CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
     struct seen s = {.close_fd = -1};
     CHECK(csock_loop_add(loop, p[0], CSOCK_READ, count, &s) != NULL);
+    /* Watched twice: one code and one message, whichever the backend. */
     CHECK(csock_loop_add(loop, p[0], CSOCK_READ, count, &s) == NULL);
-    CHECK_ERROR(CSOCK_EEXIST, "loop: watch fd");
+    char twice[64];
+    snprintf(twice, sizeof twice, "loop: watch fd %d: already watched by this loop", p[0]);
+    CHECK_EQ(csock_lastcode(), CSOCK_EEXIST);
+    CHECK_STR(csock_lasterror(), twice);
     CHECK(csock_loop_add(loop, -1, CSOCK_READ, count, &s) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "bad descriptor");
     CHECK(csock_loop_add(loop, p[1], 4, count, &s) == NULL);
@@ -430,6 +435,108 @@ static void threads_stop_wake_and_post(void)
     csock_loop_free(loop);
 }
 
+/* A storm of wake-ups (or posts) from one thread, then csock_loop_stop from another, round after
+ * round: every stop must end csock_loop_run. A loop that misses one is woken through a pipe of
+ * the test's own after 10 s, so a lost wake-up fails the test instead of hanging it. */
+struct storm {
+    csock_loop *loop;
+    int posts; /* post rather than wake */
+    pthread_t storming;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int returned;  /* csock_loop_run returned this round */
+    int rescue_fd; /* the write end of a pipe the loop watches */
+    int rescued;
+    atomic_int ran; /* posted functions run */
+};
+
+#define STORM_ROUNDS  300
+#define STORM_WAKEUPS 1000
+
+static void storm_posted(csock_loop *loop, void *data)
+{
+    (void)loop;
+    atomic_fetch_add(&((struct storm *)data)->ran, 1);
+}
+
+static void *storm_wakeups(void *arg)
+{
+    struct storm *s = arg;
+    for (int i = 0; i < STORM_WAKEUPS; i++) {
+        if (s->posts)
+            CHECK_EQ(csock_loop_post(s->loop, storm_posted, s), 0);
+        else
+            csock_loop_wakeup(s->loop);
+    }
+    return NULL;
+}
+
+static void *stop_after_storm(void *arg)
+{
+    struct storm *s = arg;
+    check_join(s->storming);
+    csock_loop_stop(s->loop);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (!s->returned && rc == 0)
+        rc = pthread_cond_timedwait(&s->cond, &s->lock, &until);
+    if (!s->returned) {
+        s->rescued = 1;
+        CHECK_EQ(write(s->rescue_fd, "x", 1), 1);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void rescue(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)events, (void)data;
+    char c;
+    CHECK_EQ(read(csock_watch_fd(w), &c, 1), 1);
+    csock_loop_stop(loop);
+}
+
+static void no_wakeup_is_lost(void)
+{
+    csock_loop *loop = csock_loop_new();
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    CHECK(csock_loop_add(loop, p[0], CSOCK_READ, rescue, NULL) != NULL);
+    struct storm s = {.loop = loop, .rescue_fd = p[1]};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    int round;
+    for (round = 0; round < STORM_ROUNDS && !s.rescued; round++) {
+        s.posts = round % 2;
+        s.returned = 0;
+        s.storming = check_thread(storm_wakeups, &s);
+        pthread_t stopper = check_thread(stop_after_storm, &s);
+        CHECK_EQ(csock_loop_run(loop), 0);
+        pthread_mutex_lock(&s.lock);
+        s.returned = 1;
+        pthread_cond_signal(&s.cond);
+        pthread_mutex_unlock(&s.lock);
+        check_join(stopper);
+    }
+    if (s.rescued)
+        fprintf(stderr, "  round %d of %d: csock_loop_stop did not wake the loop\n", round,
+                STORM_ROUNDS);
+    CHECK(!s.rescued);
+    /* Every function posted ran, or runs now. */
+    int total = STORM_WAKEUPS * (round / 2);
+    for (int i = 0; i < 100 && atomic_load(&s.ran) < total; i++)
+        CHECK(csock_loop_run_once(loop, 0) >= 0);
+    CHECK_EQ(atomic_load(&s.ran), total);
+    csock_loop_free(loop);
+    close(p[0]);
+    close(p[1]);
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.cond);
+}
+
 static void nested_run_is_refused(csock_loop *loop, csock_timer *t, void *data)
 {
     (void)t, (void)data;
@@ -442,6 +549,66 @@ static void no_nested_runs(void)
     CHECK(csock_loop_call_later(loop, 0, nested_run_is_refused, NULL) != NULL);
     CHECK_EQ(csock_loop_run_once(loop, 5), 1);
     csock_loop_free(loop);
+}
+
+/* ---- waiting through signals ---- */
+
+static atomic_int storm_signals;
+
+static void count_signal(int signo)
+{
+    (void)signo;
+    atomic_fetch_add(&storm_signals, 1);
+}
+
+struct signal_storm {
+    pthread_t target;
+    atomic_int stop;
+};
+
+static void *signal_every_ms(void *arg)
+{
+    struct signal_storm *st = arg;
+    while (!atomic_load(&st->stop)) {
+        pthread_kill(st->target, SIGUSR2);
+        struct timespec ms = {0, 1000000}; /* the storm's rate, not synchronisation */
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+/* A signal every millisecond, with a handler that does not restart calls: each interrupts the
+ * wait, and none may end it early. One run_once(0.2) waits out its 0.2 s and runs nothing. */
+static void run_once_waits_out_signals(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_signal; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+    csock_loop *loop = csock_loop_new();
+    atomic_store(&storm_signals, 0);
+    struct signal_storm st = {.target = pthread_self()};
+    pthread_t t = check_thread(signal_every_ms, &st);
+    double t0 = check_now();
+    int ran = csock_loop_run_once(loop, 0.2);
+    double took = check_now() - t0;
+    atomic_store(&st.stop, 1);
+    check_join(t);
+    CHECK_EQ(ran, 0);
+    if (took < 0.2)
+        fprintf(stderr, "  returned after %.4f s and %d signals\n", took,
+                atomic_load(&storm_signals));
+    CHECK(took >= 0.2 && took < 10);
+    CHECK(atomic_load(&storm_signals) >= 10);
+    /* A signal the loop catches still ends the wait at once. */
+    CHECK_EQ(csock_loop_on_signal(loop, SIGUSR1, NULL, NULL), 0);
+    raise(SIGUSR1);
+    t0 = check_now();
+    CHECK_EQ(csock_loop_run_once(loop, 10), 1);
+    CHECK(check_now() - t0 < 5);
+    csock_loop_free(loop);
+    CHECK_EQ(sigaction(SIGUSR2, &old, NULL), 0);
 }
 
 /* ---- signals ---- */
@@ -487,7 +654,9 @@ int main(void)
     RUN(repeating_and_restarted_timers);
     RUN(clock_per_pass);
     RUN(threads_stop_wake_and_post);
+    RUN(no_wakeup_is_lost);
     RUN(no_nested_runs);
     RUN(signals);
+    RUN(run_once_waits_out_signals);
     return check_done();
 }

@@ -3,6 +3,8 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 struct reader {
     csock *s;
@@ -126,6 +128,70 @@ static void one_deadline(void)
     close(fd);
 }
 
+/* Sends a file to a peer that is gone and checks the failure: a code and a message, no signal,
+ * and the thread's signal mask as it was. */
+static void send_to_gone_peer(csock *c, int fd)
+{
+    sigset_t before, after;
+    pthread_sigmask(SIG_SETMASK, NULL, &before);
+    size_t sent = 1;
+    int rc = csock_sendfile(c, fd, 0, 0, &sent);
+    CHECK(rc == CSOCK_EPIPE || rc == CSOCK_ECONNRESET);
+    CHECK_ERROR(rc, "sendfile ");
+    CHECK(strstr(csock_lasterror(), csock_strerror(rc)) != NULL);
+    CHECK_EQ(sent, 0);
+    pthread_sigmask(SIG_SETMASK, NULL, &after);
+    CHECK_EQ(sigismember(&after, SIGPIPE), sigismember(&before, SIGPIPE));
+}
+
+/* In a child with SIGPIPE at its default action (death): a file sent to a TCP peer that reset
+ * the connection and to a Unix peer that closed fails with CSOCK_EPIPE (or CSOCK_ECONNRESET),
+ * and the child lives. A SIGPIPE the caller had pending (blocked) before is left pending; none
+ * is left behind otherwise. */
+static void closed_peer_is_an_error_not_a_signal(void)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        int fd = pattern_file(1 << 20);
+        csock *c, *s;
+        check_tcp_pair("127.0.0.1", &c, &s);
+        /* Closed with a byte unread: s resets the connection, which c's recv then reports. */
+        CHECK_EQ(csock_send(c, "x", 1), 1);
+        csock_close(s);
+        char b;
+        CHECK_EQ(csock_recv(c, &b, 1), CSOCK_ECONNRESET);
+        send_to_gone_peer(c, fd);
+        csock_free(c);
+        csock_free(s);
+        csock *pair[2];
+        CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+        csock_close(pair[1]);
+        send_to_gone_peer(pair[0], fd);
+        sigset_t pending;
+        sigpending(&pending);
+        CHECK(!sigismember(&pending, SIGPIPE));
+        /* SIGPIPE blocked by the caller, one already pending: still pending afterwards. */
+        sigset_t pipe_only;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+        pthread_kill(pthread_self(), SIGPIPE);
+        send_to_gone_peer(pair[0], fd);
+        sigpending(&pending);
+        CHECK(sigismember(&pending, SIGPIPE));
+        csock_free(pair[0]);
+        csock_free(pair[1]);
+        close(fd);
+        _exit(check_test_failed ? 1 : 0);
+    }
+    int status = 0;
+    CHECK_EQ(waitpid(child, &status, 0), child);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "  the child died of %s\n", strsignal(WTERMSIG(status)));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void bad_arguments(void)
 {
     int fd = pattern_file(10);
@@ -163,6 +229,7 @@ int main(void)
     RUN(from_a_pipe);
     RUN(shorter_than_asked);
     RUN(one_deadline);
+    RUN(closed_peer_is_an_error_not_a_signal);
     RUN(bad_arguments);
     return check_done();
 }

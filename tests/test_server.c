@@ -359,13 +359,14 @@ static double cpu_of(pid_t pid)
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static void descriptor_exhaustion_backs_off_and_recovers(void)
+/* An echo server in a child process with 40 descriptors in all, of which a handful are its own.
+ * Returns its port; *child is its pid, for stop_echo_child. */
+static int start_echo_child(pid_t *child)
 {
     int ready[2];
     CHECK_EQ(pipe(ready), 0);
-    pid_t child = fork();
-    if (child == 0) {
-        /* The server: 40 descriptors in all, of which a handful are its own. */
+    *child = fork();
+    if (*child == 0) {
         struct rlimit r = {40, 40};
         setrlimit(RLIMIT_NOFILE, &r);
         csock_server_config config = {.handler = &echo_handler, .stop_on_signals = 1};
@@ -381,6 +382,22 @@ static void descriptor_exhaustion_backs_off_and_recovers(void)
     close(ready[0]);
     close(ready[1]);
     CHECK(port > 0);
+    return port;
+}
+
+/* Ends the child's server with SIGTERM, its graceful way out. */
+static void stop_echo_child(pid_t child)
+{
+    kill(child, SIGTERM);
+    int status = 0;
+    CHECK_EQ(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void descriptor_exhaustion_backs_off_and_recovers(void)
+{
+    pid_t child;
+    int port = start_echo_child(&child);
     /* Twice as many clients as it has descriptors: each says hello. */
     csock *c[80];
     for (int i = 0; i < 80; i++) {
@@ -427,10 +444,57 @@ static void descriptor_exhaustion_backs_off_and_recovers(void)
     }
     CHECK_EQ(n, 5);
     csock_free(late);
-    kill(child, SIGTERM);
-    int status = 0;
-    CHECK_EQ(waitpid(child, &status, 0), child);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    stop_echo_child(child);
+}
+
+/* Connects, sends a byte and waits for its echo. Returns the socket if the server took the
+ * connection; NULL, with *shed set, if it was shed (end of file, or a reset). */
+static csock *try_client(int port, int *shed)
+{
+    csock *c = csock_create_connection("127.0.0.1", port, 5, NULL);
+    CHECK(c != NULL);
+    char b;
+    CHECK_EQ(csock_settimeout(c, 10), 0);
+    ssize_t n = csock_send(c, "x", 1) == 1 ? csock_recv(c, &b, 1) : -1;
+    *shed = n == 0 || n == CSOCK_ECONNRESET;
+    if (n == 1) return c;
+    CHECK(*shed);
+    csock_free(c);
+    return NULL;
+}
+
+/* Out of descriptors, each client that comes is shed and makes the pause before the next accept
+ * longer. Once descriptors are free again, the next client must be taken within a fraction of a
+ * second, however long the exhaustion lasted: the pause stays short. */
+static void accepting_resumes_soon_after_exhaustion(void)
+{
+    pid_t child;
+    int port = start_echo_child(&child);
+    csock *held[40];
+    int count = 0, shed = 0;
+    while (count < 40 && !shed) {
+        csock *c = try_client(port, &shed);
+        if (c) held[count++] = c;
+    }
+    CHECK(shed && count > 20);
+    /* Eight more, one after another, each shed when the pause before it ends: a pause that
+     * doubles each time from 10 ms would be up to 1 s by now. */
+    for (int i = 0; i < 8; i++) {
+        CHECK(try_client(port, &shed) == NULL);
+        CHECK(shed);
+    }
+    for (int i = 0; i < count; i++)
+        csock_free(held[i]);
+    double freed = check_now();
+    csock *late = NULL;
+    for (int tries = 0; tries < 50 && !late; tries++)
+        late = try_client(port, &shed); /* one that came before the server closed its end is shed */
+    double took = check_now() - freed;
+    CHECK(late != NULL);
+    if (took >= 0.5) fprintf(stderr, "  taken %.3f s after descriptors were freed\n", took);
+    CHECK(took < 0.5);
+    csock_free(late);
+    stop_echo_child(child);
 }
 
 int main(void)
@@ -445,5 +509,6 @@ int main(void)
     RUN(own_watch_on_the_server_loop);
     RUN(relative_unix_path);
     RUN(descriptor_exhaustion_backs_off_and_recovers);
+    RUN(accepting_resumes_soon_after_exhaustion);
     return check_done();
 }

@@ -120,6 +120,63 @@ static void wrap_fromfd_detach(void)
     close(pipefd[1]);
 }
 
+/* x, a duplicate of a socket with a 0.2 s timeout, says so and times out as it says. */
+static void times_out_as_it_says(csock *x, const char *where)
+{
+    CHECK(csock_gettimeout(x) == 0.2);
+    CHECK_EQ(csock_getblocking(x), 1);
+    char b;
+    double t0 = check_now();
+    CHECK_EQ(csock_recv(x, &b, 1), CSOCK_ETIMEOUT);
+    CHECK(check_now() - t0 >= 0.19);
+    CHECK_ERROR(CSOCK_ETIMEOUT, where);
+    CHECK(strstr(csock_lasterror(), ": timed out") != NULL);
+}
+
+/* The blocking mode and the kernel timeouts belong to the open file description, which a
+ * duplicate shares: fromfd adopts what the descriptor has (O_NONBLOCK, SO_RCVTIMEO) and dup keeps
+ * the original's timeout, so that gettimeout tells the truth and a timeout is reported as one. */
+static void duplicates_keep_the_timeout(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    CHECK_EQ(csock_settimeout(c, 0.2), 0);
+    csock *f = csock_fromfd(csock_fileno(c));
+    CHECK(f != NULL);
+    times_out_as_it_says(f, "recv");
+    csock_free(f);
+    /* The original is as it was. */
+    times_out_as_it_says(c, "recv 127.0.0.1:");
+    /* dup keeps the timeout, and the peer for messages; closing it leaves the original open. */
+    csock *d = csock_dup(c);
+    CHECK(d != NULL && csock_fileno(d) != csock_fileno(c));
+    CHECK(cloexec(csock_fileno(d)));
+    times_out_as_it_says(d, "recv 127.0.0.1:");
+    csock_free(d);
+    CHECK_EQ(csock_send(s, "x", 1), 1);
+    char one;
+    CHECK_EQ(csock_recv(c, &one, 1), 1);
+    CHECK(csock_dup(NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "dup: NULL socket");
+    /* Non-blocking: 0, and would-block is CSOCK_EAGAIN. */
+    CHECK_EQ(csock_settimeout(c, 0), 0);
+    f = csock_fromfd(csock_fileno(c));
+    CHECK(csock_gettimeout(f) == 0.0);
+    char b;
+    CHECK_EQ(csock_recv(f, &b, 1), CSOCK_EAGAIN);
+    csock_free(f);
+    /* A raw descriptor with a receive timeout of its own. */
+    int fd = csock_detach(s);
+    struct timeval tv = {0, 200000};
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    f = csock_fromfd(fd);
+    times_out_as_it_says(f, "recv");
+    csock_free(f);
+    close(fd);
+    csock_free(c);
+    csock_free(s);
+}
+
 static void calls_on_a_closed_socket_fail_clearly(void)
 {
     csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
@@ -163,6 +220,8 @@ static void calls_on_a_closed_socket_fail_clearly(void)
     int v;
     CHECK_EQ(csock_getsockopt_int(s, SOL_SOCKET, SO_TYPE, &v), CSOCK_EBADF);
     CHECK_EQ(csock_detach(s), CSOCK_EBADF);
+    CHECK(csock_dup(s) == NULL);
+    CHECK_ERROR(CSOCK_EBADF, "dup: socket is closed");
     csock_free(s);
 }
 
@@ -211,6 +270,7 @@ int main(void)
     RUN(create_rejects_bad_arguments);
     RUN(accepted_and_paired_sockets_are_cloexec);
     RUN(wrap_fromfd_detach);
+    RUN(duplicates_keep_the_timeout);
     RUN(calls_on_a_closed_socket_fail_clearly);
     RUN(calls_on_null_fail_clearly);
     RUN(bad_buffers_are_refused);

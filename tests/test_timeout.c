@@ -61,40 +61,69 @@ static void accept_times_out(void)
     csock_free(l);
 }
 
-static void connect_times_out(void)
+/* A listener whose queue is full (backlog 0, one connection waiting) drops new SYNs, so a
+ * connect to it hangs on loopback until its timeout. Listens on *port and connects to it with a
+ * 0.2 s timeout until a connect times out; filler[] gets the sockets. Returns how many connected
+ * before one timed out (-1 if none did). */
+static int fill_the_queue(csock **listener, int *port, csock *filler[4])
 {
-    /* A listener whose queue is full (backlog 0, one connection waiting) drops new SYNs, so
-     * the next connect hangs on loopback until its timeout. */
-    csock *l = csock_socket(AF_INET, SOCK_STREAM, 0);
+    *listener = csock_socket(AF_INET, SOCK_STREAM, 0);
     csock_addr a;
-    CHECK_EQ(csock_bind(l, "127.0.0.1", 0), 0);
-    CHECK_EQ(csock_listen(l, 0), 0);
-    csock_getsockname(l, &a);
-    int port = csock_addr_port(&a);
-    csock *filler[4] = {0};
-    int timed_out = 0;
-    for (int i = 0; i < 4 && !timed_out; i++) {
+    CHECK_EQ(csock_bind(*listener, "127.0.0.1", 0), 0);
+    CHECK_EQ(csock_listen(*listener, 0), 0);
+    csock_getsockname(*listener, &a);
+    *port = csock_addr_port(&a);
+    for (int i = 0; i < 4; i++)
+        filler[i] = NULL;
+    for (int i = 0; i < 4; i++) {
         filler[i] = csock_socket(AF_INET, SOCK_STREAM, 0);
         csock_settimeout(filler[i], 0.2);
         double t0 = check_now();
-        int rc = csock_connect(filler[i], "127.0.0.1", port);
+        int rc = csock_connect(filler[i], "127.0.0.1", *port);
         if (rc == CSOCK_ETIMEOUT) {
-            timed_out = 1;
             CHECK(check_now() - t0 >= 0.19);
             char want[64];
-            snprintf(want, sizeof want, "connect 127.0.0.1:%d: timed out", port);
+            snprintf(want, sizeof want, "connect 127.0.0.1:%d: timed out", *port);
             CHECK_STR(csock_lasterror(), want);
-        } else {
-            CHECK_EQ(rc, 0);
+            return i;
         }
+        CHECK_EQ(rc, 0);
     }
-    CHECK(timed_out);
+    return -1;
+}
+
+static void connect_times_out(void)
+{
+    csock *l, *filler[4];
+    int port;
+    CHECK(fill_the_queue(&l, &port, filler) >= 0);
     /* create_connection: the same, with the timeout bounding the whole call. */
     double t0 = check_now();
     csock *c = csock_create_connection("127.0.0.1", port, 0.2, NULL);
     CHECK(c == NULL);
     CHECK(check_now() - t0 < 5);
     CHECK_ERROR(CSOCK_ETIMEOUT, "timed out");
+    for (int i = 0; i < 4; i++)
+        csock_free(filler[i]);
+    csock_free(l);
+}
+
+/* connect_ex reports a timeout as it reports every failure of the connect step, by returning it
+ * rather than failing: CSOCK_ETIMEOUT itself (no errno means "timed out"), with the message. */
+static void connect_ex_times_out(void)
+{
+    csock *l, *filler[4];
+    int port;
+    CHECK(fill_the_queue(&l, &port, filler) >= 0);
+    csock *c = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_settimeout(c, 0.2), 0);
+    double t0 = check_now();
+    CHECK_EQ(csock_connect_ex(c, "127.0.0.1", port), CSOCK_ETIMEOUT);
+    CHECK(check_now() - t0 >= 0.19);
+    char want[64];
+    snprintf(want, sizeof want, "connect_ex 127.0.0.1:%d: timed out", port);
+    CHECK_ERROR(CSOCK_ETIMEOUT, want);
+    csock_free(c);
     for (int i = 0; i < 4; i++)
         csock_free(filler[i]);
     csock_free(l);
@@ -305,6 +334,7 @@ int main(void)
     RUN(recv_times_out);
     RUN(accept_times_out);
     RUN(connect_times_out);
+    RUN(connect_ex_times_out);
     RUN(accepted_sockets_get_their_own_timeout);
     RUN(non_blocking_calls_never_wait);
     RUN(default_timeout_applies_to_new_sockets);

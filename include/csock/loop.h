@@ -52,7 +52,8 @@ const char *csock_loop_backend(void);
 /* Watches fd for the readiness in events (CSOCK_READ, CSOCK_WRITE, both, or 0 for paused); cb runs
  * with data each time some of it is there (level-triggered: again and again while it lasts).
  * Returns the watch, or NULL with CSOCK_EINVAL (NULL loop or cb, negative fd, unknown event bits),
- * CSOCK_EEXIST (fd already watched by this loop), CSOCK_ENOMEM or the poller's error. */
+ * CSOCK_EEXIST (fd already watched by this loop: "loop: watch fd 5: already watched by this
+ * loop", whichever the backend), CSOCK_ENOMEM or the poller's error. */
 csock_watch *csock_loop_add(csock_loop *loop, int fd, int events, csock_io_cb cb, void *data);
 
 /* Changes what w waits for (0 pauses it without forgetting it). Returns 0, or CSOCK_EINVAL for
@@ -96,10 +97,14 @@ void csock_timer_cancel(csock_timer *t);
  * (taken when first needed, so a pass that needs no time reads no clock); outside one, now. */
 double csock_loop_time(const csock_loop *loop);
 
-/* Runs one pass: waits up to timeout seconds (negative: as long as it takes; 0: not at all, or
- * less if a timer is due sooner or csock_loop_stop was called) for readiness, then runs the
- * callbacks of ready watches, due timers, posted functions and caught signals. Returns how many
- * callbacks ran, or a negative code if the poller failed (the message says which call). */
+/* Runs one pass: waits up to timeout seconds (negative: as long as it takes; 0: not at all) for
+ * readiness, then runs the callbacks of ready watches, due timers, caught signals and posted
+ * functions. The wait ends sooner when a watch is ready, a timer is due, or csock_loop_stop,
+ * csock_loop_wakeup, csock_loop_post or a signal caught with csock_loop_on_signal asks. Any other
+ * signal that interrupts the wait does not end it (as in Python since 3.5): the wait goes on for
+ * what is left of timeout, so a handler that wants the pass to end calls csock_loop_wakeup.
+ * Returns how many callbacks ran (0 when the time ran out or only a wake-up came), or a
+ * negative code if the poller failed (the message says which call). */
 int csock_loop_run_once(csock_loop *loop, double timeout);
 
 /* Runs passes until csock_loop_stop is called (from a callback or another thread), then returns 0

@@ -64,7 +64,8 @@ int csock_server_address(const csock_server *srv, csock_addr *addr);
  * down so blocked calls return, and every thread is joined) and returns 0. Returns a negative
  * code if the server could not start (e.g. CSOCK_EAGAIN: no more threads). Runs once per
  * server. Running out of descriptors does not stop it: it sheds the connection it cannot take,
- * waits a moment (10 ms, doubling up to 1 s) and accepts again. */
+ * waits a moment (5 ms, doubling up to 50 ms, so that it takes clients again soon after
+ * descriptors are free) and accepts again. */
 int csock_server_run(csock_server *srv);
 
 /* Asks csock_server_run to stop and return. Thread-safe and async-signal-safe; callable from a
