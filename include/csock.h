@@ -220,7 +220,7 @@ int csock_addr_port(const csock_addr *addr);
  * A Unix address is no host:port (see csock_unix_path). Returns 1 when the text has a port
  * (possibly empty: "host:"), 0 when it has none (only with CSOCK_SPLIT_PORT_OPTIONAL), or
  * CSOCK_EINVAL ("[::1", "[[]:3", "[127.0.0.1]:80", "a]:80", "::1:80", "localhost" without the
- * flag, a host with '/', unknown flags, NULL arguments) or CSOCK_ENOSPC (a part does not fit);
+ * flag, unknown flags, NULL arguments) or CSOCK_ENOSPC (a part does not fit);
  * the message names the text and the reason. */
 int csock_split_host_port(const char *text, char *host, size_t hostsize, char *port,
                           size_t portsize, int flags);

@@ -165,11 +165,6 @@ static int split(const char *text, int flags, struct hostport *hp, const char *o
         if (!why && (memchr(text, '[', hp->hostlen) || memchr(text, ']', hp->hostlen)))
             why = "brackets go around an IPv6 address only: [::1]:80";
     }
-    if (!why && memchr(hp->host, '/', hp->hostlen))
-        return csock__failf(CSOCK_EINVAL,
-                            "%s \"%.64s\": a host has no '/' (a relative Unix path is written "
-                            "unix:%.64s)",
-                            op, text, text);
     if (!why && !hp->port && !optional) why = "a port is needed: host:port, [v6]:port or :port";
     if (why) return csock__failf(CSOCK_EINVAL, "%s \"%.64s\": %s", op, text, why);
     return hp->port != NULL;
@@ -260,6 +255,11 @@ int csock_addr_parse(csock_addr *out, const char *text)
     const char *path = csock_unix_path(text);
     if (path) return csock__unix_addr(out, path, strlen(path), "parse address");
     if (!*text) return csock__failf(CSOCK_EINVAL, "parse address \"\": empty address");
+    if (strchr(text, '/')) /* in no host:port, numeric or not */
+        return csock__failf(CSOCK_EINVAL,
+                            "parse address \"%.64s\": not host:port (a relative Unix path is "
+                            "written unix:%.64s)",
+                            text, text);
 
     struct hostport hp;
     int rc = split(text, 0, &hp, "parse address");
