@@ -162,21 +162,42 @@ typedef struct csock_addr {
 /* Buffer size that always holds csock_addr_format's output, including the terminating NUL. */
 #define CSOCK_ADDRSTRLEN 440
 
+/* Says whether text is a Unix-domain address, by the one rule every csock call that takes an
+ * address's text follows: "unix:" and then a path ("unix:relative.sock", "unix:/run/a.sock") or
+ * an abstract name ("unix:@name"); or a text starting with '/' (an absolute path) or '@' (a Linux
+ * abstract name: the bytes after '@', exactly as written, a backslash included). Returns the path
+ * or "@name" that follows "unix:", or text itself for '/' and '@'; NULL for any other text
+ * (NULL too), which is a host or "host:port". A socket that is AF_UNIX already (csock_bind and
+ * csock_connect on it, csock_bind_unix, csock_create_server with family AF_UNIX) takes any other
+ * text as a path too: "rel.sock" there is a file. "unix:" is removed wherever it appears, so a
+ * file named "unix:x" is "./unix:x". */
+const char *csock_unix_path(const char *text);
+
 /* Parses an address without any name lookup: "127.0.0.1:80", "[::1]:80", "[fe80::1%lo]:80",
- * ":80" (0.0.0.0:80), "/path/to.sock" or "unix:relative.sock" (Unix path), "@name" (Linux
- * abstract Unix name). Returns 0, or CSOCK_EINVAL for text that does not parse (a host name, a
- * missing or bad port, a port above 65535, an IPv6 address without brackets), or
- * CSOCK_ENAMETOOLONG for a Unix path over 107 bytes; the message says which. */
+ * ":80" (0.0.0.0:80), or a Unix address as csock_unix_path says: "/path/to.sock",
+ * "unix:relative.sock", "@name" (Linux abstract name). Returns 0, or CSOCK_EINVAL for text that
+ * does not parse (as csock_split_host_port; a host name; a bad port; a relative path without
+ * "unix:"; "@" or "unix:" with nothing after), or CSOCK_ENAMETOOLONG for a Unix path or abstract
+ * name over 107 bytes; the message says which. */
 int csock_addr_parse(csock_addr *out, const char *text);
 
+/* Builds a Unix-domain address from len bytes of path: a path (which may not contain a NUL
+ * byte: the kernel would stop there and bind a shorter one), or '@' and an abstract name, whose
+ * bytes may be anything, NULs included; a "unix:" prefix is removed, as everywhere. Returns 0,
+ * or CSOCK_EINVAL (NULL, empty, a NUL in a path, "@" alone) or CSOCK_ENAMETOOLONG (over 107
+ * bytes, never cut short). */
+int csock_addr_unix(csock_addr *out, const char *path, size_t len);
+
 /* Builds an address from a numeric host and a port, without any name lookup. host NULL or ""
- * is the IPv4 wildcard 0.0.0.0; a host starting with '/' or '@' is a Unix path or abstract name
- * (port must then be 0). Returns 0, CSOCK_EINVAL (host not numeric, port outside 0-65535) or
+ * is the IPv4 wildcard 0.0.0.0; a Unix address (csock_unix_path) is a path or abstract name, and
+ * port must then be 0. Returns 0, CSOCK_EINVAL (host not numeric, port outside 0-65535) or
  * CSOCK_ENAMETOOLONG. */
 int csock_addr_make(csock_addr *out, const char *host, int port);
 
 /* Like csock_addr_make, but also resolves host names (first result of getaddrinfo for family,
- * which may be 0 for any). Returns 0, or a CSOCK_EAI_* resolver error, or as csock_addr_make. */
+ * which may be 0 for any; a Unix address is looked up nowhere, and with family AF_INET or
+ * AF_INET6 is CSOCK_EAFNOSUPPORT). Returns 0, or a CSOCK_EAI_* resolver error, or as
+ * csock_addr_make. */
 int csock_addr_resolve(csock_addr *out, const char *host, int port, int family);
 
 /* Writes the address as text: "127.0.0.1:80", "[::1]:80", "/tmp/x.sock", "@name" (bytes that
@@ -193,6 +214,30 @@ int csock_addr_family(const csock_addr *addr);
 
 /* Returns the port (0-65535) of an IPv4 or IPv6 address, or CSOCK_EAFNOSUPPORT for others. */
 int csock_addr_port(const csock_addr *addr);
+
+/* csock_split_host_port's flag: text without a port ("localhost", "[::1]", "::1") is a host. */
+#define CSOCK_SPLIT_PORT_OPTIONAL 1
+
+/* Splits "host:port" text into its host (hostsize bytes) and its port text (portsize bytes), as
+ * Go's net.SplitHostPort does: "127.0.0.1:80" gives "127.0.0.1" and "80", "[::1]:80" gives "::1"
+ * and "80", ":80" gives "" and "80", "localhost:http" gives "localhost" and "http" (the port is
+ * text: csock_parse_port reads a number, and csock_getaddrinfo takes only numbers). Brackets go
+ * around an IPv6 address only, and an IPv6 address needs them before a port ("::1:80" is
+ * refused: it could be either). With CSOCK_SPLIT_PORT_OPTIONAL, text without a port is a host
+ * alone ("localhost", "[::1]", and "::1" or "fe80::1%lo" without brackets), and port gets "".
+ * A Unix address is no host:port (see csock_unix_path). Returns 1 when the text has a port
+ * (possibly empty: "host:"), 0 when it has none (only with CSOCK_SPLIT_PORT_OPTIONAL), or
+ * CSOCK_EINVAL ("[::1", "[[]:3", "[127.0.0.1]:80", "a]:80", "::1:80", "localhost" without the
+ * flag, unknown flags, NULL arguments) or CSOCK_ENOSPC (a part does not fit);
+ * the message names the text and the reason. */
+int csock_split_host_port(const char *text, char *host, size_t hostsize, char *port,
+                          size_t portsize, int flags);
+
+/* Writes host and port as "host:port" into buf (size bytes), with brackets around a host that
+ * has a colon (IPv6: "[::1]:80"), as Go's net.JoinHostPort; csock_split_host_port gives back the
+ * same host and port. host NULL is "". Returns the length written, or CSOCK_EINVAL (port
+ * outside 0-65535, NULL buf) or CSOCK_ENOSPC (buf too small; buf then holds ""). */
+int csock_join_host_port(const char *host, int port, char *buf, size_t size);
 
 /* Parses a decimal port number "0" to "65535". Returns the port, or CSOCK_EINVAL with a message
  * naming the text for anything else (signs, spaces, junk, out of range). */
@@ -213,8 +258,11 @@ typedef struct csock_addrlist {
 
 /* Resolves host and port like Python's socket.getaddrinfo. host NULL with AI_PASSIVE gives the
  * wildcard address; family, type, protocol and flags (AI_*) filter as in getaddrinfo and may be 0.
- * Returns the list (free it with csock_freeaddrinfo), or NULL with csock_lastcode() a CSOCK_EAI_*
- * code, CSOCK_EINVAL for a bad port, or CSOCK_ENOMEM. */
+ * A Unix address (csock_unix_path, or any host with family AF_UNIX) is looked up nowhere: the
+ * list holds that one address, of type SOCK_STREAM if type is 0, and port must be 0. Returns the
+ * list (free it with csock_freeaddrinfo), or NULL with csock_lastcode() a CSOCK_EAI_* code,
+ * CSOCK_EINVAL for a bad port or Unix address, CSOCK_ENAMETOOLONG, CSOCK_EAFNOSUPPORT (a Unix
+ * address with family AF_INET or AF_INET6), or CSOCK_ENOMEM. */
 csock_addrlist *csock_getaddrinfo(const char *host, int port, int family, int type, int protocol,
                                   int flags);
 
@@ -290,10 +338,12 @@ int csock_close(csock *s);
 void csock_free(csock *s);
 
 /* Step 2: binds to host and port. host is a numeric address or a name resolved for the socket's
- * family; NULL or "" is the wildcard. For AF_UNIX sockets host is the path ("@name" for an
- * abstract name) and port must be 0. Returns 0, or e.g. CSOCK_EADDRINUSE ("bind
+ * family; NULL or "" is the wildcard. For AF_UNIX sockets host is the path (any text, "unix:"
+ * removed as csock_unix_path says; "@name" for an abstract name) and port must be 0; on other
+ * sockets a Unix address is one of another family. Returns 0, or e.g. CSOCK_EADDRINUSE ("bind
  * 127.0.0.1:8080: Address already in use"), CSOCK_EACCES, CSOCK_EADDRNOTAVAIL, CSOCK_EINVAL (bad
- * port), CSOCK_EAFNOSUPPORT (address of another family), CSOCK_EAI_* (name not found). */
+ * port), CSOCK_EAFNOSUPPORT (address of another family: "bind /run/a.sock: an AF_UNIX address
+ * for an AF_INET socket"), CSOCK_ENAMETOOLONG, CSOCK_EAI_* (name not found). */
 int csock_bind(csock *s, const char *host, int port);
 
 /* Binds to a ready-made address. Returns as csock_bind. */
@@ -309,9 +359,10 @@ int csock_listen(csock *s, int backlog);
  * (non-blocking, nobody waiting), CSOCK_EMFILE, CSOCK_EINVAL (not listening), ... */
 csock *csock_accept(csock *s, csock_addr *peer);
 
-/* Client step 2: connects to host and port (resolved for the socket's family; first address),
- * waiting within the socket's timeout. Returns 0, or e.g. CSOCK_ECONNREFUSED, CSOCK_ETIMEOUT,
- * CSOCK_EINPROGRESS (non-blocking socket: the connection goes on), CSOCK_EAI_NONAME. */
+/* Client step 2: connects to host and port (resolved for the socket's family; first address;
+ * Unix addresses as for csock_bind), waiting within the socket's timeout. Returns 0, or e.g.
+ * CSOCK_ECONNREFUSED, CSOCK_ETIMEOUT, CSOCK_EINPROGRESS (non-blocking socket: the connection goes
+ * on), CSOCK_EAI_NONAME, or as csock_bind for a bad address. */
 int csock_connect(csock *s, const char *host, int port);
 
 /* Connects to a ready-made address. Returns as csock_connect. */
@@ -437,7 +488,8 @@ int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
  * Unix-domain sockets
  * ------------------------------------------------------------------------------------------- */
 
-/* Binds an AF_UNIX socket to path ("@name" for an abstract name). mode, unless 0, is given to
+/* Binds an AF_UNIX socket to path (any text as csock_bind takes it on an AF_UNIX socket: "unix:"
+ * removed, "@name" for an abstract name, exactly as written). mode, unless 0, is given to
  * the socket file (e.g. 0660) before anyone can connect through it. With replace_stale, a
  * socket file left behind by a server that is gone is removed first, but only when connecting
  * to it is refused: a live server's path is never taken over, and a path that is not a socket
@@ -609,7 +661,8 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
  * ------------------------------------------------------------------------------------------- */
 
 /* Connects to host and port like Python's socket.create_connection: resolves the name, tries
- * every address in order, and returns the first socket that connects, with the given timeout
+ * every address in order (a Unix address, csock_unix_path, is the one address, with port 0),
+ * and returns the first socket that connects, with the given timeout
  * (CSOCK_DEFAULT_TIMEOUT for the process default). The timeout bounds the whole attempt, across
  * all addresses. source (may be NULL) is bound before connecting; only addresses of its family
  * are tried. Returns the socket, or NULL: csock_lastcode() is the last attempt's error and the
@@ -620,8 +673,8 @@ csock *csock_create_connection(const char *host, int port, double timeout,
 
 /* Options for csock_create_server; all zeros means the defaults. */
 typedef struct csock_server_options {
-    int family;        /* 0: AF_INET6 if host is an IPv6 address or dualstack is set, AF_UNIX if
-                          host starts with '/' or '@', else AF_INET */
+    int family;        /* 0: AF_UNIX if host is a Unix address (csock_unix_path), AF_INET6 if it
+                          is an IPv6 address or dualstack is set, else AF_INET */
     int type;          /* 0: SOCK_STREAM; SOCK_DGRAM binds without listening */
     int backlog;       /* 0: 128 (capped by the system's somaxconn) */
     int reuse_port;    /* nonzero: set SO_REUSEPORT (several servers share the port) */
@@ -633,10 +686,17 @@ typedef struct csock_server_options {
 } csock_server_options;
 
 /* Creates a socket bound to host and port and listening, like Python's socket.create_server.
- * host NULL or "" is the wildcard address; opts may be NULL. Returns the socket, or NULL with
- * csock_lastcode() and a message naming the step that failed ("bind 127.0.0.1:80: Permission
- * denied"). */
+ * host NULL or "" is the wildcard address; a Unix address (csock_unix_path: "unix:rel.sock",
+ * "/run/a.sock", "@name"; with family AF_UNIX, any text) is bound as csock_bind_unix does, with
+ * port 0. opts may be NULL. Returns the socket, or NULL with csock_lastcode() and a message
+ * naming the step that failed ("bind 127.0.0.1:80: Permission denied"). */
 csock *csock_create_server(const char *host, int port, const csock_server_options *opts);
+
+/* csock_create_server on a ready-made address (from csock_addr_parse, csock_addr_unix, ...),
+ * bound as it is: its family is the socket's (opts->family may be 0 or the same). Returns as
+ * csock_create_server, plus CSOCK_EINVAL for an empty address and CSOCK_EAFNOSUPPORT for an
+ * address of another family than opts->family. */
+csock *csock_create_server_addr(const csock_addr *addr, const csock_server_options *opts);
 
 /* ---------------------------------------------------------------------------------------------
  * Seeing the steps

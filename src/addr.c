@@ -13,6 +13,8 @@
 /* sun_path holds 108 bytes; a path needs its NUL, an abstract name its leading NUL. */
 #define UNIX_PATH_MAX ((int)sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
+#define UNIX_PREFIX "unix:" /* the prefix that makes any text a Unix path */
+
 int csock_parse_port(const char *text)
 {
     if (!text) return csock__failf(CSOCK_EINVAL, "parse port: NULL text");
@@ -29,27 +31,63 @@ int csock_parse_port(const char *text)
     return (int)port;
 }
 
-int csock__unix_addr(csock_addr *out, const char *path, const char *op)
+/* The one rule for "is this text a Unix address": every call that takes an address's text asks
+ * here, so that a text means the same thing wherever it is given. */
+const char *csock_unix_path(const char *text)
+{
+    if (!text) return NULL;
+    if (strncmp(text, UNIX_PREFIX, sizeof UNIX_PREFIX - 1) == 0)
+        return text + sizeof UNIX_PREFIX - 1;
+    if (text[0] == '/' || text[0] == '@') return text;
+    return NULL;
+}
+
+const char *csock__unix_text(const char *text, int family)
+{
+    const char *path = csock_unix_path(text);
+    return path || family != AF_UNIX ? path : text;
+}
+
+int csock__unix_addr(csock_addr *out, const char *path, size_t n, const char *op)
 {
     struct sockaddr_un *un = (struct sockaddr_un *)&out->ss;
-    size_t n = strlen(path);
+    size_t off = offsetof(struct sockaddr_un, sun_path);
     memset(out, 0, sizeof *out);
     if (n == 0) return csock__failf(CSOCK_EINVAL, "%s: empty Unix socket path", op);
+    un->sun_family = AF_UNIX;
+    if (path[0] == '@') {
+        /* Linux abstract name: a leading NUL, then the name's bytes (any, NULs too), with no
+         * terminator. */
+        if (n == 1) return csock__failf(CSOCK_EINVAL, "%s @: empty abstract Unix name", op);
+        if (n - 1 > (size_t)UNIX_PATH_MAX)
+            return csock__failf(CSOCK_ENAMETOOLONG,
+                                "%s %.40s...: abstract Unix name too long (%zu bytes, at most %d)",
+                                op, path, n - 1, UNIX_PATH_MAX);
+        memcpy(un->sun_path + 1, path + 1, n - 1);
+        out->len = (socklen_t)(off + n);
+        return 0;
+    }
     if (n > (size_t)UNIX_PATH_MAX)
         return csock__failf(CSOCK_ENAMETOOLONG,
                             "%s %.40s...: Unix socket path too long (%zu bytes, at most %d)", op,
                             path, n, UNIX_PATH_MAX);
-    un->sun_family = AF_UNIX;
-    if (path[0] == '@') {
-        /* Linux abstract name: a leading NUL, then the name, with no terminator. */
-        if (n == 1) return csock__failf(CSOCK_EINVAL, "%s @: empty abstract Unix name", op);
-        memcpy(un->sun_path + 1, path + 1, n - 1);
-        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-    } else {
-        memcpy(un->sun_path, path, n + 1);
-        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    }
+    /* The kernel would stop at a NUL and bind a shorter path than the one given. */
+    const char *nul = memchr(path, '\0', n);
+    if (nul)
+        return csock__failf(CSOCK_EINVAL,
+                            "%s %.40s: a Unix socket path holds no NUL byte (byte %zu of %zu is)",
+                            op, path, (size_t)(nul - path), n);
+    memcpy(un->sun_path, path, n);
+    out->len = (socklen_t)(off + n + 1);
     return 0;
+}
+
+int csock_addr_unix(csock_addr *out, const char *path, size_t len)
+{
+    if (!out || !path) return csock__failf(CSOCK_EINVAL, "make Unix address: NULL argument");
+    size_t prefix = sizeof UNIX_PREFIX - 1;
+    if (len >= prefix && memcmp(path, UNIX_PREFIX, prefix) == 0) path += prefix, len -= prefix;
+    return csock__unix_addr(out, path, len, "make Unix address");
 }
 
 int csock__numeric_host(csock_addr *out, const char *host, int port)
@@ -87,6 +125,97 @@ int csock__numeric_host(csock_addr *out, const char *host, int port)
     return 0;
 }
 
+/* Where the host and the port lie in "host:port" text. */
+struct hostport {
+    const char *host;
+    size_t hostlen;
+    const char *port; /* the rest of the text after the colon; NULL when there is none */
+};
+
+/* Splits text as csock_split_host_port does, recording a failure as "op "text": reason".
+ * Returns 1 (a port), 0 (none, with CSOCK_SPLIT_PORT_OPTIONAL) or CSOCK_EINVAL. */
+static int split(const char *text, int flags, struct hostport *hp, const char *op)
+{
+    int optional = flags & CSOCK_SPLIT_PORT_OPTIONAL;
+    const char *why = NULL;
+    hp->port = NULL;
+    if (text[0] == '[') {
+        /* Brackets hold an IPv6 address (one colon at least, no more brackets), then the port
+         * or the end. */
+        const char *close = strchr(text, ']');
+        size_t inside = close ? (size_t)(close - text - 1) : 0;
+        hp->host = text + 1;
+        hp->hostlen = inside;
+        if (!close || (close[1] != '\0' && close[1] != ':') || !memchr(text + 1, ':', inside) ||
+            memchr(text + 1, '[', inside))
+            why = "an IPv6 address in brackets looks like [::1]:80";
+        else if (close[1] == ':')
+            hp->port = close + 2;
+    } else {
+        /* One colon separates the port; more are an IPv6 address, which needs brackets before
+         * a port ("::1:80" could be either). */
+        const char *colon = strrchr(text, ':');
+        if (colon && memchr(text, ':', (size_t)(colon - text))) {
+            if (!optional) why = "an IPv6 address needs brackets before a port: [::1]:80";
+            colon = NULL;
+        }
+        hp->host = text;
+        hp->hostlen = colon ? (size_t)(colon - text) : strlen(text);
+        hp->port = colon ? colon + 1 : NULL;
+        if (!why && (memchr(text, '[', hp->hostlen) || memchr(text, ']', hp->hostlen)))
+            why = "brackets go around an IPv6 address only: [::1]:80";
+    }
+    if (!why && !hp->port && !optional) why = "a port is needed: host:port, [v6]:port or :port";
+    if (why) return csock__failf(CSOCK_EINVAL, "%s \"%.64s\": %s", op, text, why);
+    return hp->port != NULL;
+}
+
+int csock_split_host_port(const char *text, char *host, size_t hostsize, char *port,
+                          size_t portsize, int flags)
+{
+    if (!text || !host || !port)
+        return csock__failf(CSOCK_EINVAL, "split host:port: NULL argument");
+    if (flags & ~CSOCK_SPLIT_PORT_OPTIONAL)
+        return csock__failf(CSOCK_EINVAL, "split host:port: unknown flags %#x", (unsigned)flags);
+    struct hostport hp;
+    int rc = split(text, flags, &hp, "split host:port");
+    if (rc < 0) return rc;
+    size_t portlen = hp.port ? strlen(hp.port) : 0;
+    if (hp.hostlen >= hostsize || portlen >= portsize)
+        return csock__failf(
+            CSOCK_ENOSPC, "split host:port \"%.64s\": the %s does not fit in %zu bytes", text,
+            hp.hostlen >= hostsize ? "host" : "port", hp.hostlen >= hostsize ? hostsize : portsize);
+    memcpy(host, hp.host, hp.hostlen);
+    host[hp.hostlen] = '\0';
+    memcpy(port, hp.port ? hp.port : "", portlen + 1);
+    return rc;
+}
+
+/* host and port as text, with brackets around a host with a colon (IPv6). Returns the length,
+ * or -1 when it does not fit (nothing recorded). */
+static int join(const char *host, int port, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int csock_join_host_port(const char *host, int port, char *buf, size_t size)
+{
+    if (!buf) return csock__failf(CSOCK_EINVAL, "join host:port: NULL buffer");
+    if (size > 0) buf[0] = '\0';
+    if (!host) host = "";
+    if (port < 0 || port > 65535)
+        return csock__failf(CSOCK_EINVAL, "join host:port %.64s %d: port out of range (0-65535)",
+                            host, port);
+    int n = join(host, port, buf, size);
+    if (n < 0) {
+        if (size > 0) buf[0] = '\0';
+        return csock__failf(CSOCK_ENOSPC, "join host:port %.64s: buffer of %zu bytes is too small",
+                            host, size);
+    }
+    return n;
+}
+
 static int check_port(int port, const char *op, const char *host)
 {
     if (port < 0 || port > 65535) {
@@ -101,11 +230,12 @@ int csock_addr_make(csock_addr *out, const char *host, int port)
 {
     if (!out) return csock__failf(CSOCK_EINVAL, "make address: NULL output");
     memset(out, 0, sizeof *out);
-    if (host && (host[0] == '/' || host[0] == '@')) {
+    const char *path = csock_unix_path(host);
+    if (path) {
         if (port != 0)
             return csock__failf(CSOCK_EINVAL, "make address %.64s: a Unix address has no port",
                                 host);
-        return csock__unix_addr(out, host, "make address");
+        return csock__unix_addr(out, path, strlen(path), "make address");
     }
     int rc = check_port(port, "make address", host);
     if (rc < 0) return rc;
@@ -122,50 +252,35 @@ int csock_addr_parse(csock_addr *out, const char *text)
 {
     if (!out || !text) return csock__failf(CSOCK_EINVAL, "parse address: NULL argument");
     memset(out, 0, sizeof *out);
-    if (text[0] == '/' || text[0] == '@') return csock__unix_addr(out, text, "parse address");
-    if (strncmp(text, "unix:", 5) == 0) return csock__unix_addr(out, text + 5, "parse address");
+    const char *path = csock_unix_path(text);
+    if (path) return csock__unix_addr(out, path, strlen(path), "parse address");
+    if (!*text) return csock__failf(CSOCK_EINVAL, "parse address \"\": empty address");
+    if (strchr(text, '/')) /* in no host:port, numeric or not */
+        return csock__failf(CSOCK_EINVAL,
+                            "parse address \"%.64s\": not host:port (a relative Unix path is "
+                            "written unix:%.64s)",
+                            text, text);
 
-    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-    const char *colon;
-    size_t hostlen;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close || close[1] != ':')
-            return csock__failf(CSOCK_EINVAL, "parse address \"%.64s\": expected [IPv6]:port",
-                                text);
-        hostlen = (size_t)(close - text - 1);
-        colon = close + 1;
-        if (hostlen == 0 || hostlen >= sizeof host)
-            return csock__failf(CSOCK_EINVAL, "parse address \"%.64s\": bad IPv6 address", text);
-        memcpy(host, text + 1, hostlen);
-    } else {
-        colon = strrchr(text, ':');
-        if (!colon)
-            return csock__failf(CSOCK_EINVAL, "parse address \"%.64s\": missing port", text);
-        if (memchr(text, ':', (size_t)(colon - text)))
-            return csock__failf(CSOCK_EINVAL,
-                                "parse address \"%.64s\": IPv6 addresses need brackets: [::1]:80",
-                                text);
-        hostlen = (size_t)(colon - text);
-        if (hostlen >= sizeof host)
-            return csock__failf(CSOCK_EINVAL, "parse address \"%.64s\": bad host", text);
-        memcpy(host, text, hostlen);
-    }
-    host[hostlen] = '\0';
-
-    int port = csock_parse_port(colon + 1);
+    struct hostport hp;
+    int rc = split(text, 0, &hp, "parse address");
+    if (rc < 0) return rc;
+    int port = csock_parse_port(hp.port);
     if (port < 0)
         return csock__failf(CSOCK_EINVAL,
                             "parse address \"%.64s\": bad port \"%.16s\" (expected 0-65535)", text,
-                            colon + 1);
-    if (hostlen == 0) strcpy(host, "0.0.0.0");
-    if (csock__numeric_host(out, host, port) != 0)
+                            hp.port);
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    int numeric = hp.hostlen < sizeof host;
+    if (numeric) {
+        memcpy(host, hp.host, hp.hostlen);
+        host[hp.hostlen] = '\0';
+        numeric = csock__numeric_host(out, hp.hostlen ? host : "0.0.0.0", port) == 0;
+    }
+    if (!numeric)
         return csock__failf(CSOCK_EINVAL,
-                            "parse address \"%.64s\": \"%s\" is not a numeric IP address (names "
+                            "parse address \"%.64s\": \"%.*s\" is not a numeric IP address (names "
                             "are looked up by csock_addr_resolve)",
-                            text, host);
-    if (text[0] == '[' && out->ss.ss_family != AF_INET6)
-        return csock__failf(CSOCK_EINVAL, "parse address \"%.64s\": not an IPv6 address", text);
+                            text, (int)(hp.hostlen > 64 ? 64 : hp.hostlen), hp.host);
     return 0;
 }
 
@@ -271,12 +386,11 @@ const char *csock__addr_text(const csock_addr *addr, char buf[CSOCK_ADDRSTRLEN])
 
 const char *csock__hostport_text(const char *host, int port, char *buf, size_t size)
 {
-    if (!host || !*host) host = "";
-    if (host[0] == '/' || host[0] == '@')
-        snprintf(buf, size, "%.300s", host);
-    else if (strchr(host, ':'))
-        snprintf(buf, size, "[%.300s]:%d", host, port);
-    else
-        snprintf(buf, size, "%.300s:%d", host, port);
+    if (!host) host = "";
+    const char *path = csock_unix_path(host);
+    if (path)
+        snprintf(buf, size, "%.300s", path);
+    else if (join(host, port, buf, size) < 0)
+        snprintf(buf, size, "%.300s...", host);
     return buf;
 }

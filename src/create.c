@@ -59,8 +59,13 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
         return NULL;
     }
     if (source && source->len == 0) source = NULL;
-    csock_addrlist *list =
-        csock_getaddrinfo(host, port, source ? source->ss.ss_family : 0, SOCK_STREAM, 0, 0);
+    int family = source ? source->ss.ss_family : 0;
+    /* A bad Unix address is said as connect's own fault, not as a failed look-up. */
+    csock_addr unix_addr;
+    if (csock_unix_path(host) &&
+        csock__lookup(&unix_addr, host, port, family, SOCK_STREAM, 0, "connect") < 0)
+        return NULL;
+    csock_addrlist *list = csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0);
     if (!list) {
         rc = csock_lastcode();
         csock__failf(rc, "connect %s: %s", csock__hostport_text(host, port, where, sizeof where),
@@ -124,12 +129,49 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     return s;
 }
 
+/* The family a server's socket gets: the options', else the one its host's text names. */
 static int server_family(const char *host, const csock_server_options *o)
 {
     if (o->family) return o->family;
-    if (host && (host[0] == '/' || host[0] == '@')) return AF_UNIX;
+    if (csock_unix_path(host)) return AF_UNIX;
     if (o->dualstack || (host && strchr(host, ':'))) return AF_INET6;
     return AF_INET;
+}
+
+/* A socket of family with the server options set, before it is bound. */
+static csock *server_socket(int family, const csock_server_options *o)
+{
+    if (o->dualstack && family != AF_INET6) {
+        csock__failf(CSOCK_EINVAL, "create_server: dualstack needs an AF_INET6 socket");
+        return NULL;
+    }
+    csock *s = csock_socket(family, o->type ? o->type : SOCK_STREAM, 0);
+    if (!s) return NULL;
+    int inet = family == AF_INET || family == AF_INET6;
+    int rc = 0;
+    if (inet && !o->no_reuse_addr) rc = csock_setreuseaddr(s, 1);
+    if (rc == 0 && o->reuse_port) rc = csock_setreuseport(s, 1);
+    /* As Python: an IPv6 server is IPv6-only unless dual-stack was asked for, whatever the
+     * system's default (net.ipv6.bindv6only). */
+    if (rc == 0 && family == AF_INET6) rc = csock_setv6only(s, !o->dualstack);
+    if (rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Listens on a bound server socket (datagram sockets only bind); frees it on failure. */
+static csock *server_listen(csock *s, int rc, const csock_server_options *o)
+{
+    int type = o->type ? o->type : SOCK_STREAM;
+    if (rc == 0 && (type == SOCK_STREAM || type == SOCK_SEQPACKET))
+        rc = csock_listen(s, o->backlog > 0 ? o->backlog : 128);
+    if (rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 csock *csock_create_server(const char *host, int port, const csock_server_options *opts)
@@ -137,32 +179,39 @@ csock *csock_create_server(const char *host, int port, const csock_server_option
     csock_server_options o = {0};
     if (opts) o = *opts;
     int family = server_family(host, &o);
-    int type = o.type ? o.type : SOCK_STREAM;
-    int backlog = o.backlog > 0 ? o.backlog : 128;
-    if (o.dualstack && family != AF_INET6) {
-        csock__failf(CSOCK_EINVAL, "create_server: dualstack needs an AF_INET6 socket");
-        return NULL;
-    }
-    csock *s = csock_socket(family, type, 0);
+    csock *s = server_socket(family, &o);
     if (!s) return NULL;
-    int inet = family == AF_INET || family == AF_INET6;
-    int rc = 0;
-    if (inet && !o.no_reuse_addr) rc = csock_setreuseaddr(s, 1);
-    if (rc == 0 && o.reuse_port) rc = csock_setreuseport(s, 1);
-    /* As Python: an IPv6 server is IPv6-only unless dual-stack was asked for, whatever the
-     * system's default (net.ipv6.bindv6only). */
-    if (rc == 0 && family == AF_INET6) rc = csock_setv6only(s, !o.dualstack);
-    if (rc == 0 && family == AF_UNIX && port != 0)
-        rc = csock__failf(CSOCK_EINVAL, "bind %.300s: a Unix address has no port (got %d)",
-                          host ? host : "", port);
-    else if (rc == 0 && family == AF_UNIX)
-        rc = csock_bind_unix(s, host, o.unix_mode, !o.keep_stale);
-    else if (rc == 0)
+    int rc;
+    if (family == AF_UNIX) {
+        /* Parsed once, here; the address is bound as it is. */
+        csock_addr addr;
+        rc = csock__lookup(&addr, host, port, AF_UNIX, csock_type(s), 1, "bind");
+        if (rc == 0) rc = csock__bind_unix_addr(s, &addr, o.unix_mode, !o.keep_stale);
+    } else {
         rc = csock_bind(s, host, port);
-    if (rc == 0 && (type == SOCK_STREAM || type == SOCK_SEQPACKET)) rc = csock_listen(s, backlog);
-    if (rc < 0) {
-        csock_free(s);
+    }
+    return server_listen(s, rc, &o);
+}
+
+csock *csock_create_server_addr(const csock_addr *addr, const csock_server_options *opts)
+{
+    csock_server_options o = {0};
+    if (opts) o = *opts;
+    if (!addr || addr->len == 0 || addr->len > sizeof addr->ss) {
+        csock__failf(CSOCK_EINVAL, "create_server: no address");
         return NULL;
     }
-    return s;
+    int family = addr->ss.ss_family;
+    if (o.family && o.family != family) {
+        char where[CSOCK_ADDRSTRLEN], f1[24], f2[24];
+        csock__failf(CSOCK_EAFNOSUPPORT, "create_server %s: an %s address for an %s socket",
+                     csock__addr_text(addr, where), csock__family_name(family, f1),
+                     csock__family_name(o.family, f2));
+        return NULL;
+    }
+    csock *s = server_socket(family, &o);
+    if (!s) return NULL;
+    int rc = family == AF_UNIX ? csock__bind_unix_addr(s, addr, o.unix_mode, !o.keep_stale)
+                               : csock_bind_addr(s, addr);
+    return server_listen(s, rc, &o);
 }

@@ -12,8 +12,8 @@ static int fail_at(int rc, const char *op, const char *host, int port, const cso
 {
     char given[CSOCK_ADDRSTRLEN], resolved[CSOCK_ADDRSTRLEN], hosttext[CSOCK_ADDRSTRLEN];
     csock__addr_text(addr, resolved);
-    if (host && *host && csock_addr_host(addr, hosttext, sizeof hosttext) >= 0 &&
-        strcmp(host, hosttext) != 0 && host[0] != '/' && host[0] != '@')
+    if (host && *host && addr->ss.ss_family != AF_UNIX &&
+        csock_addr_host(addr, hosttext, sizeof hosttext) >= 0 && strcmp(host, hosttext) != 0)
         return csock__failf(rc, "%s %s (%s): %s", op,
                             csock__hostport_text(host, port, given, sizeof given), resolved,
                             csock_strerror(rc));

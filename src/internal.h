@@ -76,8 +76,17 @@ const char *csock__result_text(int rc);
 /* Formats addr for messages; never fails (an unnamed or empty address gives "(unnamed)"). */
 const char *csock__addr_text(const csock_addr *addr, char buf[CSOCK_ADDRSTRLEN]);
 
-/* Builds a Unix-domain address from a path or "@abstract" name. Reports failures as op. */
-int csock__unix_addr(csock_addr *out, const char *path, const char *op);
+/* The Unix path or "@name" that text names for a socket of family: csock_unix_path's answer,
+ * or, on an AF_UNIX socket, any other text as it is (a relative path needs no "unix:" there).
+ * NULL when the text is no Unix address. */
+const char *csock__unix_text(const char *text, int family);
+
+/* Builds a Unix-domain address from the n bytes of a path or "@abstract" name (no "unix:"
+ * prefix: csock__unix_text has removed it). Reports failures as op. */
+int csock__unix_addr(csock_addr *out, const char *path, size_t n, const char *op);
+
+/* Binds s to a Unix address as csock_bind_unix does (mode, a stale socket file replaced). */
+int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replace_stale);
 
 /* Parses a numeric IPv4 or IPv6 host (IPv6 may carry a %scope) into out, with port. Returns 0,
  * or 1 when host is not numeric (nothing is recorded). */

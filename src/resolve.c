@@ -20,13 +20,19 @@ int csock__lookup(csock_addr *out, const char *host, int port, int family, int t
 {
     char where[CSOCK_ADDRSTRLEN];
     memset(out, 0, sizeof *out);
-    if (family == AF_UNIX || (family == 0 && host && (host[0] == '/' || host[0] == '@'))) {
-        if (!host || !*host)
-            return csock__failf(CSOCK_EINVAL, "%s: a Unix socket needs a path", op);
+    if (family == AF_UNIX && (!host || !*host))
+        return csock__failf(CSOCK_EINVAL, "%s: a Unix socket needs a path", op);
+    const char *path = csock__unix_text(host, family);
+    if (path) {
+        char f1[24];
+        if (family != 0 && family != AF_UNIX)
+            return csock__failf(CSOCK_EAFNOSUPPORT,
+                                "%s %.300s: an AF_UNIX address for an %s socket", op, host,
+                                csock__family_name(family, f1));
         if (port != 0)
             return csock__failf(CSOCK_EINVAL, "%s %.300s: a Unix address has no port (got %d)", op,
                                 host, port);
-        return csock__unix_addr(out, host, op);
+        return csock__unix_addr(out, path, strlen(path), op);
     }
     if (port < 0 || port > 65535)
         return csock__failf(CSOCK_EINVAL, "%s %s: port out of range (0-65535)", op,
@@ -75,10 +81,30 @@ int csock_addr_resolve(csock_addr *out, const char *host, int port, int family)
     return csock__lookup(out, host, port, family, 0, 0, "resolve");
 }
 
+/* A list of the one address addr. */
+static csock_addrlist *one_address(const csock_addr *addr, int type, int protocol)
+{
+    csock_addrlist *list = calloc(1, sizeof(csock_addrlist) + sizeof(csock_addrinfo));
+    if (!list) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__failf(CSOCK_ENOMEM, "getaddrinfo %s: out of memory", csock__addr_text(addr, where));
+        return NULL;
+    }
+    list->count = 1;
+    list->items[0] = (csock_addrinfo){addr->ss.ss_family, type, protocol, *addr};
+    return list;
+}
+
 csock_addrlist *csock_getaddrinfo(const char *host, int port, int family, int type, int protocol,
                                   int flags)
 {
     char where[CSOCK_ADDRSTRLEN];
+    if (csock__unix_text(host, family)) {
+        /* A Unix address is looked up nowhere: it is the one address of its list. */
+        csock_addr unix_addr;
+        if (csock__lookup(&unix_addr, host, port, family, type, 0, "getaddrinfo") < 0) return NULL;
+        return one_address(&unix_addr, type ? type : SOCK_STREAM, protocol);
+    }
     if (port < 0 || port > 65535) {
         csock__failf(CSOCK_EINVAL, "getaddrinfo %s: port out of range (0-65535)",
                      csock__hostport_text(host, port, where, sizeof where));

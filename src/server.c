@@ -127,19 +127,11 @@ static int online_cores(void)
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-/* The listening sockets: one, or one per loop sharing the port with SO_REUSEPORT. */
-static int listen_on(csock_server *srv, const char *address)
+/* The listening sockets on addr: one, or one per loop sharing the port with SO_REUSEPORT. The
+ * address is bound as it is, never formatted to text and parsed again. */
+static int listen_on(csock_server *srv, const csock_addr *addr)
 {
-    csock_addr a;
-    char host[CSOCK_ADDRSTRLEN];
-    int rc = csock_addr_parse(&a, address);
-    if (rc < 0) return rc;
-    int port = csock_addr_family(&a) == AF_UNIX ? 0 : csock_addr_port(&a);
-    if (csock_addr_host(&a, host, sizeof host) < 0) return csock_lastcode();
-    /* The family comes from the address, not from its text: "unix:relative.sock" is a Unix
-     * path whatever its first character. */
-    csock_server_options o = {.family = csock_addr_family(&a),
-                              .backlog = srv->config.backlog ? srv->config.backlog : 511};
+    csock_server_options o = {.backlog = srv->config.backlog ? srv->config.backlog : 511};
     int count = 1;
     if (srv->config.mode == CSOCK_SERVE_LOOPS && srv->config.reuse_port) {
         o.reuse_port = 1;
@@ -147,15 +139,17 @@ static int listen_on(csock_server *srv, const char *address)
     }
     srv->listeners = calloc((size_t)count, sizeof *srv->listeners);
     if (!srv->listeners) return csock__failf(CSOCK_ENOMEM, "server: out of memory");
+    csock_addr at = *addr;
     for (int i = 0; i < count; i++) {
-        csock *l = csock_create_server(host, port, &o);
+        csock *l = csock_create_server_addr(&at, &o);
         if (!l) return csock_lastcode();
         srv->listeners[srv->listener_count++] = l;
         if (csock_settimeout(l, 0) < 0) return csock_lastcode(); /* non-blocking */
         if (i == 0) {
             /* With port 0 the others must share the port the first one got. */
-            if ((rc = csock_getsockname(l, &srv->addr)) < 0) return rc;
-            if (csock_addr_family(&srv->addr) != AF_UNIX) port = csock_addr_port(&srv->addr);
+            int rc = csock_getsockname(l, &srv->addr);
+            if (rc < 0) return rc;
+            if (csock_addr_family(&srv->addr) != AF_UNIX) at = srv->addr;
         }
     }
     return 0;
@@ -182,13 +176,9 @@ static void stop_on_signal(csock_loop *loop, void *data)
     csock_server_shutdown(data);
 }
 
-csock_server *csock_server_new(const char *address, const csock_server_config *config)
+/* Makes a server listening on addr, config already checked. */
+static csock_server *server_new(const csock_addr *addr, const csock_server_config *config)
 {
-    if (!address || !config) {
-        csock__failf(CSOCK_EINVAL, "server: NULL %s", !address ? "address" : "config");
-        return NULL;
-    }
-    if (check_config(config) < 0) return NULL;
     csock_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         csock__failf(CSOCK_ENOMEM, "server: out of memory");
@@ -208,7 +198,7 @@ csock_server *csock_server_new(const char *address, const csock_server_config *c
         return NULL;
     }
     int rc = make_workers(srv);
-    if (rc == 0) rc = listen_on(srv, address);
+    if (rc == 0) rc = listen_on(srv, addr);
     for (int i = 0; rc == 0 && i < srv->worker_count; i++) {
         struct csock__worker *wk = &srv->workers[i];
         wk->listen_fd = csock_fileno(srv->listeners[i % srv->listener_count]);
@@ -225,6 +215,31 @@ csock_server *csock_server_new(const char *address, const csock_server_config *c
         return NULL;
     }
     return srv;
+}
+
+csock_server *csock_server_new(const char *address, const csock_server_config *config)
+{
+    if (!address || !config) {
+        csock__failf(CSOCK_EINVAL, "server: NULL %s", !address ? "address" : "config");
+        return NULL;
+    }
+    csock_addr addr;
+    if (check_config(config) < 0 || csock_addr_parse(&addr, address) < 0) return NULL;
+    return server_new(&addr, config);
+}
+
+csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_config *config)
+{
+    if (!addr || !config) {
+        csock__failf(CSOCK_EINVAL, "server: NULL %s", !addr ? "address" : "config");
+        return NULL;
+    }
+    if (check_config(config) < 0) return NULL;
+    if (addr->len == 0 || addr->len > sizeof addr->ss) {
+        csock__failf(CSOCK_EINVAL, "server: no address");
+        return NULL;
+    }
+    return server_new(addr, config);
 }
 
 /* ---- running ---- */

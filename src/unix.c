@@ -21,12 +21,12 @@ static int require_unix(const csock *s, const char *op, const char *what)
 
 enum path_state { PATH_LIVE, PATH_STALE, PATH_NOT_A_SOCKET, PATH_UNKNOWN };
 
-/* What holds a Unix path that bind found in use: a server that answers, a socket file nobody
- * answers on, or something that is not a socket at all. */
-static enum path_state probe_path(const csock *s, const char *path, const csock_addr *addr)
+/* What holds a Unix address that bind found in use: a server that answers, a socket file nobody
+ * answers on, or something that is not a socket at all. file is its path ("" if abstract). */
+static enum path_state probe_path(const csock *s, const char *file, const csock_addr *addr)
 {
     struct stat st;
-    if (path[0] != '@' && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
+    if (file[0] && lstat(file, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
     int fd = socket(AF_UNIX, s->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return PATH_UNKNOWN;
     int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
@@ -38,20 +38,31 @@ static enum path_state probe_path(const csock *s, const char *path, const csock_
     return PATH_UNKNOWN;
 }
 
-int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale)
+/* The file a Unix address names, NUL-terminated in file; "" for an abstract or unnamed one. */
+static void file_of(const csock_addr *addr,
+                    char file[sizeof(((struct sockaddr_un *)0)->sun_path) + 1])
 {
-    int rc = require_unix(s, "bind", "csock_bind_unix");
-    if (rc < 0) return rc;
-    if (!path) return csock__failf(CSOCK_EINVAL, "bind: NULL path");
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&addr->ss;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    size_t n = addr->len > off ? addr->len - off : 0;
+    if (n > sizeof un->sun_path) n = sizeof un->sun_path;
+    n = strnlen(un->sun_path, n); /* 0 for an abstract name, whose first byte is NUL */
+    memcpy(file, un->sun_path, n);
+    file[n] = '\0';
+}
+
+int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replace_stale)
+{
+    char where[CSOCK_ADDRSTRLEN], file[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    csock__addr_text(addr, where);
     if (mode < 0 || mode > 07777)
-        return csock__failf(CSOCK_EINVAL, "bind %.300s: mode %o is not a file mode", path, mode);
-    csock_addr addr;
-    if ((rc = csock__unix_addr(&addr, path, "bind")) < 0) return rc;
-    const struct sockaddr *sa = (const struct sockaddr *)&addr.ss;
-    rc = bind(s->fd, sa, addr.len) < 0 ? csock__errno() : 0;
+        return csock__failf(CSOCK_EINVAL, "bind %s: mode %o is not a file mode", where, mode);
+    file_of(addr, file);
+    const struct sockaddr *sa = (const struct sockaddr *)&addr->ss;
+    int rc = bind(s->fd, sa, addr->len) < 0 ? csock__errno() : 0;
     const char *why = NULL;
     if (rc == CSOCK_EADDRINUSE) {
-        switch (probe_path(s, path, &addr)) {
+        switch (probe_path(s, file, addr)) {
         case PATH_LIVE:
             why = " (a server is listening there)";
             break;
@@ -59,11 +70,13 @@ int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale)
             why = " (the path is taken by a file that is not a socket)";
             break;
         case PATH_STALE:
-            if (!replace_stale) {
+            if (!file[0]) {
+                why = " (a socket holds the name without listening)"; /* abstract: no file */
+            } else if (!replace_stale) {
                 why = " (a stale socket file: its server is gone)";
-            } else if (unlink(path) == 0) {
-                rc = bind(s->fd, sa, addr.len) < 0 ? csock__errno() : 0;
-                if (csock__tracing()) csock__trace("bind %s: removed a stale socket file", path);
+            } else if (unlink(file) == 0) {
+                rc = bind(s->fd, sa, addr->len) < 0 ? csock__errno() : 0;
+                if (csock__tracing()) csock__trace("bind %s: removed a stale socket file", where);
             }
             break;
         case PATH_UNKNOWN:
@@ -71,15 +84,27 @@ int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale)
         }
     }
     /* Before listen, nobody can connect yet: the mode is in place before the first client. */
-    if (rc == 0 && mode && path[0] != '@' && chmod(path, (mode_t)mode) < 0) {
+    if (rc == 0 && mode && file[0] && chmod(file, (mode_t)mode) < 0) {
         rc = csock__errno();
         why = " (setting the socket file's mode)";
-        unlink(path);
+        unlink(file);
     }
-    if (csock__tracing()) csock__trace("bind %s -> %s", path, csock__result_text(rc));
-    if (rc < 0)
-        return csock__failf(rc, "bind %.300s: %s%s", path, csock_strerror(rc), why ? why : "");
+    if (csock__tracing()) csock__trace("bind %s -> %s", where, csock__result_text(rc));
+    if (rc < 0) return csock__failf(rc, "bind %s: %s%s", where, csock_strerror(rc), why ? why : "");
     return 0;
+}
+
+int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale)
+{
+    int rc = require_unix(s, "bind", "csock_bind_unix");
+    if (rc < 0) return rc;
+    if (!path) return csock__failf(CSOCK_EINVAL, "bind: NULL path");
+    if (mode < 0 || mode > 07777)
+        return csock__failf(CSOCK_EINVAL, "bind %.300s: mode %o is not a file mode", path, mode);
+    const char *name = csock__unix_text(path, AF_UNIX);
+    csock_addr addr;
+    if ((rc = csock__unix_addr(&addr, name, strlen(name), "bind")) < 0) return rc;
+    return csock__bind_unix_addr(s, &addr, mode, replace_stale);
 }
 
 int csock_getpeercred(csock *s, csock_cred *out)

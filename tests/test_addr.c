@@ -33,16 +33,16 @@ static void parse_rejects_bad_text(void)
 {
     csock_addr a;
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1"), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "missing port");
+    CHECK_ERROR(CSOCK_EINVAL, "a port is needed: host:port, [v6]:port or :port");
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:65536"), CSOCK_EINVAL);
     CHECK_ERROR(CSOCK_EINVAL, "bad port \"65536\"");
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:-1"), CSOCK_EINVAL);
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:8o"), CSOCK_EINVAL);
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:"), CSOCK_EINVAL);
     CHECK_EQ(csock_addr_parse(&a, "::1:80"), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "need brackets");
+    CHECK_ERROR(CSOCK_EINVAL, "an IPv6 address needs brackets before a port: [::1]:80");
     CHECK_EQ(csock_addr_parse(&a, "[::1]80"), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "expected [IPv6]:port");
+    CHECK_ERROR(CSOCK_EINVAL, "an IPv6 address in brackets looks like [::1]:80");
     CHECK_EQ(csock_addr_parse(&a, "[127.0.0.1]:80"), CSOCK_EINVAL);
     CHECK_EQ(csock_addr_parse(&a, "localhost:80"), CSOCK_EINVAL);
     CHECK_ERROR(CSOCK_EINVAL, "\"localhost\" is not a numeric IP address");
@@ -113,6 +113,254 @@ static void abstract_names_escape_binary(void)
     CHECK_STR(fmt(&a), "@x\\x0a");
 }
 
+/* The address a Unix text should give: a path, or "@name" for an abstract name (its bytes). */
+static int is_unix_name(const csock_addr *a, const char *name)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&a->ss;
+    size_t n = strlen(name), off = offsetof(struct sockaddr_un, sun_path);
+    if (a->ss.ss_family != AF_UNIX) return 0;
+    if (name[0] == '@')
+        return a->len == off + n && un->sun_path[0] == '\0' &&
+               memcmp(un->sun_path + 1, name + 1, n - 1) == 0;
+    return a->len == off + n + 1 && strcmp(un->sun_path, name) == 0;
+}
+
+/* Every call that takes an address's text reads a Unix address the same way. */
+static void unix_text_reads_alike(void)
+{
+    char max_path[108], over[109];
+    memset(max_path, 'm', sizeof max_path - 1);
+    max_path[0] = '/';
+    max_path[sizeof max_path - 1] = '\0';
+    snprintf(over, sizeof over, "%sm", max_path);
+    const struct {
+        const char *text, *name; /* name NULL: not a Unix address */
+    } cases[] = {
+        {"unix:rel.sock", "rel.sock"},
+        {"unix:/abs/path", "/abs/path"},
+        {"/abs/path", "/abs/path"},
+        {"@abstract", "@abstract"},
+        {"@a\\b", "@a\\b"},
+        {"unix:@a\\b", "@a\\b"},
+        {"unix:./rel", "./rel"},
+        {max_path, max_path},
+        {"./rel", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        csock_addr parsed, made, resolved;
+        int p = csock_addr_parse(&parsed, cases[i].text);
+        int m = csock_addr_make(&made, cases[i].text, 0);
+        int r = csock_addr_resolve(&resolved, cases[i].text, 0, 0);
+        csock_addrlist *list = csock_getaddrinfo(cases[i].text, 0, 0, SOCK_STREAM, 0, 0);
+        if (!cases[i].name) {
+            CHECK(p < 0 && m < 0 && list == NULL);
+            csock_freeaddrinfo(list);
+            continue;
+        }
+        if (p != 0 || m != 0 || r != 0 || !list || list->count != 1 ||
+            !is_unix_name(&parsed, cases[i].name) || !is_unix_name(&made, cases[i].name) ||
+            !is_unix_name(&resolved, cases[i].name) ||
+            !is_unix_name(&list->items[0].addr, cases[i].name) ||
+            list->items[0].family != AF_UNIX || list->items[0].type != SOCK_STREAM) {
+            fprintf(stderr, "\"%s\": parse %d make %d resolve %d getaddrinfo %s (%s)\n",
+                    cases[i].text, p, m, r, list ? "ok" : "failed", csock_lasterror());
+            check_test_failed = 1;
+        }
+        csock_freeaddrinfo(list);
+    }
+    /* A relative path needs its prefix, and the message says so. */
+    csock_addr a;
+    CHECK_EQ(csock_addr_parse(&a, "./rel"), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "parse address \"./rel\": not host:port (a relative Unix path is "
+                              "written unix:./rel)");
+    CHECK_EQ(csock_addr_parse(&a, "dir/x.sock:80"), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "written unix:dir/x.sock:80");
+    /* The same refusals everywhere. */
+    const struct {
+        const char *text, *says;
+        int code;
+    } bad[] = {
+        {"@", "empty abstract Unix name", CSOCK_EINVAL},
+        {"unix:", "empty Unix socket path", CSOCK_EINVAL},
+        {over, "Unix socket path too long (108 bytes, at most 107)", CSOCK_ENAMETOOLONG},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(csock_addr_parse(&a, bad[i].text), bad[i].code);
+        CHECK_ERROR(bad[i].code, bad[i].says);
+        CHECK_EQ(csock_addr_make(&a, bad[i].text, 0), bad[i].code);
+        CHECK_ERROR(bad[i].code, bad[i].says);
+        CHECK_EQ(csock_addr_resolve(&a, bad[i].text, 0, 0), bad[i].code);
+        CHECK_ERROR(bad[i].code, bad[i].says);
+        CHECK(csock_getaddrinfo(bad[i].text, 0, 0, 0, 0, 0) == NULL);
+        CHECK_ERROR(bad[i].code, bad[i].says);
+    }
+    /* A Unix address has no port, and is no address of another family. */
+    CHECK_EQ(csock_addr_make(&a, "unix:x", 80), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "make address unix:x: a Unix address has no port");
+    CHECK(csock_getaddrinfo("unix:x", 80, 0, 0, 0, 0) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "getaddrinfo unix:x: a Unix address has no port (got 80)");
+    CHECK(csock_getaddrinfo("/x", 0, AF_INET, 0, 0, 0) == NULL);
+    CHECK_ERROR(CSOCK_EAFNOSUPPORT, "getaddrinfo /x: an AF_UNIX address for an AF_INET socket");
+    CHECK_EQ(csock_addr_resolve(&a, "@x", 0, AF_INET6), CSOCK_EAFNOSUPPORT);
+    CHECK_ERROR(CSOCK_EAFNOSUPPORT, "resolve @x: an AF_UNIX address for an AF_INET6 socket");
+    /* "" is the IPv4 wildcard where a host is asked for, and no address as text. */
+    CHECK_EQ(csock_addr_make(&a, "", 7), 0);
+    CHECK_STR(fmt(&a), "0.0.0.0:7");
+    CHECK_EQ(csock_addr_parse(&a, ""), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "parse address \"\": empty address");
+}
+
+/* One split: host and port text, or the reason, for each case. */
+static void split_host_port(void)
+{
+    const struct {
+        const char *text;
+        int flags, rc;
+        const char *host, *port;
+    } good[] = {
+        {"127.0.0.1:80", 0, 1, "127.0.0.1", "80"},
+        {"[::1]:80", 0, 1, "::1", "80"},
+        {"[fe80::1%lo]:8080", 0, 1, "fe80::1%lo", "8080"},
+        {":80", 0, 1, "", "80"},
+        {"host:port", 0, 1, "host", "port"},
+        {"localhost:http", 0, 1, "localhost", "http"},
+        {"host:", 0, 1, "host", ""},
+        {"host:99999", 0, 1, "host", "99999"}, /* the port's range is csock_parse_port's */
+        {"localhost", CSOCK_SPLIT_PORT_OPTIONAL, 0, "localhost", ""},
+        {"[::1]", CSOCK_SPLIT_PORT_OPTIONAL, 0, "::1", ""},
+        {"::1", CSOCK_SPLIT_PORT_OPTIONAL, 0, "::1", ""},
+        {"::1:80", CSOCK_SPLIT_PORT_OPTIONAL, 0, "::1:80", ""}, /* a bare IPv6 address */
+        {"a:1", CSOCK_SPLIT_PORT_OPTIONAL, 1, "a", "1"},
+        {"", CSOCK_SPLIT_PORT_OPTIONAL, 0, "", ""},
+    };
+    char host[64], port[16];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int rc = csock_split_host_port(good[i].text, host, sizeof host, port, sizeof port,
+                                       good[i].flags);
+        if (rc != good[i].rc || strcmp(host, good[i].host) != 0 || strcmp(port, good[i].port)) {
+            fprintf(stderr, "split \"%s\": %d \"%s\" \"%s\" (%s)\n", good[i].text, rc, host, port,
+                    csock_lasterror());
+            check_test_failed = 1;
+        }
+    }
+    const struct {
+        const char *text, *says;
+    } bad[] = {
+        {"[::1", "an IPv6 address in brackets looks like [::1]:80"},
+        {"[[]:3", "an IPv6 address in brackets looks like [::1]:80"},
+        {"[::1]80", "an IPv6 address in brackets looks like [::1]:80"},
+        {"[127.0.0.1]:80", "an IPv6 address in brackets looks like [::1]:80"},
+        {"::1:80", "an IPv6 address needs brackets before a port: [::1]:80"},
+        {"a]b:3", "brackets go around an IPv6 address only: [::1]:80"},
+        {"localhost", "a port is needed: host:port, [v6]:port or :port"},
+        {"", "a port is needed"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(csock_split_host_port(bad[i].text, host, sizeof host, port, sizeof port, 0),
+                 CSOCK_EINVAL);
+        char want[160];
+        snprintf(want, sizeof want, "split host:port \"%s\": %s", bad[i].text, bad[i].says);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+    }
+    CHECK_EQ(csock_split_host_port("[::1", host, sizeof host, port, sizeof port,
+                                   CSOCK_SPLIT_PORT_OPTIONAL),
+             CSOCK_EINVAL);
+    CHECK_EQ(csock_split_host_port("[2001:db8::1]:80", host, 11, port, sizeof port, 0),
+             CSOCK_ENOSPC);
+    CHECK_ERROR(CSOCK_ENOSPC, "the host does not fit in 11 bytes");
+    CHECK_EQ(csock_split_host_port("a:123456", host, sizeof host, port, 6, 0), CSOCK_ENOSPC);
+    CHECK_ERROR(CSOCK_ENOSPC, "the port does not fit in 6 bytes");
+    CHECK_EQ(csock_split_host_port("a:1", host, sizeof host, port, sizeof port, 4), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "unknown flags");
+    CHECK_EQ(csock_split_host_port(NULL, host, sizeof host, port, sizeof port, 0), CSOCK_EINVAL);
+    /* Syntax only: whether the host is a name, a number or nonsense is for later steps. */
+    CHECK_EQ(csock_split_host_port("dir/x:1", host, sizeof host, port, sizeof port, 0), 1);
+    CHECK_STR(host, "dir/x");
+    /* Port out of range and port names: split, then refused by the port's own reader. */
+    CHECK_EQ(csock_split_host_port("h:65536", host, sizeof host, port, sizeof port, 0), 1);
+    CHECK_EQ(csock_parse_port(port), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "out of range (0-65535)");
+    csock_addr a;
+    CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:http"), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "bad port \"http\"");
+}
+
+static void join_host_port(void)
+{
+    char buf[64];
+    CHECK_EQ(csock_join_host_port("::1", 80, buf, sizeof buf), 8);
+    CHECK_STR(buf, "[::1]:80");
+    CHECK_EQ(csock_join_host_port("fe80::1%lo", 1, buf, sizeof buf), 14);
+    CHECK_STR(buf, "[fe80::1%lo]:1");
+    CHECK_EQ(csock_join_host_port("localhost", 8080, buf, sizeof buf), 14);
+    CHECK_STR(buf, "localhost:8080");
+    CHECK_EQ(csock_join_host_port(NULL, 80, buf, sizeof buf), 3);
+    CHECK_STR(buf, ":80");
+    CHECK_EQ(csock_join_host_port("a", 65536, buf, sizeof buf), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "join host:port a 65536: port out of range (0-65535)");
+    CHECK_EQ(csock_join_host_port("::1", 80, buf, 8), CSOCK_ENOSPC);
+    CHECK_STR(buf, "");
+    CHECK_ERROR(CSOCK_ENOSPC, "buffer of 8 bytes is too small");
+    /* Split gives back what join wrote. */
+    char host[64], port[8];
+    CHECK_EQ(csock_join_host_port("2001:db8::7", 443, buf, sizeof buf), 17);
+    CHECK_EQ(csock_split_host_port(buf, host, sizeof host, port, sizeof port, 0), 1);
+    CHECK_STR(host, "2001:db8::7");
+    CHECK_STR(port, "443");
+}
+
+static void unix_path_rule(void)
+{
+    CHECK_STR(csock_unix_path("unix:rel.sock"), "rel.sock");
+    CHECK_STR(csock_unix_path("unix:/abs/path"), "/abs/path");
+    CHECK_STR(csock_unix_path("unix:@x"), "@x");
+    CHECK_STR(csock_unix_path("unix:"), "");
+    CHECK_STR(csock_unix_path("/abs/path"), "/abs/path");
+    CHECK_STR(csock_unix_path("@a\\b"), "@a\\b");
+    CHECK_STR(csock_unix_path("@"), "@");
+    CHECK(csock_unix_path("./rel") == NULL);
+    CHECK(csock_unix_path("rel.sock") == NULL);
+    CHECK(csock_unix_path("127.0.0.1:80") == NULL);
+    CHECK(csock_unix_path("") == NULL);
+    CHECK(csock_unix_path(NULL) == NULL);
+}
+
+/* Lengths given: an abstract name may hold any byte, a path no NUL; nothing is cut short. */
+static void unix_address_from_bytes(void)
+{
+    csock_addr a;
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&a.ss;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    CHECK_EQ(csock_addr_unix(&a, "@a\0b", 4), 0);
+    CHECK_EQ(a.len, off + 4);
+    CHECK(memcmp(un->sun_path, "\0a\0b", 4) == 0);
+    CHECK_STR(fmt(&a), "@a\\x00b");
+    CHECK_EQ(csock_addr_unix(&a, "unix:@a\0b", 9), 0);
+    CHECK_EQ(a.len, off + 4);
+    CHECK_EQ(csock_addr_unix(&a, "/a\0b", 4), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "a Unix socket path holds no NUL byte (byte 2 of 4 is)");
+    CHECK_EQ(csock_addr_unix(&a, "rel.sock", 8), 0);
+    CHECK(is_unix_name(&a, "rel.sock"));
+    CHECK_EQ(csock_addr_unix(&a, "/abc", 2), 0); /* the length given, not the string's */
+    CHECK(is_unix_name(&a, "/a"));
+    CHECK_EQ(csock_addr_unix(&a, "", 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "empty Unix socket path");
+    CHECK_EQ(csock_addr_unix(&a, "@", 1), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "empty abstract Unix name");
+    CHECK_EQ(csock_addr_unix(NULL, "/x", 2), CSOCK_EINVAL);
+    /* An abstract name has all of sun_path but its leading NUL: 107 bytes. */
+    char name[110];
+    memset(name, 'n', sizeof name);
+    name[0] = '@';
+    CHECK_EQ(csock_addr_unix(&a, name, 108), 0);
+    CHECK_EQ(a.len, sizeof(struct sockaddr_un));
+    CHECK_EQ(csock_addr_unix(&a, name, 109), CSOCK_ENAMETOOLONG);
+    CHECK_ERROR(CSOCK_ENAMETOOLONG, "abstract Unix name too long (108 bytes, at most 107)");
+    name[108] = '\0';
+    CHECK_EQ(csock_addr_parse(&a, name), 0);
+    CHECK_EQ(a.len, sizeof(struct sockaddr_un));
+}
+
 static void ports(void)
 {
     CHECK_EQ(csock_parse_port("0"), 0);
@@ -137,5 +385,10 @@ int main(void)
     RUN(format_is_bounded);
     RUN(abstract_names_escape_binary);
     RUN(ports);
+    RUN(unix_text_reads_alike);
+    RUN(split_host_port);
+    RUN(join_host_port);
+    RUN(unix_path_rule);
+    RUN(unix_address_from_bytes);
     return check_done();
 }

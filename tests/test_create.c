@@ -171,6 +171,76 @@ static void reuse_port_shares_a_port(void)
     csock_free(b);
 }
 
+/* A server on a ready-made address, bound as it is: an abstract name with a NUL in it, which no
+ * text can name. */
+static void server_on_an_address(void)
+{
+    char name[64];
+    int n = snprintf(name, sizeof name, "@csock-create-%d", (int)getpid());
+    name[n++] = '\0';
+    name[n++] = 'z';
+    csock_addr a, got;
+    CHECK_EQ(csock_addr_unix(&a, name, (size_t)n), 0);
+    csock *l = csock_create_server_addr(&a, NULL);
+    CHECK(l != NULL);
+    CHECK_EQ(csock_family(l), AF_UNIX);
+    CHECK_EQ(csock_getsockname(l, &got), 0);
+    CHECK(got.len == a.len && memcmp(&got.ss, &a.ss, a.len) == 0);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_connect_addr(c, &a), 0);
+    csock *s = csock_accept(l, NULL);
+    CHECK(s != NULL);
+    csock_free(s);
+    csock_free(c);
+    csock_free(l);
+    /* An IP address: the options apply as to csock_create_server. */
+    CHECK_EQ(csock_addr_parse(&a, "[::1]:0"), 0);
+    l = csock_create_server_addr(&a, NULL);
+    CHECK(l != NULL);
+    int v = 0;
+    CHECK_EQ(csock_getsockopt_int(l, IPPROTO_IPV6, IPV6_V6ONLY, &v), 0);
+    CHECK(v != 0);
+    csock_free(l);
+    csock_server_options v4 = {.family = AF_INET};
+    CHECK(csock_create_server_addr(&a, &v4) == NULL);
+    CHECK_STR(csock_lasterror(),
+              "create_server [::1]:0: an AF_INET6 address for an AF_INET socket");
+    csock_addr empty = {0};
+    CHECK(csock_create_server_addr(&empty, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "create_server: no address");
+    CHECK(csock_create_server_addr(NULL, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "create_server: no address");
+}
+
+/* Unix text: a path is no host to look up, and takes no port or source of another family. */
+static void unix_text_for_create(void)
+{
+    CHECK(csock_create_server("unix:x.sock", 80, NULL) == NULL);
+    CHECK_STR(csock_lasterror(), "bind unix:x.sock: a Unix address has no port (got 80)");
+    CHECK(csock_create_connection("unix:x.sock", 80, 1, NULL) == NULL);
+    CHECK_STR(csock_lasterror(), "connect unix:x.sock: a Unix address has no port (got 80)");
+    csock_addr any4;
+    CHECK_EQ(csock_addr_parse(&any4, "0.0.0.0:0"), 0);
+    CHECK(csock_create_connection("/tmp/x.sock", 0, 1, &any4) == NULL);
+    CHECK_STR(csock_lasterror(), "connect /tmp/x.sock: an AF_UNIX address for an AF_INET socket");
+    CHECK(csock_create_connection("/nonexistent/x.sock", 0, 1, NULL) == NULL);
+    CHECK_STR(csock_lasterror(), "connect /nonexistent/x.sock: No such file or directory");
+    CHECK_EQ(csock_lastcode(), CSOCK_ENOENT);
+    /* "./rel" names a path only where the family is AF_UNIX already. */
+    CHECK(csock_create_connection("./rel", 0, 1, NULL) == NULL);
+    csock_server_options unix_family = {.family = AF_UNIX, .type = SOCK_DGRAM};
+    char dir[] = "/tmp/csock-create-XXXXXX", old[4096];
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK(getcwd(old, sizeof old) != NULL);
+    CHECK_EQ(chdir(dir), 0);
+    csock *u = csock_create_server("./rel", 0, &unix_family);
+    CHECK(u != NULL);
+    csock_free(u);
+    unlink("rel");
+    CHECK_EQ(chdir(old), 0);
+    rmdir(dir);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -181,5 +251,7 @@ int main(void)
     RUN(server_options);
     RUN(dualstack_accepts_both_families);
     RUN(reuse_port_shares_a_port);
+    RUN(server_on_an_address);
+    RUN(unix_text_for_create);
     return check_done();
 }

@@ -281,6 +281,209 @@ static void seqpacket_keeps_boundaries(void)
     unlink(path);
 }
 
+/* ---- one meaning for a Unix address's text, whichever call takes it ---- */
+
+/* The address a text should name: a path, or "@name" for an abstract name (its bytes exactly). */
+static csock_addr unix_name(const char *name)
+{
+    csock_addr a = {0};
+    struct sockaddr_un *un = (struct sockaddr_un *)&a.ss;
+    size_t n = strlen(name), off = offsetof(struct sockaddr_un, sun_path);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, name, n);
+    if (name[0] == '@') un->sun_path[0] = '\0';
+    a.len = (socklen_t)(off + n + (name[0] == '@' ? 0 : 1));
+    return a;
+}
+
+static int same_addr(const csock_addr *a, const csock_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+enum binder { BIND, BIND_UNIX, CREATE_SERVER, CREATE_SERVER_UNIX, BINDERS };
+enum connecter { CONNECT, CONNECT_EX, CREATE_CONNECTION, CONNECTERS };
+static const char *const binder_names[] = {"csock_bind", "csock_bind_unix", "csock_create_server",
+                                           "csock_create_server(AF_UNIX)"};
+static const char *const connecter_names[] = {"csock_connect", "csock_connect_ex",
+                                              "csock_create_connection"};
+
+/* A listening Unix socket on text, made by one of the calls that take an address's text. */
+static csock *listen_by(enum binder how, const char *text, int *rc)
+{
+    csock_server_options unix_family = {.family = AF_UNIX};
+    csock *s = NULL;
+    if (how == CREATE_SERVER || how == CREATE_SERVER_UNIX) {
+        s = csock_create_server(text, 0, how == CREATE_SERVER ? NULL : &unix_family);
+        *rc = s ? 0 : csock_lastcode();
+        return s;
+    }
+    s = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    *rc = how == BIND ? csock_bind(s, text, 0) : csock_bind_unix(s, text, 0, 1);
+    if (*rc == 0) *rc = csock_listen(s, 8);
+    if (*rc < 0) {
+        csock_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* A connected Unix socket to text, made by one of the calls that take an address's text. */
+static csock *connect_by(enum connecter how, const char *text, int *rc)
+{
+    if (how == CREATE_CONNECTION) {
+        csock *c = csock_create_connection(text, 0, 5, NULL);
+        *rc = c ? 0 : csock_lastcode();
+        return c;
+    }
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    *rc = how == CONNECT ? csock_connect(c, text, 0) : csock_connect_ex(c, text, 0);
+    if (*rc > 0) *rc = -*rc; /* connect_ex's errno */
+    if (*rc < 0) {
+        csock_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void unix_text_means_one_thing_everywhere(void)
+{
+    char old[4096], abs_path[128], abs_text[140], max_path[128], max_text[140];
+    char abstract[64], backslash[64], abstract_text[72];
+    CHECK(getcwd(old, sizeof old) != NULL);
+    CHECK_EQ(chdir(dir), 0); /* relative paths land in the test's directory */
+    snprintf(abs_path, sizeof abs_path, "%s/abs.sock", dir);
+    snprintf(abs_text, sizeof abs_text, "unix:%s", abs_path);
+    /* The longest path sun_path holds: 107 bytes and its NUL. */
+    int used = snprintf(max_path, sizeof max_path, "%s/", dir);
+    memset(max_path + used, 'm', 107 - (size_t)used);
+    max_path[107] = '\0';
+    snprintf(max_text, sizeof max_text, "unix:%s", max_path);
+    snprintf(abstract, sizeof abstract, "@csock-test-%d", (int)getpid());
+    snprintf(backslash, sizeof backslash, "@csock-test-%d\\b", (int)getpid());
+    snprintf(abstract_text, sizeof abstract_text, "unix:%s-u", abstract);
+    /* Every text, and the name it must give, byte for byte. The last ones are paths only where
+     * the socket is AF_UNIX already: alone, "./rel" and "rel2.sock" name no Unix address. */
+    const struct {
+        const char *text, *name;
+        int needs_unix_family;
+    } cases[] = {
+        {"unix:rel.sock", "rel.sock", 0},
+        {abs_text, abs_path, 0},
+        {abs_path, abs_path, 0},
+        {abstract, abstract, 0},
+        {backslash, backslash, 0},
+        {abstract_text, abstract_text + 5, 0},
+        {max_path, max_path, 0},
+        {max_text, max_path, 0},
+        {"./rel", "./rel", 1},
+        {"rel2.sock", "rel2.sock", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        csock_addr want = unix_name(cases[i].name);
+        for (int b = 0; b < BINDERS; b++) {
+            int rc;
+            csock *l = listen_by((enum binder)b, cases[i].text, &rc);
+            if (b == CREATE_SERVER && cases[i].needs_unix_family) {
+                CHECK(l == NULL); /* taken as a host name, not a path */
+                csock_free(l);
+                continue;
+            }
+            csock_addr got = {0};
+            if (!l || csock_getsockname(l, &got) < 0 || !same_addr(&got, &want)) {
+                char text[CSOCK_ADDRSTRLEN] = "";
+                csock_addr_format(&got, text, sizeof text);
+                fprintf(stderr, "%s \"%s\": rc %d, bound \"%s\" (%s)\n", binder_names[b],
+                        cases[i].text, rc, text, csock_lasterror());
+                check_test_failed = 1;
+            }
+            for (int c = 0; l && c < CONNECTERS; c++) {
+                csock *conn = connect_by((enum connecter)c, cases[i].text, &rc);
+                if (c == CREATE_CONNECTION && cases[i].needs_unix_family) {
+                    CHECK(conn == NULL);
+                } else if (!conn) {
+                    fprintf(stderr, "%s \"%s\" to a %s server: %s\n", connecter_names[c],
+                            cases[i].text, binder_names[b], csock_lasterror());
+                    check_test_failed = 1;
+                } else {
+                    csock *s = csock_accept(l, NULL);
+                    CHECK(s != NULL);
+                    csock_free(s);
+                }
+                csock_free(conn);
+            }
+            csock_free(l);
+            if (cases[i].name[0] != '@') unlink(cases[i].name);
+        }
+    }
+    CHECK_EQ(chdir(old), 0);
+}
+
+static void bad_unix_text_is_refused_alike(void)
+{
+    char over[140], over_text[150];
+    int used = snprintf(over, sizeof over, "%s/", dir);
+    memset(over + used, 'o', 108 - (size_t)used); /* one byte more than sun_path holds */
+    over[108] = '\0';
+    snprintf(over_text, sizeof over_text, "unix:%s", over);
+    const struct {
+        const char *text, *says;
+        int code;
+    } cases[] = {
+        {"@", "empty abstract Unix name", CSOCK_EINVAL},
+        {"unix:", "empty Unix socket path", CSOCK_EINVAL},
+        {"unix:@", "empty abstract Unix name", CSOCK_EINVAL},
+        {over, "Unix socket path too long (108 bytes, at most 107)", CSOCK_ENAMETOOLONG},
+        {over_text, "Unix socket path too long (108 bytes, at most 107)", CSOCK_ENAMETOOLONG},
+    };
+    /* Every call that binds, then every call that connects. */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int k = 0; k < BINDERS + CONNECTERS; k++) {
+            int rc;
+            csock *s = k < BINDERS ? listen_by((enum binder)k, cases[i].text, &rc)
+                                   : connect_by((enum connecter)(k - BINDERS), cases[i].text, &rc);
+            CHECK(s == NULL);
+            csock_free(s);
+            if (rc != cases[i].code || !strstr(csock_lasterror(), cases[i].says)) {
+                fprintf(stderr, "%s \"%.20s\": %d \"%s\", wanted %d \"%s\"\n",
+                        k < BINDERS ? binder_names[k] : connecter_names[k - BINDERS], cases[i].text,
+                        rc, csock_lasterror(), cases[i].code, cases[i].says);
+                check_test_failed = 1;
+            }
+        }
+    }
+    /* "" is no path on a Unix socket (elsewhere it is the wildcard address). */
+    csock *s = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind(s, "", 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "bind: a Unix socket needs a path");
+    CHECK_EQ(csock_bind_unix(s, "", 0, 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "bind: empty Unix socket path");
+    CHECK_EQ(csock_connect_ex(s, "", 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect_ex: a Unix socket needs a path");
+    csock_free(s);
+}
+
+/* A Unix address's text given to an IP socket is an address of the wrong family, said so, not a
+ * host name to look up. */
+static void unix_text_on_an_ip_socket(void)
+{
+    static const char *const texts[] = {"/tmp/x.sock", "unix:x.sock", "unix:/tmp/x.sock", "@x"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+        char want[96];
+        CHECK_EQ(csock_bind(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+        snprintf(want, sizeof want, "bind %s: an AF_UNIX address for an AF_INET socket", texts[i]);
+        CHECK_STR(csock_lasterror(), want);
+        CHECK_EQ(csock_connect(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+        CHECK_ERROR(CSOCK_EAFNOSUPPORT, "an AF_UNIX address for an AF_INET socket");
+        CHECK_EQ(csock_connect_ex(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+        csock_free(s);
+        csock_server_options v4 = {.family = AF_INET};
+        CHECK(csock_create_server(texts[i], 0, &v4) == NULL);
+        CHECK_ERROR(CSOCK_EAFNOSUPPORT, "an AF_UNIX address for an AF_INET socket");
+    }
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -296,6 +499,9 @@ int main(void)
     RUN(passing_descriptors);
     RUN(bad_descriptor_passing);
     RUN(seqpacket_keeps_boundaries);
+    RUN(unix_text_means_one_thing_everywhere);
+    RUN(bad_unix_text_is_refused_alike);
+    RUN(unix_text_on_an_ip_socket);
     rmdir(dir);
     return check_done();
 }

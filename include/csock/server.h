@@ -48,12 +48,18 @@ typedef struct csock_server_config {
 } csock_server_config;
 
 /* Creates a server listening on address ("127.0.0.1:9000", "[::1]:0", ":8080" for every IPv4
- * interface, "/path/to.sock" or "@name" for Unix sockets; numeric, no name lookup) so that
- * errors come now: an address in use, a bad address, a bad config. Nothing is accepted before
- * csock_server_run. Returns the server, or NULL with CSOCK_EINVAL (NULL or unparsable address,
- * a mode without its handler or serve function, negative counts), CSOCK_EADDRINUSE, CSOCK_EACCES
- * and the like from bind and listen, or CSOCK_ENOMEM; the message names the step and address. */
+ * interface; a Unix address, "unix:relative.sock", "/path/to.sock" or "@name"; numeric, no name
+ * lookup: the text is read by csock_addr_parse, once) so that errors come now: an address in use, a
+ * bad address, a bad config. Nothing is accepted before csock_server_run. Returns the server, or
+ * NULL with CSOCK_EINVAL (NULL or unparsable address, a mode without its handler or serve function,
+ * negative counts), CSOCK_EADDRINUSE, CSOCK_EACCES and the like from bind and listen, or
+ * CSOCK_ENOMEM; the message names the step and address. */
 csock_server *csock_server_new(const char *address, const csock_server_config *config);
+
+/* csock_server_new on a ready-made address (from csock_addr_parse, csock_addr_resolve,
+ * csock_addr_unix, ...), bound as it is: an abstract name with any bytes, a resolved name.
+ * Returns as csock_server_new; an empty address is CSOCK_EINVAL. */
+csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_config *config);
 
 /* The address the server listens on, with the real port when it was given port 0. Returns 0 or
  * a negative code. */

@@ -1,5 +1,7 @@
 /* Reading the command line's values: durations with units, and addresses in csock's syntax
- * ("host:port", "[v6]:port", ":port", "unix:/path", "unix:@name"), port ranges for -z. */
+ * ("host:port", "[v6]:port", ":port", "unix:/path", "unix:@name"), port ranges for -z. The
+ * library splits host and port and says what is a Unix address; this file adds ranges and the
+ * tool's words for a refusal. */
 #include "config.h"
 
 #include <math.h>
@@ -56,15 +58,38 @@ static int parse_ports(const char *text, int ranges, struct endpoint *out, const
     return 0;
 }
 
-static int copy_host(struct endpoint *out, const char *host, size_t len, const char **why)
+/* A Unix address (csock_unix_path said so): checked as the library will read it. */
+static int parse_unix(const char *text, const char *path, struct endpoint *out, const char **why)
 {
-    if (len >= sizeof out->host) {
-        *why = "the host is too long";
-        return -1;
-    }
-    memcpy(out->host, host, len);
-    out->host[len] = '\0';
+    csock_addr a;
+    int rc = csock_addr_parse(&a, text);
+    out->unix_socket = 1;
+    if (rc == CSOCK_ENAMETOOLONG)
+        *why = "a Unix socket path has at most 107 bytes";
+    else if (rc < 0)
+        *why = path[0] == '@' ? "an abstract name needs a byte after @"
+                              : "a Unix address needs a path or @name after unix:";
+    if (rc < 0) return -1;
+    memcpy(out->host, path, strlen(path) + 1); /* at most 108 bytes: it fits */
     return 0;
+}
+
+/* Why csock_split_host_port refused text, in the tool's words, asked in the order it checks:
+ * the bracket form, a bare IPv6 address before a port, stray brackets, then the port. */
+static const char *split_refusal(const char *text, int rc, int port_optional, char *port,
+                                 size_t size)
+{
+    char host[sizeof((struct endpoint *)0)->host];
+    const char *colon = strrchr(text, ':');
+    /* Fine as a host alone: only the port is missing. */
+    int host_alone = !port_optional && csock_split_host_port(text, host, sizeof host, port, size,
+                                                             CSOCK_SPLIT_PORT_OPTIONAL) == 0;
+    if (rc == CSOCK_ENOSPC) return "the host is too long";
+    if (text[0] == '[' && !host_alone) return "an IPv6 address in brackets looks like [::1]:80";
+    if (text[0] != '[' && colon && memchr(text, ':', (size_t)(colon - text)) && !port_optional)
+        return "an IPv6 address needs brackets before a port: [::1]:80";
+    if (host_alone) return "a port is needed: host:port, [v6]:port or :port";
+    return "brackets go around an IPv6 address only: [::1]:80";
 }
 
 int parse_endpoint(const char *text, int port_optional, int ranges, struct endpoint *out,
@@ -76,60 +101,28 @@ int parse_endpoint(const char *text, int port_optional, int ranges, struct endpo
         *why = "the address is empty";
         return -1;
     }
-    if (strncmp(text, "unix:", 5) == 0 || text[0] == '/' || text[0] == '@') {
-        const char *path = strncmp(text, "unix:", 5) == 0 ? text + 5 : text;
-        out->unix_socket = 1;
-        if (!*path) {
-            *why = "a Unix address needs a path or @name after unix:";
-            return -1;
-        }
-        if (strlen(path) > sizeof((struct sockaddr_un *)0)->sun_path - 1) {
-            *why = "a Unix socket path has at most 107 bytes";
-            return -1;
-        }
-        return copy_host(out, path, strlen(path), why);
-    }
-    const char *host = text, *port = NULL;
-    size_t host_len;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close || (close[1] != '\0' && close[1] != ':') ||
-            !memchr(text + 1, ':', (size_t)(close - text - 1)) ||
-            memchr(text + 1, '[', (size_t)(close - text - 1))) {
-            *why = "an IPv6 address in brackets looks like [::1]:80";
-            return -1;
-        }
-        host = text + 1;
-        host_len = (size_t)(close - host);
-        port = close[1] == ':' ? close + 2 : NULL;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (colon && memchr(text, ':', (size_t)(colon - text))) {
-            if (!port_optional) {
-                *why = "an IPv6 address needs brackets before a port: [::1]:80";
-                return -1;
-            }
-            colon = NULL; /* a bare IPv6 address, no port */
-        }
-        host_len = colon ? (size_t)(colon - text) : strlen(text);
-        port = colon ? colon + 1 : NULL;
-        if (memchr(text, '[', host_len) || memchr(text, ']', host_len)) {
-            *why = "brackets go around an IPv6 address only: [::1]:80";
-            return -1;
-        }
-    }
-    if (copy_host(out, host, host_len, why) < 0) return -1;
+    const char *path = csock_unix_path(text);
+    if (path) return parse_unix(text, path, out, why);
+    /* The port is the end of the text: room for all of it, so only the host can be too long. */
+    size_t size = strlen(text) + 1;
+    char *port = malloc(size);
     if (!port) {
-        if (port_optional) return 0;
-        *why = "a port is needed: host:port, [v6]:port or :port";
+        *why = "out of memory";
         return -1;
     }
-    return parse_ports(port, ranges, out, why);
+    int rc = csock_split_host_port(text, out->host, sizeof out->host, port, size,
+                                   port_optional ? CSOCK_SPLIT_PORT_OPTIONAL : 0);
+    if (rc < 0)
+        *why = split_refusal(text, rc, port_optional, port, size);
+    else if (rc == 1 && parse_ports(port, ranges, out, why) < 0)
+        rc = -1;
+    free(port);
+    return rc < 0 ? -1 : 0;
 }
 
 void endpoint_text(const char *host, int port, char *buf, size_t size)
 {
-    snprintf(buf, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    csock_join_host_port(host, port, buf, size);
 }
 
 void say_failed(const char *op, const char *host, int port)
