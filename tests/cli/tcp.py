@@ -133,6 +133,23 @@ with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False) as c:
 s.finish()
 
 
+# Standard input that cannot be read (a directory) is a failure, not an end of input.
+directory = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+s = Server(recv_all)
+r = subprocess.run([CSOCK, "connect", f"127.0.0.1:{s.port}"], stdin=directory,
+                   capture_output=True, timeout=TIMEOUT)
+check("connect < /: exit 1, 'csock: read standard input: Is a directory'",
+      r.returncode == 1 and r.stderr == b"csock: read standard input: Is a directory\n",
+      (r.returncode, r.stderr))
+s.finish()
+with Csock(["-v", "-k", "listen", "127.0.0.1:0"], stdin=directory) as l:
+    rc = l.wait()
+    check("listen -k < /: exit 1, 'read standard input: Is a directory'",
+          rc == 1 and "csock: read standard input: Is a directory\n" in l.err.text(),
+          (rc, l.err.text()))
+os.close(directory)
+
+
 def fin_within(conn, wait=0.5):
     """What arrives, and whether end of file follows within wait seconds."""
     data = conn.recv(100)

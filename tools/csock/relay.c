@@ -242,6 +242,12 @@ static void end_of_input(struct relay *r)
 static void input_chunk(const char *chunk, size_t len, void *data)
 {
     struct relay *r = data;
+    if (len == 0 && r->in.failed) { /* the session ends: what was sent may be incomplete */
+        r->status = EXIT_FAILED;
+        if (!r->srv && r->conns) csock_stream_abort(r->conns->st);
+        stop(r);
+        return;
+    }
     if (len == 0) {
         end_of_input(r);
         return;
