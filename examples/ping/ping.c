@@ -62,8 +62,8 @@ static int parse(int argc, char **argv, struct config *c)
 {
     *c = (struct config){.interval = 1.0, .wait = 2.0, .size = 56};
     int opt;
-    char *end;
-    while ((opt = getopt(argc, argv, "46c:i:W:s:v")) != -1) {
+    char *end, why[40];
+    while ((opt = getopt(argc, argv, ":46c:i:W:s:v")) != -1) { /* ':': getopt says nothing */
         switch (opt) {
         case '4':
         case '6':
@@ -90,8 +90,15 @@ static int parse(int argc, char **argv, struct config *c)
         case 'v':
             c->verbose = 1;
             break;
-        default:
-            return usage("unknown option");
+        case ':':
+            snprintf(why, sizeof why, "-%c needs a value", optopt);
+            return usage(why);
+        default: /* a control character is shown escaped, not sent to the terminal */
+            if (optopt > 0x20 && optopt < 0x7f)
+                snprintf(why, sizeof why, "unknown option -%c", optopt);
+            else
+                snprintf(why, sizeof why, "unknown option -\\x%02x", optopt & 0xff);
+            return usage(why);
         }
     }
     if (optind != argc - 1) return usage("give one host");

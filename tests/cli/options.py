@@ -6,7 +6,8 @@ from clilib import check, done, refusing_port, run
 def usage_error(args, says):
     r = run(args)
     err = r.stderr.decode()
-    check(f"csock {' '.join(args)}: exit 2, '{says}'", r.returncode == 2 and says in err
+    shown = " ".join(a.encode("unicode_escape").decode() for a in args)
+    check(f"csock {shown}: exit 2, '{says}'", r.returncode == 2 and says in err
           and "Try 'csock --help'." in err and r.stdout == b"", f"{r.returncode} {err!r}")
 
 
@@ -19,6 +20,26 @@ usage_error(["serve", "echo"], "serve needs an address")
 usage_error(["--bogus", "connect", "a:1"], "unknown option --bogus")
 usage_error(["-Y", "connect", "a:1"], "unknown option -Y")
 usage_error(["connect", "a:1", "-w"], "-w needs a value")
+usage_error(["connect", "a:1", "--wait"], "--wait needs a value")
+usage_error(["-vw"], "-w needs a value")
+# A long option given a value it does not take.
+usage_error(["--hex=3", "connect", "a:1"], "option --hex takes no value")
+usage_error(["--no-shutdown=yes", "connect", "a:1"], "option --no-shutdown takes no value")
+usage_error(["--he", "connect", "a:1"], "option --he is ambiguous: --hex or --help")
+usage_error(["--bogus=1", "connect", "a:1"], "unknown option --bogus")
+# What the user wrote is quoted with its control characters escaped.
+usage_error(["frob\x1b[2J\n", "x:1"], "unknown command 'frob\\x1b[2J\\n'")
+usage_error(["-w", "2\t", "connect", "a:1"], "-w takes a time such as 500ms, 2s or 1m, not '2\\t'")
+usage_error(["-\x07", "connect", "a:1"], "unknown option -\\x07")
+r = run(["ping", "-Z", "127.0.0.1"])
+check("csock ping -Z: one message, in csock's words, naming the option; exit 2",
+      r.returncode == 2 and r.stderr.decode().splitlines()[0] == "csock ping: unknown option -Z"
+      and len(r.stderr.decode().splitlines()) == 2, r.stderr)
+r = run(["ping", "-c"])
+check("csock ping -c without a count: '-c needs a value'",
+      r.returncode == 2 and r.stderr.decode().splitlines()[0] == "csock ping: -c needs a value",
+      r.stderr)
+
 # Addresses.
 usage_error(["connect", "::1:80"], "an IPv6 address needs brackets before a port: [::1]:80")
 usage_error(["connect", "localhost"], "a port is needed: host:port, [v6]:port or :port")

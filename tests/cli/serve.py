@@ -3,9 +3,10 @@ csock connect -z (port scan); csock -x (hex dump); csock ping on loopback.
 Usage: serve.py CSOCK"""
 import os
 import socket
+import subprocess
 import tempfile
 
-from clilib import Csock, TIMEOUT, check, done, recv_all, refusing_port, run
+from clilib import CSOCK, Csock, TIMEOUT, check, done, recv_all, refusing_port, run
 
 
 def chargen_ok(data):
@@ -109,6 +110,26 @@ check("-z on a closed port: exit 1, nothing on standard output, -v says why",
 for l in listeners:
     l.close()
 holder.close()
+
+# A connection to a port of the range the system hands out for outgoing connections can come
+# from that very port and reach itself ("simultaneous open"), with nothing listening. In a
+# network namespace whose range is one port, every connection comes from it.
+netns = os.path.join(os.path.dirname(__file__), "..", "netns.sh")
+for target, args in [("127.0.0.1:40000", ["-z", "-v", "connect", "127.0.0.1:39999-40001"]),
+                     ("[::1]:40000", ["-z", "-v", "connect", "[::1]:40000"]),
+                     ("127.0.0.1:40000", ["connect", "127.0.0.1:40000"])]:
+    r = subprocess.run(["sh", netns, "sh", "-c", 'echo "40000 40000" > '
+                        '/proc/sys/net/ipv4/ip_local_port_range && exec "$@"', "sh", CSOCK] + args,
+                       input=b"talking to myself", capture_output=True, timeout=TIMEOUT)
+    if r.returncode == 77 or b"ip_local_port_range" in r.stderr:
+        print(f"skip: csock {' '.join(args)} in a namespace: {r.stderr.decode().strip()}")
+        continue
+    err = r.stderr.decode()
+    check(f"csock {' '.join(args)}, the system's only port for outgoing connections: a "
+          f"connection to itself is no listener: exit 1, said",
+          r.returncode == 1 and r.stdout == b"" and
+          f"csock: connect {target}: Connection refused (the connection reached itself: nothing "
+          "listens there)\n" in err, (r.returncode, r.stdout, err))
 
 # ---- -x ----
 

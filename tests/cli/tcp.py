@@ -1,20 +1,26 @@
 """csock connect and listen over TCP, against Python's socket module: both directions, the
 end-of-file rules of csock.1 one by one, time limits, source addresses, and errors that name the
 address. Runs under no_dns.sh (csock-dual is ::1 and 127.0.0.1). Usage: tcp.py CSOCK"""
+import hashlib
 import os
+import re
 import socket
+import subprocess
 import threading
+import time
 
-from clilib import Csock, TIMEOUT, check, done, recv_all, refusing_port, run
+from clilib import CSOCK, Csock, TIMEOUT, check, done, recv_all, refusing_port, run
 
 
 class Server(threading.Thread):
     """A Python server for one connection: handler(conn) runs on its own thread; its return value
     is kept in .result."""
 
-    def __init__(self, handler, host="127.0.0.1", family=socket.AF_INET):
+    def __init__(self, handler, host="127.0.0.1", family=socket.AF_INET, rcvbuf=0):
         super().__init__(daemon=True)
         self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((host, 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
@@ -102,6 +108,48 @@ with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False) as c:
           (rc, c.err.text()))
 
 
+input_read = threading.Event()
+
+
+def end_then_close_unread(conn):
+    conn.shutdown(socket.SHUT_WR)
+    input_read.wait(TIMEOUT)
+    conn.close()  # nothing read: a reset, and what csock sent after it is lost
+
+
+s = Server(end_then_close_unread, rcvbuf=4096)
+with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False) as c:
+    c.send(b"x" * 200000)  # returns once csock has read all but a pipe's worth
+    c.close_stdin()
+    input_read.set()
+    rc = c.wait()
+    check("connect: input sent after the peer's end of file, then a reset: exit 1, how many "
+          "bytes were lost and why (csock exited 0 once its system had the input)",
+          rc == 1 and re.search(r"csock: 127\.0\.0\.1:\d+: \d+ bytes were not taken by the peer\n"
+                                r"csock: 127\.0\.0\.1:\d+: the peer closed the connection before "
+                                r"the end of input \((Connection reset by peer|Broken pipe)\)\n$",
+                                c.err.text()),
+          (rc, c.err.text()))
+s.finish()
+
+
+# Standard input that cannot be read (a directory) is a failure, not an end of input.
+directory = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+s = Server(recv_all)
+r = subprocess.run([CSOCK, "connect", f"127.0.0.1:{s.port}"], stdin=directory,
+                   capture_output=True, timeout=TIMEOUT)
+check("connect < /: exit 1, 'csock: read standard input: Is a directory'",
+      r.returncode == 1 and r.stderr == b"csock: read standard input: Is a directory\n",
+      (r.returncode, r.stderr))
+s.finish()
+with Csock(["-v", "-k", "listen", "127.0.0.1:0"], stdin=directory) as l:
+    rc = l.wait()
+    check("listen -k < /: exit 1, 'read standard input: Is a directory'",
+          rc == 1 and "csock: read standard input: Is a directory\n" in l.err.text(),
+          (rc, l.err.text()))
+os.close(directory)
+
+
 def fin_within(conn, wait=0.5):
     """What arrives, and whether end of file follows within wait seconds."""
     data = conn.recv(100)
@@ -139,6 +187,85 @@ s = Server(hold_open)
 r = run(["-q", "300ms", "connect", f"127.0.0.1:{s.port}"], b"later")
 check("-q 300ms: exits 300 ms after the end of input, though the peer never closes",
       r.returncode == 0 and s.finish() == b"later", (r.returncode, r.stderr))
+
+
+UPLOAD = hashlib.sha256(b"upload").digest() * (12_000_000 // 32)
+
+
+def flood(conn):
+    """Sends on conn without end, on a thread of its own, until the connection fails."""
+    def talk():
+        try:
+            while True:
+                conn.sendall(b"z" * 65536)
+        except OSError:
+            pass
+    threading.Thread(target=talk, daemon=True).start()
+
+
+def chatty_slow_reader(rate):
+    """A peer that sends without end while it reads the upload at about rate bytes a second;
+    returns (SHA-256 of what it read, how many bytes)."""
+    def handler(conn):
+        flood(conn)
+        h, n, start = hashlib.sha256(), 0, time.monotonic()
+        try:
+            while data := conn.recv(4096):
+                h.update(data)
+                n += len(data)
+                ahead = n / rate - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing, to read slowly
+        except OSError:
+            pass  # reset once csock has gone: what was read is what was delivered
+        return h.hexdigest(), n
+    return handler
+
+
+# The peer's data is still arriving when csock closes: closing with unread input resets the
+# connection, and what csock sent that the peer had not yet received was lost, with exit 0.
+for q, rate in [("0", 8e6), ("1s", 4e6)]:
+    s = Server(chatty_slow_reader(rate))
+    r = subprocess.run([CSOCK, "-q", q, "connect", f"127.0.0.1:{s.port}"], input=UPLOAD,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    digest, n = s.finish()
+    err = r.stderr.decode()
+    said = f"csock: 127.0.0.1:{s.port}: {len(UPLOAD) - n} bytes were not taken by the peer"
+    check(f"-q {q} with a peer that sends while it reads slowly: it gets every byte, or csock says "
+          "how many it did not and exits 1",
+          (r.returncode == 0 and digest == hashlib.sha256(UPLOAD).hexdigest() and not err)
+          or (r.returncode == 1 and said in err), (r.returncode, n, err))
+    if q == "0":
+        check("-q 0: exits once the peer has everything, all 12 MB",
+              r.returncode == 0 and n == len(UPLOAD), (r.returncode, n, err))
+
+# A peer with a small window that reads nothing until csock has gone: when -q 1s runs out, most
+# of the upload is still csock's, and csock must say exactly how much.
+exited = threading.Event()
+
+
+def read_after_exit(conn):
+    flood(conn)
+    exited.wait(TIMEOUT)
+    n = 0
+    try:
+        while data := conn.recv(65536):
+            n += len(data)
+    except OSError:
+        pass
+    return n
+
+
+s = Server(read_after_exit, rcvbuf=4096)
+r = subprocess.run([CSOCK, "-q", "1s", "connect", f"127.0.0.1:{s.port}"], input=UPLOAD[:1000000],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
+exited.set()
+n = s.finish()
+check("-q 1s, a peer that takes little: exit 1, 'N bytes were not taken by the peer when -q 1s "
+      "ran out', N exactly what it did not get",
+      r.returncode == 1 and n < 1000000 and r.stderr.decode() ==
+      f"csock: 127.0.0.1:{s.port}: {1000000 - n} bytes were not taken by the peer when -q 1s ran "
+      "out\n", (r.returncode, n, r.stderr))
 
 
 def send_and_read(conn):

@@ -1,9 +1,11 @@
 """csock over UDP, against Python's socket module: a chunk of input is a datagram and a datagram
 is written whole; a listener talks to its first peer only, or with -k to every peer; -q and -i
 end a datagram session. Usage: udp.py CSOCK"""
+import os
 import socket
+import subprocess
 
-from clilib import Csock, TIMEOUT, check, done, run
+from clilib import CSOCK, Csock, TIMEOUT, check, done, run
 
 
 def udp(host="127.0.0.1", family=socket.AF_INET):
@@ -81,6 +83,15 @@ with Csock(["-v", "-u", "listen", "127.0.0.1:0"]) as l:
           and bytes(l.out.data) == b"first again", (reply, l.out.data, l.err.text()))
     check("listen -u -v: 'datagrams from 127.0.0.1:PORT'",
           f"datagrams from 127.0.0.1:{a.getsockname()[1]}" in l.err.text(), l.err.text())
+
+peer = udp()
+directory = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+r = subprocess.run([CSOCK, "-u", "connect", f"127.0.0.1:{peer.getsockname()[1]}"],
+                   stdin=directory, capture_output=True, timeout=TIMEOUT)
+os.close(directory)
+check("connect -u < /: exit 1, 'csock: read standard input: Is a directory'",
+      r.returncode == 1 and r.stderr == b"csock: read standard input: Is a directory\n",
+      (r.returncode, r.stderr))
 
 r = run(["-u", "-w", "300ms", "listen", "127.0.0.1:0"])
 check("listen -u -w 300ms with no datagram: exit 3", r.returncode == 3

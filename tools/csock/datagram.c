@@ -206,6 +206,10 @@ static void end_of_input(struct dgrams *d)
 static void input_chunk(const char *chunk, size_t len, void *data)
 {
     struct dgrams *d = data;
+    if (len == 0 && d->in.failed) {
+        stop(d, EXIT_FAILED);
+        return;
+    }
     if (len == 0) {
         end_of_input(d);
         return;

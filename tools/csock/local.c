@@ -18,7 +18,10 @@ static void read_chunk(struct input *in)
 {
     ssize_t n = read(STDIN_FILENO, in->buf, in->chunk);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n < 0) say("read standard input: %s", strerror(errno));
+    if (n < 0) {
+        say("read standard input: %s", strerror(errno));
+        in->failed = 1;
+    }
     if (n <= 0) {
         input_stop(in);
         in->cb(NULL, 0, in->data);

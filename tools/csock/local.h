@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-/* Called with each chunk read from standard input; len 0 is its end (or a read error, already
- * reported). The chunk stays valid, and no other is read, until the input is resumed or the
- * callback returns without pausing it. */
+/* Called with each chunk read from standard input; len 0 is its end, or a read error (said, and
+ * failed set): the session then ends with exit status 1. The chunk stays valid, and no other is
+ * read, until the input is resumed or the callback returns without pausing it. */
 typedef void (*input_cb)(const char *chunk, size_t len, void *data);
 
 struct input {
@@ -21,6 +21,7 @@ struct input {
     char *buf;
     size_t chunk;
     int paused, done;
+    int failed; /* reading failed: standard input did not end, it broke */
 };
 
 /* Starts reading standard input in chunks of at most chunk bytes. Returns 0, or -1 with the

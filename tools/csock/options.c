@@ -41,12 +41,28 @@ static const char help_text[] =
     "TIME is 500ms, 2s, 1.5s, 1m or 1h (a bare number is seconds).\n"
     "Exit status: 0 done, 1 failed, 2 usage error, 3 timed out. See csock(1).\n";
 
-/* One line on standard error, "csock: " and the message, then what follows it. */
+/* One line on standard error, "csock: " and the message, then what follows it. csock's own words
+ * have no control characters: any in the line come from what the user wrote (an argument, a
+ * name, a path), and are escaped, so that a message stays one line and cannot drive the
+ * terminal. */
 static void say_line(const char *after, const char *fmt, va_list ap)
 {
-    char line[1024];
+    char line[1024], shown[4 * sizeof line];
     vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "csock: %s\n%s", line, after);
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        static const char named[] = {['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+        if (*p >= 0x20 && *p != 0x7f) {
+            shown[n++] = (char)*p;
+        } else if (*p < sizeof named && named[*p]) {
+            shown[n++] = '\\';
+            shown[n++] = named[*p];
+        } else {
+            n += (size_t)snprintf(shown + n, sizeof shown - n, "\\x%02x", *p);
+        }
+    }
+    shown[n] = '\0';
+    fprintf(stderr, "csock: %s\n%s", shown, after);
 }
 
 void say(const char *fmt, ...)
@@ -104,6 +120,42 @@ static const struct {
 
 static const char *const command_names[] = {"connect", "listen", "serve"};
 
+#define SHORT_OPTIONS ":46us:km:w:i:q:dze:xvhV"
+
+/* Whether getopt_long's optopt names one of csock's options (its letter or a long option's
+ * value), rather than a letter it does not know. */
+static int known_option(int opt)
+{
+    return opt >= OPT_NO_SHUTDOWN || (opt > 0 && opt != ':' && strchr(SHORT_OPTIONS, opt));
+}
+
+/* What is wrong with an option getopt_long refused: a letter it does not know, or a long option
+ * (arg) that is unknown, ambiguous, or given a value it does not take. getopt_long sets optopt to
+ * the unknown letter, to the long option's value when it was given a value, and to 0 when no
+ * long option is found. */
+static int bad_option(const char *arg, int opt)
+{
+    if (opt && !known_option(opt)) return usage("unknown option -%c", opt);
+    const char *name = arg + 2;
+    int len = (int)strcspn(name, "=");
+    const struct option *first = NULL, *second = NULL;
+    for (const struct option *o = long_options; o->name; o++) {
+        if (strncmp(o->name, name, (size_t)len) != 0) continue;
+        if ((int)strlen(o->name) == len) { /* exact: no abbreviation is ambiguous then */
+            first = o;
+            second = NULL;
+            break;
+        }
+        *(first ? &second : &first) = o;
+    }
+    if (first && second)
+        return usage("option --%.*s is ambiguous: --%s or --%s", len, name, first->name,
+                     second->name);
+    if (first && name[len] == '=' && first->has_arg == no_argument)
+        return usage("option --%s takes no value", first->name);
+    return usage("unknown option --%.*s", len, name);
+}
+
 static int duration_arg(const char *name, const char *text, double *out)
 {
     if (parse_duration(text, out) == 0) return 0;
@@ -121,7 +173,7 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
     int opt;
     char *end;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":46us:km:w:i:q:dze:xvhV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL)) != -1) {
         if (opt >= 0 && opt <= OPT_NO_SHUTDOWN) g->seen[opt] = 1;
         switch (opt) {
         case '4':
@@ -186,11 +238,12 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
                    CSOCK_VERSION_PATCH);
             *done = 1;
             return EXIT_OK;
-        case ':':
-            return usage("%s needs a value", argv[optind - 1]);
+        case ':': /* the option was the last argument: optind is past it */
+            if (strncmp(argv[optind - 1], "--", 2) == 0)
+                return usage("%s needs a value", argv[optind - 1]);
+            return usage("-%c needs a value", optopt);
         default:
-            if (optopt) return usage("unknown option -%c", optopt);
-            return usage("unknown option %s", argv[optind - 1]);
+            return bad_option(argv[optind - 1], optopt);
         }
     }
     return EXIT_OK;

@@ -4,14 +4,18 @@
  * the peer wait (the kernel's window), so memory stays bounded and nothing is dropped.
  *
  * End-of-file rules (csock.1): at the end of standard input the connection is shut down for
- * writing (not with --no-shutdown; -q 0 closes once everything is sent; -q T quits T later).
+ * writing (not with --no-shutdown; -q 0 ends the session once the queue has drained; -q T quits
+ * T later). A single session that ends well hands its socket to finish_session, which waits
+ * until the peer has taken everything.
  * The peer's end closes the connection, which ends a single session, once standard input has
  * ended too, or at once if it is a terminal: a pipe or a file goes on being sent, since a peer
  * that only shut down its side still reads it. With -k, the end of standard input ends nothing,
  * and a client's end closes its connection. */
+#define _POSIX_C_SOURCE 200809L /* F_DUPFD_CLOEXEC */
 #include "local.h"
 #include "session.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,7 @@ struct conn {
     struct conn *prev, *next;
     int full;       /* its queue reached high water: standard input waits for its on_drain */
     int peer_ended; /* it sent end of file while standard input went on */
+    int shut;       /* it was shut down for writing at the end of standard input */
     uint64_t received;
     char peer[CSOCK_ADDRSTRLEN];
 };
@@ -50,6 +55,12 @@ struct relay {
     csock_timer *quit;
     uint64_t sent; /* bytes of standard input, for the hex dump */
     int input_tty; /* standard input is a terminal: nothing typed later can be lost */
+    /* A single session's end: with -q 0 the stream hands its socket over to finish_session as
+     * soon as its queue has drained, and otherwise when it closes; -q T ran out at quit_at. */
+    int hand_over, quit_fired;
+    double quit_at;
+    struct ending end; /* end.fd >= 0: finish_session is due */
+    char peer[CSOCK_ADDRSTRLEN];
 };
 
 static void stop(struct relay *r)
@@ -123,12 +134,33 @@ static void resume_input(struct relay *r)
 
 static void conn_drain(csock_stream *st, void *data)
 {
-    (void)st;
     struct conn *k = data;
+    if (k->r->hand_over && csock_stream_queued(st) == 0) csock_stream_close(st);
     if (!k->full) return;
     k->full = 0;
     k->r->full--;
     resume_input(k->r);
+}
+
+/* Keeps the socket of a single session that ended well for finish_session, which waits until the
+ * peer has taken everything. Returns 0, or -1 if it cannot. */
+static int hand_over(struct relay *r, struct conn *k)
+{
+    int fd = fcntl(csock_stream_fileno(k->st), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return -1;
+    memcpy(r->peer, k->peer, sizeof r->peer);
+    r->end = (struct ending){
+        .fd = fd,
+        .reading = !csock_stream_at_eof(k->st),
+        .peer_ended = k->peer_ended,
+        .hex = r->c->hex,
+        .received = k->received,
+        .deadline = r->quit_at,
+        .quit_after = r->c->quit_after,
+        .idle = r->c->idle,
+        .peer = r->peer,
+    };
+    return 0;
 }
 
 static void conn_close(csock_stream *st, int error, void *data)
@@ -136,8 +168,22 @@ static void conn_close(csock_stream *st, int error, void *data)
     struct conn *k = data;
     if (!k) return;
     struct relay *r = k->r;
-    size_t dropped = csock_stream_queued(st);
-    if (dropped) say("%s: %zu bytes were not taken by the peer", k->peer, dropped);
+    if (r->quit) csock_timer_cancel(r->quit);
+    r->quit = NULL;
+    if (r->srv || error || r->status != EXIT_OK || r->quit_fired || hand_over(r, k) < 0) {
+        /* What the peer did not take: what is queued and, when the connection failed or was
+         * given up, what its system never acknowledged (a close still delivers that). */
+        size_t queued = csock_stream_queued(st), left = queued;
+        if (error || r->quit_fired)
+            left += unacked_bytes(csock_stream_fileno(st), k->shut && !queued);
+        if (left && r->quit_fired) {
+            say("%s: %zu bytes were not taken by the peer when -q %gs ran out", k->peer, left,
+                r->c->quit_after);
+            r->status = EXIT_FAILED;
+        } else if (left) {
+            say("%s: %zu bytes were not taken by the peer", k->peer, left);
+        }
+    }
     if (error == CSOCK_ETIMEOUT)
         say("%s: idle for %gs", k->peer, r->c->idle);
     else if (error && k->peer_ended)
@@ -164,25 +210,44 @@ static void quit_due(csock_loop *loop, csock_timer *t, void *data)
     (void)loop, (void)t;
     struct relay *r = data;
     r->quit = NULL;
+    r->quit_fired = 1;
     if (r->conns) csock_stream_abort(r->conns->st);
 }
 
 static void end_of_input(struct relay *r)
 {
     if (r->srv || !r->conns) return; /* with -k it ends nothing */
-    csock_stream *st = r->conns->st;
-    if (r->c->quit_after == 0 || r->conns->peer_ended) {
-        csock_stream_close(st);
+    struct conn *k = r->conns;
+    if (r->c->quit_after > 0) {
+        r->quit_at = monotonic_time() + r->c->quit_after;
+        r->quit = csock_loop_call_later(r->loop, r->c->quit_after, quit_due, r);
+    }
+    if (k->peer_ended) {
+        csock_stream_close(k->st);
         return;
     }
-    if (!r->c->no_shutdown) csock_stream_shutdown(st);
-    if (r->c->quit_after > 0)
-        r->quit = csock_loop_call_later(r->loop, r->c->quit_after, quit_due, r);
+    if (!r->c->no_shutdown) {
+        csock_stream_shutdown(k->st);
+        k->shut = 1;
+    }
+    /* -q 0: the rest is finish_session's once the queue has drained. The stream goes on reading
+     * meanwhile: closing it would stop that, and a peer that waits to send before it reads would
+     * wait for ever. */
+    if (r->c->quit_after == 0) {
+        r->hand_over = 1;
+        if (csock_stream_queued(k->st) == 0) csock_stream_close(k->st);
+    }
 }
 
 static void input_chunk(const char *chunk, size_t len, void *data)
 {
     struct relay *r = data;
+    if (len == 0 && r->in.failed) { /* the session ends: what was sent may be incomplete */
+        r->status = EXIT_FAILED;
+        if (!r->srv && r->conns) csock_stream_abort(r->conns->st);
+        stop(r);
+        return;
+    }
     if (len == 0) {
         end_of_input(r);
         return;
@@ -209,6 +274,8 @@ static struct relay *relay_new(const struct config *c)
         return NULL;
     }
     r->c = c;
+    r->quit_at = NO_LIMIT;
+    r->end.fd = -1;
     r->handler = (csock_stream_handler){
         .on_open = conn_open,
         .on_data = conn_data,
@@ -255,6 +322,7 @@ int relay_stream(const struct config *c, csock *s)
             say("%s", csock_lasterror());
     }
     input_stop(&r->in);
+    if (r->end.fd >= 0) status = status == EXIT_OK ? finish_session(&r->end) : status;
     csock_loop_free(r->loop);
     free(r);
     return status;

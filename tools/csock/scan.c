@@ -1,6 +1,7 @@
 /* csock connect -z: connects to each port of a range in turn, and prints "HOST:PORT open" on
  * standard output for each that accepts (nothing is sent). With -v, each port that does not says
- * why on standard error. The host's first address is scanned, as nc does. */
+ * why on standard error. The host's first address is scanned, as nc does. A connection that
+ * reached itself is no open port. */
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -26,8 +27,9 @@ static int try_port(const struct config *c, const csock_addrinfo *item, const cs
     if (rc == 0 && source) rc = csock_bind_addr(s, source);
     if (rc == 0) rc = csock_connect_addr(s, &a);
     if (rc < 0 && c->verbose) say("%s", csock_lasterror());
+    int open = rc == 0 && !reached_itself(s, c->address.host, port, c->verbose);
     csock_free(s);
-    return rc == 0;
+    return open;
 }
 
 int run_scan(const struct config *c)

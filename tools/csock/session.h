@@ -7,6 +7,7 @@
 
 #include <csock/server.h>
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /* relay.c: moves standard input to s and s's data to standard output, both ways at once, until
@@ -20,6 +21,32 @@ struct relay;
 csock_server_config relay_server_config(const struct config *c, struct relay **r);
 int relay_serve(struct relay *r, csock_server *srv);
 void relay_free(struct relay *r); /* one that was never served; NULL is ignored */
+
+/* finish.c: the end of a single TCP session, after its stream has closed: writing is shut down,
+ * what the peer still sends goes to standard output, and csock waits until the peer has
+ * acknowledged every byte, the connection fails, or a time limit runs out; each but the first is
+ * said, with how many bytes the peer did not take. */
+struct ending {
+    int fd;            /* a duplicate of the session's socket; finish_session closes it */
+    int reading;       /* the peer has not ended its side: read what it sends */
+    int peer_ended;    /* it had ended its side while standard input went on */
+    int hex;           /* -x */
+    uint64_t received; /* bytes received so far, for the hex dump */
+    double deadline;   /* monotonic_time() at which -q runs out, or NO_LIMIT */
+    double quit_after; /* -q, for the message */
+    double idle;       /* -i: nothing taken or received for that long; NO_LIMIT */
+    const char *peer;
+};
+/* Returns the exit status. */
+int finish_session(struct ending *e);
+
+/* finish.c: bytes written to a TCP socket that the peer has not acknowledged yet (its end of file
+ * not counted; fin_sent: the socket was shut down for writing, which a reset leaves no trace
+ * of); 0 for any other socket. */
+size_t unacked_bytes(int fd, int fin_sent);
+
+/* finish.c: seconds on the monotonic clock. */
+double monotonic_time(void);
 
 /* datagram.c: the same for a datagram socket, which talks to: */
 enum peers {
@@ -48,6 +75,12 @@ int exec_serve(const struct config *c, csock_server *srv);
  * family, so that only addresses of the family are tried. Returns 1 with *out set, 0 for none,
  * -1 on error (said). */
 int source_address(const struct config *c, csock_addr *out);
+
+/* connect.c: whether s, just connected over TCP to host:port, reached itself: nothing listens on
+ * a port of the range the system hands out for outgoing connections, and the connection came
+ * from that very port ("simultaneous open" on loopback). That is no peer: says so if verbose
+ * ("Connection refused (the connection reached itself: ...)"). */
+int reached_itself(csock *s, const char *host, int port, int verbose);
 
 /* listen.c: a socket bound to c->address (listening, for a stream), or NULL with the message
  * set. */
