@@ -28,6 +28,14 @@ echo
 "$build/bench/bench-sendfile" "${SENDFILE_ROUNDS:-7}" "${SENDFILE_MEGABYTES:-256}" |
     tee "bench/results/sendfile-$stamp.md"
 echo
+# The soak fails the run if descriptors or memory do not come back.
+if ! "$build/bench/soak" "${SOAK_CYCLES:-100000}" "${SOAK_FAILURES:-10000}" \
+    >"bench/results/soak-$stamp.md"; then
+    cat "bench/results/soak-$stamp.md"
+    exit 1
+fi
+cat "bench/results/soak-$stamp.md"
+echo
 python3 bench/echo.py "$build" "${ECHO_ROUNDS:-60}" "${ECHO_WINDOW:-0.25}" "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}"
 echo
 # The csock tool against OpenBSD netcat and socat (installed here where possible).

@@ -1,6 +1,7 @@
 """The HTTP example driven by real clients: curl (two requests over one kept-alive connection), wrk,
 Python's http.client (keep-alive, a request with a body, Connection: close), pipelined requests
-on a raw socket, HTTP/1.0, a bad request and a header too large. Usage: http_example.py BUILD_DIR"""
+on a raw socket, HTTP/1.0, a bad request, a bad Content-Length and a header too large.
+Usage: http_example.py BUILD_DIR"""
 import http.client
 import os
 import re
@@ -68,6 +69,13 @@ def main():
         check("a bad request line: 400", got.startswith(b"HTTP/1.1 400 "), got[:200])
         got = raw_exchange(port, b"GET / HTTP/1.1\r\nX: " + b"y" * 9000 + b"\r\n\r\n")
         check("a header over 8 KiB: 431", got.startswith(b"HTTP/1.1 431 "), got[:200])
+        # A Content-Length that is not a number is refused, not read as another body size (the
+        # server would then take the next request for a body, or skip bytes forever).
+        for length in (b"5T", b"-1", b"", b"1 2", b"99999999999999999999999"):
+            got = raw_exchange(port, b"POST / HTTP/1.1\r\nContent-Length: " + length +
+                               b"\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n")
+            check(f"Content-Length: {length.decode()!r}: 400",
+                  got.startswith(b"HTTP/1.1 400 ") and HELLO not in got, got[:200])
         rc = p.stop()
         check("SIGTERM: status 0", rc == 0, p.stderr())
     done()

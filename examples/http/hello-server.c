@@ -3,23 +3,12 @@
  * without keep-alive. Serves until SIGINT or SIGTERM.
  *
  * Usage: hello-server ADDRESS   (127.0.0.1:8080, [::1]:0, ...; port 0 prints the real one) */
-#define _GNU_SOURCE /* strcasestr */
 #include "../serve.h"
+#include "request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#define HEAD_MAX 8192 /* the longest request line or header line, and a body we skip */
-
-/* Where a connection is in its current request. */
-struct request {
-    int in_head;      /* the request line is read; headers come until an empty line */
-    int close;        /* answer, then close */
-    size_t body_left; /* bytes of a body to skip once the head is done */
-    int discard;      /* answered with an error: read and drop the rest until end of file */
-};
 
 static const char hello[] = "HTTP/1.1 200 OK\r\n"
                             "Content-Type: text/plain\r\n"
@@ -55,32 +44,6 @@ static void reply(csock_stream *st, struct request *r, const char *status)
     csock_stream_write(st, text, (size_t)n);
     csock_stream_shutdown(st);
     r->discard = 1;
-}
-
-/* Starts a request from its request line: "GET /path HTTP/1.1". Returns 0, or -1 when the line
- * is not HTTP (the connection is then answered 400 and closed). */
-static int request_line(struct request *r, const char *line, size_t len)
-{
-    const char *sp1 = memchr(line, ' ', len);
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
-    if (!sp1 || !sp2 || sp1 == line || len - (size_t)(sp2 + 1 - line) < 8 ||
-        memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
-        return -1;
-    *r = (struct request){.in_head = 1, .close = sp2[8] == '0'}; /* HTTP/1.0: close by default */
-    return 0;
-}
-
-static void header(struct request *r, const char *line, size_t len)
-{
-    char text[HEAD_MAX + 1];
-    memcpy(text, line, len);
-    text[len] = 0;
-    if (strncasecmp(text, "Connection:", 11) == 0) {
-        if (strcasestr(text + 11, "close")) r->close = 1;
-        if (strcasestr(text + 11, "keep-alive")) r->close = 0;
-    } else if (strncasecmp(text, "Content-Length:", 15) == 0) {
-        r->body_left = strtoul(text + 15, NULL, 10);
-    }
 }
 
 static void on_data(csock_stream *st, void *data)
@@ -120,7 +83,7 @@ static void on_data(csock_stream *st, void *data)
                 continue;
             }
         } else if (len > 0) {
-            header(r, line, len);
+            if (request_header(r, line, len) < 0) reply(st, r, "400 Bad Request");
         } else { /* the end of the head */
             r->in_head = 0;
             if (r->body_left > 0) continue;
