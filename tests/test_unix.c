@@ -382,13 +382,11 @@ static void unix_text_means_one_thing_everywhere(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         csock_addr want = unix_name(cases[i].name);
         for (int b = 0; b < BINDERS; b++) {
+            /* Without a family, "./rel" is a host name to look up: test_create, where no
+             * look-up leaves the machine, has that. */
+            if (b == CREATE_SERVER && cases[i].needs_unix_family) continue;
             int rc;
             csock *l = listen_by((enum binder)b, cases[i].text, &rc);
-            if (b == CREATE_SERVER && cases[i].needs_unix_family) {
-                CHECK(l == NULL); /* taken as a host name, not a path */
-                csock_free(l);
-                continue;
-            }
             csock_addr got = {0};
             if (!l || csock_getsockname(l, &got) < 0 || !same_addr(&got, &want)) {
                 char text[CSOCK_ADDRSTRLEN] = "";
@@ -398,10 +396,9 @@ static void unix_text_means_one_thing_everywhere(void)
                 check_test_failed = 1;
             }
             for (int c = 0; l && c < CONNECTERS; c++) {
+                if (c == CREATE_CONNECTION && cases[i].needs_unix_family) continue;
                 csock *conn = connect_by((enum connecter)c, cases[i].text, &rc);
-                if (c == CREATE_CONNECTION && cases[i].needs_unix_family) {
-                    CHECK(conn == NULL);
-                } else if (!conn) {
+                if (!conn) {
                     fprintf(stderr, "%s \"%s\" to a %s server: %s\n", connecter_names[c],
                             cases[i].text, binder_names[b], csock_lasterror());
                     check_test_failed = 1;
