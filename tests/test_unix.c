@@ -465,19 +465,25 @@ static void bad_unix_text_is_refused_alike(void)
 static void unix_text_on_an_ip_socket(void)
 {
     static const char *const texts[] = {"/tmp/x.sock", "unix:x.sock", "unix:/tmp/x.sock", "@x"};
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
-        char want[96];
-        CHECK_EQ(csock_bind(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
-        snprintf(want, sizeof want, "bind %s: an AF_UNIX address for an AF_INET socket", texts[i]);
-        CHECK_STR(csock_lasterror(), want);
-        CHECK_EQ(csock_connect(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
-        CHECK_ERROR(CSOCK_EAFNOSUPPORT, "an AF_UNIX address for an AF_INET socket");
-        CHECK_EQ(csock_connect_ex(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
-        csock_free(s);
-        csock_server_options v4 = {.family = AF_INET};
-        CHECK(csock_create_server(texts[i], 0, &v4) == NULL);
-        CHECK_ERROR(CSOCK_EAFNOSUPPORT, "an AF_UNIX address for an AF_INET socket");
+    static const int families[] = {AF_INET, AF_INET6};
+    for (size_t f = 0; f < 2; f++) {
+        const char *name = families[f] == AF_INET ? "AF_INET" : "AF_INET6";
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            csock *s = csock_socket(families[f], SOCK_STREAM, 0);
+            char want[96];
+            CHECK_EQ(csock_bind(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+            snprintf(want, sizeof want, "bind %s: an AF_UNIX address for an %s socket", texts[i],
+                     name);
+            CHECK_STR(csock_lasterror(), want);
+            CHECK_EQ(csock_connect(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+            CHECK_ERROR(CSOCK_EAFNOSUPPORT, want + 5);
+            CHECK_EQ(csock_connect_ex(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+            CHECK_ERROR(CSOCK_EAFNOSUPPORT, want + 5);
+            csock_free(s);
+            csock_server_options ip = {.family = families[f]};
+            CHECK(csock_create_server(texts[i], 0, &ip) == NULL);
+            CHECK_ERROR(CSOCK_EAFNOSUPPORT, want);
+        }
     }
 }
 
