@@ -170,7 +170,8 @@ typedef struct csock_addr {
  * (NULL too), which is a host or "host:port". A socket that is AF_UNIX already (csock_bind and
  * csock_connect on it, csock_bind_unix, csock_create_server with family AF_UNIX) takes any other
  * text as a path too: "rel.sock" there is a file. "unix:" is removed wherever it appears, so a
- * file named "unix:x" is "./unix:x". */
+ * file named "unix:x" is "./unix:x"; and "unix:80" is a path, never the host "unix" and port 80
+ * (give such a host and its port apart, as csock_create_connection("unix", 80, ...) takes). */
 const char *csock_unix_path(const char *text);
 
 /* Parses an address without any name lookup: "127.0.0.1:80", "[::1]:80", "[fe80::1%lo]:80",

@@ -75,7 +75,7 @@ int csock__unix_addr(csock_addr *out, const char *path, size_t n, const char *op
     const char *nul = memchr(path, '\0', n);
     if (nul)
         return csock__failf(CSOCK_EINVAL,
-                            "%s %.40s: a Unix socket path holds no NUL byte (byte %zu of %zu is)",
+                            "%s %.40s: a Unix socket path cannot hold a NUL byte (byte %zu of %zu)",
                             op, path, (size_t)(nul - path), n);
     memcpy(un->sun_path, path, n);
     out->len = (socklen_t)(off + n + 1);

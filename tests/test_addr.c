@@ -150,13 +150,12 @@ static void unix_text_reads_alike(void)
         csock_addr parsed, made, resolved;
         int p = csock_addr_parse(&parsed, cases[i].text);
         int m = csock_addr_make(&made, cases[i].text, 0);
-        int r = csock_addr_resolve(&resolved, cases[i].text, 0, 0);
-        csock_addrlist *list = csock_getaddrinfo(cases[i].text, 0, 0, SOCK_STREAM, 0, 0);
         if (!cases[i].name) {
-            CHECK(p < 0 && m < 0 && list == NULL);
-            csock_freeaddrinfo(list);
+            CHECK(p < 0 && m < 0); /* the look-ups would take it for a name: test_create */
             continue;
         }
+        int r = csock_addr_resolve(&resolved, cases[i].text, 0, 0);
+        csock_addrlist *list = csock_getaddrinfo(cases[i].text, 0, 0, SOCK_STREAM, 0, 0);
         if (p != 0 || m != 0 || r != 0 || !list || list->count != 1 ||
             !is_unix_name(&parsed, cases[i].name) || !is_unix_name(&made, cases[i].name) ||
             !is_unix_name(&resolved, cases[i].name) ||
@@ -338,7 +337,8 @@ static void unix_address_from_bytes(void)
     CHECK_EQ(csock_addr_unix(&a, "unix:@a\0b", 9), 0);
     CHECK_EQ(a.len, off + 4);
     CHECK_EQ(csock_addr_unix(&a, "/a\0b", 4), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "a Unix socket path holds no NUL byte (byte 2 of 4 is)");
+    CHECK_ERROR(CSOCK_EINVAL,
+                "make Unix address /a: a Unix socket path cannot hold a NUL byte (byte 2 of 4)");
     CHECK_EQ(csock_addr_unix(&a, "rel.sock", 8), 0);
     CHECK(is_unix_name(&a, "rel.sock"));
     CHECK_EQ(csock_addr_unix(&a, "/abc", 2), 0); /* the length given, not the string's */

@@ -276,19 +276,6 @@ static void own_watch_on_the_server_loop(void)
     CHECK_EQ(check_open_fds(), fds);
 }
 
-/* Runs srv, checks that client c gets its bytes echoed, then shuts srv down and frees both. */
-static void check_echo_and_free(csock_server *srv, csock *c)
-{
-    pthread_t t = check_thread(serve, srv);
-    char buf[8];
-    CHECK_EQ(csock_send(c, "hi", 2), 2);
-    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
-    csock_server_shutdown(srv);
-    check_join(t);
-    csock_free(c);
-    csock_server_free(srv);
-}
-
 /* "unix:relative.sock" is a Unix path, though its first character is not '/' or '@'. */
 static void relative_unix_path(void)
 {
@@ -302,95 +289,19 @@ static void relative_unix_path(void)
     csock_addr a;
     CHECK_EQ(csock_server_address(srv, &a), 0);
     CHECK_EQ(csock_addr_family(&a), AF_UNIX);
+    pthread_t t = check_thread(serve, srv);
     csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    char buf[8];
     CHECK_EQ(csock_connect(c, "relative.sock", 0), 0);
-    check_echo_and_free(srv, c);
+    CHECK_EQ(csock_send(c, "hi", 2), 2);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    csock_server_shutdown(srv);
+    check_join(t);
+    csock_free(c);
+    csock_server_free(srv);
     unlink("relative.sock");
     CHECK_EQ(chdir(old), 0);
     rmdir(dir);
-}
-
-/* ---- addresses: parsed once, the value bound as it is ---- */
-
-/* The server is on exactly the Unix name of text (an abstract name's bytes as written). */
-static void serves_on_unix_name(const char *text, const char *name)
-{
-    csock_server_config config = {.handler = &echo_handler};
-    csock_server *srv = csock_server_new(text, &config);
-    CHECK(srv != NULL);
-    if (!srv) {
-        fprintf(stderr, "server on \"%s\": %s\n", text, csock_lasterror());
-        return;
-    }
-    csock_addr a, want;
-    CHECK_EQ(csock_server_address(srv, &a), 0);
-    struct sockaddr_un *un = (struct sockaddr_un *)&want.ss;
-    memset(&want, 0, sizeof want);
-    un->sun_family = AF_UNIX;
-    size_t n = strlen(name);
-    memcpy(un->sun_path, name, n);
-    if (name[0] == '@') un->sun_path[0] = '\0';
-    want.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] != '@'));
-    CHECK(a.len == want.len && memcmp(&a.ss, &want.ss, a.len) == 0);
-    /* And a client reaches it by the same text. */
-    csock *c = csock_create_connection(text, 0, 5, NULL);
-    CHECK(c != NULL);
-    check_echo_and_free(srv, c);
-    if (name[0] != '@') unlink(name);
-}
-
-static void unix_addresses_bind_what_they_say(void)
-{
-    char dir[] = "/tmp/csock-server-XXXXXX", name[64], text[80], max_path[128], over[140];
-    CHECK(mkdtemp(dir) != NULL);
-    /* A backslash in an abstract name is a byte of the name, not an escape to undo. */
-    snprintf(name, sizeof name, "@csock-server-%d\\b", (int)getpid());
-    serves_on_unix_name(name, name);
-    snprintf(text, sizeof text, "unix:%s-u", name);
-    serves_on_unix_name(text, text + 5);
-    int used = snprintf(max_path, sizeof max_path, "%s/", dir);
-    memset(max_path + used, 'm', 107 - (size_t)used);
-    max_path[107] = '\0';
-    serves_on_unix_name(max_path, max_path);
-    snprintf(over, sizeof over, "%sm", max_path);
-    csock_server_config config = {.handler = &echo_handler};
-    CHECK(csock_server_new(over, &config) == NULL);
-    CHECK_ERROR(CSOCK_ENAMETOOLONG, "Unix socket path too long (108 bytes, at most 107)");
-    CHECK(csock_server_new("@", &config) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "empty abstract Unix name");
-    CHECK(csock_server_new("", &config) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "parse address \"\"");
-    CHECK(csock_server_new("./rel", &config) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "a relative Unix path is written unix:./rel");
-    rmdir(dir);
-}
-
-/* A server on a ready-made address: an abstract name with a NUL, which no text names. */
-static void server_on_an_address(void)
-{
-    char name[64];
-    int n = snprintf(name, sizeof name, "@csock-server-%d", (int)getpid());
-    name[n++] = '\0';
-    name[n++] = 'z';
-    csock_addr a, got;
-    CHECK_EQ(csock_addr_unix(&a, name, (size_t)n), 0);
-    csock_server_config config = {.handler = &echo_handler};
-    csock_server *srv = csock_server_new_addr(&a, &config);
-    CHECK(srv != NULL);
-    CHECK_EQ(csock_server_address(srv, &got), 0);
-    CHECK(got.len == a.len && memcmp(&got.ss, &a.ss, a.len) == 0);
-    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
-    CHECK_EQ(csock_connect_addr(c, &a), 0);
-    check_echo_and_free(srv, c);
-    csock_addr empty = {0};
-    CHECK(csock_server_new_addr(&empty, &config) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "server: no address");
-    CHECK(csock_server_new_addr(NULL, &config) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "server: NULL address");
-    csock_server_config none = {0};
-    CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:0"), 0);
-    CHECK(csock_server_new_addr(&a, &none) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
 }
 
 static void bad_configs(void)
@@ -576,6 +487,102 @@ static void accepting_resumes_soon_after_exhaustion(void)
     CHECK(took < 0.5);
     csock_free(late);
     stop_echo_child(child);
+}
+
+/* ---- addresses: parsed once, the value bound as it is ---- */
+
+/* Runs srv, checks that client c gets its bytes echoed, then shuts srv down and frees both. */
+static void check_echo_and_free(csock_server *srv, csock *c)
+{
+    pthread_t t = check_thread(serve, srv);
+    char buf[8];
+    CHECK_EQ(csock_send(c, "hi", 2), 2);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    csock_server_shutdown(srv);
+    check_join(t);
+    csock_free(c);
+    csock_server_free(srv);
+}
+
+/* The server is on exactly the Unix name of text (an abstract name's bytes as written). */
+static void serves_on_unix_name(const char *text, const char *name)
+{
+    csock_server_config config = {.handler = &echo_handler};
+    csock_server *srv = csock_server_new(text, &config);
+    CHECK(srv != NULL);
+    if (!srv) {
+        fprintf(stderr, "server on \"%s\": %s\n", text, csock_lasterror());
+        return;
+    }
+    csock_addr a, want;
+    CHECK_EQ(csock_server_address(srv, &a), 0);
+    struct sockaddr_un *un = (struct sockaddr_un *)&want.ss;
+    memset(&want, 0, sizeof want);
+    un->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    memcpy(un->sun_path, name, n);
+    if (name[0] == '@') un->sun_path[0] = '\0';
+    want.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] != '@'));
+    CHECK(a.len == want.len && memcmp(&a.ss, &want.ss, a.len) == 0);
+    /* And a client reaches it by the same text. */
+    csock *c = csock_create_connection(text, 0, 5, NULL);
+    CHECK(c != NULL);
+    check_echo_and_free(srv, c);
+    if (name[0] != '@') unlink(name);
+}
+
+static void unix_addresses_bind_what_they_say(void)
+{
+    char dir[] = "/tmp/csock-server-XXXXXX", name[64], text[80], max_path[128], over[140];
+    CHECK(mkdtemp(dir) != NULL);
+    /* A backslash in an abstract name is a byte of the name, not an escape to undo. */
+    snprintf(name, sizeof name, "@csock-server-%d\\b", (int)getpid());
+    serves_on_unix_name(name, name);
+    snprintf(text, sizeof text, "unix:%s-u", name);
+    serves_on_unix_name(text, text + 5);
+    int used = snprintf(max_path, sizeof max_path, "%s/", dir);
+    memset(max_path + used, 'm', 107 - (size_t)used);
+    max_path[107] = '\0';
+    serves_on_unix_name(max_path, max_path);
+    snprintf(over, sizeof over, "%sm", max_path);
+    csock_server_config config = {.handler = &echo_handler};
+    CHECK(csock_server_new(over, &config) == NULL);
+    CHECK_ERROR(CSOCK_ENAMETOOLONG, "Unix socket path too long (108 bytes, at most 107)");
+    CHECK(csock_server_new("@", &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "empty abstract Unix name");
+    CHECK(csock_server_new("", &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "parse address \"\"");
+    CHECK(csock_server_new("./rel", &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "a relative Unix path is written unix:./rel");
+    rmdir(dir);
+}
+
+/* A server on a ready-made address: an abstract name with a NUL, which no text names. */
+static void server_on_an_address(void)
+{
+    char name[64];
+    int n = snprintf(name, sizeof name, "@csock-server-%d", (int)getpid());
+    name[n++] = '\0';
+    name[n++] = 'z';
+    csock_addr a, got;
+    CHECK_EQ(csock_addr_unix(&a, name, (size_t)n), 0);
+    csock_server_config config = {.handler = &echo_handler};
+    csock_server *srv = csock_server_new_addr(&a, &config);
+    CHECK(srv != NULL);
+    CHECK_EQ(csock_server_address(srv, &got), 0);
+    CHECK(got.len == a.len && memcmp(&got.ss, &a.ss, a.len) == 0);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_connect_addr(c, &a), 0);
+    check_echo_and_free(srv, c);
+    csock_addr empty = {0};
+    CHECK(csock_server_new_addr(&empty, &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: no address");
+    CHECK(csock_server_new_addr(NULL, &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: NULL address");
+    csock_server_config none = {0};
+    CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:0"), 0);
+    CHECK(csock_server_new_addr(&a, &none) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
 }
 
 int main(void)

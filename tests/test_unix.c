@@ -382,13 +382,11 @@ static void unix_text_means_one_thing_everywhere(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         csock_addr want = unix_name(cases[i].name);
         for (int b = 0; b < BINDERS; b++) {
+            /* Without a family, "./rel" is a host name to look up: test_create, where no
+             * look-up leaves the machine, has that. */
+            if (b == CREATE_SERVER && cases[i].needs_unix_family) continue;
             int rc;
             csock *l = listen_by((enum binder)b, cases[i].text, &rc);
-            if (b == CREATE_SERVER && cases[i].needs_unix_family) {
-                CHECK(l == NULL); /* taken as a host name, not a path */
-                csock_free(l);
-                continue;
-            }
             csock_addr got = {0};
             if (!l || csock_getsockname(l, &got) < 0 || !same_addr(&got, &want)) {
                 char text[CSOCK_ADDRSTRLEN] = "";
@@ -398,10 +396,9 @@ static void unix_text_means_one_thing_everywhere(void)
                 check_test_failed = 1;
             }
             for (int c = 0; l && c < CONNECTERS; c++) {
+                if (c == CREATE_CONNECTION && cases[i].needs_unix_family) continue;
                 csock *conn = connect_by((enum connecter)c, cases[i].text, &rc);
-                if (c == CREATE_CONNECTION && cases[i].needs_unix_family) {
-                    CHECK(conn == NULL);
-                } else if (!conn) {
+                if (!conn) {
                     fprintf(stderr, "%s \"%s\" to a %s server: %s\n", connecter_names[c],
                             cases[i].text, binder_names[b], csock_lasterror());
                     check_test_failed = 1;
@@ -468,19 +465,25 @@ static void bad_unix_text_is_refused_alike(void)
 static void unix_text_on_an_ip_socket(void)
 {
     static const char *const texts[] = {"/tmp/x.sock", "unix:x.sock", "unix:/tmp/x.sock", "@x"};
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
-        char want[96];
-        CHECK_EQ(csock_bind(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
-        snprintf(want, sizeof want, "bind %s: an AF_UNIX address for an AF_INET socket", texts[i]);
-        CHECK_STR(csock_lasterror(), want);
-        CHECK_EQ(csock_connect(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
-        CHECK_ERROR(CSOCK_EAFNOSUPPORT, "an AF_UNIX address for an AF_INET socket");
-        CHECK_EQ(csock_connect_ex(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
-        csock_free(s);
-        csock_server_options v4 = {.family = AF_INET};
-        CHECK(csock_create_server(texts[i], 0, &v4) == NULL);
-        CHECK_ERROR(CSOCK_EAFNOSUPPORT, "an AF_UNIX address for an AF_INET socket");
+    static const int families[] = {AF_INET, AF_INET6};
+    for (size_t f = 0; f < 2; f++) {
+        const char *name = families[f] == AF_INET ? "AF_INET" : "AF_INET6";
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            csock *s = csock_socket(families[f], SOCK_STREAM, 0);
+            char want[96];
+            CHECK_EQ(csock_bind(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+            snprintf(want, sizeof want, "bind %s: an AF_UNIX address for an %s socket", texts[i],
+                     name);
+            CHECK_STR(csock_lasterror(), want);
+            CHECK_EQ(csock_connect(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+            CHECK_ERROR(CSOCK_EAFNOSUPPORT, want + 5);
+            CHECK_EQ(csock_connect_ex(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
+            CHECK_ERROR(CSOCK_EAFNOSUPPORT, want + 5);
+            csock_free(s);
+            csock_server_options ip = {.family = families[f]};
+            CHECK(csock_create_server(texts[i], 0, &ip) == NULL);
+            CHECK_ERROR(CSOCK_EAFNOSUPPORT, want);
+        }
     }
 }
 
