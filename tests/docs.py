@@ -1,6 +1,7 @@
 """The docs' code is real: blocks that show a file from examples/ match it exactly, every other
-C block compiles (whole programs as they are, fragments inside a function), and the README's
-server and client run against each other on a free port.
+C block compiles (whole programs as they are, fragments inside a function), the README's
+server and client run against each other on a free port, and CI installs the README's set-up
+line.
 Usage: docs.py SOURCE_DIR CC LIBCSOCK_A [CFLAGS...]"""
 import os
 import re
@@ -91,5 +92,16 @@ if len(readme_programs) == 2:
           f"client said {out!r}, {err!r}")
 else:
     check("README has a server and a client", False, f"{len(readme_programs)} programs")
+
+# CI installs what the README's set-up line says (and what only its extra legs need).
+setup = re.search(r"^apt-get install ([^\n]+)$", open(os.path.join(SOURCE, "README.md")).read(),
+                  re.M)
+ci = re.search(r"apt-get install (.*?)>/dev/null", open(os.path.join(SOURCE, ".ci/run")).read(),
+               re.S)
+readme_packages = setup.group(1).split() if setup else []
+ci_packages = [w for w in ci.group(1).split() if not w.startswith("-") and w != "\\"] if ci else []
+check("CI installs every package of the README's set-up line",
+      readme_packages and set(readme_packages) <= set(ci_packages),
+      f"README: {readme_packages}; .ci/run: {ci_packages}")
 
 done()

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 
 from checklib import check, done
 
@@ -74,15 +75,20 @@ def readme_demo():
             for line in block.group(1).splitlines()]
 
 
-def demo(trace):
+def run_demo(build, trace, *args):
+    """demo.sh's output, errors and exit status (None if it did not end in time)."""
     env = dict(os.environ, CSOCK_TRACE="1" if trace else "0")
     try:
-        r = subprocess.run(["sh", os.path.join(SOURCE, "examples/tutorial/demo.sh"), BUILD],
+        r = subprocess.run(["sh", os.path.join(SOURCE, "examples/tutorial/demo.sh"), build, *args],
                            capture_output=True, text=True, timeout=TIMEOUT, env=env)
-        out, err, rc = r.stdout, r.stderr, r.returncode
+        return r.stdout, r.stderr, r.returncode
     except subprocess.TimeoutExpired as e:
-        out, err, rc = e.stdout or b"", f"no end within {TIMEOUT} s", None
-        out = out.decode() if isinstance(out, bytes) else out
+        out = e.stdout or b""
+        return out.decode() if isinstance(out, bytes) else out, f"no end within {TIMEOUT} s", None
+
+
+def demo(trace):
+    out, err, rc = run_demo(BUILD, trace)
     lines = out.splitlines()
     traced = [line for line in lines if re.match(r"\[(server|client)\] csock: ", line)]
     shown = [line for line in lines if line not in traced]
@@ -102,9 +108,26 @@ def demo(trace):
     check(name, ok, f"rc={rc}\n{out}{err}")
 
 
+def demo_bounded():
+    """A server that never says where it listens: the demo gives up within its limit, saying so."""
+    with tempfile.TemporaryDirectory() as build:
+        os.makedirs(os.path.join(build, "examples/tutorial"))
+        server = os.path.join(build, "examples/tutorial/tutorial-server")
+        with open(server, "w") as f:
+            f.write("#!/bin/sh\necho 'csock: socket AF_INET SOCK_STREAM 0 -> fd 3' >&2\n"
+                    "exec sleep 60\n")
+        os.chmod(server, 0o755)
+        out, err, rc = run_demo(build, False, "1")
+    check("a server that never listens: the demo stops it and says why",
+          rc == 1 and out == "[server] csock: socket AF_INET SOCK_STREAM 0 -> fd 3\n" and
+          err == 'demo: stopped the server after 1 s: it printed no "listening on HOST:PORT" '
+          'line\n', f"rc={rc}\n{out}{err}")
+
+
 if sys.argv[3:] == ["demo"]:  # the demo alone, as `make demo` runs it
     demo(trace=False)
     demo(trace=True)
+    demo_bounded()
     done()
 exchange("csock server, csock client (IPv4)", C_SERVER, C_CLIENT, "127.0.0.1")
 exchange("csock server, csock client (IPv6)", C_SERVER, C_CLIENT, "::1")

@@ -16,9 +16,12 @@ mkfifo "$dir/out"
 server=$!
 # Stopping the server ends its output, so no read below can wait longer than the limit.
 (
-    sleep "$limit"
+    sleep "$limit" &
+    sleeper=$!
+    trap 'kill "$sleeper"; exit' TERM # stopped early: the sleep goes too
+    wait "$sleeper"
     touch "$dir/late"
-    kill "$server" 2>/dev/null
+    kill "$server"
 ) >/dev/null 2>&1 &
 watchdog=$!
 late() { # what the server was doing when the limit was reached
