@@ -176,6 +176,10 @@ static int receive_one(struct dgrams *d)
     char text[CSOCK_ADDRSTRLEN];
     ssize_t n = csock_recvmsg(d->s, &msg, 0);
     if (n == CSOCK_EAGAIN) return 0;
+    if (d->wait) { /* EVERY_PEER: the first datagram (or its error) came in time */
+        csock_timer_cancel(d->wait);
+        d->wait = NULL;
+    }
     if (n < 0) {
         say("%s", csock_lasterror());
         /* One peer's trouble (a port unreachable, say) does not end a listener with -k. */
@@ -339,7 +343,7 @@ int relay_datagrams(const struct config *c, csock *s, enum peers mode)
         say("out of memory");
     } else if (csock_settimeout(s, 0) < 0 || !(d.loop = csock_loop_new()) ||
                !(d.watch = csock_loop_add(d.loop, csock_fileno(s), CSOCK_READ, socket_ready, &d)) ||
-               (d.first_due && c->wait > 0 &&
+               (mode != ONE_PEER && c->wait > 0 &&
                 !(d.wait = csock_loop_call_later(d.loop, c->wait, wait_due, &d))) ||
                csock_loop_on_signal(d.loop, SIGINT, NULL, NULL) < 0 ||
                csock_loop_on_signal(d.loop, SIGTERM, NULL, NULL) < 0) {

@@ -132,6 +132,45 @@ int server_address(const struct config *c, char *text, size_t size)
     return csock_addr_format(&where, text, size) < 0 ? -1 : 0;
 }
 
+/* -w with -k: the server gives up if its first client has not come within -w. The handler's
+ * on_open is wrapped for the first client, which cancels the timer. */
+static struct {
+    csock_stream_handler handler; /* the relay's or --exec's, on_open wrapped */
+    const csock_stream_handler *inner;
+    csock_server *srv;
+    csock_timer *timer;
+    int timed_out;
+    char where[CSOCK_ADDRSTRLEN];
+} first;
+
+static void first_open(csock_stream *st, void *data)
+{
+    csock_timer_cancel(first.timer);
+    first.timer = NULL;
+    first.handler.on_open = first.inner->on_open;
+    if (first.inner->on_open) first.inner->on_open(st, data);
+}
+
+static void first_due(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t, (void)data;
+    first.timer = NULL;
+    first.timed_out = 1;
+    say("accept %s: %s", first.where, csock_strerror(CSOCK_ETIMEOUT));
+    csock_server_shutdown(first.srv);
+}
+
+static int wait_for_first(const struct config *c, csock_server *srv, const csock_addr *where)
+{
+    if (c->wait <= 0) return 0;
+    first.srv = srv;
+    csock_addr_format(where, first.where, sizeof first.where);
+    first.timer = csock_loop_call_later(csock_server_loop(srv, 0), c->wait, first_due, NULL);
+    if (first.timer) return 0;
+    say("%s", csock_lasterror());
+    return -1;
+}
+
 /* -k over streams: csock's server, with the relay or --exec on its loop. */
 static int serve_many_streams(const struct config *c)
 {
@@ -140,6 +179,12 @@ static int serve_many_streams(const struct config *c)
     struct relay *r = NULL;
     csock_server_config config = c->exec ? exec_server_config(c) : relay_server_config(c, &r);
     if (!c->exec && !r) return EXIT_FAILED;
+    if (c->wait > 0) {
+        first.inner = config.handler;
+        first.handler = *config.handler;
+        first.handler.on_open = first_open;
+        config.handler = &first.handler;
+    }
     csock_server *srv = csock_server_new(text, &config);
     csock_addr where;
     if (!srv || csock_server_address(srv, &where) < 0) {
@@ -150,7 +195,12 @@ static int serve_many_streams(const struct config *c)
     }
     remember_socket_file(c);
     announce(c, &where);
-    int status = c->exec ? exec_serve(c, srv) : relay_serve(r, srv);
+    int status = EXIT_FAILED;
+    if (wait_for_first(c, srv, &where) == 0)
+        status = c->exec ? exec_serve(c, srv) : relay_serve(r, srv);
+    else
+        relay_free(r);
+    if (first.timed_out) status = EXIT_TIMEOUT;
     csock_server_free(srv);
     remove_socket_file();
     return status;
