@@ -69,6 +69,29 @@ with Csock(["-u", "-i", "300ms", "connect", f"127.0.0.1:{peer.getsockname()[1]}"
 
 # ---- listen -u ----
 
+with Csock(["-v", "-u", "-k", "-i", "300ms", "listen", "127.0.0.1:0"]) as l:
+    a = udp()
+    a.sendto(b"hello", ("127.0.0.1", l.port))
+    l.out.wait_for(b"hello")
+    sent = 0
+    for _ in range(int(TIMEOUT / 0.05)):  # input goes to the peer until it has been silent 0.3 s
+        l.send(b"x")
+        sent += 1
+        if l.err.wait_for(b"(-i)", 0.05):
+            break
+    rc = l.signal()
+    a.setblocking(False)
+    arrived = 0
+    try:
+        while a.recv(10) == b"x":
+            arrived += 1
+    except BlockingIOError:
+        pass
+    dropped = l.err.text().count("1 bytes of input dropped")
+    check("listen -u -k -i: input after every peer was forgotten is said, not dropped silently",
+          rc == 0 and arrived + dropped == sent and "no peer has sent a datagram in the last 0.3s "
+          "(-i): 1 bytes of input dropped" in l.err.text(), (rc, sent, arrived, l.err.text()))
+
 with Csock(["-v", "-u", "listen", "127.0.0.1:0"]) as l:
     rc = l.signal()
     check("listen -u: SIGTERM before the first datagram ends it with 0, as it ends the session",

@@ -42,6 +42,7 @@ struct dgrams {
     size_t pending_len, next_peer;
     csock_timer *idle, *quit, *wait;
     int input_over, status, split_said;
+    int heard_any; /* EVERY_PEER: some peer was known once */
     uint64_t sent, received;
 };
 
@@ -86,6 +87,18 @@ static void forget(struct dgrams *d, size_t i, const char *why)
     d->peers[i] = d->peers[--d->npeers];
 }
 
+/* With -i, forgets the peers silent for that long. */
+static void forget_silent(struct dgrams *d)
+{
+    double now = csock_loop_time(d->loop);
+    for (size_t i = 0; d->c->idle > 0 && i < d->npeers;) {
+        if (now - d->peers[i].heard > d->c->idle)
+            forget(d, i, d->c->verbose ? "idle" : NULL); /* the last takes its place */
+        else
+            i++;
+    }
+}
+
 static void heard_from(struct dgrams *d, const csock_addr *from)
 {
     double now = csock_loop_time(d->loop);
@@ -101,6 +114,7 @@ static void heard_from(struct dgrams *d, const csock_addr *from)
     }
     if (d->npeers == MAX_PEERS) forget(d, oldest, d->c->verbose ? "the longest silent" : NULL);
     d->peers[d->npeers++] = (struct peer){*from, now};
+    d->heard_any = 1;
     if (d->c->verbose) say("datagrams from %s", addr_text(from, text));
 }
 
@@ -224,13 +238,8 @@ static int send_datagram(struct dgrams *d, size_t len)
         }
         return 1;
     }
-    double now = csock_loop_time(d->loop);
     while (d->next_peer < d->npeers) {
         struct peer *p = &d->peers[d->next_peer];
-        if (d->c->idle > 0 && now - p->heard > d->c->idle) {
-            forget(d, d->next_peer, d->c->verbose ? "idle" : NULL);
-            continue;
-        }
         ssize_t n = csock_sendto(d->s, d->pending, len, &p->addr);
         if (n == CSOCK_EAGAIN) return 0;
         if (n < 0) {
@@ -306,8 +315,13 @@ static void input_chunk(const char *chunk, size_t len, void *data)
             CHUNK);
         d->split_said = 1;
     }
+    if (d->mode == EVERY_PEER) forget_silent(d);
     if (d->mode == EVERY_PEER && d->npeers == 0) {
-        say("no peer has sent a datagram yet: %zu bytes of input dropped", len);
+        if (d->heard_any)
+            say("no peer has sent a datagram in the last %gs (-i): %zu bytes of input dropped",
+                d->c->idle, len);
+        else
+            say("no peer has sent a datagram yet: %zu bytes of input dropped", len);
         return;
     }
     d->pending = chunk;
