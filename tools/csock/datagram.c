@@ -339,6 +339,16 @@ static void socket_ready(csock_loop *loop, csock_watch *w, int events, void *dat
         ;
 }
 
+/* A listener says where it listens once SIGINT and SIGTERM are handled: whoever reads the line
+ * may signal it at once. */
+static int announce_here(struct dgrams *d)
+{
+    csock_addr here;
+    if (csock_getsockname(d->s, &here) < 0) return -1;
+    announce(d->c, &here);
+    return 0;
+}
+
 static const char *signal_name(int signo)
 {
     return signo == SIGINT ? "SIGINT" : "SIGTERM";
@@ -361,6 +371,8 @@ int relay_datagrams(const struct config *c, csock *s, enum peers mode)
                 !(d.wait = csock_loop_call_later(d.loop, c->wait, wait_due, &d))) ||
                csock_loop_on_signal(d.loop, SIGINT, NULL, NULL) < 0 ||
                csock_loop_on_signal(d.loop, SIGTERM, NULL, NULL) < 0) {
+        say("%s", csock_lasterror());
+    } else if (mode != ONE_PEER && announce_here(&d) < 0) {
         say("%s", csock_lasterror());
     } else if (d.first_due || start_session(&d) == 0) {
         if (csock_loop_run(d.loop) == 0)

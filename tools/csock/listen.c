@@ -69,7 +69,7 @@ csock *make_listener(const struct config *c)
     return csock_create_server(host, c->address.unix_socket ? 0 : c->address.port, &o);
 }
 
-static void announce(const struct config *c, const csock_addr *where)
+void announce(const struct config *c, const csock_addr *where)
 {
     char text[CSOCK_ADDRSTRLEN];
     if (!c->verbose) return;
@@ -218,6 +218,7 @@ int run_listen(const struct config *c)
         csock_free(l);
         return status;
     }
+    if (c->udp) return serve_datagrams(c, l); /* which announces once signals are handled */
     announce(c, &where);
-    return c->udp ? serve_datagrams(c, l) : serve_one_stream(c, l);
+    return serve_one_stream(c, l);
 }

@@ -87,6 +87,9 @@ int reached_itself(csock *s, const char *host, int port, int verbose);
  * set. */
 csock *make_listener(const struct config *c);
 
+/* listen.c: with -v, says "listening on ADDRESS". */
+void announce(const struct config *c, const csock_addr *where);
+
 /* listen.c: c->address as csock_server_new takes it (numeric: names are resolved here). Returns
  * 0, or -1 having said why. */
 int server_address(const struct config *c, char *text, size_t size);
