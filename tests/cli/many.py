@@ -100,4 +100,27 @@ with Csock(["-k", "-v", "listen", "127.0.0.1:0"]) as l:
     check("-k: then both clients get all 8 MiB of input, byte for byte",
           got[slow] == pattern and got[fast] == pattern, (len(got[slow]), len(got[fast])))
     l.signal()
+
+# -w: give up if no client comes in time, with -k too.
+for args in [["-k"], ["-k", "--exec", "cat"], ["-u", "-k"]]:
+    with Csock(["-v", "-w", "300ms"] + args + ["listen", "127.0.0.1:0"]) as l:
+        rc = l.wait()
+        op = "recvmsg" if "-u" in args else "accept"
+        check(f"csock -w 300ms {' '.join(args)} listen with no client: exit 3, "
+              f"'{op} 127.0.0.1:PORT: timed out'",
+              rc == 3 and f"csock: {op} 127.0.0.1:{l.port}: timed out\n" in l.err.text(),
+              (rc, l.err.text()))
+with Csock(["-v", "-w", "300ms", "-k", "listen", "127.0.0.1:0"]) as l:
+    c = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    c.sendall(b"came in time")
+    l.out.wait_for(b"came in time")
+    c.close()
+    l.err.wait_for(b"closed the connection")
+    d = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)  # still served
+    d.sendall(b"and another")
+    l.out.wait_for(b"and another")
+    d.close()
+    rc = l.signal()
+    check("-w 300ms -k: once a client has come, csock serves on until a signal",
+          rc == 0 and bytes(l.out.data) == b"came in timeand another", (rc, l.out.data))
 done()

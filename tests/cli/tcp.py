@@ -184,9 +184,31 @@ check("-q 0: exits once all of standard input is sent, with the peer still open"
       r.returncode == 0 and s.finish() == b"x" * 300000, (r.returncode, r.stderr))
 
 s = Server(hold_open)
-r = run(["-q", "300ms", "connect", f"127.0.0.1:{s.port}"], b"later")
+r = run(["-v", "-q", "0", "connect", f"127.0.0.1:{s.port}"], b"x")
+s.finish()
+check("-v -q 0: says how the session ended",
+      r.returncode == 0 and r.stderr.decode().endswith(
+          f"csock: 127.0.0.1:{s.port} has taken everything sent: closing the connection\n"),
+      (r.returncode, r.stderr))
+
+csock_done = threading.Event()
+
+
+def hold_open_till_done(conn):
+    """Reads to end of file, then keeps the connection open until csock has exited."""
+    got = recv_all(conn)
+    csock_done.wait(TIMEOUT)
+    return got
+
+
+s = Server(hold_open_till_done)
+r = run(["-v", "-q", "300ms", "connect", f"127.0.0.1:{s.port}"], b"later")
+csock_done.set()
 check("-q 300ms: exits 300 ms after the end of input, though the peer never closes",
       r.returncode == 0 and s.finish() == b"later", (r.returncode, r.stderr))
+check("-v -q 300ms: says how the session ended", r.stderr.decode().endswith(
+      f"csock: -q 0.3s after the end of input: closing the connection to 127.0.0.1:{s.port}\n"),
+      r.stderr)
 
 
 UPLOAD = hashlib.sha256(b"upload").digest() * (12_000_000 // 32)
@@ -362,6 +384,9 @@ with Csock(["-v", "listen", "127.0.0.1:0"]) as l:
           (rc, got, l.out.data))
     check("listen -v: 'connection from 127.0.0.1:PORT'",
           f"connection from 127.0.0.1:{c.getsockname()[1]}" in l.err.text(), l.err.text())
+    check("listen -v: says how the session ended, 'csock: 127.0.0.1:PORT closed the connection'",
+          l.err.text().endswith(f"csock: 127.0.0.1:{c.getsockname()[1]} closed the connection\n"),
+          l.err.text())
     c.close()
     try:
         socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT).close()

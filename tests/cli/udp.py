@@ -4,6 +4,7 @@ end a datagram session. Usage: udp.py CSOCK"""
 import os
 import socket
 import subprocess
+import tempfile
 
 from clilib import CSOCK, Csock, TIMEOUT, check, done, run
 
@@ -67,6 +68,69 @@ with Csock(["-u", "-i", "300ms", "connect", f"127.0.0.1:{peer.getsockname()[1]}"
           and "idle for 0.3s" in c.err.text(), (rc, c.err.text()))
 
 # ---- listen -u ----
+
+with Csock(["-v", "-u", "-k", "-i", "300ms", "listen", "127.0.0.1:0"]) as l:
+    a = udp()
+    a.sendto(b"hello", ("127.0.0.1", l.port))
+    l.out.wait_for(b"hello")
+    sent = 0
+    for _ in range(int(TIMEOUT / 0.05)):  # input goes to the peer until it has been silent 0.3 s
+        l.send(b"x")
+        sent += 1
+        if l.err.wait_for(b"(-i)", 0.05):
+            break
+    rc = l.signal()
+    a.setblocking(False)
+    arrived = 0
+    try:
+        while a.recv(10) == b"x":
+            arrived += 1
+    except BlockingIOError:
+        pass
+    dropped = l.err.text().count("1 bytes of input dropped")
+    check("listen -u -k -i: input after every peer was forgotten is said, not dropped silently",
+          rc == 0 and arrived + dropped == sent and "no peer has sent a datagram in the last 0.3s "
+          "(-i): 1 bytes of input dropped" in l.err.text(), (rc, sent, arrived, l.err.text()))
+
+# SIGTERM as soon as "listening on" is said: the signal is handled by then.
+for args in [["-u"], ["-u", "-k"]]:
+    codes = []
+    for _ in range(20):
+        with Csock(["-v"] + args + ["listen", "127.0.0.1:0"]) as l:
+            codes.append(l.signal())
+    check(f"listen {' '.join(args)}: SIGTERM before the first datagram, even right after "
+          "'listening on', ends it with 0, as it ends the session", codes == [0] * 20, codes)
+
+with Csock(["-v", "-u", "-w", "300ms", "listen", "127.0.0.1:0"]) as l:
+    rc = l.wait()
+    check("listen -u -w 300ms with no datagram: exit 3, 'recvmsg 127.0.0.1:PORT: timed out'",
+          rc == 3 and f"csock: recvmsg 127.0.0.1:{l.port}: timed out\n" in l.err.text(),
+          (rc, l.err.text()))
+
+# A chunk of input is one datagram only up to the largest UDP payload: more is split, and said.
+peer = udp()
+with tempfile.TemporaryFile() as big:  # a file: each read returns as much as was asked for
+    big.write(b"y" * 100000)
+    big.seek(0)
+    r = subprocess.run([CSOCK, "-u", "-q", "0", "connect", f"127.0.0.1:{peer.getsockname()[1]}"],
+                       stdin=big, capture_output=True, timeout=TIMEOUT)
+sizes = []
+while sum(sizes) < 100000:
+    sizes.append(len(peer.recvfrom(65536)[0]))
+check("connect -u, 100000 bytes of input at once: datagrams of 65507 bytes at most, said once",
+      r.returncode == 0 and sum(sizes) == 100000 and max(sizes) == 65507
+      and r.stderr.decode().count("csock: standard input gave more than 65507 bytes at once, "
+                                  "the largest UDP datagram: sent as several datagrams\n") == 1,
+      (r.returncode, sizes, r.stderr))
+
+peer = udp()
+with Csock(["-v", "-u", "-q", "300ms", "connect", f"127.0.0.1:{peer.getsockname()[1]}"],
+           listening=False) as c:
+    c.close_stdin()
+    rc = c.wait()
+    check("connect -u -v -q 300ms: says how the session ended",
+          rc == 0 and "csock: -q 0.3s after the end of input: done\n" in c.err.text(),
+          (rc, c.err.text()))
 
 with Csock(["-v", "-u", "listen", "127.0.0.1:0"]) as l:
     a, b = udp(), udp()

@@ -32,6 +32,16 @@ with Csock(["-v", "listen", f"unix:{path}"]) as l:
     check("listen unix: a signal while waiting for the client removes the socket file",
           rc == -signal.SIGTERM and not os.path.exists(path), (rc, os.path.exists(path)))
 
+# SIGHUP ends csock by its default action, whatever it is doing: the file goes with it.
+for args in [["listen"], ["-k", "listen"], ["-u", "listen"], ["-u", "-k", "listen"],
+             ["serve", "echo"], ["-u", "serve", "echo"]]:
+    with Csock(["-v"] + args + [f"unix:{path}"]) as l:
+        rc = l.signal(signal.SIGHUP)
+        check(f"csock {' '.join(args)} unix: SIGHUP removes the socket file",
+              rc == -signal.SIGHUP and not os.path.exists(path), (rc, os.path.exists(path)))
+    if os.path.exists(path):
+        os.unlink(path)
+
 stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 stale.bind(path)
 stale.close()  # the file stays: a server that is gone left it

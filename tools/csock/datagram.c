@@ -1,8 +1,9 @@
 /* The datagram relay (UDP, Unix datagram sockets): each chunk of standard input leaves as one
  * datagram, each datagram that arrives goes to standard output. Datagrams have no end of file:
  * the session ends with -q after the end of input, with -i, or with SIGINT or SIGTERM (status 0,
- * a listener's socket file removed). A listener with
- * -k talks to every peer that has sent it something: input goes to each of them.
+ * a listener's socket file removed), also while a listener waits for its first peer. A listener
+ * with -k talks to every peer that has sent it something: input goes to each of them. A chunk of
+ * input is one datagram up to the largest UDP payload; a longer one is split, and said.
  *
  * Nothing is dropped without a word: a datagram over the receive buffer, input with no peer to
  * go to, a peer that is gone, each is said on standard error. */
@@ -32,13 +33,16 @@ struct dgrams {
     csock_watch *watch;
     struct input in;
     char one_peer[CSOCK_ADDRSTRLEN]; /* ONE_PEER and FIRST_PEER: whom it talks to */
+    int first_due;                   /* FIRST_PEER: no datagram has come yet */
+    int run_exec;                    /* --exec takes the socket once the first peer is known */
     struct peer *peers;              /* EVERY_PEER */
     size_t npeers;
     char *buf;
     const char *pending; /* a chunk of input the socket could not take yet */
     size_t pending_len, next_peer;
-    csock_timer *idle, *quit;
-    int input_over, status;
+    csock_timer *idle, *quit, *wait;
+    int input_over, status, split_said;
+    int heard_any; /* EVERY_PEER: some peer was known once */
     uint64_t sent, received;
 };
 
@@ -83,6 +87,18 @@ static void forget(struct dgrams *d, size_t i, const char *why)
     d->peers[i] = d->peers[--d->npeers];
 }
 
+/* With -i, forgets the peers silent for that long. */
+static void forget_silent(struct dgrams *d)
+{
+    double now = csock_loop_time(d->loop);
+    for (size_t i = 0; d->c->idle > 0 && i < d->npeers;) {
+        if (now - d->peers[i].heard > d->c->idle)
+            forget(d, i, d->c->verbose ? "idle" : NULL); /* the last takes its place */
+        else
+            i++;
+    }
+}
+
 static void heard_from(struct dgrams *d, const csock_addr *from)
 {
     double now = csock_loop_time(d->loop);
@@ -98,19 +114,86 @@ static void heard_from(struct dgrams *d, const csock_addr *from)
     }
     if (d->npeers == MAX_PEERS) forget(d, oldest, d->c->verbose ? "the longest silent" : NULL);
     d->peers[d->npeers++] = (struct peer){*from, now};
+    d->heard_any = 1;
     if (d->c->verbose) say("datagrams from %s", addr_text(from, text));
 }
 
 /* ---- receiving ---- */
 
+static void input_chunk(const char *chunk, size_t len, void *data);
+
+static int start_session(struct dgrams *d)
+{
+    if ((d->c->idle > 0 && d->mode != EVERY_PEER &&
+         !(d->idle = csock_loop_call_later(d->loop, d->c->idle, idle_due, d)))) {
+        say("%s", csock_lasterror());
+        return -1;
+    }
+    return d->c->no_stdin ? 0 : input_start(&d->in, d->loop, CHUNK + 1, input_chunk, d);
+}
+
+/* FIRST_PEER: the first datagram names the peer (it is left to be read). The socket is connected
+ * to it, so that the kernel turns others away; an unnamed Unix client cannot be answered, nor
+ * connected to: every peer is heard then. Returns 1 to read on, 0 to stop. */
+static int first_datagram(struct dgrams *d)
+{
+    char one;
+    csock_addr from = {0};
+    struct iovec iov = {&one, 1};
+    csock_msg peek = {.iov = &iov, .iovcnt = 1, .addr = &from};
+    ssize_t n = csock_recvmsg(d->s, &peek, MSG_PEEK);
+    if (n == CSOCK_EAGAIN) return 0;
+    int named = from.len > sizeof(sa_family_t);
+    if (n < 0 || (named && csock_connect_addr(d->s, &from) < 0)) {
+        say("%s", csock_lasterror());
+        stop(d, EXIT_FAILED);
+        return 0;
+    }
+    d->first_due = 0;
+    csock_timer_cancel(d->wait);
+    d->wait = NULL;
+    addr_text(&from, d->one_peer);
+    if (d->c->verbose)
+        say(named ? "datagrams from %s" : "datagrams from an unnamed socket: it gets no replies",
+            d->one_peer);
+    if (d->c->exec && named) {
+        d->run_exec = 1;
+        csock_loop_stop(d->loop);
+        return 0;
+    }
+    if (!named) d->mode = EVERY_PEER;
+    if (start_session(d) < 0) {
+        stop(d, EXIT_FAILED);
+        return 0;
+    }
+    return 1;
+}
+
+static void wait_due(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t;
+    struct dgrams *d = data;
+    csock_addr here;
+    char text[CSOCK_ADDRSTRLEN] = "";
+    d->wait = NULL;
+    if (csock_getsockname(d->s, &here) == 0) addr_text(&here, text);
+    say("recvmsg %s: %s", text, csock_strerror(CSOCK_ETIMEOUT));
+    stop(d, EXIT_TIMEOUT);
+}
+
 static int receive_one(struct dgrams *d)
 {
+    if (d->first_due) return first_datagram(d);
     csock_addr from = {0};
     struct iovec iov = {d->buf, RECV_SIZE};
     csock_msg msg = {.iov = &iov, .iovcnt = 1, .addr = &from};
     char text[CSOCK_ADDRSTRLEN];
     ssize_t n = csock_recvmsg(d->s, &msg, 0);
     if (n == CSOCK_EAGAIN) return 0;
+    if (d->wait) { /* EVERY_PEER: the first datagram (or its error) came in time */
+        csock_timer_cancel(d->wait);
+        d->wait = NULL;
+    }
     if (n < 0) {
         say("%s", csock_lasterror());
         /* One peer's trouble (a port unreachable, say) does not end a listener with -k. */
@@ -140,12 +223,13 @@ static int receive_one(struct dgrams *d)
 
 static void end_of_input(struct dgrams *d);
 
-/* Sends the pending chunk to its peers. Returns 1 when it is all gone, 0 when the socket is full
- * (it waits for writability), -1 when the session ended. */
-static int send_pending(struct dgrams *d)
+/* Sends the first len bytes of the pending chunk to its peers as one datagram. Returns 1 when
+ * they are gone, 0 when the socket is full (it waits for writability), -1 when the session
+ * ended. */
+static int send_datagram(struct dgrams *d, size_t len)
 {
     if (d->mode != EVERY_PEER) {
-        ssize_t n = csock_send(d->s, d->pending, d->pending_len);
+        ssize_t n = csock_send(d->s, d->pending, len);
         if (n == CSOCK_EAGAIN) return 0;
         if (n < 0) {
             say("%s", csock_lasterror());
@@ -154,20 +238,29 @@ static int send_pending(struct dgrams *d)
         }
         return 1;
     }
-    double now = csock_loop_time(d->loop);
     while (d->next_peer < d->npeers) {
         struct peer *p = &d->peers[d->next_peer];
-        if (d->c->idle > 0 && now - p->heard > d->c->idle) {
-            forget(d, d->next_peer, d->c->verbose ? "idle" : NULL);
-            continue;
-        }
-        ssize_t n = csock_sendto(d->s, d->pending, d->pending_len, &p->addr);
+        ssize_t n = csock_sendto(d->s, d->pending, len, &p->addr);
         if (n == CSOCK_EAGAIN) return 0;
         if (n < 0) {
             forget(d, d->next_peer, csock_strerror((int)n)); /* e.g. a Unix peer that is gone */
             continue;
         }
         d->next_peer++;
+    }
+    return 1;
+}
+
+/* Sends the pending chunk, in datagrams of CHUNK bytes at most; returns as send_datagram. */
+static int send_pending(struct dgrams *d)
+{
+    while (d->pending_len > 0) {
+        size_t len = d->pending_len < CHUNK ? d->pending_len : CHUNK;
+        int rc = send_datagram(d, len);
+        if (rc <= 0) return rc;
+        d->pending += len;
+        d->pending_len -= len;
+        d->next_peer = 0;
     }
     return 1;
 }
@@ -193,6 +286,7 @@ static void quit_due(csock_loop *loop, csock_timer *t, void *data)
     (void)loop, (void)t;
     struct dgrams *d = data;
     d->quit = NULL;
+    if (d->c->verbose) say("-q %gs after the end of input: done", d->c->quit_after);
     stop(d, EXIT_OK);
 }
 
@@ -215,8 +309,19 @@ static void input_chunk(const char *chunk, size_t len, void *data)
         return;
     }
     if (d->c->hex) hexdump('>', &d->sent, chunk, len);
+    if (len > CHUNK && !d->split_said) {
+        say("standard input gave more than %d bytes at once, the largest UDP datagram: sent as "
+            "several datagrams",
+            CHUNK);
+        d->split_said = 1;
+    }
+    if (d->mode == EVERY_PEER) forget_silent(d);
     if (d->mode == EVERY_PEER && d->npeers == 0) {
-        say("no peer has sent a datagram yet: %zu bytes of input dropped", len);
+        if (d->heard_any)
+            say("no peer has sent a datagram in the last %gs (-i): %zu bytes of input dropped",
+                d->c->idle, len);
+        else
+            say("no peer has sent a datagram yet: %zu bytes of input dropped", len);
         return;
     }
     d->pending = chunk;
@@ -234,33 +339,54 @@ static void socket_ready(csock_loop *loop, csock_watch *w, int events, void *dat
         ;
 }
 
+/* A listener says where it listens once SIGINT and SIGTERM are handled: whoever reads the line
+ * may signal it at once. */
+static int announce_here(struct dgrams *d)
+{
+    csock_addr here;
+    if (csock_getsockname(d->s, &here) < 0) return -1;
+    announce(d->c, &here);
+    return 0;
+}
+
+static const char *signal_name(int signo)
+{
+    return signo == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
 int relay_datagrams(const struct config *c, csock *s, enum peers mode)
 {
-    struct dgrams d = {.c = c, .mode = mode, .s = s};
+    struct dgrams d = {.c = c, .mode = mode, .s = s, .first_due = mode == FIRST_PEER};
     int status = EXIT_FAILED;
-    if (mode != EVERY_PEER) peer_text(s, d.one_peer, sizeof d.one_peer);
+    if (mode == ONE_PEER) peer_text(s, d.one_peer, sizeof d.one_peer);
     d.in.done = 1;
     d.buf = malloc(RECV_SIZE);
-    d.peers = mode == EVERY_PEER ? malloc(MAX_PEERS * sizeof *d.peers) : NULL;
-    if (!d.buf || (mode == EVERY_PEER && !d.peers)) {
+    /* A listener may come to hear every peer: one whose first peer is an unnamed socket. */
+    d.peers = mode != ONE_PEER ? malloc(MAX_PEERS * sizeof *d.peers) : NULL;
+    if (!d.buf || (mode != ONE_PEER && !d.peers)) {
         say("out of memory");
     } else if (csock_settimeout(s, 0) < 0 || !(d.loop = csock_loop_new()) ||
                !(d.watch = csock_loop_add(d.loop, csock_fileno(s), CSOCK_READ, socket_ready, &d)) ||
-               (c->idle > 0 && mode != EVERY_PEER &&
-                !(d.idle = csock_loop_call_later(d.loop, c->idle, idle_due, &d))) ||
+               (mode != ONE_PEER && c->wait > 0 &&
+                !(d.wait = csock_loop_call_later(d.loop, c->wait, wait_due, &d))) ||
                csock_loop_on_signal(d.loop, SIGINT, NULL, NULL) < 0 ||
                csock_loop_on_signal(d.loop, SIGTERM, NULL, NULL) < 0) {
         say("%s", csock_lasterror());
-    } else if (c->no_stdin || input_start(&d.in, d.loop, CHUNK, input_chunk, &d) == 0) {
+    } else if (mode != ONE_PEER && announce_here(&d) < 0) {
+        say("%s", csock_lasterror());
+    } else if (d.first_due || start_session(&d) == 0) {
         if (csock_loop_run(d.loop) == 0)
             status = d.status;
         else
             say("%s", csock_lasterror());
+        if (c->verbose && csock_loop_last_signal(d.loop))
+            say("%s: done", signal_name(csock_loop_last_signal(d.loop)));
     }
     input_stop(&d.in);
     csock_loop_free(d.loop);
-    csock_free(s);
     free(d.buf);
     free(d.peers);
+    if (d.run_exec) return exec_session(c, s); /* the loop's signal handling is gone with it */
+    csock_free(s);
     return status;
 }

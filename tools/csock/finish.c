@@ -95,7 +95,13 @@ int finish_session(struct ending *e)
             status = failed(e, fin_sent, error);
             break;
         }
-        if (left == 0) break;
+        if (left == 0) {
+            if (e->verbose)
+                say(e->reading ? "%s has taken everything sent: closing the connection"
+                               : "%s closed the connection",
+                    e->peer);
+            break;
+        }
         double t = monotonic_time();
         if (left != last) moved = t, last = left;
         if (e->deadline != NO_LIMIT && t >= e->deadline) {

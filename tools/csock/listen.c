@@ -1,6 +1,6 @@
 /* csock listen: binds, says where (-v), then serves one client (a stream connection, or the
  * first datagram peer), or with -k every client at once. A Unix socket file it made is removed
- * when it is done, and also when a signal ends it while it waits for its client. */
+ * when it is done, and also when a signal ends csock. */
 #define _POSIX_C_SOURCE 200809L /* sigaction */
 #include "session.h"
 
@@ -15,26 +15,7 @@
 static char socket_file[sizeof((struct sockaddr_un *)0)->sun_path];
 static ino_t socket_inode;
 
-void remember_socket_file(const struct config *c)
-{
-    struct stat st;
-    if (!c->address.unix_socket || c->address.host[0] == '@') return;
-    size_t len = strlen(c->address.host);
-    if (len < sizeof socket_file && stat(c->address.host, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        memcpy(socket_file, c->address.host, len + 1);
-        socket_inode = st.st_ino;
-    }
-}
-
-void remove_socket_file(void)
-{
-    struct stat st;
-    if (socket_file[0] && stat(socket_file, &st) == 0 && st.st_ino == socket_inode)
-        unlink(socket_file);
-    socket_file[0] = '\0';
-}
-
-/* While waiting for the client, a signal that ends csock takes the file with it. */
+/* A signal that ends csock takes the file with it. */
 static void remove_and_die(int signo)
 {
     if (socket_file[0]) unlink(socket_file);
@@ -44,9 +25,37 @@ static void remove_and_die(int signo)
 static void remove_on_signals(int on)
 {
     static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    static int installed[sizeof signals / sizeof signals[0]];
     struct sigaction sa = {.sa_handler = on ? remove_and_die : SIG_DFL, .sa_flags = SA_RESETHAND};
-    for (size_t i = 0; socket_file[0] && i < sizeof signals / sizeof signals[0]; i++)
-        sigaction(signals[i], &sa, NULL);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction old;
+        if (on && socket_file[0] && sigaction(signals[i], NULL, &old) == 0 &&
+            old.sa_handler == SIG_DFL) /* a loop's handler ends csock its own way */
+            installed[i] = sigaction(signals[i], &sa, NULL) == 0;
+        else if (!on && installed[i])
+            installed[i] = sigaction(signals[i], &sa, NULL) != 0;
+    }
+}
+
+void remember_socket_file(const struct config *c)
+{
+    struct stat st;
+    if (!c->address.unix_socket || c->address.host[0] == '@') return;
+    size_t len = strlen(c->address.host);
+    if (len < sizeof socket_file && stat(c->address.host, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        memcpy(socket_file, c->address.host, len + 1);
+        socket_inode = st.st_ino;
+        remove_on_signals(1);
+    }
+}
+
+void remove_socket_file(void)
+{
+    struct stat st;
+    remove_on_signals(0);
+    if (socket_file[0] && stat(socket_file, &st) == 0 && st.st_ino == socket_inode)
+        unlink(socket_file);
+    socket_file[0] = '\0';
 }
 
 csock *make_listener(const struct config *c)
@@ -60,7 +69,7 @@ csock *make_listener(const struct config *c)
     return csock_create_server(host, c->address.unix_socket ? 0 : c->address.port, &o);
 }
 
-static void announce(const struct config *c, const csock_addr *where)
+void announce(const struct config *c, const csock_addr *where)
 {
     char text[CSOCK_ADDRSTRLEN];
     if (!c->verbose) return;
@@ -79,11 +88,9 @@ static int fail(void)
 static int serve_one_stream(const struct config *c, csock *l)
 {
     csock_addr peer;
-    remove_on_signals(1);
     csock *s = csock_settimeout(l, c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT) == 0
                    ? csock_accept(l, &peer)
                    : NULL;
-    remove_on_signals(0);
     if (!s) {
         int status = fail();
         csock_free(l);
@@ -99,34 +106,11 @@ static int serve_one_stream(const struct config *c, csock *l)
     return c->exec ? exec_session(c, s) : relay_stream(c, s);
 }
 
-/* One datagram peer: the first to send; the socket is connected to it, so that the kernel turns
- * others away. */
-static int serve_one_peer(const struct config *c, csock *s)
+/* Datagrams: the first peer to send (relay_datagrams waits for it, and connects the socket to
+ * it), or with -k every peer. SIGINT and SIGTERM end the session. */
+static int serve_datagrams(const struct config *c, csock *s)
 {
-    char one;
-    csock_addr from = {0};
-    struct iovec iov = {&one, 1};
-    csock_msg peek = {.iov = &iov, .iovcnt = 1, .addr = &from};
-    remove_on_signals(1);
-    int rc = csock_settimeout(s, c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT);
-    if (rc == 0 && csock_recvmsg(s, &peek, MSG_PEEK) < 0) rc = -1;
-    remove_on_signals(0);
-    /* An unnamed Unix client cannot be answered, nor connected to: hear everyone, then. */
-    int named = from.len > sizeof(sa_family_t);
-    if (rc == 0 && named) rc = csock_connect_addr(s, &from);
-    if (rc < 0) {
-        int status = fail();
-        csock_free(s);
-        return status;
-    }
-    if (c->verbose) {
-        char text[CSOCK_ADDRSTRLEN];
-        csock_addr_format(&from, text, sizeof text);
-        say(named ? "datagrams from %s" : "datagrams from an unnamed socket: it gets no replies",
-            text);
-    }
-    if (c->exec && named) return exec_session(c, s);
-    rc = relay_datagrams(c, s, named ? FIRST_PEER : EVERY_PEER);
+    int rc = relay_datagrams(c, s, c->keep_open ? EVERY_PEER : FIRST_PEER);
     remove_socket_file();
     return rc;
 }
@@ -148,6 +132,45 @@ int server_address(const struct config *c, char *text, size_t size)
     return csock_addr_format(&where, text, size) < 0 ? -1 : 0;
 }
 
+/* -w with -k: the server gives up if its first client has not come within -w. The handler's
+ * on_open is wrapped for the first client, which cancels the timer. */
+static struct {
+    csock_stream_handler handler; /* the relay's or --exec's, on_open wrapped */
+    const csock_stream_handler *inner;
+    csock_server *srv;
+    csock_timer *timer;
+    int timed_out;
+    char where[CSOCK_ADDRSTRLEN];
+} first;
+
+static void first_open(csock_stream *st, void *data)
+{
+    csock_timer_cancel(first.timer);
+    first.timer = NULL;
+    first.handler.on_open = first.inner->on_open;
+    if (first.inner->on_open) first.inner->on_open(st, data);
+}
+
+static void first_due(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t, (void)data;
+    first.timer = NULL;
+    first.timed_out = 1;
+    say("accept %s: %s", first.where, csock_strerror(CSOCK_ETIMEOUT));
+    csock_server_shutdown(first.srv);
+}
+
+static int wait_for_first(const struct config *c, csock_server *srv, const csock_addr *where)
+{
+    if (c->wait <= 0) return 0;
+    first.srv = srv;
+    csock_addr_format(where, first.where, sizeof first.where);
+    first.timer = csock_loop_call_later(csock_server_loop(srv, 0), c->wait, first_due, NULL);
+    if (first.timer) return 0;
+    say("%s", csock_lasterror());
+    return -1;
+}
+
 /* -k over streams: csock's server, with the relay or --exec on its loop. */
 static int serve_many_streams(const struct config *c)
 {
@@ -156,6 +179,12 @@ static int serve_many_streams(const struct config *c)
     struct relay *r = NULL;
     csock_server_config config = c->exec ? exec_server_config(c) : relay_server_config(c, &r);
     if (!c->exec && !r) return EXIT_FAILED;
+    if (c->wait > 0) {
+        first.inner = config.handler;
+        first.handler = *config.handler;
+        first.handler.on_open = first_open;
+        config.handler = &first.handler;
+    }
     csock_server *srv = csock_server_new(text, &config);
     csock_addr where;
     if (!srv || csock_server_address(srv, &where) < 0) {
@@ -166,7 +195,12 @@ static int serve_many_streams(const struct config *c)
     }
     remember_socket_file(c);
     announce(c, &where);
-    int status = c->exec ? exec_serve(c, srv) : relay_serve(r, srv);
+    int status = EXIT_FAILED;
+    if (wait_for_first(c, srv, &where) == 0)
+        status = c->exec ? exec_serve(c, srv) : relay_serve(r, srv);
+    else
+        relay_free(r);
+    if (first.timed_out) status = EXIT_TIMEOUT;
     csock_server_free(srv);
     remove_socket_file();
     return status;
@@ -184,11 +218,7 @@ int run_listen(const struct config *c)
         csock_free(l);
         return status;
     }
+    if (c->udp) return serve_datagrams(c, l); /* which announces once signals are handled */
     announce(c, &where);
-    if (c->udp && c->keep_open) {
-        int rc = relay_datagrams(c, l, EVERY_PEER);
-        remove_socket_file();
-        return rc;
-    }
-    return c->udp ? serve_one_peer(c, l) : serve_one_stream(c, l);
+    return serve_one_stream(c, l);
 }

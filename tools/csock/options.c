@@ -305,8 +305,8 @@ static int check(const struct config *c, const struct given *g)
                 return usage("cannot use %s with -z: a scan sends and receives nothing", names[i]);
     }
     if (c->exec) {
-        static const int conflicts[] = {'x', 'd', 'q', OPT_NO_SHUTDOWN};
-        static const char *const names[] = {"-x", "-d", "-q", "--no-shutdown"};
+        static const int conflicts[] = {'x', 'd', 'q', 'i', OPT_NO_SHUTDOWN};
+        static const char *const names[] = {"-x", "-d", "-q", "-i", "--no-shutdown"};
         for (size_t i = 0; i < sizeof conflicts / sizeof conflicts[0]; i++)
             if (g->seen[conflicts[i]])
                 return usage("cannot use %s with --exec: the command has the socket, not csock",

@@ -154,6 +154,7 @@ static int hand_over(struct relay *r, struct conn *k)
         .reading = !csock_stream_at_eof(k->st),
         .peer_ended = k->peer_ended,
         .hex = r->c->hex,
+        .verbose = r->c->verbose,
         .received = k->received,
         .deadline = r->quit_at,
         .quit_after = r->c->quit_after,
@@ -182,6 +183,9 @@ static void conn_close(csock_stream *st, int error, void *data)
             r->status = EXIT_FAILED;
         } else if (left) {
             say("%s: %zu bytes were not taken by the peer", k->peer, left);
+        } else if (r->quit_fired && r->c->verbose) {
+            say("-q %gs after the end of input: closing the connection to %s", r->c->quit_after,
+                k->peer);
         }
     }
     if (error == CSOCK_ETIMEOUT)

@@ -30,7 +30,7 @@ struct ending {
     int fd;            /* a duplicate of the session's socket; finish_session closes it */
     int reading;       /* the peer has not ended its side: read what it sends */
     int peer_ended;    /* it had ended its side while standard input went on */
-    int hex;           /* -x */
+    int hex, verbose;  /* -x, -v (says how the session ended) */
     uint64_t received; /* bytes received so far, for the hex dump */
     double deadline;   /* monotonic_time() at which -q runs out, or NO_LIMIT */
     double quit_after; /* -q, for the message */
@@ -51,8 +51,9 @@ double monotonic_time(void);
 /* datagram.c: the same for a datagram socket, which talks to: */
 enum peers {
     ONE_PEER,   /* the peer it is connected to (connect -u) */
-    FIRST_PEER, /* the peer it was connected to on hearing from it first (listen -u): datagrams
-                   that others sent before that are dropped, said with -v */
+    FIRST_PEER, /* the first that sends (listen -u): it waits for its datagram (within -w), then
+                   connects the socket to it; datagrams that others sent before that are
+                   dropped, said with -v. With --exec the command then gets the socket */
     EVERY_PEER, /* every peer it hears from (listen -u -k) */
 };
 /* Takes s. Returns the exit status. */
@@ -86,12 +87,16 @@ int reached_itself(csock *s, const char *host, int port, int verbose);
  * set. */
 csock *make_listener(const struct config *c);
 
+/* listen.c: with -v, says "listening on ADDRESS". */
+void announce(const struct config *c, const csock_addr *where);
+
 /* listen.c: c->address as csock_server_new takes it (numeric: names are resolved here). Returns
  * 0, or -1 having said why. */
 int server_address(const struct config *c, char *text, size_t size);
 
 /* listen.c: a Unix socket file bound at c->address is removed by remove_socket_file, unless it
- * was replaced meanwhile. */
+ * was replaced meanwhile; until then SIGINT, SIGTERM and SIGHUP, where nothing else catches them
+ * (a loop's signal handling ends csock its own way), remove it before they end csock. */
 void remember_socket_file(const struct config *c);
 void remove_socket_file(void);
 
