@@ -230,6 +230,8 @@ faultproxy *faultproxy_start(const char *target_host, int target_port, const fau
     faultproxy *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     if (cfg) p->cfg = *cfg;
+    const char *shift = getenv("FAULTPROXY_SEED");
+    if (shift) p->cfg.seed += strtoull(shift, NULL, 10);
     struct sockaddr_in *t4 = (struct sockaddr_in *)&p->target;
     struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)&p->target;
     if (inet_pton(AF_INET, target_host, &t4->sin_addr) == 1) {

@@ -225,9 +225,11 @@ static void echo_through(int mode, const faultproxy_config *cfg, size_t len)
     CHECK_EQ(server.error, 0);
     if (check_test_failed)
         fprintf(stderr,
-                "mode %d, seed %llu, pieces of 1..%zu bytes: client sent %zu, got %zu; server got "
+                "mode %d, seed %llu (FAULTPROXY_SEED %s), pieces of 1..%zu bytes: client sent %zu, "
+                "got %zu; server got "
                 "%zu; proxy relayed %lld up, %lld down\n",
-                mode, cfg->seed, cfg->max_piece, client.sent, client.got, server.got,
+                mode, cfg->seed, getenv("FAULTPROXY_SEED") ? getenv("FAULTPROXY_SEED") : "unset",
+                cfg->max_piece, client.sent, client.got, server.got,
                 faultproxy_bytes(l.proxy, FP_UP), faultproxy_bytes(l.proxy, FP_DOWN));
     csock_loop_free(loop);
     faultproxy_stop(l.proxy);
