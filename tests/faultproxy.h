@@ -23,6 +23,8 @@ typedef struct faultproxy_config {
                                  reads end of file; the rest is read and dropped); 0: never */
     long long reset_after[2]; /* per direction: after this many bytes, reset the connection (both
                                  ends closed with SO_LINGER 0); 0: never */
+    int rcvbuf; /* SO_RCVBUF of the proxy's sockets, so that little waits inside the kernel;
+                   0: the system's */
 } faultproxy_config;
 
 typedef struct faultproxy faultproxy;
