@@ -94,6 +94,7 @@ static void accept_one(faultproxy *p)
         return;
     }
     fcntl(up, F_SETFL, O_NONBLOCK);
+    if (p->cfg.rcvbuf) setsockopt(up, SOL_SOCKET, SO_RCVBUF, &p->cfg.rcvbuf, sizeof(int));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -230,6 +231,8 @@ faultproxy *faultproxy_start(const char *target_host, int target_port, const fau
     faultproxy *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     if (cfg) p->cfg = *cfg;
+    const char *shift = getenv("FAULTPROXY_SEED");
+    if (shift) p->cfg.seed += strtoull(shift, NULL, 10);
     struct sockaddr_in *t4 = (struct sockaddr_in *)&p->target;
     struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)&p->target;
     if (inet_pton(AF_INET, target_host, &t4->sin_addr) == 1) {
@@ -246,6 +249,9 @@ faultproxy *faultproxy_start(const char *target_host, int target_port, const fau
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* Set before listen, so that accepted connections inherit it (and its window). */
+    if (p->listen_fd >= 0 && p->cfg.rcvbuf)
+        setsockopt(p->listen_fd, SOL_SOCKET, SO_RCVBUF, &p->cfg.rcvbuf, sizeof(int));
     if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
         listen(p->listen_fd, 64) < 0 || getsockname(p->listen_fd, (struct sockaddr *)&a, &len) ||
         pipe2(p->stop_pipe, O_CLOEXEC) < 0) {

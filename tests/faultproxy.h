@@ -3,7 +3,8 @@
  * networks and peers do: writes cut into pieces of random size (down to one byte), each piece
  * held back a little, a direction shut down (the receiver reads end of file) or every connection
  * reset (closed with SO_LINGER 0) after a chosen number of bytes. Its choices come from a seeded
- * generator, one per connection, so a failing seed can be run again.
+ * generator, one per connection, so a failing seed can be run again. FAULTPROXY_SEED=n in the
+ * environment adds n to every proxy's seed: the same test then explores other choices.
  *
  * The proxy uses plain POSIX sockets, not csock: the code under test is never its own witness. */
 #ifndef CSOCK_TESTS_FAULTPROXY_H
@@ -22,6 +23,8 @@ typedef struct faultproxy_config {
                                  reads end of file; the rest is read and dropped); 0: never */
     long long reset_after[2]; /* per direction: after this many bytes, reset the connection (both
                                  ends closed with SO_LINGER 0); 0: never */
+    int rcvbuf; /* SO_RCVBUF of the proxy's sockets, so that little waits inside the kernel;
+                   0: the system's */
 } faultproxy_config;
 
 typedef struct faultproxy faultproxy;

@@ -4,7 +4,7 @@
  * half-close and graceful close carried across; a direction shut down and a connection reset in
  * the middle; and the server framework's echo. Every byte is checked against what was sent. */
 #include "check_stream.h"
-#include "faultproxy.h"
+#include "check_proxy.h"
 
 #include <csock/server.h>
 
@@ -22,29 +22,6 @@ static unsigned next_size(unsigned long long *state, unsigned max)
 {
     *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
     return 1 + (unsigned)((*state >> 33) % max);
-}
-
-/* A connected client and server, the client's connection going through a new proxy. */
-struct link {
-    faultproxy *proxy;
-    csock *client, *server;
-};
-
-static struct link through_proxy(const faultproxy_config *cfg)
-{
-    struct link l;
-    int port;
-    csock *listener = check_listener("127.0.0.1", &port);
-    l.proxy = faultproxy_start("127.0.0.1", port, cfg);
-    if (!l.proxy) exit(1);
-    l.client = csock_create_connection("127.0.0.1", faultproxy_port(l.proxy), 10, NULL);
-    l.server = l.client ? csock_accept(listener, NULL) : NULL;
-    if (!l.client || !l.server) {
-        fprintf(stderr, "through the proxy: %s\n", csock_lasterror());
-        exit(1);
-    }
-    csock_free(listener);
-    return l;
 }
 
 /* Runs loop until *done, for 60 s at most. */
@@ -208,7 +185,7 @@ static void echo_through(int mode, const faultproxy_config *cfg, size_t len)
         }
         len = i;
     }
-    struct link l = through_proxy(cfg);
+    struct check_link l = check_through_proxy(cfg);
     csock_loop *loop = csock_loop_new();
     struct side client = {
         .out = text, .out_len = len, .in = text, .in_len = len, .shut_when_sent = 1};
@@ -225,9 +202,11 @@ static void echo_through(int mode, const faultproxy_config *cfg, size_t len)
     CHECK_EQ(server.error, 0);
     if (check_test_failed)
         fprintf(stderr,
-                "mode %d, seed %llu, pieces of 1..%zu bytes: client sent %zu, got %zu; server got "
+                "mode %d, seed %llu (FAULTPROXY_SEED %s), pieces of 1..%zu bytes: client sent %zu, "
+                "got %zu; server got "
                 "%zu; proxy relayed %lld up, %lld down\n",
-                mode, cfg->seed, cfg->max_piece, client.sent, client.got, server.got,
+                mode, cfg->seed, getenv("FAULTPROXY_SEED") ? getenv("FAULTPROXY_SEED") : "unset",
+                cfg->max_piece, client.sent, client.got, server.got,
                 faultproxy_bytes(l.proxy, FP_UP), faultproxy_bytes(l.proxy, FP_DOWN));
     csock_loop_free(loop);
     faultproxy_stop(l.proxy);
@@ -274,7 +253,7 @@ static void watermarks_bound_the_queue_and_close_is_graceful(void)
     size_t len = 2 << 20;
     char *text = make_text(3, len, 7);
     faultproxy_config cfg = {.seed = 4, .max_piece = 3000, .max_delay_us = 200};
-    struct link l = through_proxy(&cfg);
+    struct check_link l = check_through_proxy(&cfg);
     /* A small socket buffer, so that the stream's own queue is what fills. */
     CHECK_EQ(csock_setsndbuf(l.server, 8192), 0);
     csock_loop *loop = csock_loop_new();
@@ -305,7 +284,7 @@ static void watermarks_bound_the_queue_and_close_is_graceful(void)
 static void idle_timeout_counts_trickled_bytes(void)
 {
     faultproxy_config cfg = {.seed = 5, .max_piece = 1, .max_delay_us = 20000};
-    struct link l = through_proxy(&cfg);
+    struct check_link l = check_through_proxy(&cfg);
     csock_loop *loop = csock_loop_new();
     size_t len = 120; /* a byte every 10 ms on average: over a second in all */
     char *text = make_text(3, len, 5);
@@ -372,7 +351,7 @@ static const csock_stream_handler counting = {
 static void half_close(const faultproxy_config *cfg, size_t len, size_t expect)
 {
     char *text = make_text(3, len, 9);
-    struct link l = through_proxy(cfg);
+    struct check_link l = check_through_proxy(cfg);
     csock_loop *loop = csock_loop_new();
     struct counter server = {.expect = text};
     CHECK(csock_stream_new(loop, l.server, &counting, &server) != NULL);
@@ -413,7 +392,7 @@ static void reset_midway_is_an_error_on_both_sides(void)
     size_t len = 1 << 20, cut = 100000;
     char *text = make_text(3, len, 11);
     faultproxy_config cfg = {.seed = 7, .max_piece = 2000, .reset_after = {0, (long long)cut}};
-    struct link l = through_proxy(&cfg);
+    struct check_link l = check_through_proxy(&cfg);
     csock_loop *loop = csock_loop_new();
     struct side server = {.out = text, .out_len = len};
     struct side client = {.in = text, .in_len = len};

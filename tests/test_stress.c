@@ -1,11 +1,13 @@
 /* Thread stress: csock_loop_post, csock_loop_stop, csock_loop_wakeup and csock_server_shutdown
- * called from several threads for thousands of rounds. Every posted callback must run exactly
- * once (or, posted to a loop that is then freed, not at all: csock_loop_free runs none), and a
- * stop must always stop. Nothing here may hang: every wait is bounded, and a wait that runs out
- * fails the test with what was lost (the process then exits, since a stuck thread cannot be
- * joined); a watchdog ends the whole program if even that fails. Meant for ThreadSanitizer too.
+ * called from several threads for thousands of rounds, and signals to several loops at once. Every
+ * posted callback must run exactly once (or, posted to a loop that is then freed, not at all:
+ * csock_loop_free runs none), and a stop must always stop. Nothing here may hang: every wait is
+ * bounded, and a wait that runs out fails the test with what was lost (the process then exits,
+ * since a stuck thread cannot be joined); a watchdog ends the whole program if even that fails.
+ * Meant for ThreadSanitizer too.
  *
- * stop_from_threads and posts_answered_one_at_a_time expose a lost wake-up in the loop
+ * stop_from_threads and posts_answered_one_at_a_time (and at times flood_then_stop, or any test
+ * here that waits for a loop) expose a lost wake-up in the loop
  * (drain_wakeups clears the pending flag before reading the pipe, so a wake-up written in
  * between is read and the flag stays set: no later wake-up writes again, and a loop waiting
  * sleeps through stops and posts). They fail on the code that has that defect, and pass once it
@@ -16,6 +18,7 @@
 #include <csock/server.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #define WAIT_SECONDS 10 /* what a thread waits for an answer before calling it lost */
@@ -362,6 +365,68 @@ static void server_shutdown_from_threads(void)
     CHECK_EQ(check_open_fds(), before);
 }
 
+/* ---- signals: each one reaches every loop that asked, and SIGTERM stops servers ---- */
+
+#define SIGNAL_LOOPS  3
+#define SIGNAL_ROUNDS 2000
+
+static void caught(csock_loop *loop, void *data)
+{
+    (void)loop;
+    atomic_fetch_add((atomic_int *)data, 1);
+}
+
+static void signals_reach_every_loop(void)
+{
+    csock_loop *loops[SIGNAL_LOOPS];
+    pthread_t runners[SIGNAL_LOOPS];
+    atomic_int counts[SIGNAL_LOOPS];
+    for (int i = 0; i < SIGNAL_LOOPS; i++) {
+        atomic_init(&counts[i], 0);
+        loops[i] = csock_loop_new();
+        CHECK_EQ(csock_loop_on_signal(loops[i], SIGUSR1, caught, &counts[i]), 0);
+        runners[i] = check_thread(run_loop, loops[i]);
+    }
+    int lost = -1;
+    for (int round = 0; round < SIGNAL_ROUNDS && lost < 0; round++) {
+        int before[SIGNAL_LOOPS];
+        for (int i = 0; i < SIGNAL_LOOPS; i++)
+            before[i] = atomic_load(&counts[i]);
+        kill(getpid(), SIGUSR1);
+        /* Signals arriving before a pass may run the callback once: wait for one run each. */
+        for (int i = 0; i < SIGNAL_LOOPS; i++) {
+            double end = check_now() + WAIT_SECONDS;
+            while (atomic_load(&counts[i]) == before[i] && check_now() < end)
+                sched_yield();
+            if (atomic_load(&counts[i]) == before[i]) lost = round;
+        }
+    }
+    if (lost >= 0) fprintf(stderr, "SIGUSR1 of round %d never reached a loop\n", lost);
+    CHECK_EQ(lost, -1);
+    for (int i = 0; i < SIGNAL_LOOPS; i++) {
+        csock_loop_stop(loops[i]);
+        join_or_die(runners[i], "csock_loop_run after a stop, among signals", i);
+        csock_loop_free(loops[i]);
+    }
+}
+
+static void sigterm_stops_servers(void)
+{
+    for (int round = 0; round < 200; round++) {
+        csock_server *srv = csock_server_new(
+            "127.0.0.1:0", &(csock_server_config){.handler = &echo_handler,
+                                                  .mode = round % 2 ? CSOCK_SERVE_LOOPS : 0,
+                                                  .loops = 2,
+                                                  .stop_on_signals = 1});
+        CHECK(srv != NULL);
+        if (!srv) return;
+        pthread_t runner = check_thread(run_server, srv);
+        kill(getpid(), SIGTERM); /* caught from csock_server_new on, running or not yet */
+        join_or_die(runner, "csock_server_run after SIGTERM", round);
+        csock_server_free(srv);
+    }
+}
+
 int main(void)
 {
     check_watchdog(110);
@@ -369,6 +434,8 @@ int main(void)
     RUN(flood_then_stop);
     RUN(server_shutdown_from_threads);
     /* Last: on a loop that loses wake-ups, these leave a thread stuck. */
+    RUN(signals_reach_every_loop);
+    RUN(sigterm_stops_servers);
     RUN(stop_from_threads);
     RUN(posts_answered_one_at_a_time);
     return check_done();
