@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +55,9 @@ static size_t low_water(const csock_stream_handler *h)
 
 static size_t max_queue(const csock_stream_handler *h)
 {
-    return h->max_queue ? h->max_queue : 4 * high_water(h);
+    if (h->max_queue) return h->max_queue;
+    size_t high = high_water(h);
+    return high > SIZE_MAX / 4 ? SIZE_MAX : 4 * high; /* 4 times, or no limit rather than wrap */
 }
 
 int csock__stream_eof(const csock_stream *st)
@@ -151,20 +155,23 @@ static void trim(csock_stream *st)
     }
 }
 
-/* Makes room for more bytes after the held ones, up to limit in all. Returns 0 or -1. */
+/* Makes room for more bytes after the held ones, up to limit in all. Returns 0, or -1 when the
+ * bytes would pass limit (or what an allocation can be) or memory is short. */
 static int reserve(struct csock__buffer *b, size_t more, size_t limit)
 {
-    if (b->start + b->len + more <= b->cap) return 0;
+    if (more <= b->cap - b->start - b->len) return 0;
+    if (limit > PTRDIFF_MAX) limit = PTRDIFF_MAX; /* no allocation is larger */
+    if (more > limit || b->len > limit - more) return -1;
+    size_t need = b->len + more;
     if (b->start > 0) { /* move the held bytes to the front first */
         memmove(b->data, b->data + b->start, b->len);
         b->start = 0;
-        if (b->len + more <= b->cap) return 0;
+        if (need <= b->cap) return 0;
     }
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more)
-        cap *= 2;
+    while (cap < need)
+        cap = cap > limit / 2 ? limit : cap * 2;
     if (cap > limit) cap = limit;
-    if (cap < b->len + more) return -1;
     char *data = realloc(b->data, cap);
     if (!data) return -1;
     b->data = data;
@@ -377,27 +384,47 @@ static void write_ready(csock_stream *st)
     update_events(st);
 }
 
-int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
+/* Checks a buffer list and adds up its lengths into *total. Returns 0 or a recorded
+ * CSOCK_EINVAL naming op. */
+static int check_buffers(const struct iovec *iov, int iovcnt, const char *op, size_t *total)
 {
-    if (!st || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
-        return csock__failf(CSOCK_EINVAL, "stream write: %s",
-                            !st ? "NULL stream" : "bad buffer list");
-    if (st->state & (STREAM_CLOSING | STREAM_CLOSED | STREAM_SHUT)) return closed_error("write");
-    size_t total = 0;
+    if (iovcnt < 0 || iovcnt > IOV_MAX)
+        return csock__failf(CSOCK_EINVAL, "stream %s: %d buffers (0 to %d)", op, iovcnt, IOV_MAX);
+    if (iovcnt > 0 && !iov) return csock__failf(CSOCK_EINVAL, "stream %s: NULL buffer list", op);
+    size_t sum = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (!iov[i].iov_base && iov[i].iov_len)
-            return csock__failf(CSOCK_EINVAL, "stream write: buffer %d is NULL", i);
-        total += iov[i].iov_len;
+            return csock__failf(CSOCK_EINVAL, "stream %s: buffer %d is NULL with %zu bytes", op, i,
+                                iov[i].iov_len);
+        /* The kernel takes at most SSIZE_MAX bytes a call; past that the sum could wrap. */
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - sum)
+            return csock__failf(CSOCK_EINVAL,
+                                "stream %s: buffers add up to more than %zd bytes (buffer %d)", op,
+                                (ssize_t)SSIZE_MAX, i);
+        sum += iov[i].iov_len;
     }
+    *total = sum;
+    return 0;
+}
+
+/* csock_stream_writev, reporting failures as op (the public call the user made). */
+static int write_buffers(csock_stream *st, const struct iovec *iov, int iovcnt, const char *op)
+{
+    if (!st) return csock__failf(CSOCK_EINVAL, "stream %s: NULL stream", op);
+    size_t total = 0;
+    int rc = check_buffers(iov, iovcnt, op, &total);
+    if (rc < 0) return rc;
+    if (st->state & (STREAM_CLOSING | STREAM_CLOSED | STREAM_SHUT)) return closed_error(op);
     const csock_stream_handler *h = st->handler;
     size_t queued = st->bufs ? st->bufs->out.len : 0;
     if (total > max_queue(h) - queued)
         return csock__failf(CSOCK_ENOBUFS,
-                            "stream write: %zu bytes would pass the %zu-byte queue limit (%zu "
+                            "stream %s: %zu bytes would pass the %zu-byte queue limit (%zu "
                             "queued): the peer is not reading",
-                            total, max_queue(h), queued);
+                            op, total, max_queue(h), queued);
+    if (total == 0 && queued == 0) return 0;
     size_t sent = 0;
-    if (queued == 0 && total > 0) {
+    if (queued == 0) {
         ssize_t n;
         do {
             /* One buffer: send(2), which costs less than sendmsg(2) on some kernels. */
@@ -408,8 +435,7 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
                 n = sendmsg(st->watch.fd, &m, MSG_NOSIGNAL);
             }
         } while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return socket_error(st, -errno, "write");
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return socket_error(st, -errno, op);
         sent = n > 0 ? (size_t)n : 0;
         note_io(st);
         if (sent == total) return 0;
@@ -418,8 +444,9 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
     struct csock__buffers *b = buffers(st);
     if (!b || reserve(&b->out, total - sent, max_queue(h)) < 0) {
         int code =
-            csock__failf(CSOCK_ENOMEM, "stream write: out of memory for %zu bytes", total - sent);
-        finish(st, code); /* part of the data may have gone: the stream cannot go on */
+            csock__failf(CSOCK_ENOMEM, "stream %s: out of memory for %zu bytes", op, total - sent);
+        if (sent > 0) finish(st, code); /* part of the data went: the stream cannot go on */
+        if (b) trim(st);
         return code;
     }
     size_t skip = sent;
@@ -440,10 +467,20 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
     return full;
 }
 
+int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
+{
+    return write_buffers(st, iov, iovcnt, "writev");
+}
+
 int csock_stream_write(csock_stream *st, const void *buf, size_t len)
 {
     struct iovec one = {(void *)buf, len};
-    return csock_stream_writev(st, &one, 1);
+    return write_buffers(st, &one, 1, "write");
+}
+
+int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2])
+{
+    return write_buffers(st, iov, 2, "write_frame");
 }
 
 /* ---- reading ---- */

@@ -62,6 +62,9 @@ int csock__stream_check_handler(const csock_stream_handler *handler);
 /* Closes every stream on loop now, with error for their on_close (run at the end of the pass). */
 void csock__streams_abort_all(csock_loop *loop, int error);
 
+/* Writes a frame's prefix and payload, reporting failures as "stream write_frame". */
+int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2]);
+
 /* Unread bytes of st: *p and the count. */
 size_t csock__stream_unread(csock_stream *st, const char **p);
 

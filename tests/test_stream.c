@@ -6,7 +6,9 @@
 
 #include <csock/stream.h>
 
+#include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 /* What a test's handler saw. */
 struct log {
@@ -501,10 +503,175 @@ static void pausing_and_writing_frames(void)
     struct iovec bad = {NULL, 3};
     CHECK_EQ(csock_stream_writev(st, &bad, 1), CSOCK_EINVAL);
     CHECK_ERROR(CSOCK_EINVAL, "buffer 0 is NULL");
-    CHECK_EQ(csock_stream_writev(st, parts, -1), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "bad buffer list");
     csock_stream_abort(st);
     CHECK_EQ(csock_stream_pause(st, 1), CSOCK_EPIPE);
+    run_until(loop, &l.closes, 1);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* ---- bad buffer lists ---- */
+
+/* Reads exactly want bytes from c while running loop, checking each against pattern_at. */
+static char pattern_at(size_t i)
+{
+    return (char)(i * 13 + 1);
+}
+
+static size_t receive_pattern(csock_loop *loop, csock *c, size_t want, size_t *offset)
+{
+    static char buf[65536];
+    size_t got = 0;
+    while (got < want) {
+        CHECK(csock_loop_run_once(loop, 0) >= 0);
+        ssize_t n = csock_recv(c, buf, want - got < sizeof buf ? want - got : sizeof buf);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern_at(*offset + (size_t)i)) {
+                CHECK(!"a byte differs from what was written");
+                return got;
+            }
+        got += (size_t)n;
+        *offset += (size_t)n;
+    }
+    return got;
+}
+
+/* Writes pattern bytes from *offset until the stream queues some (the peer does not read). */
+static size_t fill_kernel_then_queue(csock_stream *st, size_t *offset)
+{
+    static char buf[8192];
+    size_t written = 0;
+    for (int i = 0; i < 10000 && csock_stream_queued(st) == 0; i++) {
+        for (size_t k = 0; k < sizeof buf; k++)
+            buf[k] = pattern_at(*offset + k);
+        CHECK(csock_stream_write(st, buf, sizeof buf) >= 0);
+        *offset += sizeof buf;
+        written += sizeof buf;
+    }
+    CHECK(csock_stream_queued(st) > 0);
+    return written;
+}
+
+/* Lengths that add up past SIZE_MAX, NULL buffers, bad counts: CSOCK_EINVAL naming the call,
+ * nothing queued or sent, and the stream goes on, with bytes queued before and with none. */
+static void bad_buffer_lists_change_nothing(void)
+{
+    static const csock_stream_handler h = {.on_data = ignore_data, .on_close = on_close};
+    csock_loop *loop = csock_loop_new();
+    char x[4] = "xyz";
+    struct iovec wraps[2] = {{x, SIZE_MAX}, {x, 2}}; /* 1 byte once the sum wraps */
+    struct iovec null_base[2] = {{x, 1}, {NULL, 3}};
+    for (int with_queue = 0; with_queue <= 1; with_queue++) {
+        struct log l = {0};
+        csock *c;
+        small_buffers = with_queue;
+        csock_stream *st = stream_pair(loop, &h, &l, &c);
+        small_buffers = 0;
+        size_t written = 0, offset = 0;
+        if (with_queue) written = fill_kernel_then_queue(st, &offset);
+        size_t queued = csock_stream_queued(st);
+        CHECK_EQ(csock_stream_writev(st, wraps, 2), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: buffers add up to more than");
+        CHECK_EQ(csock_stream_writev(st, null_base, 2), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: buffer 1 is NULL");
+        CHECK_EQ(csock_stream_write(st, NULL, 5), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream write: buffer 0 is NULL");
+        CHECK_EQ(csock_stream_writev(st, wraps, -1), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: -1 buffers");
+        CHECK_EQ(csock_stream_writev(st, wraps, IOV_MAX + 1), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: ");
+        CHECK_EQ(csock_stream_writev(st, NULL, 1), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: NULL buffer list");
+        CHECK_EQ(csock_stream_queued(st), queued);
+        /* Still usable: one more write, and the peer reads every byte in order, then nothing. */
+        char more[100];
+        for (size_t k = 0; k < sizeof more; k++)
+            more[k] = pattern_at(offset + k);
+        CHECK(csock_stream_write(st, more, sizeof more) >= 0);
+        written += sizeof more;
+        size_t at = 0;
+        CHECK_EQ(receive_pattern(loop, c, written, &at), written);
+        CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+        CHECK_EQ(l.closes, 0);
+        CHECK_EQ(csock_recv_flags(c, x, 1, MSG_DONTWAIT), CSOCK_EAGAIN);
+        csock_stream_close(st);
+        run_until(loop, &l.closes, 1);
+        CHECK_EQ(l.close_error, 0);
+        csock_free(c);
+    }
+    csock_loop_free(loop);
+}
+
+/* With no queue limit, a write far larger than memory is CSOCK_ENOMEM, nothing is lost, and the
+ * stream goes on (the queue's growth once doubled past SIZE_MAX to 0 and spun forever). */
+static void huge_write_without_a_queue_limit(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = ignore_data, .on_close = on_close, .max_queue = SIZE_MAX};
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    size_t offset = 0, written = fill_kernel_then_queue(st, &offset);
+    size_t queued = csock_stream_queued(st);
+    char x = 0;
+    /* Never read: the queue is not empty, so nothing is sent from it at once. */
+    struct iovec huge = {&x, SSIZE_MAX};
+    CHECK_EQ(csock_stream_writev(st, &huge, 1), CSOCK_ENOMEM);
+    CHECK_ERROR(CSOCK_ENOMEM, "stream writev: out of memory");
+    CHECK_EQ(csock_stream_queued(st), queued);
+    size_t at = 0;
+    CHECK_EQ(receive_pattern(loop, c, written, &at), written);
+    CHECK_EQ(l.closes, 0);
+    csock_stream_close(st);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, 0);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+static void frame_reader(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    const char *p;
+    size_t len = 0;
+    l->datas++;
+    l->read_error = csock_stream_read_frame(st, &p, &len);
+    if (l->read_error != 0) csock_stream_abort(st);
+}
+
+/* Limits at the edges of size_t: a high water mark whose default queue limit (4 times it) would
+ * wrap is taken as "no limit" rather than refused or shrunk; a max_buffer too small for any
+ * frame's 4-byte prefix makes read_frame say so instead of waiting forever. */
+static void limits_at_the_edges(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler high = {
+        .on_data = ignore_data, .on_close = on_close, .high_water = SIZE_MAX / 4 + 1};
+    static const csock_stream_handler tiny = {
+        .on_data = frame_reader, .on_close = on_close, .max_buffer = 3};
+    struct log l = {0};
+    csock *c;
+    csock_stream *st = stream_pair(loop, &high, &l, &c);
+    if (st) {
+        CHECK_EQ(csock_stream_write(st, "abc", 3), 0);
+        char buf[4] = {0};
+        CHECK_EQ(csock_recv(c, buf, sizeof buf), 3);
+        csock_stream_close(st);
+        run_until(loop, &l.closes, 1);
+    }
+    csock_free(c);
+
+    l = (struct log){0};
+    stream_pair(loop, &tiny, &l, &c);
+    CHECK_EQ(csock_send(c, "\0\0", 2), 2);
+    run_until(loop, &l.datas, 1);
+    CHECK_EQ(l.read_error, CSOCK_EMSGSIZE);
+    CHECK_ERROR(CSOCK_EMSGSIZE, "stream: a frame of 4 bytes or more, over max_buffer (3)");
     run_until(loop, &l.closes, 1);
     csock_free(c);
     csock_loop_free(loop);
@@ -606,6 +773,9 @@ int main(void)
     RUN(close_another_stream_in_the_same_pass);
     RUN(deadlines);
     RUN(pausing_and_writing_frames);
+    RUN(bad_buffer_lists_change_nothing);
+    RUN(huge_write_without_a_queue_limit);
+    RUN(limits_at_the_edges);
     RUN(peer_reset);
     RUN(bad_input);
     CHECK_EQ(check_open_fds(), fds);

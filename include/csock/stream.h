@@ -46,7 +46,8 @@ typedef struct csock_stream_handler {
                              the queue drains to low_water (see keep_reading); 0: 64 KiB */
     size_t low_water;     /* 0: high_water / 4 */
     size_t max_queue;     /* queued bytes at most: a write that would pass it fails with
-                             CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water */
+                             CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water (no limit when
+                             that would pass SIZE_MAX) */
     double idle_timeout;  /* seconds without a byte read or written before the stream closes with
                              CSOCK_ETIMEOUT (checked every 1/8 of it); 0: none */
     double total_timeout; /* seconds from the start before it closes with CSOCK_ETIMEOUT; 0: none */
@@ -68,13 +69,17 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
 
 /* Queues len bytes of buf for the peer (sending at once what the socket takes). Returns 0, or 1
  * when the queue has reached high_water (stop writing until on_drain; reading is paused until
- * then), or a negative code with nothing queued: CSOCK_ENOBUFS (the queue would pass
- * max_queue), CSOCK_EPIPE (the stream is closing, or was shut down for writing), a socket error
- * (the stream then closes with it). */
+ * then), or a negative code with nothing queued: CSOCK_EINVAL (NULL stream, NULL buf with len
+ * above 0, len over SSIZE_MAX: the stream goes on), CSOCK_ENOBUFS (the queue would pass
+ * max_queue), CSOCK_EPIPE (the stream is closing, or was shut down for writing), CSOCK_ENOMEM
+ * (no memory to queue the bytes: the stream goes on if none of them was sent, and closes with
+ * CSOCK_ENOMEM otherwise), a socket error (the stream then closes with it). */
 int csock_stream_write(csock_stream *st, const void *buf, size_t len);
 
 /* Like csock_stream_write for several buffers at once, sent by one gathered system call when the
- * queue is empty. iovcnt is at most IOV_MAX. */
+ * queue is empty. CSOCK_EINVAL ("stream writev: ...", nothing queued, the stream goes on) for
+ * iovcnt below 0 or over IOV_MAX, a NULL iov with iovcnt above 0, a NULL buffer with a nonzero
+ * length, or lengths adding up to more than SSIZE_MAX. */
 int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt);
 
 /* Writes a frame: len as 4 bytes, big-endian, then len bytes of buf (the peer reads it with
@@ -94,7 +99,8 @@ int csock_stream_read_exactly(csock_stream *st, size_t n, const char **p);
 
 /* Takes one frame written as csock_stream_write_frame writes it. Returns 1 with *p and *len the
  * payload, 0 when the whole frame is not buffered yet, or CSOCK_EMSGSIZE when its announced
- * length (then in *len) does not fit in max_buffer. */
+ * length (then in *len) does not fit in max_buffer, or when max_buffer is under 4 (no frame
+ * fits; *len is left alone). */
 int csock_stream_read_frame(csock_stream *st, const char **p, size_t *len);
 
 /* Every unread byte, without taking it: returns how many, *p pointing at them. */
