@@ -6,6 +6,7 @@
 
 #include <csock/stream.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -38,7 +39,8 @@ static void run_until(csock_loop *loop, const int *flag, int want)
 }
 
 /* A stream on loop for the server side of a fresh TCP pair; *client is the peer. */
-static int small_buffers; /* give the pair 16 KiB kernel buffers, so queues fill soon */
+static int small_buffers; /* give the pair 16 KiB kernel buffers, so queues fill soon (2: only
+                             the client's receive buffer, so the server's holds much unsent) */
 
 static csock_stream *stream_pair(csock_loop *loop, const csock_stream_handler *h, struct log *l,
                                  csock **client)
@@ -46,10 +48,8 @@ static csock_stream *stream_pair(csock_loop *loop, const csock_stream_handler *h
     csock *server;
     check_tcp_pair("127.0.0.1", client, &server);
     csock_settimeout(*client, 5);
-    if (small_buffers) {
-        CHECK_EQ(csock_setsndbuf(server, 16384), 0);
-        CHECK_EQ(csock_setrcvbuf(*client, 16384), 0);
-    }
+    if (small_buffers == 1) CHECK_EQ(csock_setsndbuf(server, 16384), 0);
+    if (small_buffers) CHECK_EQ(csock_setrcvbuf(*client, 16384), 0);
     csock_stream *st = csock_stream_new(loop, server, h, l);
     CHECK(st != NULL);
     return st;
@@ -677,6 +677,202 @@ static void limits_at_the_edges(void)
     csock_loop_free(loop);
 }
 
+/* ---- closing while the peer still sends ---- */
+
+#define REPLY (200 * 1000)
+
+/* A client that uploads without pause on one thread while another reads everything the server
+ * sends, checking each byte, until end of file or an error. */
+struct uploader {
+    csock *c;
+    atomic_int stop_at_eof; /* stop uploading (and shut down) once the reply has ended */
+    atomic_int reading_done, uploading_done;
+    size_t got;
+    int ok, end; /* the reply's bytes were right; how it ended: 0 end of file, or a code */
+};
+
+/* Runs loop until descriptor fd is closed (no other thread opens one meanwhile), at most
+ * seconds. */
+static void run_until_closed(csock_loop *loop, int fd, double seconds)
+{
+    double start = check_now();
+    while (fcntl(fd, F_GETFD) >= 0 && check_now() - start < seconds)
+        CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+    CHECK(fcntl(fd, F_GETFD) < 0);
+}
+
+static void *upload(void *arg)
+{
+    struct uploader *u = arg;
+    static char buf[16384];
+    while (!(atomic_load(&u->stop_at_eof) && atomic_load(&u->reading_done)))
+        if (csock_sendall(u->c, buf, sizeof buf, NULL) < 0) break; /* the server closed */
+    if (atomic_load(&u->stop_at_eof)) csock_shutdown(u->c, SHUT_WR);
+    atomic_store(&u->uploading_done, 1);
+    return NULL;
+}
+
+static void *download(void *arg)
+{
+    struct uploader *u = arg;
+    static char buf[65536];
+    ssize_t n;
+    u->ok = 1;
+    while ((n = csock_recv(u->c, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern_at(u->got + (size_t)i)) u->ok = 0;
+        u->got += (size_t)n;
+    }
+    u->end = (int)n;
+    atomic_store(&u->reading_done, 1);
+    return NULL;
+}
+
+static void take_all(csock_stream *st, void *data)
+{
+    const char *p;
+    ((struct log *)data)->datas++;
+    csock_stream_consume(st, csock_stream_peek(st, &p));
+}
+
+/* Writes the reply, optionally half-closes, then closes, while the client uploads. */
+static void reply_and_close(csock_stream *st, int half_close)
+{
+    static char reply[REPLY];
+    for (size_t i = 0; i < REPLY; i++)
+        reply[i] = pattern_at(i);
+    CHECK(csock_stream_write(st, reply, REPLY) >= 0);
+    if (half_close) CHECK_EQ(csock_stream_shutdown(st), 0);
+    csock_stream_close(st);
+}
+
+/* A stream whose client has begun uploading (and reading) on two threads. */
+static csock_stream *uploading_pair(csock_loop *loop, const csock_stream_handler *h, struct log *l,
+                                    struct uploader *u, pthread_t threads[2])
+{
+    small_buffers = 2; /* so that most of the reply is still on the server's side at close */
+    csock_stream *st = stream_pair(loop, h, l, &u->c);
+    small_buffers = 0;
+    threads[0] = check_thread(upload, u);
+    threads[1] = check_thread(download, u);
+    run_until(loop, &l->datas, 1);
+    return st;
+}
+
+/* The client read the whole reply, then end of file; its threads are done. */
+static void check_whole_reply(struct uploader *u, pthread_t threads[2])
+{
+    check_join(threads[1]);
+    check_join(threads[0]); /* it stopped, or its next bytes met a closed socket */
+    CHECK_EQ(u->got, REPLY);
+    CHECK(u->ok);
+    CHECK_EQ(u->end, 0);
+    csock_free(u->c);
+}
+
+/* A server writes 200 KB and closes while its client is still uploading: the client reads every
+ * byte, then a clean end of file, not a reset; the stream is never seen again after on_close,
+ * and its socket is closed once the client ends too. With a half-close first, the same. */
+static void close_delivers_everything_to_an_uploading_peer(void)
+{
+    static const csock_stream_handler h = {.on_data = take_all, .on_close = on_close};
+    for (int half_close = 0; half_close <= 1; half_close++) {
+        csock_loop *loop = csock_loop_new();
+        struct log l = {0};
+        struct uploader u = {.stop_at_eof = 1};
+        pthread_t threads[2];
+        csock_stream *st = uploading_pair(loop, &h, &l, &u, threads);
+        int fd = csock_stream_fileno(st);
+        reply_and_close(st, half_close);
+        run_until(loop, &l.closes, 1);
+        CHECK_EQ(l.close_error, 0);
+        int datas = l.datas;
+        /* Lingering: the stream drops the upload until the client's end of file. */
+        run_until_closed(loop, fd, 10);
+        check_whole_reply(&u, threads);
+        CHECK_EQ(l.datas, datas); /* no callback after on_close */
+        CHECK_EQ(l.closes, 1);
+        csock_loop_free(loop);
+    }
+}
+
+/* A client that uploads forever, even after the reply's end: the server still reads the whole
+ * reply out, and closes its socket close_timeout after csock_stream_close. */
+static void lingering_is_bounded(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = take_all, .on_close = on_close, .close_timeout = 0.3};
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    struct uploader u = {0};
+    pthread_t threads[2];
+    csock_stream *st = uploading_pair(loop, &h, &l, &u, threads);
+    double start = check_now();
+    int fd = csock_stream_fileno(st);
+    reply_and_close(st, 0);
+    run_until_closed(loop, fd, 10);
+    double took = check_now() - start;
+    CHECK(took >= 0.25 && took < 3);
+    CHECK_EQ(l.closes, 1);
+    CHECK_EQ(l.close_error, 0);
+    check_whole_reply(&u, threads);
+    csock_loop_free(loop);
+}
+
+/* A peer that stops reading cannot hold a closing stream forever: after close_timeout it closes
+ * with CSOCK_ETIMEOUT, the rest of the queue dropped. */
+static void close_with_a_full_queue_is_bounded(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = take_all, .on_close = on_close, .close_timeout = 0.2};
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    double start = check_now();
+    reply_and_close(st, 0);
+    CHECK(csock_stream_queued(st) > 0);
+    run_until(loop, &l.closes, 1);
+    double took = check_now() - start;
+    CHECK_EQ(l.close_error, CSOCK_ETIMEOUT);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "stream: close_timeout of 0.2s passed with ");
+    CHECK(took >= 0.15 && took < 3);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* Closes without taking the bytes: they are dropped, so the peer was sending, and the stream
+ * lingers. */
+static void close_unread(csock_stream *st, void *data)
+{
+    ((struct log *)data)->datas++;
+    csock_stream_close(st);
+}
+
+/* A loop freed while a stream lingers closes its socket and frees it. */
+static void loop_freed_while_lingering(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = close_unread, .on_close = on_close, .close_timeout = 60};
+    int fds = check_open_fds();
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    struct uploader u = {0};
+    csock_stream *st = stream_pair(loop, &h, &l, &u.c);
+    pthread_t up = check_thread(upload, &u);
+    int fd = csock_stream_fileno(st);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.datas, 1);
+    CHECK(fcntl(fd, F_GETFD) >= 0); /* lingering */
+    CHECK_EQ(check_open_fds(), fds + 5); /* the loop's 3, the lingering socket, the client */
+    csock_loop_free(loop);
+    CHECK_EQ(check_open_fds(), fds + 1);
+    check_join(up); /* the client's upload met the closed socket */
+    csock_free(u.c);
+}
+
 /* ---- a peer that resets ---- */
 
 static void write_after_reset(csock_stream *st, void *data)
@@ -776,6 +972,10 @@ int main(void)
     RUN(bad_buffer_lists_change_nothing);
     RUN(huge_write_without_a_queue_limit);
     RUN(limits_at_the_edges);
+    RUN(close_delivers_everything_to_an_uploading_peer);
+    RUN(lingering_is_bounded);
+    RUN(close_with_a_full_queue_is_bounded);
+    RUN(loop_freed_while_lingering);
     RUN(peer_reset);
     RUN(bad_input);
     CHECK_EQ(check_open_fds(), fds);

@@ -51,6 +51,10 @@ typedef struct csock_stream_handler {
     double idle_timeout;  /* seconds without a byte read or written before the stream closes with
                              CSOCK_ETIMEOUT (checked every 1/8 of it); 0: none */
     double total_timeout; /* seconds from the start before it closes with CSOCK_ETIMEOUT; 0: none */
+    double close_timeout; /* seconds a graceful close may take at most, from csock_stream_close
+                             (or a server's shutdown) to the socket's close: sending what is
+                             queued (past it: on_close(CSOCK_ETIMEOUT), the rest dropped), then
+                             lingering (see csock_stream_close); 0: 5 s */
     int keep_reading;     /* nonzero: reading goes on while the queue is at high water, for a
                              relay whose two directions are independent (if both ends paused
                              reading while their queues were full, both would wait forever);
@@ -62,8 +66,8 @@ typedef struct csock_stream_handler {
  * descriptor is closed with the stream) and handler->on_open has run; *handler must stay valid as
  * long as the stream. data is the stream's user data (csock_stream_data). Returns the stream, or
  * NULL leaving s untouched: CSOCK_EINVAL (NULL argument, no on_data, a socket that is not a
- * stream, low_water above high_water, high_water above max_queue), CSOCK_EBADF (closed socket),
- * CSOCK_ENOMEM or the loop's error. */
+ * stream, low_water above high_water, high_water above max_queue, a negative timeout), CSOCK_EBADF
+ * (closed socket), CSOCK_ENOMEM or the loop's error. */
 csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_handler *handler,
                                void *data);
 
@@ -117,12 +121,27 @@ int csock_stream_pause(csock_stream *st, int pause);
  * reading goes on. Returns 0, or CSOCK_EPIPE for a closed stream. */
 int csock_stream_shutdown(csock_stream *st);
 
-/* Closes gracefully: stops reading, sends what is queued, then closes; on_close(0) runs at the
- * end of the pass in which the queue drained. Idempotent. */
+/* Closes gracefully, delivering everything queued. on_data runs no more, and what the peer still
+ * sends is read and dropped; what is queued is sent; on_close(0) runs at the end of the pass in
+ * which the queue drained, and the user never sees the stream again. If close_timeout passes
+ * first (a peer that does not read), on_close gets CSOCK_ETIMEOUT and the rest is dropped.
+ *
+ * Then, unless the peer has ended its side, the stream lingers as HTTP servers do: closing a
+ * TCP socket with unread input, or input arriving after the close, makes the kernel reset the
+ * connection, and the peer then loses what it has not read yet. So when the peer may still be
+ * sending (input was dropped or is waiting, or bytes of ours are not yet acknowledged), the
+ * socket is shut down for writing (the peer reads end of file after the last byte), and input
+ * is read and dropped until the peer's end of file, an error, or close_timeout after this call
+ * at the latest; only then is the socket closed. Otherwise it is closed at once. All of it runs
+ * on the loop without blocking it; a lingering stream costs its socket and 104 bytes, makes no
+ * callback, and is freed with the loop if that comes first. Idempotent.
+ *
+ * This ends the connection for every holder of the socket (another process, after fork):
+ * csock_stream_abort only lets go of the descriptor. */
 void csock_stream_close(csock_stream *st);
 
-/* Closes now, dropping whatever is still queued (csock_stream_queued says how much);
- * on_close(0) runs at the end of the pass. Idempotent. */
+/* Closes now, dropping whatever is still queued (csock_stream_queued says how much), without
+ * lingering; on_close(0) runs at the end of the pass. Idempotent. */
 void csock_stream_abort(csock_stream *st);
 
 /* Bytes queued and not yet taken by the socket. */
