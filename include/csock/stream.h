@@ -8,7 +8,8 @@
  * the next on_data, up to max_buffer bytes. Writes go out at once when the socket takes them and
  * are queued (copied) otherwise, up to max_queue bytes; nothing is ever dropped silently.
  *
- * Lifetime: on_close is the last callback; the stream is freed when it returns. Closing is always
+ * Lifetime: on_close is the last callback; the stream must not be used once it returns (it is
+ * freed then, or once it has lingered: see csock_stream_close). Closing is always
  * deferred to the end of the loop's pass, so a stream stays valid (and its data readable) for the
  * rest of the callback that closed it, and on_close never runs inside another callback. All
  * functions are for the loop's thread. */
@@ -36,9 +37,11 @@ typedef struct csock_stream_handler {
      * NULL: nothing to do. */
     void (*on_drain)(csock_stream *st, void *data);
     /* The stream closed: error is 0 after csock_stream_close (or the default end of file), or
-     * why it closed: CSOCK_ETIMEOUT (idle or total deadline), CSOCK_EMSGSIZE (max_buffer bytes
-     * unread), CSOCK_ECONNRESET and other socket errors, CSOCK_ENOMEM. The socket is still open
-     * during the call and closed after it; the stream is then freed. NULL: nothing to do. */
+     * why it closed: CSOCK_ETIMEOUT (idle or total deadline, or close_timeout with bytes still
+     * queued), CSOCK_EMSGSIZE (max_buffer bytes unread), CSOCK_ESHUTDOWN (a server's stop),
+     * CSOCK_ECONNRESET and other socket errors, CSOCK_ENOMEM. The socket is still open during
+     * the call; after it the socket is closed (or lingers, unseen, until the peer's end) and the
+     * stream must not be used again. NULL: nothing to do. */
     void (*on_close)(csock_stream *st, int error, void *data);
 
     size_t max_buffer;    /* unread bytes held at most (the longest line or frame); 0: 64 KiB */
