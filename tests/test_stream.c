@@ -865,7 +865,7 @@ static void loop_freed_while_lingering(void)
     int fd = csock_stream_fileno(st);
     run_until(loop, &l.closes, 1);
     CHECK_EQ(l.datas, 1);
-    CHECK(fcntl(fd, F_GETFD) >= 0); /* lingering */
+    CHECK(fcntl(fd, F_GETFD) >= 0);      /* lingering */
     CHECK_EQ(check_open_fds(), fds + 5); /* the loop's 3, the lingering socket, the client */
     csock_loop_free(loop);
     CHECK_EQ(check_open_fds(), fds + 1);
