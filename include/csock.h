@@ -330,12 +330,35 @@ int csock_protocol(const csock *s);
  * Returns the fd, or CSOCK_EBADF if already closed, CSOCK_EINVAL for NULL. */
 int csock_detach(csock *s);
 
-/* Step 6: closes the descriptor. The object stays valid and every later call on it fails with
- * CSOCK_EBADF ("socket is closed"); closing again does nothing and returns 0. Returns 0, or the
- * error close(2) reported (the descriptor is released all the same). */
+/* Step 6: closes the descriptor, at once and with nothing else, as close(2) and Python do. The
+ * object stays valid and every later call on it fails with CSOCK_EBADF ("socket is closed");
+ * closing again does nothing and returns 0. Returns 0, or the error close(2) reported (the
+ * descriptor is released all the same).
+ *
+ * Beware: closing a TCP socket with input unread (or arriving afterwards) makes the kernel reset
+ * the connection, and the peer then loses what it has not read yet, however much csock_sendall
+ * had sent. A server that answers before reading all of a request, and closes, should use
+ * csock_close_gracefully. csock_close does not, because the descriptor may not be the only one:
+ * after fork, csock_fromfd or descriptor passing, shutting the connection down or reading its
+ * input here would take them from the other holder. */
 int csock_close(csock *s);
 
-/* Frees the object, closing the descriptor first if still open. NULL is allowed. */
+/* Closes a connection so that the peer receives everything sent before: shuts the socket down
+ * for writing (the peer reads end of stream after the last byte), reads and drops what the peer
+ * still sends until its end of stream or until timeout seconds have passed, then closes as
+ * csock_close does. timeout is CSOCK_NO_TIMEOUT (wait for the peer's end), 0 (drop only what
+ * has arrived, do not wait) or positive; the socket's own timeout plays no part. A peer that
+ * reads and closes promptly makes this as quick as a round trip; one that keeps sending is
+ * waited for until the timeout. Ends the connection for every holder of the descriptor. Other
+ * kinds of sockets, and stream sockets never connected, are just closed. Returns 0 after the
+ * peer's end (or with nothing to wait for), CSOCK_ETIMEOUT ("close_gracefully ADDRESS: the peer
+ * did not end its side within 2s") when the timeout passed first, a socket error (e.g.
+ * CSOCK_ECONNRESET), or CSOCK_EINVAL for a bad timeout (the socket then stays open); in every
+ * other case the socket is closed. A closed socket returns 0. */
+int csock_close_gracefully(csock *s, double timeout);
+
+/* Frees the object, closing the descriptor first if still open (with csock_close). NULL is
+ * allowed. */
 void csock_free(csock *s);
 
 /* Step 2: binds to host and port. host is a numeric address or a name resolved for the socket's
@@ -377,8 +400,10 @@ int csock_connect_addr(csock *s, const csock_addr *addr);
  * message ("connect_ex 127.0.0.1:9: Connection refused"). */
 int csock_connect_ex(csock *s, const char *host, int port);
 
-/* Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer's recv returns 0) or both. Returns 0,
- * or CSOCK_ENOTCONN, CSOCK_EINVAL (bad how), CSOCK_EBADF (closed). */
+/* Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer's recv returns 0) or both, for every
+ * holder of the socket. Closing afterwards with input unread still resets the connection (see
+ * csock_close); csock_close_gracefully shuts down writing and reads to the peer's end first.
+ * Returns 0, or CSOCK_ENOTCONN, CSOCK_EINVAL (bad how), CSOCK_EBADF (closed). */
 int csock_shutdown(csock *s, int how);
 
 /* Stores the socket's own address (after bind, or the one the kernel chose). Returns 0 or a

@@ -244,6 +244,21 @@ csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_c
 
 /* ---- running ---- */
 
+/* Closes every stream gracefully (what is queued still goes, then each lingers until its peer's
+ * end of file) and runs the loop until all are gone: each is bounded by its handler's
+ * close_timeout. A second shutdown closes what is left at once. */
+static void finish_streams(csock_loop *loop)
+{
+    csock__streams_close_all(loop, CSOCK_ESHUTDOWN);
+    while (csock__streams_open(loop)) {
+        if (csock_loop_run_once(loop, -1) < 0 || atomic_exchange(&loop->stop, 0)) {
+            csock__streams_abort_all(loop, CSOCK_ESHUTDOWN);
+            csock_loop_run_once(loop, 0); /* runs their on_close */
+            return;
+        }
+    }
+}
+
 static void *work(void *arg)
 {
     struct csock__worker *wk = arg;
@@ -257,8 +272,7 @@ static void *work(void *arg)
     if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__stop_clients(srv);
     } else {
-        csock__streams_abort_all(wk->loop, CSOCK_ESHUTDOWN);
-        csock_loop_run_once(wk->loop, 0); /* runs their on_close */
+        finish_streams(wk->loop);
     }
     return NULL;
 }

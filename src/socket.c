@@ -1,7 +1,9 @@
 /* The socket object's life: creating, wrapping, detaching, closing, freeing. */
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,54 @@ int csock_close(csock *s)
     if (csock__tracing()) csock__trace("close fd %d -> %s", fd, csock__result_text(rc));
     if (rc < 0) return csock__fail(rc, "close", &s->peer);
     return 0;
+}
+
+/* Shuts fd down for writing, then reads and drops what the peer sends until its end of file,
+ * an error, or timeout_ns (-1: none; 0: only what is there now). Returns 0 at the peer's end of
+ * file (or when fd is not connected: nothing to wait for), CSOCK_ETIMEOUT, or a negative errno. */
+static int drain_to_end(int fd, int64_t timeout_ns)
+{
+    if (shutdown(fd, SHUT_WR) < 0) return errno == ENOTCONN ? 0 : -errno;
+    int64_t deadline = timeout_ns > 0 ? csock__now() + timeout_ns : 0;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) continue;
+        if (n == 0) return 0;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+        int ms = -1;
+        if (timeout_ns == 0) return CSOCK_ETIMEOUT;
+        if (timeout_ns > 0) {
+            int64_t left = deadline - csock__now();
+            if (left <= 0) return CSOCK_ETIMEOUT;
+            ms = (int)((left + 999999) / 1000000);
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, ms) < 0 && errno != EINTR) return -errno;
+    }
+}
+
+int csock_close_gracefully(csock *s, double timeout)
+{
+    if (!s) return csock__failf(CSOCK_EINVAL, "close_gracefully: NULL socket");
+    if (s->fd < 0) return 0;
+    int rc;
+    int64_t ns = csock__timeout_ns(timeout, "close_gracefully", &rc);
+    if (rc < 0) return rc; /* the socket stays open */
+    int fd = s->fd;
+    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = drain_to_end(fd, ns);
+    if (csock__tracing())
+        csock__trace("close_gracefully fd %d -> %s", fd,
+                     rc == CSOCK_ETIMEOUT ? "the peer did not end" : csock__result_text(rc));
+    int closed = csock_close(s);
+    if (closed < 0) return closed;
+    if (rc == CSOCK_ETIMEOUT) {
+        char peer[CSOCK_ADDRSTRLEN];
+        return csock__failf(rc, "close_gracefully %s: the peer did not end its side within %gs",
+                            csock__addr_text(&s->peer, peer), timeout);
+    }
+    return rc < 0 ? csock__fail(rc, "close_gracefully", &s->peer) : 0;
 }
 
 void csock_free(csock *s)

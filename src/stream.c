@@ -5,14 +5,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SCRATCH_SIZE  (64 * 1024)
-#define SCRATCH_ALIGN 4096
+#define SCRATCH_SIZE          (64 * 1024)
+#define SCRATCH_ALIGN         4096
+#define DEFAULT_CLOSE_TIMEOUT 5.0 /* seconds: see close_timeout in stream.h */
+#define DROP_READS            4   /* reads of input to drop per pass, then others get their turn */
 
 enum {
     STREAM_PAUSED = 1 << 0,     /* the owner paused reading */
@@ -25,6 +31,9 @@ enum {
     STREAM_CLOSED = 1 << 6,     /* on_close is due: no other callback runs */
     STREAM_DEADLINES = 1 << 7,  /* the handler has an idle or total deadline */
     STREAM_OWES_DRAIN = 1 << 8, /* a write returned 1: on_drain is owed */
+    STREAM_DRAINED = 1 << 9,    /* closed gracefully, its queue sent: may linger */
+    STREAM_DROPPED = 1 << 10,   /* input arrived while closing and was dropped */
+    STREAM_LINGERING = 1 << 11, /* on_close has run; reading and dropping until the peer's end */
 };
 
 static void stream_io(csock_loop *loop, csock_watch *w, int events, void *data);
@@ -53,7 +62,9 @@ static size_t low_water(const csock_stream_handler *h)
 
 static size_t max_queue(const csock_stream_handler *h)
 {
-    return h->max_queue ? h->max_queue : 4 * high_water(h);
+    if (h->max_queue) return h->max_queue;
+    size_t high = high_water(h);
+    return high > SIZE_MAX / 4 ? SIZE_MAX : 4 * high; /* 4 times, or no limit rather than wrap */
 }
 
 int csock__stream_eof(const csock_stream *st)
@@ -151,20 +162,23 @@ static void trim(csock_stream *st)
     }
 }
 
-/* Makes room for more bytes after the held ones, up to limit in all. Returns 0 or -1. */
+/* Makes room for more bytes after the held ones, up to limit in all. Returns 0, or -1 when the
+ * bytes would pass limit (or what an allocation can be) or memory is short. */
 static int reserve(struct csock__buffer *b, size_t more, size_t limit)
 {
-    if (b->start + b->len + more <= b->cap) return 0;
+    if (more <= b->cap - b->start - b->len) return 0;
+    if (limit > PTRDIFF_MAX) limit = PTRDIFF_MAX; /* no allocation is larger */
+    if (more > limit || b->len > limit - more) return -1;
+    size_t need = b->len + more;
     if (b->start > 0) { /* move the held bytes to the front first */
         memmove(b->data, b->data + b->start, b->len);
         b->start = 0;
-        if (b->len + more <= b->cap) return 0;
+        if (need <= b->cap) return 0;
     }
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more)
-        cap *= 2;
+    while (cap < need)
+        cap = cap > limit / 2 ? limit : cap * 2;
     if (cap > limit) cap = limit;
-    if (cap < b->len + more) return -1;
     char *data = realloc(b->data, cap);
     if (!data) return -1;
     b->data = data;
@@ -214,10 +228,14 @@ size_t csock_stream_peek(csock_stream *st, const char **p)
 static void update_events(csock_stream *st)
 {
     if (st->state & STREAM_CLOSED) return;
-    int events = 0;
-    int waits_for_drain = (st->state & STREAM_BACKED_UP) && !st->handler->keep_reading;
-    if (!(st->state & (STREAM_PAUSED | STREAM_EOF | STREAM_CLOSING)) && !waits_for_drain)
-        events |= CSOCK_READ;
+    int events = 0, reads;
+    if (st->state & STREAM_CLOSING) {
+        reads = !(st->state & STREAM_EOF); /* to drop what the peer still sends */
+    } else {
+        int waits_for_drain = (st->state & STREAM_BACKED_UP) && !st->handler->keep_reading;
+        reads = !(st->state & (STREAM_PAUSED | STREAM_EOF)) && !waits_for_drain;
+    }
+    if (reads) events |= CSOCK_READ;
     if (st->bufs && st->bufs->out.len > 0) events |= CSOCK_WRITE;
     if (events != st->watch.events) csock_watch_set(&st->watch, events);
 }
@@ -243,13 +261,94 @@ static void finish(csock_stream *st, int error)
     if (!loop->dispatching) csock_loop_wakeup(loop);
 }
 
+/* A close whose queue has drained: it may linger (closing_pass). */
+static void finish_drained(csock_stream *st)
+{
+    if (!(st->state & STREAM_CLOSED)) st->state |= STREAM_DRAINED;
+    finish(st, st->error);
+}
+
 static int closing_waiting(const csock_loop *loop)
 {
     return loop->streams && loop->streams->closing;
 }
 
-/* Runs the on_close callbacks due, then closes the sockets; streams are freed when the pass
- * ends (a later event of this pass may still name them). */
+static int ensure_sweep(csock_loop *loop, double shortest);
+
+static double close_timeout(const csock_stream_handler *h)
+{
+    return h->close_timeout > 0 ? h->close_timeout : DEFAULT_CLOSE_TIMEOUT;
+}
+
+/* Whether the clock has reached a time taken from it (both modulo 2^32 ms). */
+static int reached(uint32_t now, uint32_t when)
+{
+    return (int32_t)(now - when) >= 0;
+}
+
+/* Reads and drops what the peer sends: a closing stream wants no more of it, but leaving it
+ * unread would make the kernel reset the connection at close, and the peer would lose what it
+ * has not read of ours yet. Returns 1 when nothing more is there for now, 0 at end of file, or
+ * a negative errno code. */
+static int drop_input(csock_stream *st)
+{
+    struct csock__streams *sh = st->watch.loop->streams;
+    for (int i = 0; i < DROP_READS; i++) {
+        ssize_t n = recv(st->watch.fd, sh->scratch, sh->scratch_size, 0);
+        if (n > 0) {
+            st->state |= STREAM_DROPPED;
+            continue;
+        }
+        if (n == 0) return 0;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -errno;
+    }
+    return 1;
+}
+
+/* Whether the peer may still send while it has bytes of ours to read: then closing now could
+ * reset the connection and lose them. Not after its end of file, after an error or an abort;
+ * otherwise when input was left unread or dropped, is waiting in the kernel, or bytes of ours
+ * are not yet acknowledged (a peer that has everything and sends nothing loses nothing). */
+static int should_linger(csock_stream *st)
+{
+    if (!(st->state & STREAM_DRAINED) || (st->state & STREAM_EOF)) return 0;
+    if ((st->state & STREAM_DROPPED) || (st->bufs && st->bufs->in.len > 0)) return 1;
+    int n = 0;
+    if (ioctl(st->watch.fd, SIOCINQ, &n) == 0 && n > 0) return 1;
+    return ioctl(st->watch.fd, SIOCOUTQ, &n) == 0 && n > 0;
+}
+
+/* After on_close: shuts the socket down for writing (the peer reads end of file after the last
+ * byte) and keeps reading and dropping until the peer's end of file, an error, or close_by_ms;
+ * the user never sees the stream again. Returns 0, or -1 to close at once instead. */
+static int start_linger(csock_stream *st)
+{
+    csock_loop *loop = st->watch.loop;
+    int32_t left_ms = (int32_t)(st->close_by_ms - loop_ms(loop));
+    if (left_ms <= 0 || ensure_sweep(loop, left_ms / 1e3) < 0) return -1;
+    if (!(st->state & STREAM_SHUT_DONE)) shutdown(st->watch.fd, SHUT_WR);
+    st->state |= STREAM_LINGERING | STREAM_SHUT_DONE;
+    if (st->bufs) { /* the queue is empty; unread input is dropped */
+        free(st->bufs->in.data);
+        free(st->bufs->out.data);
+        free(st->bufs);
+        st->bufs = NULL;
+    }
+    if (csock_watch_set(&st->watch, CSOCK_READ) < 0) return -1;
+    int rc = drop_input(st); /* what is there already; end of file may be too */
+    return rc == 1 ? 0 : -1;
+}
+
+/* Ends a lingering stream: its socket is closed and its memory freed (by release, at the end of
+ * the pass when inside one). */
+static void end_linger(csock_stream *st)
+{
+    csock_watch_remove(&st->watch);
+}
+
+/* Runs the on_close callbacks due, then closes the sockets, or lets them linger; streams are
+ * freed when the pass ends (a later event of this pass may still name them). */
 static void closing_pass(csock_loop *loop)
 {
     struct csock__streams *sh = loop->streams;
@@ -259,6 +358,7 @@ static void closing_pass(csock_loop *loop)
         if (!sh->closing) sh->closing_tail = NULL;
         if (st->handler->on_close) st->handler->on_close(st, st->error, st->watch.data);
         if (sh->closed) sh->closed(st, sh->closed_context);
+        if (should_linger(st) && start_linger(st) == 0) continue;
         int fd = st->watch.fd;
         csock_watch_remove(&st->watch); /* before close: epoll finds the registration by fd */
         close(fd);
@@ -266,14 +366,31 @@ static void closing_pass(csock_loop *loop)
     }
 }
 
+/* Starts a graceful close: no more on_data, input dropped, the queue sent (within
+ * close_timeout), then on_close with st->error. */
+static void begin_close(csock_stream *st)
+{
+    csock_loop *loop = st->watch.loop;
+    double timeout = close_timeout(st->handler);
+    st->state |= STREAM_CLOSING;
+    /* Kept below 2^31 ms (24 days), the most the modular clock can compare. */
+    st->close_by_ms = loop_ms(loop) + (uint32_t)(timeout < 2e6 ? timeout * 1e3 : 2e9);
+    if (!st->bufs || st->bufs->out.len == 0) {
+        finish_drained(st);
+        return;
+    }
+    int rc = ensure_sweep(loop, timeout);
+    if (rc < 0) {
+        finish(st, rc); /* no timer to bound the close: do not wait without one */
+        return;
+    }
+    update_events(st); /* input is dropped; the queue drains, then write_ready finishes */
+}
+
 void csock_stream_close(csock_stream *st)
 {
     if (!st || (st->state & (STREAM_CLOSING | STREAM_CLOSED))) return;
-    st->state |= STREAM_CLOSING;
-    if (!st->bufs || st->bufs->out.len == 0)
-        finish(st, 0);
-    else
-        update_events(st); /* stop reading; the queue drains, then write_ready finishes */
+    begin_close(st);
 }
 
 void csock_stream_abort(csock_stream *st)
@@ -358,7 +475,7 @@ static void write_ready(csock_stream *st)
     size_t queued = st->bufs->out.len;
     if (queued == 0) {
         if (st->state & STREAM_CLOSING) {
-            finish(st, 0);
+            finish_drained(st);
             return;
         }
         if ((st->state & STREAM_SHUT) && !(st->state & STREAM_SHUT_DONE)) {
@@ -377,27 +494,47 @@ static void write_ready(csock_stream *st)
     update_events(st);
 }
 
-int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
+/* Checks a buffer list and adds up its lengths into *total. Returns 0 or a recorded
+ * CSOCK_EINVAL naming op. */
+static int check_buffers(const struct iovec *iov, int iovcnt, const char *op, size_t *total)
 {
-    if (!st || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
-        return csock__failf(CSOCK_EINVAL, "stream write: %s",
-                            !st ? "NULL stream" : "bad buffer list");
-    if (st->state & (STREAM_CLOSING | STREAM_CLOSED | STREAM_SHUT)) return closed_error("write");
-    size_t total = 0;
+    if (iovcnt < 0 || iovcnt > IOV_MAX)
+        return csock__failf(CSOCK_EINVAL, "stream %s: %d buffers (0 to %d)", op, iovcnt, IOV_MAX);
+    if (iovcnt > 0 && !iov) return csock__failf(CSOCK_EINVAL, "stream %s: NULL buffer list", op);
+    size_t sum = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (!iov[i].iov_base && iov[i].iov_len)
-            return csock__failf(CSOCK_EINVAL, "stream write: buffer %d is NULL", i);
-        total += iov[i].iov_len;
+            return csock__failf(CSOCK_EINVAL, "stream %s: buffer %d is NULL with %zu bytes", op, i,
+                                iov[i].iov_len);
+        /* The kernel takes at most SSIZE_MAX bytes a call; past that the sum could wrap. */
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - sum)
+            return csock__failf(CSOCK_EINVAL,
+                                "stream %s: buffers add up to more than %zd bytes (buffer %d)", op,
+                                (ssize_t)SSIZE_MAX, i);
+        sum += iov[i].iov_len;
     }
+    *total = sum;
+    return 0;
+}
+
+/* csock_stream_writev, reporting failures as op (the public call the user made). */
+static int write_buffers(csock_stream *st, const struct iovec *iov, int iovcnt, const char *op)
+{
+    if (!st) return csock__failf(CSOCK_EINVAL, "stream %s: NULL stream", op);
+    size_t total = 0;
+    int rc = check_buffers(iov, iovcnt, op, &total);
+    if (rc < 0) return rc;
+    if (st->state & (STREAM_CLOSING | STREAM_CLOSED | STREAM_SHUT)) return closed_error(op);
     const csock_stream_handler *h = st->handler;
     size_t queued = st->bufs ? st->bufs->out.len : 0;
     if (total > max_queue(h) - queued)
         return csock__failf(CSOCK_ENOBUFS,
-                            "stream write: %zu bytes would pass the %zu-byte queue limit (%zu "
+                            "stream %s: %zu bytes would pass the %zu-byte queue limit (%zu "
                             "queued): the peer is not reading",
-                            total, max_queue(h), queued);
+                            op, total, max_queue(h), queued);
+    if (total == 0 && queued == 0) return 0;
     size_t sent = 0;
-    if (queued == 0 && total > 0) {
+    if (queued == 0) {
         ssize_t n;
         do {
             /* One buffer: send(2), which costs less than sendmsg(2) on some kernels. */
@@ -408,8 +545,7 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
                 n = sendmsg(st->watch.fd, &m, MSG_NOSIGNAL);
             }
         } while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return socket_error(st, -errno, "write");
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return socket_error(st, -errno, op);
         sent = n > 0 ? (size_t)n : 0;
         note_io(st);
         if (sent == total) return 0;
@@ -418,8 +554,9 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
     struct csock__buffers *b = buffers(st);
     if (!b || reserve(&b->out, total - sent, max_queue(h)) < 0) {
         int code =
-            csock__failf(CSOCK_ENOMEM, "stream write: out of memory for %zu bytes", total - sent);
-        finish(st, code); /* part of the data may have gone: the stream cannot go on */
+            csock__failf(CSOCK_ENOMEM, "stream %s: out of memory for %zu bytes", op, total - sent);
+        if (sent > 0) finish(st, code); /* part of the data went: the stream cannot go on */
+        if (b) trim(st);
         return code;
     }
     size_t skip = sent;
@@ -440,10 +577,20 @@ int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
     return full;
 }
 
+int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt)
+{
+    return write_buffers(st, iov, iovcnt, "writev");
+}
+
 int csock_stream_write(csock_stream *st, const void *buf, size_t len)
 {
     struct iovec one = {(void *)buf, len};
-    return csock_stream_writev(st, &one, 1);
+    return write_buffers(st, &one, 1, "write");
+}
+
+int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2])
+{
+    return write_buffers(st, iov, 2, "write_frame");
 }
 
 /* ---- reading ---- */
@@ -457,6 +604,12 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
     st->handler->on_data(st, st->watch.data);
     size_t used = sh->view.used;
     sh->view.stream = NULL;
+    if (st->state & STREAM_CLOSING) {
+        if (used < len) st->state |= STREAM_DROPPED; /* closing: what is left is dropped */
+        if (held) st->bufs->in.len = 0;
+        if (st->bufs) trim(st);
+        return;
+    }
     if (held) {
         st->bufs->in.start += used;
         st->bufs->in.len -= used;
@@ -537,22 +690,58 @@ static void stream_io(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)loop, (void)data;
     csock_stream *st = of_watch(w);
+    if (st->state & STREAM_LINGERING) {
+        if (drop_input(st) <= 0) end_linger(st); /* the peer's end of file, or an error */
+        return;
+    }
     if (st->state & STREAM_CLOSED) return;
     if (events & CSOCK_WRITE) write_ready(st);
-    if ((events & CSOCK_READ) && !(st->state & (STREAM_CLOSED | STREAM_CLOSING))) read_ready(st);
+    if (!(events & CSOCK_READ) || (st->state & STREAM_CLOSED)) return;
+    if (!(st->state & STREAM_CLOSING)) {
+        read_ready(st);
+        return;
+    }
+    int rc = drop_input(st);
+    if (rc == 0) {
+        st->state |= STREAM_EOF;
+        update_events(st);
+    } else if (rc < 0) {
+        socket_error(st, rc, "recv");
+    }
 }
 
 /* ---- deadlines ---- */
 
 static void sweep(csock_loop *loop, csock_timer *t, void *data)
 {
-    (void)t, (void)data;
+    (void)data;
     uint32_t now = loop_ms(loop);
-    for (csock_watch *w = loop->live; w; w = w->next) {
+    int needed = 0;
+    for (csock_watch *w = loop->live, *next; w; w = next) {
+        next = w->next; /* ending a lingering stream unlinks it */
         if (w->cb != stream_io) continue;
         csock_stream *st = of_watch(w);
-        if (!(st->state & STREAM_DEADLINES) || (st->state & STREAM_CLOSED)) continue;
+        if (st->state & STREAM_LINGERING) {
+            if (reached(now, st->close_by_ms))
+                end_linger(st);
+            else
+                needed = 1;
+            continue;
+        }
+        if (st->state & STREAM_CLOSED) continue;
         const csock_stream_handler *h = st->handler;
+        if (st->state & STREAM_CLOSING) {
+            needed = 1;
+            if (reached(now, st->close_by_ms)) {
+                finish(st, csock__failf(CSOCK_ETIMEOUT,
+                                        "stream: close_timeout of %gs passed with %zu bytes "
+                                        "still queued: the peer is not reading",
+                                        close_timeout(h), csock_stream_queued(st)));
+                continue;
+            }
+        }
+        if (!(st->state & STREAM_DEADLINES)) continue;
+        needed = 1;
         double idle = (now - st->last_io_ms) / 1e3, age = (now - st->started_ms) / 1e3;
         if ((h->idle_timeout > 0 && idle >= h->idle_timeout) ||
             (h->total_timeout > 0 && age >= h->total_timeout))
@@ -562,14 +751,16 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
                                 h->total_timeout > 0 && age >= h->total_timeout ? h->total_timeout
                                                                                 : h->idle_timeout));
     }
+    if (!needed) { /* nothing to watch: an idle loop is not woken for nothing */
+        csock_timer_cancel(t);
+        loop->streams->sweep = NULL;
+    }
 }
 
 /* Checks deadlines every 1/8 of the shortest one in use (5 ms to 1 s). */
-static int watch_deadlines(csock_loop *loop, const csock_stream_handler *h)
+static int ensure_sweep(csock_loop *loop, double shortest)
 {
     struct csock__streams *sh = loop->streams;
-    double shortest = h->idle_timeout > 0 ? h->idle_timeout : h->total_timeout;
-    if (h->total_timeout > 0 && h->total_timeout < shortest) shortest = h->total_timeout;
     double every = shortest / 8;
     every = every < 0.005 ? 0.005 : every > 1 ? 1 : every;
     int64_t ns = (int64_t)(every * 1e9);
@@ -582,6 +773,13 @@ static int watch_deadlines(csock_loop *loop, const csock_stream_handler *h)
     return 0;
 }
 
+static int watch_deadlines(csock_loop *loop, const csock_stream_handler *h)
+{
+    double shortest = h->idle_timeout > 0 ? h->idle_timeout : h->total_timeout;
+    if (h->total_timeout > 0 && h->total_timeout < shortest) shortest = h->total_timeout;
+    return ensure_sweep(loop, shortest);
+}
+
 /* ---- creating ---- */
 
 int csock__stream_check_handler(const csock_stream_handler *h)
@@ -591,6 +789,7 @@ int csock__stream_check_handler(const csock_stream_handler *h)
                       : high_water(h) > max_queue(h)    ? "high_water is above max_queue"
                       : !(h->idle_timeout >= 0)         ? "idle_timeout is negative"
                       : !(h->total_timeout >= 0)        ? "total_timeout is negative"
+                      : !(h->close_timeout >= 0)        ? "close_timeout is negative"
                       : h->max_buffer > (size_t)INT_MAX ? "max_buffer is over 2 GiB"
                                                         : NULL;
     return bad ? csock__failf(CSOCK_EINVAL, "stream: %s", bad) : 0;
@@ -652,10 +851,35 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
     return st;
 }
 
+void csock__streams_close_all(csock_loop *loop, int error)
+{
+    for (csock_watch *w = loop->live; w; w = w->next) {
+        if (w->cb != stream_io) continue;
+        csock_stream *st = of_watch(w);
+        if (st->state & (STREAM_CLOSING | STREAM_CLOSED)) continue;
+        st->error = error;
+        begin_close(st);
+    }
+}
+
 void csock__streams_abort_all(csock_loop *loop, int error)
 {
-    for (csock_watch *w = loop->live; w; w = w->next)
-        if (w->cb == stream_io) finish(of_watch(w), error);
+    for (csock_watch *w = loop->live, *next; w; w = next) {
+        next = w->next;
+        if (w->cb != stream_io) continue;
+        csock_stream *st = of_watch(w);
+        if (st->state & STREAM_LINGERING)
+            end_linger(st);
+        else
+            finish(st, error);
+    }
+}
+
+int csock__streams_open(const csock_loop *loop)
+{
+    for (const csock_watch *w = loop->live; w; w = w->next)
+        if (w->cb == stream_io) return 1;
+    return 0;
 }
 
 /* ---- accessors ---- */

@@ -44,12 +44,14 @@ int csock_stream_read_exactly(csock_stream *st, size_t n, const char **out)
 int csock_stream_read_frame(csock_stream *st, const char **out, size_t *len)
 {
     if (!st || !out || !len) return csock__failf(CSOCK_EINVAL, "stream read_frame: NULL argument");
+    size_t max = csock__stream_max_buffer(st);
+    if (max < 4) return too_long(st, "a frame", 4); /* not even a prefix fits */
     const char *p;
     size_t n = csock__stream_unread(st, &p);
     if (n < 4) return 0;
     const unsigned char *b = (const unsigned char *)p;
     size_t size = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
-    if (size > csock__stream_max_buffer(st) - 4) {
+    if (size > max - 4) {
         *len = size;
         return too_long(st, "a frame", size + 4);
     }
@@ -67,5 +69,5 @@ int csock_stream_write_frame(csock_stream *st, const void *buf, size_t len)
     unsigned char prefix[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
                                (unsigned char)(len >> 8), (unsigned char)len};
     struct iovec iov[2] = {{prefix, 4}, {(void *)buf, len}};
-    return csock_stream_writev(st, iov, 2);
+    return csock__stream_write_frame(st, iov);
 }

@@ -23,6 +23,7 @@ struct csock_stream {
     csock_stream *next_closing;  /* in the loop's list of streams whose on_close is due */
     uint32_t last_io_ms;         /* the loop's clock in ms, for the idle deadline */
     uint32_t started_ms;         /* for the total deadline */
+    uint32_t close_by_ms;        /* a graceful close ends by then at the latest */
     uint16_t state;              /* STREAM_* bits */
     int32_t error;               /* why it closes, for on_close: 0 or a CSOCK_E* code */
 };
@@ -59,8 +60,19 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
 /* Validates a handler: 0 or a recorded CSOCK_EINVAL. */
 int csock__stream_check_handler(const csock_stream_handler *handler);
 
-/* Closes every stream on loop now, with error for their on_close (run at the end of the pass). */
+/* Closes every stream on loop gracefully, as csock_stream_close does, with error for their
+ * on_close; streams already closing keep their own course. */
+void csock__streams_close_all(csock_loop *loop, int error);
+
+/* Closes every stream on loop now, with error for their on_close (run at the end of the pass),
+ * and ends every lingering one. */
 void csock__streams_abort_all(csock_loop *loop, int error);
+
+/* Whether loop has streams still open, closing or lingering. */
+int csock__streams_open(const csock_loop *loop);
+
+/* Writes a frame's prefix and payload, reporting failures as "stream write_frame". */
+int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2]);
 
 /* Unread bytes of st: *p and the count. */
 size_t csock__stream_unread(csock_stream *st, const char **p);

@@ -585,6 +585,123 @@ static void server_on_an_address(void)
     CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
 }
 
+/* ---- a stop with replies still queued ---- */
+
+#define REPLY (200 * 1000)
+
+static csock_server *replying_server;
+static int replied;
+
+static char reply_byte(size_t i)
+{
+    return (char)(i * 13 + 1);
+}
+
+/* The first bytes in get a 200 KB reply, most of it queued, and the server is told to stop. */
+static void reply_then_stop(csock_stream *st, void *data)
+{
+    (void)data;
+    static char reply[REPLY];
+    const char *p;
+    csock_stream_consume(st, csock_stream_peek(st, &p));
+    if (replied++) return;
+    for (size_t i = 0; i < REPLY; i++)
+        reply[i] = reply_byte(i);
+    CHECK(csock_stream_write(st, reply, REPLY) >= 0);
+    csock_server_shutdown(replying_server);
+}
+
+static atomic_int uploading;
+
+static void *upload_until_refused(void *arg)
+{
+    static char buf[16384];
+    while (atomic_load(&uploading) && csock_sendall(arg, buf, sizeof buf, NULL) == 0) {
+    }
+    return NULL;
+}
+
+/* Reads until end of file: the reply's bytes, each checked; returns how many, or -1 after a
+ * wrong byte or an error (a reset). */
+static long read_reply(csock *c)
+{
+    static char buf[65536];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = csock_recv(c, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != reply_byte(got + (size_t)i)) return -1;
+        got += (size_t)n;
+    }
+    return n < 0 ? -1 : (long)got;
+}
+
+/* A server stopped with a reply queued still sends all of it, then end of file, also to a client
+ * that keeps uploading; and it returns within the handler's close_timeout even then. */
+static void stop_delivers_queued_replies(void)
+{
+    static const csock_stream_handler h = {.on_data = reply_then_stop, .close_timeout = 0.5};
+    for (int upload = 0; upload <= 1; upload++) {
+        int fds = check_open_fds();
+        csock_server_config config = {.handler = &h};
+        replied = 0;
+        replying_server = csock_server_new("127.0.0.1:0", &config);
+        CHECK(replying_server != NULL);
+        pthread_t t = check_thread(serve, replying_server);
+        csock *c = csock_create_connection("127.0.0.1", port_of(replying_server), 5, NULL);
+        CHECK(c != NULL);
+        CHECK_EQ(csock_setrcvbuf(c, 16384), 0); /* most of the reply waits on the server */
+        csock_settimeout(c, 5);
+        pthread_t up;
+        atomic_store(&uploading, 1);
+        double start = check_now();
+        if (upload)
+            up = check_thread(upload_until_refused, c);
+        else
+            CHECK_EQ(csock_send(c, "go", 2), 2);
+        CHECK_EQ(read_reply(c), REPLY);
+        check_join(t); /* the server returned */
+        CHECK(check_now() - start < 3);
+        if (upload) {
+            atomic_store(&uploading, 0);
+            check_join(up);
+        }
+        CHECK_EQ(csock_server_connections(replying_server), 0);
+        csock_free(c);
+        csock_server_free(replying_server);
+        CHECK_EQ(check_open_fds(), fds);
+    }
+}
+
+/* A client that never reads would hold a stopping server for close_timeout (a minute here): a
+ * second shutdown ends the wait at once. */
+static void second_shutdown_cuts_the_close_short(void)
+{
+    static const csock_stream_handler h = {.on_data = reply_then_stop, .close_timeout = 60};
+    int fds = check_open_fds();
+    csock_server_config config = {.handler = &h};
+    replied = 0;
+    replying_server = csock_server_new("127.0.0.1:0", &config);
+    pthread_t t = check_thread(serve, replying_server);
+    csock *c = csock_create_connection("127.0.0.1", port_of(replying_server), 5, NULL);
+    CHECK_EQ(csock_setrcvbuf(c, 16384), 0);
+    CHECK_EQ(csock_send(c, "go", 2), 2);
+    double start = check_now();
+    int joined = 0;
+    /* The first shutdown comes from the handler; more follow until run returns. */
+    while (!joined && check_now() - start < 10) {
+        csock_server_shutdown(replying_server);
+        struct pollfd none;
+        poll(&none, 0, 20); /* a pause between requests, not synchronisation */
+        joined = pthread_tryjoin_np(t, NULL) == 0;
+    }
+    CHECK(joined);
+    CHECK(check_now() - start < 5);
+    csock_free(c);
+    csock_server_free(replying_server);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
 int main(void)
 {
     check_watchdog(100);
@@ -600,5 +717,7 @@ int main(void)
     RUN(accepting_resumes_soon_after_exhaustion);
     RUN(unix_addresses_bind_what_they_say);
     RUN(server_on_an_address);
+    RUN(stop_delivers_queued_replies);
+    RUN(second_shutdown_cuts_the_close_short);
     return check_done();
 }

@@ -6,7 +6,10 @@
 
 #include <csock/stream.h>
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 /* What a test's handler saw. */
 struct log {
@@ -36,7 +39,8 @@ static void run_until(csock_loop *loop, const int *flag, int want)
 }
 
 /* A stream on loop for the server side of a fresh TCP pair; *client is the peer. */
-static int small_buffers; /* give the pair 16 KiB kernel buffers, so queues fill soon */
+static int small_buffers; /* give the pair 16 KiB kernel buffers, so queues fill soon (2: only
+                             the client's receive buffer, so the server's holds much unsent) */
 
 static csock_stream *stream_pair(csock_loop *loop, const csock_stream_handler *h, struct log *l,
                                  csock **client)
@@ -44,10 +48,8 @@ static csock_stream *stream_pair(csock_loop *loop, const csock_stream_handler *h
     csock *server;
     check_tcp_pair("127.0.0.1", client, &server);
     csock_settimeout(*client, 5);
-    if (small_buffers) {
-        CHECK_EQ(csock_setsndbuf(server, 16384), 0);
-        CHECK_EQ(csock_setrcvbuf(*client, 16384), 0);
-    }
+    if (small_buffers == 1) CHECK_EQ(csock_setsndbuf(server, 16384), 0);
+    if (small_buffers) CHECK_EQ(csock_setrcvbuf(*client, 16384), 0);
     csock_stream *st = csock_stream_new(loop, server, h, l);
     CHECK(st != NULL);
     return st;
@@ -501,13 +503,374 @@ static void pausing_and_writing_frames(void)
     struct iovec bad = {NULL, 3};
     CHECK_EQ(csock_stream_writev(st, &bad, 1), CSOCK_EINVAL);
     CHECK_ERROR(CSOCK_EINVAL, "buffer 0 is NULL");
-    CHECK_EQ(csock_stream_writev(st, parts, -1), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "bad buffer list");
     csock_stream_abort(st);
     CHECK_EQ(csock_stream_pause(st, 1), CSOCK_EPIPE);
     run_until(loop, &l.closes, 1);
     csock_free(c);
     csock_loop_free(loop);
+}
+
+/* ---- bad buffer lists ---- */
+
+/* Reads exactly want bytes from c while running loop, checking each against pattern_at. */
+static char pattern_at(size_t i)
+{
+    return (char)(i * 13 + 1);
+}
+
+static size_t receive_pattern(csock_loop *loop, csock *c, size_t want, size_t *offset)
+{
+    static char buf[65536];
+    size_t got = 0;
+    while (got < want) {
+        CHECK(csock_loop_run_once(loop, 0) >= 0);
+        ssize_t n = csock_recv(c, buf, want - got < sizeof buf ? want - got : sizeof buf);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern_at(*offset + (size_t)i)) {
+                CHECK(!"a byte differs from what was written");
+                return got;
+            }
+        got += (size_t)n;
+        *offset += (size_t)n;
+    }
+    return got;
+}
+
+/* Writes pattern bytes from *offset until the stream queues some (the peer does not read). */
+static size_t fill_kernel_then_queue(csock_stream *st, size_t *offset)
+{
+    static char buf[8192];
+    size_t written = 0;
+    for (int i = 0; i < 10000 && csock_stream_queued(st) == 0; i++) {
+        for (size_t k = 0; k < sizeof buf; k++)
+            buf[k] = pattern_at(*offset + k);
+        CHECK(csock_stream_write(st, buf, sizeof buf) >= 0);
+        *offset += sizeof buf;
+        written += sizeof buf;
+    }
+    CHECK(csock_stream_queued(st) > 0);
+    return written;
+}
+
+/* Lengths that add up past SIZE_MAX, NULL buffers, bad counts: CSOCK_EINVAL naming the call,
+ * nothing queued or sent, and the stream goes on, with bytes queued before and with none. */
+static void bad_buffer_lists_change_nothing(void)
+{
+    static const csock_stream_handler h = {.on_data = ignore_data, .on_close = on_close};
+    csock_loop *loop = csock_loop_new();
+    char x[4] = "xyz";
+    struct iovec wraps[2] = {{x, SIZE_MAX}, {x, 2}}; /* 1 byte once the sum wraps */
+    struct iovec null_base[2] = {{x, 1}, {NULL, 3}};
+    for (int with_queue = 0; with_queue <= 1; with_queue++) {
+        struct log l = {0};
+        csock *c;
+        small_buffers = with_queue;
+        csock_stream *st = stream_pair(loop, &h, &l, &c);
+        small_buffers = 0;
+        size_t written = 0, offset = 0;
+        if (with_queue) written = fill_kernel_then_queue(st, &offset);
+        size_t queued = csock_stream_queued(st);
+        CHECK_EQ(csock_stream_writev(st, wraps, 2), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: buffers add up to more than");
+        CHECK_EQ(csock_stream_writev(st, null_base, 2), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: buffer 1 is NULL");
+        CHECK_EQ(csock_stream_write(st, NULL, 5), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream write: buffer 0 is NULL");
+        CHECK_EQ(csock_stream_writev(st, wraps, -1), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: -1 buffers");
+        CHECK_EQ(csock_stream_writev(st, wraps, IOV_MAX + 1), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: ");
+        CHECK_EQ(csock_stream_writev(st, NULL, 1), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, "stream writev: NULL buffer list");
+        CHECK_EQ(csock_stream_queued(st), queued);
+        /* Still usable: one more write, and the peer reads every byte in order, then nothing. */
+        char more[100];
+        for (size_t k = 0; k < sizeof more; k++)
+            more[k] = pattern_at(offset + k);
+        CHECK(csock_stream_write(st, more, sizeof more) >= 0);
+        written += sizeof more;
+        size_t at = 0;
+        CHECK_EQ(receive_pattern(loop, c, written, &at), written);
+        CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+        CHECK_EQ(l.closes, 0);
+        CHECK_EQ(csock_recv_flags(c, x, 1, MSG_DONTWAIT), CSOCK_EAGAIN);
+        csock_stream_close(st);
+        run_until(loop, &l.closes, 1);
+        CHECK_EQ(l.close_error, 0);
+        csock_free(c);
+    }
+    csock_loop_free(loop);
+}
+
+/* With no queue limit, a write far larger than memory is CSOCK_ENOMEM, nothing is lost, and the
+ * stream goes on (the queue's growth once doubled past SIZE_MAX to 0 and spun forever). */
+static void huge_write_without_a_queue_limit(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = ignore_data, .on_close = on_close, .max_queue = SIZE_MAX};
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    size_t offset = 0, written = fill_kernel_then_queue(st, &offset);
+    size_t queued = csock_stream_queued(st);
+    char x = 0;
+    /* Never read: the queue is not empty, so nothing is sent from it at once. */
+    struct iovec huge = {&x, SSIZE_MAX};
+    CHECK_EQ(csock_stream_writev(st, &huge, 1), CSOCK_ENOMEM);
+    CHECK_ERROR(CSOCK_ENOMEM, "stream writev: out of memory");
+    CHECK_EQ(csock_stream_queued(st), queued);
+    size_t at = 0;
+    CHECK_EQ(receive_pattern(loop, c, written, &at), written);
+    CHECK_EQ(l.closes, 0);
+    csock_stream_close(st);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, 0);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+static void frame_reader(csock_stream *st, void *data)
+{
+    struct log *l = data;
+    const char *p;
+    size_t len = 0;
+    l->datas++;
+    l->read_error = csock_stream_read_frame(st, &p, &len);
+    if (l->read_error != 0) csock_stream_abort(st);
+}
+
+/* Limits at the edges of size_t: a high water mark whose default queue limit (4 times it) would
+ * wrap is taken as "no limit" rather than refused or shrunk; a max_buffer too small for any
+ * frame's 4-byte prefix makes read_frame say so instead of waiting forever. */
+static void limits_at_the_edges(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler high = {
+        .on_data = ignore_data, .on_close = on_close, .high_water = SIZE_MAX / 4 + 1};
+    static const csock_stream_handler tiny = {
+        .on_data = frame_reader, .on_close = on_close, .max_buffer = 3};
+    struct log l = {0};
+    csock *c;
+    csock_stream *st = stream_pair(loop, &high, &l, &c);
+    if (st) {
+        CHECK_EQ(csock_stream_write(st, "abc", 3), 0);
+        char buf[4] = {0};
+        CHECK_EQ(csock_recv(c, buf, sizeof buf), 3);
+        csock_stream_close(st);
+        run_until(loop, &l.closes, 1);
+    }
+    csock_free(c);
+
+    l = (struct log){0};
+    stream_pair(loop, &tiny, &l, &c);
+    CHECK_EQ(csock_send(c, "\0\0", 2), 2);
+    run_until(loop, &l.datas, 1);
+    CHECK_EQ(l.read_error, CSOCK_EMSGSIZE);
+    CHECK_ERROR(CSOCK_EMSGSIZE, "stream: a frame of 4 bytes or more, over max_buffer (3)");
+    run_until(loop, &l.closes, 1);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* ---- closing while the peer still sends ---- */
+
+#define REPLY (200 * 1000)
+
+/* A client that uploads without pause on one thread while another reads everything the server
+ * sends, checking each byte, until end of file or an error. */
+struct uploader {
+    csock *c;
+    atomic_int stop_at_eof; /* stop uploading (and shut down) once the reply has ended */
+    atomic_int reading_done, uploading_done;
+    size_t got;
+    int ok, end; /* the reply's bytes were right; how it ended: 0 end of file, or a code */
+};
+
+/* Runs loop until descriptor fd is closed (no other thread opens one meanwhile), at most
+ * seconds. */
+static void run_until_closed(csock_loop *loop, int fd, double seconds)
+{
+    double start = check_now();
+    while (fcntl(fd, F_GETFD) >= 0 && check_now() - start < seconds)
+        CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+    CHECK(fcntl(fd, F_GETFD) < 0);
+}
+
+static void *upload(void *arg)
+{
+    struct uploader *u = arg;
+    static char buf[16384];
+    while (!(atomic_load(&u->stop_at_eof) && atomic_load(&u->reading_done)))
+        if (csock_sendall(u->c, buf, sizeof buf, NULL) < 0) break; /* the server closed */
+    if (atomic_load(&u->stop_at_eof)) csock_shutdown(u->c, SHUT_WR);
+    atomic_store(&u->uploading_done, 1);
+    return NULL;
+}
+
+static void *download(void *arg)
+{
+    struct uploader *u = arg;
+    static char buf[65536];
+    ssize_t n;
+    u->ok = 1;
+    while ((n = csock_recv(u->c, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern_at(u->got + (size_t)i)) u->ok = 0;
+        u->got += (size_t)n;
+    }
+    u->end = (int)n;
+    atomic_store(&u->reading_done, 1);
+    return NULL;
+}
+
+static void take_all(csock_stream *st, void *data)
+{
+    const char *p;
+    ((struct log *)data)->datas++;
+    csock_stream_consume(st, csock_stream_peek(st, &p));
+}
+
+/* Writes the reply, optionally half-closes, then closes, while the client uploads. */
+static void reply_and_close(csock_stream *st, int half_close)
+{
+    static char reply[REPLY];
+    for (size_t i = 0; i < REPLY; i++)
+        reply[i] = pattern_at(i);
+    CHECK(csock_stream_write(st, reply, REPLY) >= 0);
+    if (half_close) CHECK_EQ(csock_stream_shutdown(st), 0);
+    csock_stream_close(st);
+}
+
+/* A stream whose client has begun uploading (and reading) on two threads. */
+static csock_stream *uploading_pair(csock_loop *loop, const csock_stream_handler *h, struct log *l,
+                                    struct uploader *u, pthread_t threads[2])
+{
+    small_buffers = 2; /* so that most of the reply is still on the server's side at close */
+    csock_stream *st = stream_pair(loop, h, l, &u->c);
+    small_buffers = 0;
+    threads[0] = check_thread(upload, u);
+    threads[1] = check_thread(download, u);
+    run_until(loop, &l->datas, 1);
+    return st;
+}
+
+/* The client read the whole reply, then end of file; its threads are done. */
+static void check_whole_reply(struct uploader *u, pthread_t threads[2])
+{
+    check_join(threads[1]);
+    check_join(threads[0]); /* it stopped, or its next bytes met a closed socket */
+    CHECK_EQ(u->got, REPLY);
+    CHECK(u->ok);
+    CHECK_EQ(u->end, 0);
+    csock_free(u->c);
+}
+
+/* A server writes 200 KB and closes while its client is still uploading: the client reads every
+ * byte, then a clean end of file, not a reset; the stream is never seen again after on_close,
+ * and its socket is closed once the client ends too. With a half-close first, the same. */
+static void close_delivers_everything_to_an_uploading_peer(void)
+{
+    static const csock_stream_handler h = {.on_data = take_all, .on_close = on_close};
+    for (int half_close = 0; half_close <= 1; half_close++) {
+        csock_loop *loop = csock_loop_new();
+        struct log l = {0};
+        struct uploader u = {.stop_at_eof = 1};
+        pthread_t threads[2];
+        csock_stream *st = uploading_pair(loop, &h, &l, &u, threads);
+        int fd = csock_stream_fileno(st);
+        reply_and_close(st, half_close);
+        run_until(loop, &l.closes, 1);
+        CHECK_EQ(l.close_error, 0);
+        int datas = l.datas;
+        /* Lingering: the stream drops the upload until the client's end of file. */
+        run_until_closed(loop, fd, 10);
+        check_whole_reply(&u, threads);
+        CHECK_EQ(l.datas, datas); /* no callback after on_close */
+        CHECK_EQ(l.closes, 1);
+        csock_loop_free(loop);
+    }
+}
+
+/* A client that uploads forever, even after the reply's end: the server still reads the whole
+ * reply out, and closes its socket close_timeout after csock_stream_close. */
+static void lingering_is_bounded(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = take_all, .on_close = on_close, .close_timeout = 0.3};
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    struct uploader u = {0};
+    pthread_t threads[2];
+    csock_stream *st = uploading_pair(loop, &h, &l, &u, threads);
+    double start = check_now();
+    int fd = csock_stream_fileno(st);
+    reply_and_close(st, 0);
+    run_until_closed(loop, fd, 10);
+    double took = check_now() - start;
+    CHECK(took >= 0.25 && took < 3);
+    CHECK_EQ(l.closes, 1);
+    CHECK_EQ(l.close_error, 0);
+    check_whole_reply(&u, threads);
+    csock_loop_free(loop);
+}
+
+/* A peer that stops reading cannot hold a closing stream forever: after close_timeout it closes
+ * with CSOCK_ETIMEOUT, the rest of the queue dropped. */
+static void close_with_a_full_queue_is_bounded(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = take_all, .on_close = on_close, .close_timeout = 0.2};
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    double start = check_now();
+    reply_and_close(st, 0);
+    CHECK(csock_stream_queued(st) > 0);
+    run_until(loop, &l.closes, 1);
+    double took = check_now() - start;
+    CHECK_EQ(l.close_error, CSOCK_ETIMEOUT);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "stream: close_timeout of 0.2s passed with ");
+    CHECK(took >= 0.15 && took < 3);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* Closes without taking the bytes: they are dropped, so the peer was sending, and the stream
+ * lingers. */
+static void close_unread(csock_stream *st, void *data)
+{
+    ((struct log *)data)->datas++;
+    csock_stream_close(st);
+}
+
+/* A loop freed while a stream lingers closes its socket and frees it. */
+static void loop_freed_while_lingering(void)
+{
+    static const csock_stream_handler h = {
+        .on_data = close_unread, .on_close = on_close, .close_timeout = 60};
+    int fds = check_open_fds();
+    csock_loop *loop = csock_loop_new();
+    struct log l = {0};
+    struct uploader u = {0};
+    csock_stream *st = stream_pair(loop, &h, &l, &u.c);
+    pthread_t up = check_thread(upload, &u);
+    int fd = csock_stream_fileno(st);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.datas, 1);
+    CHECK(fcntl(fd, F_GETFD) >= 0); /* lingering */
+    csock_loop_free(loop);
+    CHECK_EQ(check_open_fds(), fds + 1); /* the client's socket alone */
+    CHECK(fcntl(fd, F_GETFD) < 0);
+    check_join(up); /* the client's upload met the closed socket */
+    csock_free(u.c);
 }
 
 /* ---- a peer that resets ---- */
@@ -606,6 +969,13 @@ int main(void)
     RUN(close_another_stream_in_the_same_pass);
     RUN(deadlines);
     RUN(pausing_and_writing_frames);
+    RUN(bad_buffer_lists_change_nothing);
+    RUN(huge_write_without_a_queue_limit);
+    RUN(limits_at_the_edges);
+    RUN(close_delivers_everything_to_an_uploading_peer);
+    RUN(lingering_is_bounded);
+    RUN(close_with_a_full_queue_is_bounded);
+    RUN(loop_freed_while_lingering);
     RUN(peer_reset);
     RUN(bad_input);
     CHECK_EQ(check_open_fds(), fds);

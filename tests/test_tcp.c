@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 
 static void six_steps(const char *host, int family)
 {
@@ -235,6 +236,148 @@ static void listen_on_a_datagram_socket(void)
     csock_free(u);
 }
 
+/* ---- closing while the peer still sends ---- */
+
+#define REPLY (200 * 1000)
+
+/* A client that uploads on one thread while another reads the reply, checking each byte, to its
+ * end; with stop_at_end, it then stops uploading and shuts down writing. */
+struct client {
+    csock *c;
+    int stop_at_end;
+    atomic_int reply_ended;
+    size_t got;
+    int ok, end; /* every byte right; how the reply ended: 0 end of stream, or a code */
+};
+
+static char reply_byte(size_t i)
+{
+    return (char)(i * 13 + 1);
+}
+
+static void *client_upload(void *arg)
+{
+    struct client *k = arg;
+    static char buf[16384];
+    while (!(k->stop_at_end && atomic_load(&k->reply_ended)))
+        if (csock_sendall(k->c, buf, sizeof buf, NULL) < 0) break; /* the server closed */
+    if (k->stop_at_end) csock_shutdown(k->c, SHUT_WR);
+    return NULL;
+}
+
+static void *client_download(void *arg)
+{
+    struct client *k = arg;
+    static char buf[65536];
+    ssize_t n;
+    k->ok = 1;
+    while ((n = csock_recv(k->c, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != reply_byte(k->got + (size_t)i)) k->ok = 0;
+        k->got += (size_t)n;
+    }
+    k->end = (int)n;
+    atomic_store(&k->reply_ended, 1);
+    return NULL;
+}
+
+/* The server's side: the upload has begun, and a 200 KB reply is sent, most of it still on the
+ * server's side (the client's receive buffer is small), when the server closes. */
+static csock *reply_to_uploader(struct client *k, pthread_t threads[2])
+{
+    csock *server;
+    check_tcp_pair("127.0.0.1", &k->c, &server);
+    CHECK_EQ(csock_setrcvbuf(k->c, 16384), 0);
+    CHECK_EQ(csock_setsndbuf(server, 1 << 20), 0);
+    csock_settimeout(k->c, 10);
+    csock_settimeout(server, 10);
+    threads[0] = check_thread(client_upload, k);
+    threads[1] = check_thread(client_download, k);
+    char b;
+    CHECK_EQ(csock_recv(server, &b, 1), 1);
+    static char reply[REPLY];
+    for (size_t i = 0; i < REPLY; i++)
+        reply[i] = reply_byte(i);
+    CHECK_EQ(csock_sendall(server, reply, REPLY, NULL), 0);
+    return server;
+}
+
+static void check_reply(struct client *k, pthread_t threads[2])
+{
+    check_join(threads[1]);
+    check_join(threads[0]);
+    CHECK_EQ(k->got, REPLY);
+    CHECK(k->ok);
+    CHECK_EQ(k->end, 0);
+    csock_free(k->c);
+}
+
+/* A reply sent with unread input waiting: csock_close_gracefully delivers all of it, then end of
+ * stream, and returns 0 once the client has ended its side. */
+static void close_gracefully_delivers_the_reply(void)
+{
+    struct client k = {.stop_at_end = 1};
+    pthread_t threads[2];
+    csock *server = reply_to_uploader(&k, threads);
+    CHECK_EQ(csock_close_gracefully(server, 10), 0);
+    CHECK_EQ(csock_fileno(server), -1);
+    CHECK_EQ(csock_close_gracefully(server, 10), 0); /* closed already: nothing to do */
+    check_reply(&k, threads);
+    csock_free(server);
+}
+
+/* A client that uploads forever still gets the whole reply, and the close ends at the timeout
+ * with CSOCK_ETIMEOUT, the socket closed all the same. */
+static void close_gracefully_is_bounded(void)
+{
+    struct client k = {0};
+    pthread_t threads[2];
+    csock *server = reply_to_uploader(&k, threads);
+    double start = check_now();
+    CHECK_EQ(csock_close_gracefully(server, 0.3), CSOCK_ETIMEOUT);
+    double took = check_now() - start;
+    CHECK_ERROR(CSOCK_ETIMEOUT, "close_gracefully 127.0.0.1:");
+    CHECK_ERROR(CSOCK_ETIMEOUT, "the peer did not end its side within 0.3s");
+    CHECK(took >= 0.25 && took < 3);
+    CHECK_EQ(csock_fileno(server), -1);
+    check_reply(&k, threads);
+    csock_free(server);
+}
+
+/* What csock_close_gracefully does not wait for: an unconnected socket, a datagram socket; and a
+ * bad timeout leaves the socket open. csock_close itself neither shuts down nor reads: a
+ * duplicate's close leaves the connection, unread input included, to the other descriptor. */
+static void close_gracefully_edges_and_plain_close(void)
+{
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_close_gracefully(s, -5), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "close_gracefully -5: a timeout is");
+    CHECK(csock_fileno(s) >= 0);
+    CHECK_EQ(csock_close_gracefully(s, CSOCK_NO_TIMEOUT), 0);
+    CHECK_EQ(csock_fileno(s), -1);
+    csock_free(s);
+    csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_EQ(csock_close_gracefully(u, 10), 0);
+    csock_free(u);
+    CHECK_EQ(csock_close_gracefully(NULL, 1), CSOCK_EINVAL);
+
+    csock *c, *server;
+    check_tcp_pair("127.0.0.1", &c, &server);
+    CHECK_EQ(csock_sendall(c, "request", 7, NULL), 0);
+    csock *dup = csock_fromfd(csock_fileno(server));
+    CHECK(dup != NULL);
+    char b;
+    CHECK_EQ(csock_recv_flags(server, &b, 1, MSG_PEEK), 1); /* unread input waits */
+    csock_free(dup);
+    char buf[16] = {0};
+    CHECK_EQ(csock_recv(server, buf, sizeof buf), 7);
+    CHECK_STR(buf, "request");
+    CHECK_EQ(csock_sendall(server, "answer", 6, NULL), 0);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 6);
+    csock_free(c);
+    csock_free(server);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -250,5 +393,8 @@ int main(void)
     RUN(bad_ports_and_families);
     RUN(connection_refused);
     RUN(listen_on_a_datagram_socket);
+    RUN(close_gracefully_delivers_the_reply);
+    RUN(close_gracefully_is_bounded);
+    RUN(close_gracefully_edges_and_plain_close);
     return check_done();
 }

@@ -66,8 +66,12 @@ csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_c
 int csock_server_address(const csock_server *srv, csock_addr *addr);
 
 /* Serves until csock_server_shutdown (or a signal, with stop_on_signals), then closes every
- * connection (streams get on_close with CSOCK_ESHUTDOWN; THREADS: each client socket is shut
- * down so blocked calls return, and every thread is joined) and returns 0. Returns a negative
+ * connection and returns 0. Streams close gracefully, as csock_stream_close does: what is queued
+ * is still sent, then on_close gets CSOCK_ESHUTDOWN (CSOCK_ETIMEOUT if the handler's
+ * close_timeout passed first), and the stream lingers if its peer may still be sending; run
+ * returns once every stream is gone, at most close_timeout later (a second shutdown or signal
+ * meanwhile closes what is left at once). THREADS: each client socket is shut down so blocked
+ * calls return, and every thread is joined. Returns a negative
  * code if the server could not start (e.g. CSOCK_EAGAIN: no more threads). Runs once per
  * server. Running out of descriptors does not stop it: it sheds the connection it cannot take,
  * waits a moment (5 ms, doubling up to 50 ms, so that it takes clients again soon after

@@ -8,7 +8,8 @@
  * the next on_data, up to max_buffer bytes. Writes go out at once when the socket takes them and
  * are queued (copied) otherwise, up to max_queue bytes; nothing is ever dropped silently.
  *
- * Lifetime: on_close is the last callback; the stream is freed when it returns. Closing is always
+ * Lifetime: on_close is the last callback; the stream must not be used once it returns (it is
+ * freed then, or once it has lingered: see csock_stream_close). Closing is always
  * deferred to the end of the loop's pass, so a stream stays valid (and its data readable) for the
  * rest of the callback that closed it, and on_close never runs inside another callback. All
  * functions are for the loop's thread. */
@@ -36,9 +37,11 @@ typedef struct csock_stream_handler {
      * NULL: nothing to do. */
     void (*on_drain)(csock_stream *st, void *data);
     /* The stream closed: error is 0 after csock_stream_close (or the default end of file), or
-     * why it closed: CSOCK_ETIMEOUT (idle or total deadline), CSOCK_EMSGSIZE (max_buffer bytes
-     * unread), CSOCK_ECONNRESET and other socket errors, CSOCK_ENOMEM. The socket is still open
-     * during the call and closed after it; the stream is then freed. NULL: nothing to do. */
+     * why it closed: CSOCK_ETIMEOUT (idle or total deadline, or close_timeout with bytes still
+     * queued), CSOCK_EMSGSIZE (max_buffer bytes unread), CSOCK_ESHUTDOWN (a server's stop),
+     * CSOCK_ECONNRESET and other socket errors, CSOCK_ENOMEM. The socket is still open during
+     * the call; after it the socket is closed (or lingers, unseen, until the peer's end) and the
+     * stream must not be used again. NULL: nothing to do. */
     void (*on_close)(csock_stream *st, int error, void *data);
 
     size_t max_buffer;    /* unread bytes held at most (the longest line or frame); 0: 64 KiB */
@@ -46,10 +49,15 @@ typedef struct csock_stream_handler {
                              the queue drains to low_water (see keep_reading); 0: 64 KiB */
     size_t low_water;     /* 0: high_water / 4 */
     size_t max_queue;     /* queued bytes at most: a write that would pass it fails with
-                             CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water */
+                             CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water (no limit when
+                             that would pass SIZE_MAX) */
     double idle_timeout;  /* seconds without a byte read or written before the stream closes with
                              CSOCK_ETIMEOUT (checked every 1/8 of it); 0: none */
     double total_timeout; /* seconds from the start before it closes with CSOCK_ETIMEOUT; 0: none */
+    double close_timeout; /* seconds a graceful close may take at most, from csock_stream_close
+                             (or a server's shutdown) to the socket's close: sending what is
+                             queued (past it: on_close(CSOCK_ETIMEOUT), the rest dropped), then
+                             lingering (see csock_stream_close); 0: 5 s */
     int keep_reading;     /* nonzero: reading goes on while the queue is at high water, for a
                              relay whose two directions are independent (if both ends paused
                              reading while their queues were full, both would wait forever);
@@ -61,20 +69,24 @@ typedef struct csock_stream_handler {
  * descriptor is closed with the stream) and handler->on_open has run; *handler must stay valid as
  * long as the stream. data is the stream's user data (csock_stream_data). Returns the stream, or
  * NULL leaving s untouched: CSOCK_EINVAL (NULL argument, no on_data, a socket that is not a
- * stream, low_water above high_water, high_water above max_queue), CSOCK_EBADF (closed socket),
- * CSOCK_ENOMEM or the loop's error. */
+ * stream, low_water above high_water, high_water above max_queue, a negative timeout), CSOCK_EBADF
+ * (closed socket), CSOCK_ENOMEM or the loop's error. */
 csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_handler *handler,
                                void *data);
 
 /* Queues len bytes of buf for the peer (sending at once what the socket takes). Returns 0, or 1
  * when the queue has reached high_water (stop writing until on_drain; reading is paused until
- * then), or a negative code with nothing queued: CSOCK_ENOBUFS (the queue would pass
- * max_queue), CSOCK_EPIPE (the stream is closing, or was shut down for writing), a socket error
- * (the stream then closes with it). */
+ * then), or a negative code with nothing queued: CSOCK_EINVAL (NULL stream, NULL buf with len
+ * above 0, len over SSIZE_MAX: the stream goes on), CSOCK_ENOBUFS (the queue would pass
+ * max_queue), CSOCK_EPIPE (the stream is closing, or was shut down for writing), CSOCK_ENOMEM
+ * (no memory to queue the bytes: the stream goes on if none of them was sent, and closes with
+ * CSOCK_ENOMEM otherwise), a socket error (the stream then closes with it). */
 int csock_stream_write(csock_stream *st, const void *buf, size_t len);
 
 /* Like csock_stream_write for several buffers at once, sent by one gathered system call when the
- * queue is empty. iovcnt is at most IOV_MAX. */
+ * queue is empty. CSOCK_EINVAL ("stream writev: ...", nothing queued, the stream goes on) for
+ * iovcnt below 0 or over IOV_MAX, a NULL iov with iovcnt above 0, a NULL buffer with a nonzero
+ * length, or lengths adding up to more than SSIZE_MAX. */
 int csock_stream_writev(csock_stream *st, const struct iovec *iov, int iovcnt);
 
 /* Writes a frame: len as 4 bytes, big-endian, then len bytes of buf (the peer reads it with
@@ -94,7 +106,8 @@ int csock_stream_read_exactly(csock_stream *st, size_t n, const char **p);
 
 /* Takes one frame written as csock_stream_write_frame writes it. Returns 1 with *p and *len the
  * payload, 0 when the whole frame is not buffered yet, or CSOCK_EMSGSIZE when its announced
- * length (then in *len) does not fit in max_buffer. */
+ * length (then in *len) does not fit in max_buffer, or when max_buffer is under 4 (no frame
+ * fits; *len is left alone). */
 int csock_stream_read_frame(csock_stream *st, const char **p, size_t *len);
 
 /* Every unread byte, without taking it: returns how many, *p pointing at them. */
@@ -111,12 +124,27 @@ int csock_stream_pause(csock_stream *st, int pause);
  * reading goes on. Returns 0, or CSOCK_EPIPE for a closed stream. */
 int csock_stream_shutdown(csock_stream *st);
 
-/* Closes gracefully: stops reading, sends what is queued, then closes; on_close(0) runs at the
- * end of the pass in which the queue drained. Idempotent. */
+/* Closes gracefully, delivering everything queued. on_data runs no more, and what the peer still
+ * sends is read and dropped; what is queued is sent; on_close(0) runs at the end of the pass in
+ * which the queue drained, and the user never sees the stream again. If close_timeout passes
+ * first (a peer that does not read), on_close gets CSOCK_ETIMEOUT and the rest is dropped.
+ *
+ * Then, unless the peer has ended its side, the stream lingers as HTTP servers do: closing a
+ * TCP socket with unread input, or input arriving after the close, makes the kernel reset the
+ * connection, and the peer then loses what it has not read yet. So when the peer may still be
+ * sending (input was dropped or is waiting, or bytes of ours are not yet acknowledged), the
+ * socket is shut down for writing (the peer reads end of file after the last byte), and input
+ * is read and dropped until the peer's end of file, an error, or close_timeout after this call
+ * at the latest; only then is the socket closed. Otherwise it is closed at once. All of it runs
+ * on the loop without blocking it; a lingering stream costs its socket and 104 bytes, makes no
+ * callback, and is freed with the loop if that comes first. Idempotent.
+ *
+ * This ends the connection for every holder of the socket (another process, after fork):
+ * csock_stream_abort only lets go of the descriptor. */
 void csock_stream_close(csock_stream *st);
 
-/* Closes now, dropping whatever is still queued (csock_stream_queued says how much);
- * on_close(0) runs at the end of the pass. Idempotent. */
+/* Closes now, dropping whatever is still queued (csock_stream_queued says how much), without
+ * lingering; on_close(0) runs at the end of the pass. Idempotent. */
 void csock_stream_abort(csock_stream *st);
 
 /* Bytes queued and not yet taken by the socket. */
