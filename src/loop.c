@@ -249,12 +249,30 @@ static int wait_ms(csock_loop *loop, double timeout)
     return ms;
 }
 
+/* After a signal interrupted the wait: waits again for what is left of timeout. A signal the loop
+ * handles makes wait_ms 0, so its callback runs in this pass at once; a timer due sooner
+ * shortens the wait as before. */
+static int wait_again(csock_loop *loop, csock__ready *ready, double timeout)
+{
+    int64_t end = timeout > 0 ? csock__now() + (int64_t)(timeout * 1e9) : 0;
+    int n;
+    do {
+        if (timeout > 0) {
+            int64_t left = end - csock__now();
+            timeout = left > 0 ? (double)left / 1e9 : 0;
+        }
+        n = csock__poller_wait(loop->poller, ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
+    } while (n == CSOCK_EINTR);
+    return n;
+}
+
 int csock_loop_run_once(csock_loop *loop, double timeout)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
     if (loop->dispatching) return csock__failf(CSOCK_EBUSY, "loop: run inside a callback");
     csock__ready *ready = loop->ready;
     int n = csock__poller_wait(loop->poller, ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
+    if (n == CSOCK_EINTR) n = wait_again(loop, ready, timeout);
     if (n < 0) return n;
     loop->now_stale = 1;
     loop->dispatching = 1;

@@ -51,7 +51,7 @@ int csock__poller_set(csock__poller *p, csock_watch *w, int events);
 void csock__poller_remove(csock__poller *p, csock_watch *w);
 
 /* Waits up to timeout_ms (-1: forever) and fills at most max entries of ready. Returns how many,
- * 0 when interrupted by a signal, or a recorded failure. */
+ * CSOCK_EINTR (nothing recorded) when interrupted by a signal, or a recorded failure. */
 int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms);
 
 /* ---- the loop ---- */

@@ -75,7 +75,7 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
 {
     int n = epoll_wait(p->epfd, p->events, max < FETCH_MAX ? max : FETCH_MAX, timeout_ms);
     if (n < 0) {
-        if (errno == EINTR) return 0;
+        if (errno == EINTR) return CSOCK_EINTR;
         int code = -errno;
         return csock__failf(code, "loop: epoll_wait: %s", csock_strerror(code));
     }

@@ -79,7 +79,7 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
 {
     int n = poll(p->fds, (nfds_t)p->count, timeout_ms);
     if (n < 0) {
-        if (errno == EINTR) return 0;
+        if (errno == EINTR) return CSOCK_EINTR;
         int code = -errno;
         return csock__failf(code, "loop: poll: %s", csock_strerror(code));
     }
