@@ -2,7 +2,9 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static char dir[64];
 
@@ -281,6 +283,48 @@ static void seqpacket_keeps_boundaries(void)
     unlink(path);
 }
 
+/* A signal abandons an AF_UNIX connect waiting for room in a full backlog (a TCP handshake would
+ * go on instead): the socket is left unconnected and writable, so an interrupted connect must
+ * not be taken for a finished one. The connect goes on waiting, and times out. */
+static void ignore_signal(int signo)
+{
+    (void)signo;
+}
+
+static void interrupted_connect_to_a_full_backlog(void)
+{
+    char name[64];
+    snprintf(name, sizeof name, "@csock-test-full-%d", (int)getpid());
+    csock *l = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind(l, name, 0), 0);
+    CHECK_EQ(csock_listen(l, 0), 0);
+    csock *fill[8] = {NULL};
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0; i++) {
+        fill[i] = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+        CHECK_EQ(csock_settimeout(fill[i], 0), 0);
+        rc = csock_connect(fill[i], name, 0);
+    }
+    CHECK_EQ(rc, CSOCK_EAGAIN); /* the backlog is full */
+    struct sigaction sa = {.sa_handler = ignore_signal}, old;
+    CHECK_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+    timer_t timer;
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    CHECK_EQ(timer_create(CLOCK_MONOTONIC, &ev, &timer), 0);
+    struct itimerspec soon = {{0, 0}, {0, 50000000}};
+    CHECK_EQ(timer_settime(timer, 0, &soon, NULL), 0);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    CHECK_EQ(csock_connect(c, name, 0), CSOCK_ETIMEOUT);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "connect");
+    timer_delete(timer);
+    sigaction(SIGUSR2, &old, NULL);
+    csock_free(c);
+    for (int i = 0; i < 8; i++)
+        csock_free(fill[i]);
+    csock_free(l);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -296,6 +340,7 @@ int main(void)
     RUN(passing_descriptors);
     RUN(bad_descriptor_passing);
     RUN(seqpacket_keeps_boundaries);
+    RUN(interrupted_connect_to_a_full_backlog);
     rmdir(dir);
     return check_done();
 }
