@@ -35,6 +35,23 @@ static void run_until(csock_loop *loop, const int *flag, int want)
     CHECK(*flag >= want);
 }
 
+/* Receives want bytes on the plain socket c while loop runs: a stream's write may have queued
+ * part of its bytes, which go out only when the loop finds the socket writable. */
+static size_t recv_while_running(csock_loop *loop, csock *c, char *buf, size_t want)
+{
+    size_t got = 0;
+    for (int i = 0; i < 2000 && got < want; i++) {
+        ssize_t n = csock_recv_flags(c, buf + got, want - got, MSG_DONTWAIT);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n == CSOCK_EAGAIN)
+            CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+        else
+            break;
+    }
+    return got;
+}
+
 /* A stream on loop for the server side of a fresh TCP pair; *client is the peer. */
 static int small_buffers; /* give the pair 16 KiB kernel buffers, so queues fill soon */
 
@@ -384,7 +401,7 @@ static void half_close(void)
     run_until(loop, &l.closes, 1); /* both directions over: closed */
     CHECK_EQ(l.ends, 1);
     char buf[8] = {0};
-    CHECK_EQ(csock_recv(c, buf, sizeof buf), 3);
+    CHECK_EQ(check_recv_exactly(c, buf, 3), 3);
     CHECK_STR(buf, "bye");
     CHECK_EQ(csock_recv(c, buf, sizeof buf), 0);
     csock_free(c);
@@ -489,14 +506,7 @@ static void pausing_and_writing_frames(void)
     struct iovec parts[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
     CHECK_EQ(csock_stream_writev(st, parts, 3), 0);
     char buf[16] = {0};
-    size_t got = 0;
-    while (got < 14) {
-        ssize_t n = csock_recv(c, buf + got, sizeof buf - got);
-        CHECK(n > 0);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    CHECK_EQ(got, 14);
+    CHECK_EQ(recv_while_running(loop, c, buf, 14), 14);
     CHECK(memcmp(buf, "\0\0\0\x05helloabcde", 14) == 0);
     struct iovec bad = {NULL, 3};
     CHECK_EQ(csock_stream_writev(st, &bad, 1), CSOCK_EINVAL);
@@ -518,13 +528,17 @@ static void write_after_reset(csock_stream *st, void *data)
     l->datas++;
     const char *p;
     csock_stream_consume(st, csock_stream_peek(st, &p));
-    /* The peer is gone: writing fails with a socket error and names the stream. */
+    /* The peer is gone: writing fails with a socket error and names the stream. A write the
+     * socket took only part of queues the rest, and the error comes when the queue is sent
+     * (the stream then closes with it), so writing stops at high water. */
     int rc = 0;
-    for (int i = 0; i < 100 && rc >= 0; i++)
+    for (int i = 0; i < 100 && rc == 0; i++)
         rc = csock_stream_write(st, chunk, sizeof chunk);
     l->read_error = rc;
-    CHECK(rc == CSOCK_ECONNRESET || rc == CSOCK_EPIPE);
-    CHECK_ERROR(rc, "stream write ");
+    if (rc != 1) {
+        CHECK(rc == CSOCK_ECONNRESET || rc == CSOCK_EPIPE);
+        CHECK_ERROR(rc, "stream write ");
+    }
 }
 
 static void peer_reset(void)

@@ -27,7 +27,7 @@ static void stream_on_a_path(void)
     CHECK_EQ(csock_addr_format(&a, text, sizeof text), 0); /* the client has no name */
     CHECK_EQ(csock_sendall(c, "hello", 5, NULL), 0);
     char buf[8];
-    CHECK_EQ(csock_recv(s, buf, sizeof buf), 5);
+    CHECK_EQ(check_recv_exactly(s, buf, 5), 5);
     CHECK(memcmp(buf, "hello", 5) == 0);
     /* The path is in use while the file exists: a clear error, not a silent takeover. */
     csock *again = csock_socket(AF_UNIX, SOCK_STREAM, 0);

@@ -94,6 +94,14 @@ class Csock:
         end_process(self.proc)
 
 
+def recv_exactly(sock, n):
+    """n bytes from a stream socket, however they are split; fewer only at end of file."""
+    data = bytearray()
+    while len(data) < n and (chunk := sock.recv(n - len(data))):
+        data += chunk
+    return bytes(data)
+
+
 def recv_all(sock, timeout=TIMEOUT):
     """Everything a stream socket receives until end of file."""
     sock.settimeout(timeout)
