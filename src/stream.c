@@ -248,6 +248,16 @@ static int closing_waiting(const csock_loop *loop)
     return loop->streams && loop->streams->closing;
 }
 
+/* close(2) with input unread resets the connection, which drops what the kernel has not sent
+ * yet: a graceful close first reads the unread input away (a bounded amount: a peer that goes on
+ * sending is reset). */
+static void discard_input(int fd)
+{
+    char buf[4096];
+    for (int i = 0; i < 64 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++) {
+    }
+}
+
 /* Runs the on_close callbacks due, then closes the sockets; streams are freed when the pass
  * ends (a later event of this pass may still name them). */
 static void closing_pass(csock_loop *loop)
@@ -261,6 +271,7 @@ static void closing_pass(csock_loop *loop)
         if (sh->closed) sh->closed(st, sh->closed_context);
         int fd = st->watch.fd;
         csock_watch_remove(&st->watch); /* before close: epoll finds the registration by fd */
+        if (st->error == 0 && (st->state & STREAM_CLOSING)) discard_input(fd);
         close(fd);
         st->watch.fd = -1;
     }
@@ -470,7 +481,9 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
         b->in.len += len - used;
     }
     if (st->bufs) {
-        if (st->bufs->in.len >= csock__stream_max_buffer(st) && !(st->state & STREAM_CLOSED))
+        /* A handler that closed has dealt with the input (a reply may still be queued). */
+        if (st->bufs->in.len >= csock__stream_max_buffer(st) &&
+            !(st->state & (STREAM_CLOSED | STREAM_CLOSING)))
             finish(st, csock__failf(CSOCK_EMSGSIZE,
                                     "stream: %zu bytes unread, the limit: a line or frame too "
                                     "long, or a handler that does not read",

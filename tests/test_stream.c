@@ -187,6 +187,7 @@ static void exact_reads_and_frames_byte_by_byte(void)
         CHECK_EQ(csock_send(c, wire + i, 1), 1);
         CHECK(csock_loop_run_once(loop, 5) >= 0);
     }
+    run_until(loop, &l.nlines, 3); /* a pass may have read nothing (a wake-up for nothing) */
     CHECK_EQ(l.nlines, 3);
     CHECK_STR(l.lines[0], "HELLO");
     CHECK_STR(l.lines[1], "world");
@@ -520,6 +521,81 @@ static void pausing_and_writing_frames(void)
     csock_loop_free(loop);
 }
 
+/* ---- closing with input unread ---- */
+
+/* A graceful close delivers every queued byte even though the peer's last bytes were never
+ * read: close(2) with unread input would reset the connection and drop what the kernel had
+ * not sent yet (here, what the peer's full window held back). */
+static void close_with_input_unread(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {
+        .on_data = ignore_data, .on_close = on_close, .high_water = 1 << 20, .max_queue = 1 << 20};
+    static char big[256 * 1024], got[sizeof big];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7 + i / 251);
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    CHECK(csock_stream_write(st, big, sizeof big) >= 0);
+    CHECK_EQ(csock_sendall(c, "never read", 10, NULL), 0);
+    csock_stream_close(st);
+    CHECK_EQ(recv_while_running(loop, c, got, sizeof got), sizeof got);
+    CHECK(memcmp(got, big, sizeof big) == 0);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, 0);
+    char b;
+    CHECK_EQ(csock_recv(c, &b, 1), 0); /* end of file, not a reset */
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* A handler that refuses an over-long line with a message, then closes. */
+static void refuse_long_line(csock_stream *st, void *data)
+{
+    (void)data;
+    const char *line;
+    size_t len;
+    int rc;
+    while ((rc = csock_stream_read_line(st, &line, &len)) == 1) {
+    }
+    if (rc < 0) {
+        CHECK(csock_stream_write(st, "too long\n", 9) >= 0);
+        csock_stream_close(st);
+    }
+}
+
+/* A handler's close in on_data is graceful even when the input is over max_buffer: the queued
+ * reply still goes out, and the stream does not close with the buffer's error instead. */
+static void close_over_the_input_limit(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = refuse_long_line,
+                                           .on_close = on_close,
+                                           .high_water = 1 << 20,
+                                           .max_queue = 1 << 20,
+                                           .max_buffer = 100};
+    static char big[128 * 1024], got[sizeof big + 9];
+    memset(big, 'b', sizeof big);
+    struct log l = {0};
+    csock *c;
+    small_buffers = 1;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    small_buffers = 0;
+    CHECK(csock_stream_write(st, big, sizeof big) >= 0); /* the reply will wait behind this */
+    char line[200];
+    memset(line, 'x', sizeof line);
+    CHECK_EQ(csock_sendall(c, line, sizeof line, NULL), 0);
+    CHECK_EQ(recv_while_running(loop, c, got, sizeof got), sizeof got);
+    CHECK(memcmp(got, big, sizeof big) == 0 && memcmp(got + sizeof big, "too long\n", 9) == 0);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, 0);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
 /* ---- a peer that resets ---- */
 
 static void write_after_reset(csock_stream *st, void *data)
@@ -620,6 +696,8 @@ int main(void)
     RUN(close_another_stream_in_the_same_pass);
     RUN(deadlines);
     RUN(pausing_and_writing_frames);
+    RUN(close_with_input_unread);
+    RUN(close_over_the_input_limit);
     RUN(peer_reset);
     RUN(bad_input);
     CHECK_EQ(check_open_fds(), fds);
