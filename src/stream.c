@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,12 +251,13 @@ static int closing_waiting(const csock_loop *loop)
 
 /* close(2) with input unread resets the connection, which drops what the kernel has not sent
  * yet: a graceful close first reads the unread input away (a bounded amount: a peer that goes on
- * sending is reset). */
+ * sending is reset). FIONREAD says how much is left, so an empty read does not end it early. */
 static void discard_input(int fd)
 {
     char buf[4096];
-    for (int i = 0; i < 64 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++) {
-    }
+    int unread = 0;
+    for (int i = 0; i < 64 && ioctl(fd, FIONREAD, &unread) == 0 && unread > 0; i++)
+        if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) == 0) break;
 }
 
 /* Runs the on_close callbacks due, then closes the sockets; streams are freed when the pass
