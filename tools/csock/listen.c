@@ -79,7 +79,6 @@ static int fail(void)
 static int serve_one_stream(const struct config *c, csock *l)
 {
     csock_addr peer;
-    remove_on_signals(1);
     csock *s = csock_settimeout(l, c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT) == 0
                    ? csock_accept(l, &peer)
                    : NULL;
@@ -184,6 +183,8 @@ int run_listen(const struct config *c)
         csock_free(l);
         return status;
     }
+    /* Before "listening on": a signal from the moment a client may know of it takes the file. */
+    if (!c->udp) remove_on_signals(1);
     announce(c, &where);
     if (c->udp && c->keep_open) {
         int rc = relay_datagrams(c, l, EVERY_PEER);
