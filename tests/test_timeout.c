@@ -244,7 +244,11 @@ static int wake_fd = -1;
 static void on_alarm(int sig)
 {
     (void)sig;
-    if (++alarms == 5 && wake_fd >= 0) (void)!write(wake_fd, "!", 1);
+    int saved = errno;
+    if (++alarms == 5 && wake_fd >= 0)
+        while (write(wake_fd, "!", 1) < 0 && errno == EINTR) {
+        } /* the one byte must go, or the waiting recv waits for ever */
+    errno = saved;
 }
 
 static void start_alarms(int wake)
