@@ -16,17 +16,17 @@ PY_CLIENT = [sys.executable, os.path.join(SOURCE, "examples/tutorial/python/clie
 TIMEOUT = 30
 
 
-# The tutorial's programs receive with one recv each, as the tutorial teaches: recv returns at
-# most what was asked, and may return less. Under fault injection (tests/faults) it does, so
-# there each side may print the start of what the other sent.
+# The tutorial's programs receive with one recv each, as the tutorial teaches (recv returns at
+# most what was asked, and may return less). Under fault injection (tests/faults) it does, and
+# each side may see part of the other's message or a peer that closed early: there only the
+# errors are checked.
 FAULTS = bool(os.environ.get("CSOCK_FAULTS_SEED"))
 
 
-def received(got, sent):
-    return got == sent or (FAULTS and 0 < len(got) < len(sent) and sent.startswith(got))
-
-
 def exchange(name, server, client, host):
+    if FAULTS:
+        print(f"skip {name}: one recv each, under fault injection")
+        return
     p = subprocess.Popen(server + [host, "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
@@ -36,10 +36,9 @@ def exchange(name, server, client, host):
         out, err = p.communicate(timeout=TIMEOUT)
         lines = out.splitlines()
         ok = (first.startswith("listening on ") and p.returncode == 0 and c.returncode == 0
-              and c.stdout.startswith("the data received is ") and c.stdout.endswith("\n")
-              and received(c.stdout[len("the data received is "):-1], "byebye")
+              and c.stdout == "the data received is byebye\n"
               and len(lines) == 2 and lines[0].startswith("got connected from")
-              and received(lines[1], "hihi"))
+              and lines[1] == "hihi")
         check(name, ok, f"server: {first!r} {out!r} {err!r}; client: {c.stdout!r} {c.stderr!r}")
     finally:
         if p.poll() is None:
@@ -74,14 +73,16 @@ def errors():
 
 
 def demo():
+    if FAULTS:
+        print("skip demo: one recv each, under fault injection")
+        return
     r = subprocess.run(["sh", os.path.join(SOURCE, "examples/tutorial/demo.sh"), BUILD],
                        capture_output=True, text=True, timeout=TIMEOUT)
     lines = r.stdout.splitlines()
     ok = (r.returncode == 0 and len(lines) == 5 and lines[0].startswith("[server] listening on")
-          and lines[2].startswith("[client] the data received is ")
-          and received(lines[2][len("[client] the data received is "):], "byebye")
+          and lines[2] == "[client] the data received is byebye"
           and lines[3].startswith("[server] got connected from 127.0.0.1:")
-          and lines[4].startswith("[server] ") and received(lines[4][len("[server] "):], "hihi"))
+          and lines[4] == "[server] hihi")
     check("demo shows both sides", ok, r.stdout + r.stderr)
 
 

@@ -70,8 +70,13 @@ class Csock:
         self.err = Drain(self.proc.stderr)
 
     def send(self, data):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        """Writes data to csock's standard input. csock may have ended already (a refusal
+        ends it at once, however fast the test writes); its status and output then tell."""
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass
 
     def close_stdin(self):
         self.proc.stdin.close()
