@@ -135,8 +135,9 @@ csock *csock_accept(csock *s, csock_addr *peer)
 }
 
 /* Waits for an interrupted connect to finish, as connect(2) says to: poll for writability, then
- * read SO_ERROR. */
-static int finish_connect(csock *s, int64_t deadline)
+ * read SO_ERROR. An AF_UNIX connect is abandoned by a signal instead, leaving the socket
+ * unconnected (and writable, error-free): then connecting again is what goes on waiting. */
+static int finish_connect(csock *s, const csock_addr *addr, int64_t deadline)
 {
     struct pollfd p = {.fd = s->fd, .events = POLLOUT};
     for (;;) {
@@ -147,13 +148,18 @@ static int finish_connect(csock *s, int64_t deadline)
             ms = (int)((left + 999999) / 1000000);
         }
         int n = poll(&p, 1, ms);
-        if (n > 0) break;
         if (n < 0 && errno != EINTR) return csock__errno();
+        if (n <= 0) continue;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return csock__errno();
+        if (err || s->family != AF_UNIX) return -err;
+        struct sockaddr_storage peer;
+        if (getpeername(s->fd, (struct sockaddr *)&peer, &(socklen_t){sizeof peer}) == 0) return 0;
+        if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) == 0) return 0;
+        if (errno != EINTR)
+            return errno == EAGAIN && s->timeout_ns > 0 ? CSOCK_ETIMEOUT : csock__errno();
     }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return csock__errno();
-    return -err;
 }
 
 /* Connects to addr within s's timeout. Returns 0 or a code (nothing recorded). */
@@ -163,7 +169,7 @@ static int connect_resolved(csock *s, const csock_addr *addr)
     int rc = 0;
     if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
         if (errno == EINTR)
-            rc = finish_connect(s, deadline);
+            rc = finish_connect(s, addr, deadline);
         else if ((errno == EINPROGRESS || errno == EAGAIN) && s->timeout_ns > 0)
             rc = CSOCK_ETIMEOUT; /* the kernel's SO_SNDTIMEO ran out */
         else

@@ -623,7 +623,9 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
         b->in.len += len - used;
     }
     if (st->bufs) {
-        if (st->bufs->in.len >= csock__stream_max_buffer(st) && !(st->state & STREAM_CLOSED))
+        /* A handler that closed has dealt with the input (a reply may still be queued). */
+        if (st->bufs->in.len >= csock__stream_max_buffer(st) &&
+            !(st->state & (STREAM_CLOSED | STREAM_CLOSING)))
             finish(st, csock__failf(CSOCK_EMSGSIZE,
                                     "stream: %zu bytes unread, the limit: a line or frame too "
                                     "long, or a handler that does not read",

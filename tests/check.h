@@ -133,6 +133,20 @@ static inline void check_tcp_pair(const char *host, csock **client, csock **serv
     csock_free(l);
 }
 
+/* Receives exactly len bytes into buf however the kernel splits them (recv may return fewer
+ * than are on their way). Returns len, or what the recv that ended it returned: 0 at end of
+ * stream, a negative code. */
+static inline ssize_t check_recv_exactly(csock *s, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = csock_recv(s, (char *)buf + got, len - got);
+        if (n <= 0) return n;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
 /* How many descriptors this process has open: a test of "nothing leaked". */
 static inline int check_open_fds(void)
 {

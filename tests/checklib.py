@@ -65,4 +65,7 @@ def end_process(proc):
         proc.wait()
     for f in (proc.stdin, proc.stdout, proc.stderr):
         if f:
-            f.close()
+            try:
+                f.close()
+            except BrokenPipeError:  # unwritten input of a process that has ended
+                pass

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <time.h>
 
 /* Counts callbacks per watch, in a small table the tests inspect. */
 struct seen {
@@ -646,6 +647,44 @@ static void signals(void)
     CHECK(sa.sa_handler == SIG_DFL);
 }
 
+/* A signal the loop does not handle interrupts its wait; the pass waits again for what is left
+ * of its timeout instead of returning early with nothing run. A timer interrupts the wait every
+ * millisecond until the loop's own 50 ms timer is due. */
+static void ignored_signal_handler(int signo)
+{
+    (void)signo;
+}
+
+static void count_firing(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop;
+    (void)t;
+    ++*(int *)data;
+}
+
+static void interrupted_wait_goes_on(void)
+{
+    struct sigaction sa = {.sa_handler = ignored_signal_handler}, old;
+    CHECK_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+    timer_t ticker;
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    CHECK_EQ(timer_create(CLOCK_MONOTONIC, &ev, &ticker), 0);
+    struct itimerspec every_ms = {{0, 1000000}, {0, 1000000}};
+    CHECK_EQ(timer_settime(ticker, 0, &every_ms, NULL), 0);
+    csock_loop *loop = csock_loop_new();
+    int fired = 0;
+    CHECK(csock_loop_call_later(loop, 0.05, count_firing, &fired) != NULL);
+    CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+    CHECK_EQ(fired, 1);
+    /* A pass with a timeout and nothing to do still lasts its whole timeout. */
+    double start = check_now();
+    CHECK_EQ(csock_loop_run_once(loop, 0.05), 0);
+    CHECK(check_now() - start >= 0.045);
+    timer_delete(ticker);
+    sigaction(SIGUSR2, &old, NULL);
+    csock_loop_free(loop);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -661,5 +700,6 @@ int main(void)
     RUN(no_nested_runs);
     RUN(signals);
     RUN(run_once_waits_out_signals);
+    RUN(interrupted_wait_goes_on);
     return check_done();
 }

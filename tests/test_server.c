@@ -153,8 +153,8 @@ static void connection_limit_and_shutdown_with_clients(void)
     char buf[8];
     for (int i = 0; i < 2; i++) {
         c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
-        CHECK_EQ(csock_send(c[i], "hi", 2), 2);
-        CHECK_EQ(csock_recv(c[i], buf, sizeof buf), 2); /* served */
+        CHECK_EQ(csock_sendall(c[i], "hi", 2, NULL), 0);
+        CHECK_EQ(check_recv_exactly(c[i], buf, 2), 2); /* served */
     }
     /* The third is over the limit: closed at once, not left waiting. */
     c[2] = csock_create_connection("127.0.0.1", port, 5, NULL);
@@ -185,8 +185,8 @@ static void blocking_echo(csock *client, void *data)
     char buf[256];
     ssize_t n;
     atomic_fetch_add(&threads_served, 1);
-    while ((n = csock_recv(client, buf, sizeof buf)) > 0) {
-        if (n == 4 && memcmp(buf, "stop", 4) == 0) {
+    while ((n = check_recv_exactly(client, buf, 4)) > 0) { /* the messages are 4 bytes each */
+        if (memcmp(buf, "stop", 4) == 0) {
             csock_server_shutdown(threads_server);
             return;
         }
@@ -207,13 +207,14 @@ static void thread_per_connection_shutdown_from_a_handler(void)
     char buf[16];
     for (int i = 0; i < 20; i++) {
         c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
-        CHECK_EQ(csock_send(c[i], "ping", 4), 4);
-        CHECK_EQ(csock_recv(c[i], buf, sizeof buf), 4);
+        CHECK_EQ(csock_sendall(c[i], "ping", 4, NULL), 0);
+        CHECK_EQ(check_recv_exactly(c[i], buf, 4), 4);
+        CHECK(memcmp(buf, "ping", 4) == 0);
     }
     CHECK_EQ(atomic_load(&threads_served), 20);
     CHECK_EQ(csock_server_connections(threads_server), 20);
     /* Nineteen threads are blocked in recv; the twentieth asks for shutdown. All return. */
-    CHECK_EQ(csock_send(c[19], "stop", 4), 4);
+    CHECK_EQ(csock_sendall(c[19], "stop", 4, NULL), 0);
     check_join(t);
     CHECK_EQ(csock_server_connections(threads_server), 0);
     for (int i = 0; i < 20; i++) {
@@ -253,8 +254,8 @@ static void own_watch_on_the_server_loop(void)
     /* Connections are served beside the pipe, and a byte on the pipe ends the server. */
     csock *c = csock_create_connection("127.0.0.1", port_of(srv), 5, NULL);
     char buf[8];
-    CHECK_EQ(csock_send(c, "hi", 2), 2);
-    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    CHECK_EQ(csock_sendall(c, "hi", 2, NULL), 0);
+    CHECK_EQ(check_recv_exactly(c, buf, 2), 2);
     CHECK_EQ(write(p[1], "x", 1), 1);
     check_join(t);
     CHECK_EQ(csock_recv(c, buf, sizeof buf), 0);
@@ -293,8 +294,8 @@ static void relative_unix_path(void)
     csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
     char buf[8];
     CHECK_EQ(csock_connect(c, "relative.sock", 0), 0);
-    CHECK_EQ(csock_send(c, "hi", 2), 2);
-    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    CHECK_EQ(csock_sendall(c, "hi", 2, NULL), 0);
+    CHECK_EQ(check_recv_exactly(c, buf, 2), 2);
     csock_server_shutdown(srv);
     check_join(t);
     csock_free(c);
@@ -427,7 +428,7 @@ static void descriptor_exhaustion_backs_off_and_recovers(void)
     ssize_t n = -1;
     for (int tries = 0; tries < 50 && n != 5; tries++) {
         /* A connection made while it was still full is shed: try again. */
-        n = csock_send(late, "again", 5) == 5 ? csock_recv(late, buf, sizeof buf) : -1;
+        n = csock_sendall(late, "again", 5, NULL) == 0 ? check_recv_exactly(late, buf, 5) : -1;
         if (n != 5) {
             csock_free(late);
             late = csock_create_connection("127.0.0.1", port, 5, NULL);

@@ -2,7 +2,9 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static char dir[64];
 
@@ -25,7 +27,7 @@ static void stream_on_a_path(void)
     CHECK_EQ(csock_addr_format(&a, text, sizeof text), 0); /* the client has no name */
     CHECK_EQ(csock_sendall(c, "hello", 5, NULL), 0);
     char buf[8];
-    CHECK_EQ(csock_recv(s, buf, sizeof buf), 5);
+    CHECK_EQ(check_recv_exactly(s, buf, 5), 5);
     CHECK(memcmp(buf, "hello", 5) == 0);
     /* The path is in use while the file exists: a clear error, not a silent takeover. */
     csock *again = csock_socket(AF_UNIX, SOCK_STREAM, 0);
@@ -223,9 +225,17 @@ static void passing_descriptors(void)
         CHECK_ERROR(CSOCK_EMSGSIZE, "recv_fds");
         CHECK_EQ(check_open_fds(), before);
         /* Data without descriptors is fine. */
-        CHECK_EQ(csock_send(pair[0], "plain", 5), 5);
-        CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, 4, &n), 5);
-        CHECK_EQ(n, 0);
+        CHECK_EQ(csock_sendall(pair[0], "plain", 5, NULL), 0);
+        size_t plain = 0; /* the bytes may come in pieces, none with descriptors */
+        for (int i = 0; i < 5 && plain < 5; i++) {
+            ssize_t r = csock_recv_fds(pair[1], buf + plain, 5 - plain, got, 4, &n);
+            CHECK(r > 0);
+            CHECK_EQ(n, 0);
+            if (r <= 0) break;
+            plain += (size_t)r;
+        }
+        CHECK_EQ(plain, 5);
+        CHECK(memcmp(buf, "plain", 5) == 0);
         close(p[0]);
         close(p[1]);
         csock_free(pair[0]);
@@ -487,6 +497,48 @@ static void unix_text_on_an_ip_socket(void)
     }
 }
 
+/* A signal abandons an AF_UNIX connect waiting for room in a full backlog (a TCP handshake would
+ * go on instead): the socket is left unconnected and writable, so an interrupted connect must
+ * not be taken for a finished one. The connect goes on waiting, and times out. */
+static void ignore_signal(int signo)
+{
+    (void)signo;
+}
+
+static void interrupted_connect_to_a_full_backlog(void)
+{
+    char name[64];
+    snprintf(name, sizeof name, "@csock-test-full-%d", (int)getpid());
+    csock *l = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind(l, name, 0), 0);
+    CHECK_EQ(csock_listen(l, 0), 0);
+    csock *fill[8] = {NULL};
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0; i++) {
+        fill[i] = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+        CHECK_EQ(csock_settimeout(fill[i], 0), 0);
+        rc = csock_connect(fill[i], name, 0);
+    }
+    CHECK_EQ(rc, CSOCK_EAGAIN); /* the backlog is full */
+    struct sigaction sa = {.sa_handler = ignore_signal}, old;
+    CHECK_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+    timer_t timer;
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    CHECK_EQ(timer_create(CLOCK_MONOTONIC, &ev, &timer), 0);
+    struct itimerspec soon = {{0, 0}, {0, 50000000}};
+    CHECK_EQ(timer_settime(timer, 0, &soon, NULL), 0);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    CHECK_EQ(csock_connect(c, name, 0), CSOCK_ETIMEOUT);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "connect");
+    timer_delete(timer);
+    sigaction(SIGUSR2, &old, NULL);
+    csock_free(c);
+    for (int i = 0; i < 8; i++)
+        csock_free(fill[i]);
+    csock_free(l);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -505,6 +557,7 @@ int main(void)
     RUN(unix_text_means_one_thing_everywhere);
     RUN(bad_unix_text_is_refused_alike);
     RUN(unix_text_on_an_ip_socket);
+    RUN(interrupted_connect_to_a_full_backlog);
     rmdir(dir);
     return check_done();
 }

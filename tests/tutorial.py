@@ -19,7 +19,17 @@ PY_CLIENT = [sys.executable, os.path.join(SOURCE, "examples/tutorial/python/clie
 TIMEOUT = 30
 
 
+# The tutorial's programs receive with one recv each, as the tutorial teaches (recv returns at
+# most what was asked, and may return less). Under fault injection (tests/faults) it does, and
+# each side may see part of the other's message or a peer that closed early: there only the
+# errors are checked.
+FAULTS = bool(os.environ.get("CSOCK_FAULTS_SEED"))
+
+
 def exchange(name, server, client, host):
+    if FAULTS:
+        print(f"skip {name}: one recv each, under fault injection")
+        return
     p = subprocess.Popen(server + [host, "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
@@ -125,8 +135,11 @@ def demo_bounded():
 
 
 if sys.argv[3:] == ["demo"]:  # the demo alone, as `make demo` runs it
-    demo(trace=False)
-    demo(trace=True)
+    if FAULTS:
+        print("skip the demo's exchange: one recv each, under fault injection")
+    else:
+        demo(trace=False)
+        demo(trace=True)
     demo_bounded()
     done()
 exchange("csock server, csock client (IPv4)", C_SERVER, C_CLIENT, "127.0.0.1")

@@ -70,8 +70,13 @@ class Csock:
         self.err = Drain(self.proc.stderr)
 
     def send(self, data):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        """Writes data to csock's standard input. csock may have ended already (a refusal
+        ends it at once, however fast the test writes); its status and output then tell."""
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass
 
     def close_stdin(self):
         self.proc.stdin.close()
@@ -92,6 +97,14 @@ class Csock:
 
     def __exit__(self, *exc):
         end_process(self.proc)
+
+
+def recv_exactly(sock, n):
+    """n bytes from a stream socket, however they are split; fewer only at end of file."""
+    data = bytearray()
+    while len(data) < n and (chunk := sock.recv(n - len(data))):
+        data += chunk
+    return bytes(data)
 
 
 def recv_all(sock, timeout=TIMEOUT):

@@ -4,7 +4,7 @@ most -m of them. Usage: exec.py CSOCK"""
 import signal
 import socket
 
-from clilib import Csock, TIMEOUT, check, done, recv_all, run
+from clilib import Csock, TIMEOUT, check, done, recv_all, recv_exactly, run
 
 FDS = "ls /proc/self/fd; readlink /proc/$$/fd/0 /proc/$$/fd/1"
 
@@ -80,7 +80,7 @@ with Csock(["--exec", "echo greeting; read line; echo got $line >&2",
             "connect", f"127.0.0.1:{srv.getsockname()[1]}"], listening=False) as c:
     conn, _ = srv.accept()
     conn.settimeout(TIMEOUT)
-    hello = conn.recv(100)
+    hello = recv_exactly(conn, len(b"greeting\n"))
     conn.sendall(b"reply\n")
     rc = c.wait()
     check("connect --exec: the command has the connection",

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import tempfile
 
-from clilib import CSOCK, Csock, TIMEOUT, check, done, recv_all, refusing_port, run
+from clilib import CSOCK, Csock, TIMEOUT, check, done, recv_all, recv_exactly, refusing_port, run
 
 
 def chargen_ok(data):
@@ -22,7 +22,7 @@ with Csock(["-v", "serve", "echo", "127.0.0.1:0"]) as s:
     big = os.urandom(1 << 20)
     for i, c in enumerate(clients):
         c.sendall(b"client %d" % i)
-    replies = [c.recv(100) for c in clients]
+    replies = [recv_exactly(c, len(b"client %d" % i)) for i, c in enumerate(clients)]
     check("serve echo: twenty clients at once, each gets its own bytes back",
           replies == [b"client %d" % i for i in range(20)], replies[:3])
     got = bytearray()
