@@ -28,6 +28,11 @@ with open(fake, "w") as f:
     f.write(FAKE)
 os.chmod(fake, stat.S_IRWXU)
 ENV = dict(os.environ, PATH=os.path.join(tmp, "bin") + os.pathsep + os.environ["PATH"])
+# Run from `make test CMAKE_FLAGS=...`, the outer make's variables would reach these makes through
+# the environment (MAKEFLAGS) and override what each check sets.
+for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "BUILD", "PREFIX", "CMAKE_FLAGS",
+             "JOBS"):
+    ENV.pop(name, None)
 
 
 def make(*args):
