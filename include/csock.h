@@ -386,7 +386,12 @@ csock *csock_accept(csock *s, csock_addr *peer);
 /* Client step 2: connects to host and port (resolved for the socket's family; first address;
  * Unix addresses as for csock_bind), waiting within the socket's timeout. Returns 0, or e.g.
  * CSOCK_ECONNREFUSED, CSOCK_ETIMEOUT, CSOCK_EINPROGRESS (non-blocking socket: the connection goes
- * on), CSOCK_EAI_NONAME, or as csock_bind for a bad address. */
+ * on), CSOCK_EAI_NONAME, or as csock_bind for a bad address. A TCP connection that reached its
+ * own socket (nothing listens on a local port that the kernel also gave the connection as its
+ * source, a "simultaneous open") is no connection: it is undone and refused, "connect
+ * 127.0.0.1:40000: Connection refused (the connection reached itself: nothing listens there)",
+ * as in Go; csock_connect_ex and csock_create_connection (which then tries the next address)
+ * do the same. */
 int csock_connect(csock *s, const char *host, int port);
 
 /* Connects to a ready-made address. Returns as csock_connect. */

@@ -31,14 +31,16 @@ static int tried_before(const csock_addrlist *list, size_t i)
 
 /* One attempt: a socket of the item's family, bound to source if given, connected within
  * timeout_ns. Returns the socket, or NULL with the failure recorded. */
-static csock *attempt(const csock_addrinfo *item, int64_t timeout_ns, const csock_addr *source)
+static csock *attempt(const csock_addrinfo *item, int64_t timeout_ns, const csock_addr *source,
+                      const char **why)
 {
+    *why = NULL;
     csock *s = csock_socket(item->family, SOCK_STREAM, item->protocol);
     if (!s) return NULL;
     int rc = csock__set_timeout_ns(s, timeout_ns);
     if (rc < 0) csock__fail(rc, "settimeout", NULL);
     if (rc == 0 && source) rc = csock_bind_addr(s, source);
-    if (rc == 0) rc = csock_connect_addr(s, &item->addr);
+    if (rc == 0) rc = csock__connect_addr(s, &item->addr, why);
     if (rc < 0) {
         csock_free(s);
         return NULL;
@@ -78,6 +80,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     char tried[1024] = "";
     csock *s = NULL;
     int connect_failed = 0;
+    const char *why = NULL; /* what followed the reason in the last attempt's message */
     size_t attempts = 0;
     for (size_t i = 0; i < list->count && !s; i++) {
         const csock_addrinfo *item = &list->items[i];
@@ -92,7 +95,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
             append(tried, sizeof tried, line);
             continue;
         }
-        s = attempt(item, left, source);
+        s = attempt(item, left, source, &why);
         if (!s) {
             rc = csock_lastcode();
             /* Each attempt's message starts with its step ("connect ", "bind "); the list
@@ -108,10 +111,11 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
         char addr[CSOCK_ADDRSTRLEN], asked[CSOCK_ADDRSTRLEN];
         csock__addr_text(&list->items[0].addr, addr);
         csock__hostport_text(host, port, asked, sizeof asked);
+        if (!why) why = "";
         if (strcmp(addr, asked) == 0)
-            snprintf(tried, sizeof tried, "%s", csock_strerror(rc));
+            snprintf(tried, sizeof tried, "%s%s", csock_strerror(rc), why);
         else
-            snprintf(tried, sizeof tried, "(%s): %s", addr, csock_strerror(rc));
+            snprintf(tried, sizeof tried, "(%s): %s%s", addr, csock_strerror(rc), why);
     }
     if (s && (rc = csock__set_timeout_ns(s, timeout_ns)) < 0) {
         csock_free(s);

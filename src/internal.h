@@ -100,6 +100,12 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
 int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
                   const char *op);
 
+/* ---- connecting (endpoint.c) ---- */
+
+/* csock_connect_addr, also giving the text that followed the reason in its message (such as
+ * " (the connection reached itself: nothing listens there)"), or NULL, in *why. */
+int csock__connect_addr(csock *s, const csock_addr *addr, const char **why);
+
 /* ---- sending everything (io.c) ---- */
 
 /* Sends all len bytes (completing partial writes) by the deadline (0: none), adding what went

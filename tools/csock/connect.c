@@ -18,21 +18,6 @@ int source_address(const struct config *c, csock_addr *out)
     return -1;
 }
 
-int reached_itself(csock *s, const char *host, int port, int verbose)
-{
-    csock_addr self, peer;
-    char a[CSOCK_ADDRSTRLEN], b[CSOCK_ADDRSTRLEN], where[300];
-    if (csock_getsockname(s, &self) < 0 || csock_getpeername(s, &peer) < 0 ||
-        csock_addr_family(&self) == AF_UNIX || csock_addr_format(&self, a, sizeof a) <= 0 ||
-        csock_addr_format(&peer, b, sizeof b) <= 0 || strcmp(a, b) != 0)
-        return 0;
-    endpoint_text(host, port, where, sizeof where);
-    if (verbose)
-        say("connect %s: %s (the connection reached itself: nothing listens there)", where,
-            csock_strerror(CSOCK_ECONNREFUSED));
-    return 1;
-}
-
 /* Each way of connecting returns the socket, or NULL having said why. */
 
 static csock *connect_unix(const struct config *c, int type)
@@ -93,11 +78,7 @@ static csock *make_connection(const struct config *c)
     csock *s =
         csock_create_connection(c->address.host, c->address.port,
                                 c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT, has ? &source : NULL);
-    if (!s) say("%s", csock_lasterror());
-    if (s && reached_itself(s, c->address.host, c->address.port, 1)) {
-        csock_free(s);
-        return NULL;
-    }
+    if (!s) say("%s", csock_lasterror()); /* a connection that reached itself is refused */
     return s;
 }
 

@@ -77,12 +77,6 @@ int exec_serve(const struct config *c, csock_server *srv);
  * -1 on error (said). */
 int source_address(const struct config *c, csock_addr *out);
 
-/* connect.c: whether s, just connected over TCP to host:port, reached itself: nothing listens on
- * a port of the range the system hands out for outgoing connections, and the connection came
- * from that very port ("simultaneous open" on loopback). That is no peer: says so if verbose
- * ("Connection refused (the connection reached itself: ...)"). */
-int reached_itself(csock *s, const char *host, int port, int verbose);
-
 /* listen.c: a socket bound to c->address (listening, for a stream), or NULL with the message
  * set. */
 csock *make_listener(const struct config *c);
