@@ -134,7 +134,8 @@ enum csock_error {
 #undef CSOCK_RESOLVER_ENUM_
 
 /* Returns the text for an error code ("Connection refused", "Name or service not known",
- * "timed out"). Never NULL; unknown codes give "Unknown error N". */
+ * "timed out"). Never NULL; a code nothing names gives "Unknown error N" with the code as given
+ * ("Unknown error -3999"), in the system's range too. */
 const char *csock_strerror(int code);
 
 /* Returns the symbolic name of an error code ("ECONNREFUSED", "EAI_NONAME", "ETIMEOUT"), or
