@@ -11,7 +11,9 @@
  *   gives the code.
  * - Timeouts are seconds as a double, with Python's meaning: CSOCK_NO_TIMEOUT (block forever,
  *   Python's None), 0 (non-blocking), or a positive limit after which the call fails with
- *   CSOCK_ETIMEOUT. See docs/design.md.
+ *   CSOCK_ETIMEOUT. A number of seconds (a timeout here or in the loop, a timer's delay, the
+ *   server's timeout) is at most 2^31 s; NaN, infinities, larger values and negative ones other
+ *   than CSOCK_NO_TIMEOUT are CSOCK_EINVAL, never "forever". See docs/design.md.
  * - A csock is owned by the caller: csock_close releases the descriptor (later calls fail with
  *   CSOCK_EBADF, "socket is closed"), csock_free releases the object (closing it first if needed).
  */
@@ -132,7 +134,8 @@ enum csock_error {
 #undef CSOCK_RESOLVER_ENUM_
 
 /* Returns the text for an error code ("Connection refused", "Name or service not known",
- * "timed out"). Never NULL; unknown codes give "Unknown error N". */
+ * "timed out"). Never NULL; a code nothing names gives "Unknown error N" with the code as given
+ * ("Unknown error -3999"), in the system's range too. */
 const char *csock_strerror(int code);
 
 /* Returns the symbolic name of an error code ("ECONNREFUSED", "EAI_NONAME", "ETIMEOUT"), or
@@ -559,8 +562,10 @@ ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds,
  * Timeouts (docs/design.md): CSOCK_NO_TIMEOUT blocks, 0 never waits, > 0 limits each call.
  * ------------------------------------------------------------------------------------------- */
 
-/* Sets the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0, or a positive value up to 2^31.
- * Returns 0, or CSOCK_EINVAL for a negative (other than CSOCK_NO_TIMEOUT), NaN or huge value. */
+/* Sets the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0, or a positive value up to 2^31 s
+ * (one under a nanosecond is 1 ns, never 0). Returns 0, or CSOCK_EINVAL for a negative (other
+ * than CSOCK_NO_TIMEOUT), NaN, infinite or larger value ("settimeout nan: a timeout is
+ * CSOCK_NO_TIMEOUT, 0, or positive up to 2^31 s"); the socket keeps its timeout. */
 int csock_settimeout(csock *s, double seconds);
 
 /* Returns the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0 or positive (CSOCK_NO_TIMEOUT for
@@ -695,9 +700,10 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
  * every address in order (a Unix address, csock_unix_path, is the one address, with port 0),
  * and returns the first socket that connects, with the given timeout
  * (CSOCK_DEFAULT_TIMEOUT for the process default). The timeout bounds the whole attempt, across
- * all addresses. source (may be NULL) is bound before connecting; only addresses of its family
- * are tried. Returns the socket, or NULL: csock_lastcode() is the last attempt's error and the
- * message lists every address tried ("connect localhost:9: [::1]:9: Connection refused;
+ * all addresses; it is refused as csock_settimeout refuses it (CSOCK_EINVAL: "create_connection
+ * nan: a timeout is ..."). source (may be NULL) is bound before connecting; only addresses of its
+ * family are tried. Returns the socket, or NULL: csock_lastcode() is the last attempt's error and
+ * the message lists every address tried ("connect localhost:9: [::1]:9: Connection refused;
  * 127.0.0.1:9: Connection refused"). */
 csock *csock_create_connection(const char *host, int port, double timeout,
                                const csock_addr *source);

@@ -52,10 +52,10 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
 {
     char where[CSOCK_ADDRSTRLEN];
     int rc = 0;
-    int64_t timeout_ns = timeout == CSOCK_DEFAULT_TIMEOUT
-                             ? csock__default_timeout_ns()
-                             : csock__timeout_ns(timeout, "create_connection", &rc);
-    if (rc < 0) return NULL;
+    int64_t timeout_ns = csock__default_timeout_ns();
+    if (timeout != CSOCK_DEFAULT_TIMEOUT &&
+        csock__seconds_ns(timeout, CSOCK__TIMEOUT, "create_connection", &timeout_ns) < 0)
+        return NULL;
     if (!host || !*host) {
         csock__failf(CSOCK_EINVAL, "create_connection: no host to connect to");
         return NULL;

@@ -91,8 +91,9 @@ const char *csock_strerror(int code)
     default:
         break;
     }
-    if (code < 0 && code >= CSOCK_ERRNO_LAST) {
-        /* glibc's strerror returns static text for every known code and is thread-safe. */
+    if (code < 0 && code >= CSOCK_ERRNO_LAST && strerrorname_np(-code)) {
+        /* glibc's strerror returns static text for every known code and is thread-safe. An
+         * errno it has no name for gets csock's text below, which keeps the caller's sign. */
         return strerror(-code);
     }
     static _Thread_local char unknown[32];

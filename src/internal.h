@@ -136,9 +136,24 @@ const char *csock__family_name(int family, char buf[24]);
 /* Allocates a socket object around fd. On failure (NULL) fd is left as it was. */
 csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns);
 
-/* Converts Python-style seconds (CSOCK_NO_TIMEOUT, 0, positive) to nanoseconds (-1 for none).
- * A value out of range sets *rc to a recorded CSOCK_EINVAL naming op. */
-int64_t csock__timeout_ns(double seconds, const char *op, int *rc);
+/* What a number of seconds given to csock may be. Every kind is finite and at most 2^31 s (about
+ * 68 years): NaN, the infinities and larger values are refused everywhere, never taken as
+ * "forever" or cut to a limit. The ranges are written once, in timeout.c, and every refusal
+ * quotes its kind's. */
+typedef enum {
+    CSOCK__TIMEOUT,      /* CSOCK_NO_TIMEOUT (none), 0 (never wait) or positive */
+    CSOCK__TIMEOUT_ZERO, /* 0 (none) or positive: a config field whose zero is the default */
+    CSOCK__DELAY,        /* 0 or positive */
+    CSOCK__INTERVAL,     /* positive */
+    CSOCK__AHEAD,        /* a time, as seconds from now: in the past (negative) it is now */
+} csock__seconds_kind;
+
+/* Converts seconds of the given kind to nanoseconds in *ns: rounded to the nearest, a positive
+ * value never to 0 (which would mean "do not wait"); -1 for CSOCK_NO_TIMEOUT; negative for a
+ * time in the past (2^31 s ago for any earlier one). Returns 0, or a recorded CSOCK_EINVAL:
+ * "op value: range" ("settimeout nan: a timeout is CSOCK_NO_TIMEOUT, 0, or positive up to
+ * 2^31 s"). */
+int csock__seconds_ns(double seconds, csock__seconds_kind kind, const char *op, int64_t *ns);
 
 /* Gives s the timeout ns, changing the descriptor's mode as needed. Returns 0 or a code. */
 int csock__set_timeout_ns(csock *s, int64_t ns);

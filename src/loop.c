@@ -239,18 +239,18 @@ static int run_posted(csock_loop *loop)
     return ran;
 }
 
-/* The wait of a pass in milliseconds: the caller's timeout, shortened to the next timer; 0 when
- * work is already waiting. Rounded up, so a pass never wakes just before a timer is due. */
-static int wait_ms(csock_loop *loop, double timeout)
+/* The wait of a pass in milliseconds: the caller's timeout_ns (-1: none), shortened to the next
+ * timer; 0 when work is already waiting. Rounded up, so a pass never wakes just before a timer
+ * is due. */
+static int wait_ms(csock_loop *loop, int64_t timeout_ns)
 {
     if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) ||
         atomic_load(&loop->has_posted) || (loop->work_waiting && loop->work_waiting(loop)))
         return 0;
     int ms = -1;
-    if (timeout >= 0) {
-        double exact = timeout * 1000;
-        ms = exact >= INT32_MAX ? INT32_MAX : (int)exact;
-        if (ms < exact) ms++;
+    if (timeout_ns >= 0) {
+        int64_t exact = (timeout_ns + 999999) / 1000000;
+        ms = exact > INT32_MAX ? INT32_MAX : (int)exact;
     }
     int timer = csock__next_timer_ms(loop);
     if (timer >= 0 && (ms < 0 || timer < ms)) ms = timer;
@@ -258,22 +258,21 @@ static int wait_ms(csock_loop *loop, double timeout)
 }
 
 /* The wait of a pass, into loop->ready. A signal that interrupts it does not end it, as in
- * Python since PEP 475: the wait goes on for what is left of timeout, on a deadline from the
- * monotonic clock, read only when there is a limit (a limit past 1e9 s, 31 years, simply starts
- * again). A signal that leaves the pass work to do (one csock_loop_on_signal catches, or a
- * handler that stops, wakes or posts) also wrote the wake-up pipe, and wait_ms sees the work:
- * the next wait then ends at once. */
-static int wait_for_events(csock_loop *loop, double timeout)
+ * Python since PEP 475: the wait goes on for what is left of timeout_ns, on a deadline from the
+ * monotonic clock, read only when there is a limit. A signal that leaves the pass work to do (one
+ * csock_loop_on_signal catches, or a handler that stops, wakes or posts) also wrote the wake-up
+ * pipe, and wait_ms sees the work: the next wait then ends at once. A wait longer than the poller
+ * takes (INT32_MAX ms, 24.8 days) is made of several. */
+static int wait_for_events(csock_loop *loop, int64_t timeout_ns)
 {
-    int64_t deadline = timeout > 0 && timeout < 1e9 ? monotonic_ns() + (int64_t)(timeout * 1e9) : 0;
+    int64_t deadline = timeout_ns > 0 ? monotonic_ns() + timeout_ns : 0;
     for (;;) {
-        int n =
-            csock__poller_wait(loop->poller, loop->ready, CSOCK__READY_MAX, wait_ms(loop, timeout));
-        if (n != CSOCK_EINTR) return n;
+        int ms = wait_ms(loop, timeout_ns);
+        int n = csock__poller_wait(loop->poller, loop->ready, CSOCK__READY_MAX, ms);
+        if (n != CSOCK_EINTR && (n != 0 || ms != INT32_MAX)) return n;
         if (deadline) {
-            int64_t left = deadline - monotonic_ns();
-            if (left <= 0) return 0;
-            timeout = (double)left / 1e9;
+            timeout_ns = deadline - monotonic_ns();
+            if (timeout_ns <= 0) return 0;
         }
     }
 }
@@ -282,8 +281,11 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
     if (loop->dispatching) return csock__failf(CSOCK_EBUSY, "loop: run inside a callback");
+    int64_t timeout_ns;
+    int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "loop: run_once", &timeout_ns);
+    if (rc < 0) return rc;
     csock__ready *ready = loop->ready;
-    int n = wait_for_events(loop, timeout);
+    int n = wait_for_events(loop, timeout_ns);
     if (n < 0) return n;
     loop->now_stale = 1;
     loop->dispatching = 1;
@@ -309,7 +311,7 @@ int csock_loop_run(csock_loop *loop)
 {
     if (!loop) return csock__failf(CSOCK_EINVAL, "loop: NULL loop");
     for (;;) {
-        int rc = csock_loop_run_once(loop, -1);
+        int rc = csock_loop_run_once(loop, CSOCK_NO_TIMEOUT);
         if (rc < 0) return rc;
         /* Looked at before it is cleared: a locked exchange every pass would cost more. */
         if (atomic_load_explicit(&loop->stop, memory_order_relaxed) &&

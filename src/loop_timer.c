@@ -77,15 +77,6 @@ static void pop(csock_loop *loop, csock_timer *t)
     sift_down(loop, loop->heap[i]->index);
 }
 
-/* Seconds to nanoseconds for a delay, interval or time; -1 for a negative, NaN or infinite one.
- * Rounded, not truncated: a time read from csock_loop_time comes back as the same nanosecond,
- * so call_at(csock_loop_time(loop) + d) is due together with call_later(d), never 1 ns before. */
-static int64_t to_ns(double seconds)
-{
-    if (!(seconds >= 0) || seconds > 1e9) return -1;
-    return (int64_t)(seconds * 1e9 + 0.5);
-}
-
 static csock_timer *start(csock_loop *loop, int64_t due_ns, int64_t interval_ns, csock_timer_cb cb,
                           void *data)
 {
@@ -107,42 +98,46 @@ static csock_timer *start(csock_loop *loop, int64_t due_ns, int64_t interval_ns,
     return t;
 }
 
-static int bad(const csock_loop *loop, csock_timer_cb cb, int64_t ns, const char *what)
+/* Checks the loop and callback, then converts seconds of the given kind (timeout.c's one rule
+ * for numbers of seconds). Returns 0 or a recorded CSOCK_EINVAL. */
+static int check(const csock_loop *loop, csock_timer_cb cb, double seconds,
+                 csock__seconds_kind kind, const char *op, int64_t *ns)
 {
-    if (loop && cb && ns >= 0) return 0;
-    return csock__failf(CSOCK_EINVAL, "loop: timer: %s",
-                        !loop ? "NULL loop"
-                        : !cb ? "NULL callback"
-                              : what);
+    if (!loop || !cb)
+        return csock__failf(CSOCK_EINVAL, "loop: timer: %s", !loop ? "NULL loop" : "NULL callback");
+    return csock__seconds_ns(seconds, kind, op, ns);
 }
 
 csock_timer *csock_loop_call_later(csock_loop *loop, double delay, csock_timer_cb cb, void *data)
 {
-    int64_t ns = to_ns(delay);
-    if (bad(loop, cb, ns, "delay must be a number of seconds >= 0")) return NULL;
+    int64_t ns;
+    if (check(loop, cb, delay, CSOCK__DELAY, "loop: call_later", &ns) < 0) return NULL;
     return start(loop, csock__loop_now_ns(loop) + ns, 0, cb, data);
 }
 
 csock_timer *csock_loop_call_at(csock_loop *loop, double when, csock_timer_cb cb, void *data)
 {
-    int64_t ns = to_ns(when);
-    if (bad(loop, cb, ns, "time must be a number of seconds >= 0")) return NULL;
-    return start(loop, ns, 0, cb, data);
+    /* A time is checked as how far ahead of the loop's clock it lies: in the past it is due at
+     * once, in the future no further than any delay. */
+    int64_t now = loop ? csock__loop_now_ns(loop) : 0, ns;
+    if (check(loop, cb, when - (double)now / 1e9, CSOCK__AHEAD, "loop: call_at", &ns) < 0)
+        return NULL;
+    return start(loop, now + ns, 0, cb, data);
 }
 
 csock_timer *csock_loop_call_every(csock_loop *loop, double interval, csock_timer_cb cb, void *data)
 {
-    int64_t ns = to_ns(interval);
-    if (bad(loop, cb, ns > 0 ? ns : -1, "interval must be a number of seconds > 0")) return NULL;
+    int64_t ns;
+    if (check(loop, cb, interval, CSOCK__INTERVAL, "loop: call_every", &ns) < 0) return NULL;
     return start(loop, csock__loop_now_ns(loop) + ns, ns, cb, data);
 }
 
 int csock_timer_restart(csock_timer *t, double delay)
 {
-    int64_t ns = to_ns(delay);
-    if (!t || t->cancelled || ns < 0)
-        return csock__failf(CSOCK_EINVAL, "loop: timer: %s",
-                            !t || t->cancelled ? "no such timer" : "bad delay");
+    if (!t || t->cancelled) return csock__failf(CSOCK_EINVAL, "loop: timer restart: no such timer");
+    int64_t ns;
+    int rc = csock__seconds_ns(delay, CSOCK__DELAY, "loop: timer restart", &ns);
+    if (rc < 0) return rc;
     csock_loop *loop = t->loop;
     if (t->index != SIZE_MAX) pop(loop, t);
     t->due_ns = csock__loop_now_ns(loop) + ns;

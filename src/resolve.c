@@ -15,7 +15,8 @@ static void set_port(csock_addr *addr, int port)
         ((struct sockaddr_in6 *)&addr->ss)->sin6_port = htons((uint16_t)port);
 }
 
-int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
+/* csock__lookup without its trace line. */
+static int lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
                   const char *op)
 {
     char where[CSOCK_ADDRSTRLEN];
@@ -75,6 +76,20 @@ int csock__lookup(csock_addr *out, const char *host, int port, int family, int t
     return 0;
 }
 
+int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
+                  const char *op)
+{
+    int rc = lookup(out, host, port, family, type, passive, op);
+    /* A call that ends here makes no system call of its own, so the lookup's failure is its
+     * line; on success the call's own step prints one. */
+    if (rc < 0 && csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("%s %s -> %s", op, csock__hostport_text(host, port, where, sizeof where),
+                     csock_strerror(rc));
+    }
+    return rc;
+}
+
 int csock_addr_resolve(csock_addr *out, const char *host, int port, int family)
 {
     if (!out) return csock__failf(CSOCK_EINVAL, "resolve: NULL output");
@@ -95,14 +110,15 @@ static csock_addrlist *one_address(const csock_addr *addr, int type, int protoco
     return list;
 }
 
-csock_addrlist *csock_getaddrinfo(const char *host, int port, int family, int type, int protocol,
-                                  int flags)
+/* csock_getaddrinfo without its trace line. */
+static csock_addrlist *addrinfo(const char *host, int port, int family, int type, int protocol,
+                                int flags)
 {
     char where[CSOCK_ADDRSTRLEN];
     if (csock__unix_text(host, family)) {
         /* A Unix address is looked up nowhere: it is the one address of its list. */
         csock_addr unix_addr;
-        if (csock__lookup(&unix_addr, host, port, family, type, 0, "getaddrinfo") < 0) return NULL;
+        if (lookup(&unix_addr, host, port, family, type, 0, "getaddrinfo") < 0) return NULL;
         return one_address(&unix_addr, type ? type : SOCK_STREAM, protocol);
     }
     if (port < 0 || port > 65535) {
@@ -155,6 +171,21 @@ csock_addrlist *csock_getaddrinfo(const char *host, int port, int family, int ty
     return list;
 }
 
+csock_addrlist *csock_getaddrinfo(const char *host, int port, int family, int type, int protocol,
+                                  int flags)
+{
+    csock_addrlist *list = addrinfo(host, port, family, type, protocol, flags);
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN], count[32];
+        if (list)
+            snprintf(count, sizeof count, "%zu address%s", list->count,
+                     list->count == 1 ? "" : "es");
+        csock__trace("getaddrinfo %s -> %s", csock__hostport_text(host, port, where, sizeof where),
+                     list ? count : csock_strerror(csock_lastcode()));
+    }
+    return list;
+}
+
 void csock_freeaddrinfo(csock_addrlist *list)
 {
     free(list);
@@ -167,11 +198,16 @@ int csock_getnameinfo(const csock_addr *addr, int flags, char *host, size_t host
     int gai =
         getnameinfo((const struct sockaddr *)&addr->ss, addr->len, host,
                     host ? (socklen_t)hostlen : 0, serv, serv ? (socklen_t)servlen : 0, flags);
-    if (gai != 0) {
-        char where[CSOCK_ADDRSTRLEN];
-        int code = csock__gai_error(gai);
+    int code = gai ? csock__gai_error(gai) : 0;
+    char where[CSOCK_ADDRSTRLEN];
+    if (csock__tracing())
+        csock__trace("getnameinfo %s -> %s%s%s", csock__addr_text(addr, where),
+                     code   ? csock_strerror(code)
+                     : host ? host
+                            : "",
+                     !code && host && serv ? " " : "", !code && serv ? serv : "");
+    if (code)
         return csock__failf(code, "getnameinfo %s: %s", csock__addr_text(addr, where),
                             csock_strerror(code));
-    }
     return 0;
 }

@@ -113,9 +113,14 @@ static int check_config(const csock_server_config *c)
         bad = !c->handler ? "a handler is needed" : NULL;
     else
         bad = "unknown mode";
-    if (!bad && (c->loops < 0 || c->max_connections < 0 || c->backlog < 0 || !(c->timeout >= 0)))
-        bad = "negative count or timeout";
+    if (!bad && (c->loops < 0 || c->max_connections < 0 || c->backlog < 0))
+        bad = c->loops < 0             ? "loops is negative"
+              : c->max_connections < 0 ? "max_connections is negative"
+                                       : "backlog is negative";
     if (bad) return csock__failf(CSOCK_EINVAL, "server: %s", bad);
+    int64_t timeout_ns;
+    int rc = csock__seconds_ns(c->timeout, CSOCK__TIMEOUT_ZERO, "server: timeout", &timeout_ns);
+    if (rc < 0) return rc;
     if (c->handler && c->mode != CSOCK_SERVE_THREADS)
         return csock__stream_check_handler(c->handler);
     return 0;

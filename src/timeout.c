@@ -14,7 +14,7 @@
 /* Nanoseconds; < 0 means no timeout. */
 static _Atomic int64_t default_timeout_ns = -1;
 
-#define MAX_TIMEOUT_SECONDS 2147483648.0 /* 2^31 s, about 68 years */
+#define MAX_SECONDS 2147483648.0 /* 2^31 s, about 68 years: "up to 2^31 s" below */
 
 /* Deadlines use the coarse monotonic clock: it costs a quarter of the precise one, and its
  * resolution (one kernel tick, a few ms) is the resolution the kernel gives SO_RCVTIMEO and
@@ -26,19 +26,41 @@ int64_t csock__now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t csock__timeout_ns(double seconds, const char *op, int *rc)
+/* Each kind's range, as its refusals say it. */
+static const char *const seconds_range[] = {
+    [CSOCK__TIMEOUT] = "a timeout is CSOCK_NO_TIMEOUT, 0, or positive up to 2^31 s",
+    [CSOCK__TIMEOUT_ZERO] = "a timeout is 0 (none) or positive up to 2^31 s",
+    [CSOCK__DELAY] = "a delay is 0 or positive up to 2^31 s",
+    [CSOCK__INTERVAL] = "an interval is positive up to 2^31 s",
+    [CSOCK__AHEAD] = "a time is finite and at most 2^31 s from now",
+};
+
+int csock__seconds_ns(double seconds, csock__seconds_kind kind, const char *op, int64_t *ns)
 {
-    *rc = 0;
-    if (seconds == CSOCK_NO_TIMEOUT) return -1;
-    if (isnan(seconds) || seconds < 0 || seconds > MAX_TIMEOUT_SECONDS) {
-        *rc = csock__failf(CSOCK_EINVAL,
-                           "%s %g: a timeout is CSOCK_NO_TIMEOUT, 0, or positive up to 2^31 s", op,
-                           seconds);
-        return -1;
+    *ns = -1;
+    if (kind == CSOCK__TIMEOUT && seconds == CSOCK_NO_TIMEOUT) return 0;
+    if (kind == CSOCK__AHEAD && seconds < 0 && isfinite(seconds)) {
+        /* In the past, and due at once; how long ago keeps such times in order. */
+        *ns =
+            seconds < -MAX_SECONDS ? (int64_t)(-MAX_SECONDS * 1e9) : (int64_t)(seconds * 1e9 - 0.5);
+        return 0;
     }
-    int64_t ns = (int64_t)(seconds * 1e9);
-    /* A tiny positive timeout must not round to 0, which would mean "non-blocking". */
-    return (seconds > 0 && ns == 0) ? 1 : ns;
+    int low_ok = kind == CSOCK__INTERVAL ? seconds > 0 : seconds >= 0; /* false for NaN */
+    if (!low_ok || seconds > MAX_SECONDS) {
+        char value[32];
+        /* NaN's sign means nothing; "-nan" would look like a reason. */
+        if (isnan(seconds))
+            snprintf(value, sizeof value, "nan");
+        else
+            snprintf(value, sizeof value, "%g", seconds);
+        return csock__failf(CSOCK_EINVAL, "%s %s%s: %s", op, value,
+                            kind == CSOCK__AHEAD ? " s from now" : "", seconds_range[kind]);
+    }
+    /* Rounded, not truncated, so that a time read back from a clock in seconds comes back as
+     * the same nanosecond. */
+    *ns = (int64_t)(seconds * 1e9 + 0.5);
+    if (seconds > 0 && *ns == 0) *ns = 1;
+    return 0;
 }
 
 static double to_seconds(int64_t ns)
@@ -104,7 +126,8 @@ int csock_settimeout(csock *s, double seconds)
 {
     int rc = csock__check(s, "settimeout");
     if (rc < 0) return rc;
-    int64_t ns = csock__timeout_ns(seconds, "settimeout", &rc);
+    int64_t ns;
+    rc = csock__seconds_ns(seconds, CSOCK__TIMEOUT, "settimeout", &ns);
     if (rc == 0 && (rc = csock__set_timeout_ns(s, ns)) < 0) csock__fail(rc, "settimeout", NULL);
     if (csock__tracing()) {
         char buf[32];
@@ -134,8 +157,8 @@ int csock_getblocking(const csock *s)
 
 int csock_setdefaulttimeout(double seconds)
 {
-    int rc;
-    int64_t ns = csock__timeout_ns(seconds, "setdefaulttimeout", &rc);
+    int64_t ns;
+    int rc = csock__seconds_ns(seconds, CSOCK__TIMEOUT, "setdefaulttimeout", &ns);
     if (rc < 0) return rc;
     atomic_store(&default_timeout_ns, ns);
     return 0;

@@ -22,7 +22,12 @@ static void ranges_do_not_overlap(void)
     /* A code in csock's ranges that names nothing is unknown, not some errno's text. */
     CHECK_STR(csock_strerror(CSOCK_RESOLVER_FIRST - 500), "Unknown error -3500");
     CHECK_STR(csock_errname(CSOCK_OWN_FIRST - 1), "EUNKNOWN");
-    CHECK_STR(csock_strerror(CSOCK_ERRNO_LAST), "Unknown error 2999"); /* the system's text */
+    /* Unknown is said with the code as given, wherever it lies: the caller holds -2999, not
+     * the errno 2999 the system has no text for. */
+    CHECK_STR(csock_strerror(CSOCK_ERRNO_LAST), "Unknown error -2999");
+    CHECK_STR(csock_strerror(-500), "Unknown error -500");
+    CHECK_STR(csock_strerror(CSOCK_OWN_FIRST + 1), "Unknown error -3999");
+    CHECK_STR(csock_strerror(-EHWPOISON), "Memory page has hardware error"); /* the last known */
 }
 
 static void names_and_texts(void)

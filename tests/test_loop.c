@@ -129,9 +129,18 @@ static void bad_arguments(void)
     CHECK_EQ(csock_watch_events(w), CSOCK_WRITE);
     csock_timer *t = csock_loop_call_later(loop, 100, record_nothing, NULL);
     CHECK_EQ(csock_timer_restart(t, -1), CSOCK_EINVAL);
-    CHECK_ERROR(CSOCK_EINVAL, "bad delay");
-    CHECK(csock_loop_call_at(loop, -5, record_nothing, NULL) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "time must be");
+    CHECK_ERROR(CSOCK_EINVAL, "loop: timer restart -1: a delay is 0 or positive up to 2^31 s");
+    CHECK_EQ(csock_timer_restart(t, 1e10), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "loop: timer restart 1e+10: a delay is 0 or positive up to 2^31 s");
+    CHECK(csock_loop_call_later(loop, 3e9, record_nothing, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "loop: call_later 3e+09: a delay is 0 or positive up to 2^31 s");
+    CHECK(csock_loop_call_at(loop, 0.0 / 0.0, record_nothing, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "loop: call_at nan s from now: a time is finite and at most 2^31 s");
+    CHECK_EQ(csock_loop_run_once(loop, 0.0 / 0.0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL,
+                "loop: run_once nan: a timeout is CSOCK_NO_TIMEOUT, 0, or positive up to 2^31 s");
+    CHECK_EQ(csock_loop_run_once(loop, -0.5), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "loop: run_once -0.5: a timeout is CSOCK_NO_TIMEOUT, 0, or positive");
     csock_loop_free(loop); /* frees the watch still there; the descriptors stay open */
     CHECK_EQ(fcntl(p[0], F_GETFD) >= 0, 1);
     close(p[0]);
@@ -267,6 +276,45 @@ static void timers_run_in_due_order(void)
     csock_loop_free(loop);
 }
 
+static void count_runs(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t;
+    ++*(int *)data;
+}
+
+/* Times in the past, however far back, run on the next pass, in the order of their times; a
+ * delay of up to 2^31 s (68 years) is a timer like any other; an interval too short to count in
+ * nanoseconds is one of 1 ns, which runs once per pass. */
+static void past_times_huge_delays_and_tiny_intervals(void)
+{
+    csock_loop *loop = csock_loop_new();
+    struct order o = {0};
+    struct tagged t1 = {&o, 1}, t2 = {&o, 2}, t3 = {&o, 3}, t4 = {&o, 4};
+    double now = csock_loop_time(loop);
+    CHECK(csock_loop_call_at(loop, now - 1, record_tag, &t3) != NULL);
+    CHECK(csock_loop_call_at(loop, -1, record_tag, &t2) != NULL);
+    CHECK(csock_loop_call_at(loop, -1e300, record_tag, &t1) != NULL);
+    csock_timer *far = csock_loop_call_later(loop, 2147483647.0, record_tag, &t4);
+    CHECK(far != NULL);
+    CHECK_EQ(csock_timer_restart(far, 2147483648.0), 0);
+    CHECK_EQ(csock_loop_run_once(loop, 5), 3);
+    CHECK_EQ(o.n, 3);
+    CHECK_EQ(o.got[0], 1);
+    CHECK_EQ(o.got[1], 2);
+    CHECK_EQ(o.got[2], 3);
+    csock_timer_cancel(far);
+    int runs = 0;
+    csock_timer *tiny = csock_loop_call_every(loop, 1e-300, count_runs, &runs);
+    CHECK(tiny != NULL);
+    for (int i = 1; i <= 3; i++) {
+        CHECK_EQ(csock_loop_run_once(loop, 5), 1);
+        CHECK_EQ(runs, i);
+    }
+    csock_timer_cancel(tiny);
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0);
+    csock_loop_free(loop);
+}
+
 struct repeat {
     int runs, stop_after;
     csock_timer *self;
@@ -297,7 +345,7 @@ static void repeating_and_restarted_timers(void)
     CHECK_EQ(r.runs, 5);
     CHECK_EQ(csock_loop_run_once(loop, 0.02), 0); /* cancelled inside its callback */
     CHECK(csock_loop_call_every(loop, 0, repeat_then_cancel, &r) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "interval must be");
+    CHECK_ERROR(CSOCK_EINVAL, "loop: call_every 0: an interval is positive up to 2^31 s");
     /* A timer that restarts itself at 0 runs once per pass, not in a loop within one. */
     int runs = 0;
     CHECK(csock_loop_call_later(loop, 0, rearm_at_zero, &runs) != NULL);
@@ -693,6 +741,7 @@ int main(void)
     RUN(removal_of_a_fetched_event);
     RUN(reused_descriptor_number);
     RUN(timers_run_in_due_order);
+    RUN(past_times_huge_delays_and_tiny_intervals);
     RUN(repeating_and_restarted_timers);
     RUN(clock_per_pass);
     RUN(threads_stop_wake_and_post);

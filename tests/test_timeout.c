@@ -2,6 +2,10 @@
  * sockets, a total deadline for sendall and connect, and EINTR retried within what is left. */
 #include "check.h"
 
+#include <csock/loop.h>
+#include <csock/server.h>
+
+#include <math.h>
 #include <signal.h>
 #include <sys/time.h>
 
@@ -332,6 +336,133 @@ static void eintr_is_retried_within_the_deadline(void)
     csock_free(s);
 }
 
+/* ---- every function that takes seconds, against one table ---- */
+
+/* What each kind of number of seconds takes (docs/design.md, "Numbers of seconds"): 'o' taken,
+ * 'x' refused with CSOCK_EINVAL and the kind's range in the message, '-' not tried. */
+static const struct {
+    double seconds;
+    const char *timeout; /* settimeout, setdefaulttimeout, create_connection, loop run_once */
+    const char *zero;    /* a config field whose zero means none: the THREADS server's timeout */
+    const char *delay;   /* call_later, timer_restart */
+    const char *every;   /* call_every */
+    const char *ahead;   /* call_at(csock_loop_time + seconds): a time in the past is now */
+} seconds_table[] = {
+    {NAN, "x", "x", "x", "x", "x"},
+    {INFINITY, "x", "x", "x", "x", "x"},
+    {-INFINITY, "x", "x", "x", "x", "x"},
+    {-1e300, "x", "x", "x", "x", "o"},
+    {CSOCK_DEFAULT_TIMEOUT, "x", "x", "x", "x", "o"},
+    {CSOCK_NO_TIMEOUT, "o", "x", "x", "x", "o"},
+    {-0.5, "x", "x", "x", "x", "o"},
+    {0, "o", "o", "o", "x", "o"},
+    {1e-300, "o", "o", "o", "o", "o"},
+    {1e-12, "o", "o", "o", "o", "o"},
+    {0.25, "o", "o", "o", "o", "o"},
+    {1e9, "o", "o", "o", "o", "o"},
+    {2147483647.0, "o", "o", "o", "o", "o"},
+    /* now + 2^31 is not exact in a double: call_at's limit is tried just past it instead. */
+    {2147483648.0, "o", "o", "o", "o", "-"},
+    {2147483649.0, "x", "x", "x", "x", "x"},
+    {3e9, "x", "x", "x", "x", "x"},
+    {1e10, "x", "x", "x", "x", "x"},
+    {1e300, "x", "x", "x", "x", "x"},
+};
+
+#define TIMEOUT_RANGE "a timeout is CSOCK_NO_TIMEOUT, 0, or positive up to 2^31 s"
+
+/* Checks one outcome: taken (rc >= 0), or refused with CSOCK_EINVAL and "op value: range". */
+static void check_seconds(const char *want, int rc, const char *op, double seconds,
+                          const char *range)
+{
+    if (want[0] == '-') return;
+    char value[32], text[256];
+    if (isnan(seconds))
+        snprintf(value, sizeof value, "nan");
+    else
+        snprintf(value, sizeof value, "%g", seconds);
+    snprintf(text, sizeof text, "%s %s: %s", op, value, range);
+    if (want[0] == 'o' && rc < 0)
+        fprintf(stderr, "  %s %s refused: %s\n", op, value, csock_lasterror());
+    if (want[0] == 'x' && rc >= 0) fprintf(stderr, "  %s %s taken\n", op, value);
+    CHECK(want[0] == 'o' ? rc >= 0 : rc == CSOCK_EINVAL);
+    if (want[0] == 'x' && rc == CSOCK_EINVAL) CHECK_ERROR(CSOCK_EINVAL, text);
+}
+
+static void nothing(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)loop, (void)t, (void)data;
+}
+
+static void nobody(csock *client, void *data)
+{
+    (void)client, (void)data;
+}
+
+static void every_function_that_takes_seconds_reads_one_table(void)
+{
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_loop *loop = csock_loop_new();
+    /* Repeating, so that it outlives the passes that run it after a restart at 0. */
+    csock_timer *restarted = csock_loop_call_every(loop, 1, nothing, NULL);
+    csock_addr here;
+    CHECK_EQ(csock_addr_parse(&here, "127.0.0.1:0"), 0);
+    for (size_t i = 0; i < sizeof seconds_table / sizeof seconds_table[0]; i++) {
+        double v = seconds_table[i].seconds;
+        check_seconds(seconds_table[i].timeout, csock_settimeout(s, v), "settimeout", v,
+                      TIMEOUT_RANGE);
+        check_seconds(seconds_table[i].timeout, csock_setdefaulttimeout(v), "setdefaulttimeout", v,
+                      TIMEOUT_RANGE);
+        csock_setdefaulttimeout(CSOCK_NO_TIMEOUT);
+        if (v != CSOCK_DEFAULT_TIMEOUT) { /* which create_connection takes as the default */
+            csock *c = csock_create_connection("127.0.0.1", port, v, NULL);
+            /* Timeout 0 connects without waiting: CSOCK_EINPROGRESS is no refusal. */
+            int rc = c || csock_lastcode() == CSOCK_EINPROGRESS ? 0 : csock_lastcode();
+            check_seconds(seconds_table[i].timeout, rc, "create_connection", v, TIMEOUT_RANGE);
+            csock_free(c);
+            if (rc == 0) csock_free(csock_accept(l, NULL)); /* the handshake is done or due */
+        }
+        csock_loop_wakeup(loop); /* a pass that is taken ends at once */
+        check_seconds(seconds_table[i].timeout, csock_loop_run_once(loop, v), "loop: run_once", v,
+                      TIMEOUT_RANGE);
+
+        csock_server_config threads = {.serve = nobody, .mode = CSOCK_SERVE_THREADS, .timeout = v};
+        csock_server *srv = csock_server_new_addr(&here, &threads);
+        check_seconds(seconds_table[i].zero, srv ? 0 : csock_lastcode(), "server: timeout", v,
+                      "a timeout is 0 (none) or positive up to 2^31 s");
+        csock_server_free(srv);
+
+        csock_timer *t = csock_loop_call_later(loop, v, nothing, NULL);
+        check_seconds(seconds_table[i].delay, t ? 0 : csock_lastcode(), "loop: call_later", v,
+                      "a delay is 0 or positive up to 2^31 s");
+        csock_timer_cancel(t);
+        check_seconds(seconds_table[i].delay, csock_timer_restart(restarted, v),
+                      "loop: timer restart", v, "a delay is 0 or positive up to 2^31 s");
+        t = csock_loop_call_every(loop, v, nothing, NULL);
+        check_seconds(seconds_table[i].every, t ? 0 : csock_lastcode(), "loop: call_every", v,
+                      "an interval is positive up to 2^31 s");
+        csock_timer_cancel(t);
+        /* Outside a callback the loop's clock is read anew, a little later each time. */
+        t = csock_loop_call_at(loop, csock_loop_time(loop) + v, nothing, NULL);
+        int rc = t ? 0 : csock_lastcode();
+        if (seconds_table[i].ahead[0] == 'x') {
+            CHECK_EQ(rc, CSOCK_EINVAL);
+            CHECK_ERROR(CSOCK_EINVAL, "loop: call_at ");
+            CHECK_ERROR(CSOCK_EINVAL, " s from now: a time is finite and at most 2^31 s from now");
+        } else if (seconds_table[i].ahead[0] == 'o') {
+            check_seconds("o", rc, "loop: call_at", v, "");
+        }
+        csock_timer_cancel(t);
+    }
+    CHECK(csock_gettimeout(s) == 2147483648.0); /* the last value taken */
+    CHECK(csock_getdefaulttimeout() == CSOCK_NO_TIMEOUT);
+    csock_loop_free(loop);
+    csock_free(s);
+    csock_free(l);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -346,5 +477,6 @@ int main(void)
     RUN(sendall_has_one_deadline);
     RUN(eintr_is_retried_when_blocking);
     RUN(eintr_is_retried_within_the_deadline);
+    RUN(every_function_that_takes_seconds_reads_one_table);
     return check_done();
 }

@@ -81,6 +81,36 @@ static void environment_turns_it_on(void)
     CHECK_TRACED(line);
 }
 
+/* A name with an empty label is refused by the resolver itself: no query leaves the machine. */
+#define NO_SUCH "no..such"
+
+static void lookups(void)
+{
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_bind(s, NO_SUCH, 80);
+    csock_connect(s, NO_SUCH, 81);
+    csock_addr a;
+    csock_addr_resolve(&a, NO_SUCH, 82, AF_INET);
+    csock_freeaddrinfo(csock_getaddrinfo(NO_SUCH, 83, AF_INET, SOCK_STREAM, 0, 0));
+    csock_freeaddrinfo(csock_getaddrinfo("127.0.0.1", 84, AF_INET, SOCK_STREAM, 0, 0));
+    csock_addr_parse(&a, "127.0.0.1:85");
+    char host[64];
+    csock_getnameinfo(&a, NI_NUMERICHOST, host, sizeof host, NULL, 0);
+    csock_free(s);
+}
+
+/* A call that fails in its name lookup prints its line too, with the resolver's answer. */
+static void failed_lookups_are_traced(void)
+{
+    capture(lookups);
+    CHECK_TRACED("csock: bind " NO_SUCH ":80 -> Name or service not known\n");
+    CHECK_TRACED("csock: connect " NO_SUCH ":81 -> Name or service not known\n");
+    CHECK_TRACED("csock: resolve " NO_SUCH ":82 -> Name or service not known\n");
+    CHECK_TRACED("csock: getaddrinfo " NO_SUCH ":83 -> Name or service not known\n");
+    CHECK_TRACED("csock: getaddrinfo 127.0.0.1:84 -> 1 address\n");
+    CHECK_TRACED("csock: getnameinfo 127.0.0.1:85 -> 127.0.0.1\n");
+}
+
 static void off_prints_nothing(void)
 {
     csock_settrace(0);
@@ -98,5 +128,6 @@ int main(void)
     setenv("CSOCK_TRACE", "1", 1);
     RUN(environment_turns_it_on);
     RUN(off_prints_nothing);
+    RUN(failed_lookups_are_traced);
     return check_done();
 }

@@ -70,23 +70,32 @@ int csock_watch_fd(const csock_watch *w);
  * inside any callback, including w's own; w must not be used afterwards. NULL is ignored. */
 void csock_watch_remove(csock_watch *w);
 
-/* Runs cb(data) once, delay seconds from now (0: on the next pass, after pending I/O). Returns the
- * timer, valid until cb returns or csock_timer_cancel; NULL with CSOCK_EINVAL (a negative, NaN
- * or infinite delay, NULL loop or cb) or CSOCK_ENOMEM. */
+/* Runs cb(data) once, delay seconds from now (0: on the next pass, after pending I/O; at most
+ * 2^31 s, about 68 years, as every number of seconds csock takes). Returns the timer, valid
+ * until cb returns or csock_timer_cancel; NULL with CSOCK_EINVAL (NULL loop or cb; a NaN,
+ * infinite, negative or larger delay: "loop: call_later 3e+09: a delay is 0 or positive up to
+ * 2^31 s") or CSOCK_ENOMEM. */
 csock_timer *csock_loop_call_later(csock_loop *loop, double delay, csock_timer_cb cb, void *data);
 
-/* Runs cb(data) once at when, a time on csock_loop_time's clock (in the past: on the next pass).
- * Returns and fails as csock_loop_call_later. */
+/* Runs cb(data) once at when, a time on csock_loop_time's clock: a time in the past, however
+ * far back, runs on the next pass (several in the order of their times); one in the future is
+ * at most 2^31 s ahead. Returns as csock_loop_call_later; NULL with CSOCK_EINVAL for a NaN or
+ * infinite time or one further ahead ("loop: call_at 3e+09 s from now: a time is finite and at
+ * most 2^31 s from now"), NULL loop or cb, or CSOCK_ENOMEM. */
 csock_timer *csock_loop_call_at(csock_loop *loop, double when, csock_timer_cb cb, void *data);
 
-/* Runs cb(data) every interval seconds (> 0), the first time one interval from now; a late pass
- * does not cause a burst of catch-up calls. Valid until csock_timer_cancel. Fails as
- * csock_loop_call_later, and with CSOCK_EINVAL for an interval of 0. */
+/* Runs cb(data) every interval seconds (> 0, up to 2^31 s; one under a nanosecond is 1 ns, which
+ * runs once per pass), the first time one interval from now; a late pass does not cause a burst
+ * of catch-up calls. Valid until csock_timer_cancel. Fails as csock_loop_call_later, and with
+ * CSOCK_EINVAL for an interval of 0 ("loop: call_every 0: an interval is positive up to
+ * 2^31 s"). */
 csock_timer *csock_loop_call_every(csock_loop *loop, double interval, csock_timer_cb cb,
                                    void *data);
 
 /* Moves t's next run to delay seconds from now; a repeating timer keeps its interval after
- * that. Returns 0, or CSOCK_EINVAL for a bad delay. */
+ * that. Returns 0, or CSOCK_EINVAL for a NULL or cancelled timer ("loop: timer restart: no such
+ * timer") or a delay csock_loop_call_later refuses ("loop: timer restart 1e+10: a delay is 0 or
+ * positive up to 2^31 s"); t is then unchanged. */
 int csock_timer_restart(csock_timer *t, double delay);
 
 /* Cancels and frees t; its callback will not run again. Safe inside any callback, including t's
@@ -97,14 +106,16 @@ void csock_timer_cancel(csock_timer *t);
  * (taken when first needed, so a pass that needs no time reads no clock); outside one, now. */
 double csock_loop_time(const csock_loop *loop);
 
-/* Runs one pass: waits up to timeout seconds (negative: as long as it takes; 0: not at all) for
- * readiness, then runs the callbacks of ready watches, due timers, caught signals and posted
- * functions. The wait ends sooner when a watch is ready, a timer is due, or csock_loop_stop,
- * csock_loop_wakeup, csock_loop_post or a signal caught with csock_loop_on_signal asks. Any other
- * signal that interrupts the wait does not end it (as in Python since 3.5): the wait goes on for
- * what is left of timeout, so a handler that wants the pass to end calls csock_loop_wakeup.
- * Returns how many callbacks ran (0 when the time ran out or only a wake-up came), or a
- * negative code if the poller failed (the message says which call). */
+/* Runs one pass: waits up to timeout seconds (CSOCK_NO_TIMEOUT: as long as it takes; 0: not at
+ * all; positive up to 2^31 s) for readiness, then runs the callbacks of ready watches, due timers,
+ * caught signals and posted functions. The wait ends sooner when a watch is ready, a timer is due,
+ * or csock_loop_stop, csock_loop_wakeup, csock_loop_post or a signal caught with
+ * csock_loop_on_signal asks. Any other signal that interrupts the wait does not end it (as in
+ * Python since 3.5): the wait goes on for what is left of timeout, so a handler that wants the pass
+ * to end calls csock_loop_wakeup. Returns how many callbacks ran (0 when the time ran out or only a
+ * wake-up came), or a negative code: CSOCK_EINVAL for any other timeout (NaN, infinite, another
+ * negative, over 2^31 s: "loop: run_once nan: a timeout is CSOCK_NO_TIMEOUT, 0, or positive up to
+ * 2^31 s"), before any wait; or the poller's error (the message says which call). */
 int csock_loop_run_once(csock_loop *loop, double timeout);
 
 /* Runs passes until csock_loop_stop is called (from a callback or another thread), then returns 0

@@ -44,7 +44,8 @@ typedef struct csock_server_config {
                             clients learn promptly; 0: no limit but the descriptor limit */
     int backlog;         /* 0: 511 (capped by the system's somaxconn) */
     int stop_on_signals; /* nonzero: SIGINT and SIGTERM shut the server down gracefully */
-    double timeout;      /* THREADS: the client socket's timeout in seconds (0: none) */
+    double timeout;      /* THREADS: the client socket's timeout in seconds, up to 2^31 s
+                            (0: none; NaN, negative, infinite or larger: CSOCK_EINVAL) */
 } csock_server_config;
 
 /* Creates a server listening on address ("127.0.0.1:9000", "[::1]:0", ":8080" for every IPv4
@@ -52,7 +53,8 @@ typedef struct csock_server_config {
  * lookup: the text is read by csock_addr_parse, once) so that errors come now: an address in use, a
  * bad address, a bad config. Nothing is accepted before csock_server_run. Returns the server, or
  * NULL with CSOCK_EINVAL (NULL or unparsable address, a mode without its handler or serve function,
- * negative counts), CSOCK_EADDRINUSE, CSOCK_EACCES and the like from bind and listen, or
+ * negative counts, a timeout out of range: "server: timeout nan: a timeout is 0 (none) or
+ * positive up to 2^31 s"), CSOCK_EADDRINUSE, CSOCK_EACCES and the like from bind and listen, or
  * CSOCK_ENOMEM; the message names the step and address. */
 csock_server *csock_server_new(const char *address, const csock_server_config *config);
 
