@@ -676,7 +676,7 @@ static void limits_at_the_edges(void)
     if (st) {
         CHECK_EQ(csock_stream_write(st, "abc", 3), 0);
         char buf[4] = {0};
-        CHECK_EQ(check_recv_exactly(c, buf, 3), 3);
+        CHECK_EQ(recv_while_running(loop, c, buf, 3), 3);
         CHECK_STR(buf, "abc");
         csock_stream_close(st);
         run_until(loop, &l.closes, 1);
