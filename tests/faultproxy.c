@@ -81,13 +81,36 @@ static void close_conn(struct conn *c, int reset)
     c->live = 0;
 }
 
+/* Connects up to the target. A signal may interrupt a blocking connect while the handshake goes
+ * on (connect(2)): then the socket is waited for and its outcome read. Returns 0, or -1 with
+ * errno set. */
+static int connect_target(faultproxy *p, int up)
+{
+    if (connect(up, (struct sockaddr *)&p->target, p->target_len) == 0) return 0;
+    if (errno != EINTR) return -1;
+    struct pollfd pfd = {.fd = up, .events = POLLOUT};
+    for (int tries = 0; tries < 1000; tries++) {
+        int n = poll(&pfd, 1, 1000);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) break;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(up, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -1;
+        errno = err;
+        return err ? -1 : 0;
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
 static void accept_one(faultproxy *p)
 {
     int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     int up = socket(p->target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     /* Loopback: the connection completes at once, accepted or not. */
-    if (up < 0 || connect(up, (struct sockaddr *)&p->target, p->target_len) < 0) {
+    if (up < 0 || connect_target(p, up) < 0) {
         fprintf(stderr, "faultproxy: connect to target: %s\n", strerror(errno));
         if (up >= 0) close(up);
         close(fd);

@@ -442,6 +442,7 @@ static void *echo_client(void *arg)
             size_t n = ECHO_BYTES - sent < sizeof out ? ECHO_BYTES - sent : sizeof out;
             for (size_t i = 0; i < n; i++)
                 out[i] = pattern(c->seed, sent + i);
+            csock_settimeout(s, 20); /* sendall on a non-blocking socket may stop at EAGAIN */
             ok = csock_sendall(s, out, n, NULL) == 0;
             sent += n;
         }

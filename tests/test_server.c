@@ -496,9 +496,10 @@ static void accepting_resumes_soon_after_exhaustion(void)
 static void check_echo_and_free(csock_server *srv, csock *c)
 {
     pthread_t t = check_thread(serve, srv);
-    char buf[8];
-    CHECK_EQ(csock_send(c, "hi", 2), 2);
-    CHECK_EQ(csock_recv(c, buf, sizeof buf), 2);
+    char buf[8] = {0};
+    CHECK_EQ(csock_sendall(c, "hi", 2, NULL), 0);
+    CHECK_EQ(check_recv_exactly(c, buf, 2), 2);
+    CHECK_STR(buf, "hi");
     csock_server_shutdown(srv);
     check_join(t);
     csock_free(c);
@@ -659,7 +660,7 @@ static void stop_delivers_queued_replies(void)
         if (upload)
             up = check_thread(upload_until_refused, c);
         else
-            CHECK_EQ(csock_send(c, "go", 2), 2);
+            CHECK_EQ(csock_sendall(c, "go", 2, NULL), 0);
         CHECK_EQ(read_reply(c), REPLY);
         check_join(t); /* the server returned */
         CHECK(check_now() - start < 3);
@@ -686,7 +687,7 @@ static void second_shutdown_cuts_the_close_short(void)
     pthread_t t = check_thread(serve, replying_server);
     csock *c = csock_create_connection("127.0.0.1", port_of(replying_server), 5, NULL);
     CHECK_EQ(csock_setrcvbuf(c, 16384), 0);
-    CHECK_EQ(csock_send(c, "go", 2), 2);
+    CHECK_EQ(csock_sendall(c, "go", 2, NULL), 0);
     double start = check_now();
     int joined = 0;
     /* The first shutdown comes from the handler; more follow until run returns. */

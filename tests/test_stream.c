@@ -676,7 +676,8 @@ static void limits_at_the_edges(void)
     if (st) {
         CHECK_EQ(csock_stream_write(st, "abc", 3), 0);
         char buf[4] = {0};
-        CHECK_EQ(csock_recv(c, buf, sizeof buf), 3);
+        CHECK_EQ(recv_while_running(loop, c, buf, 3), 3);
+        CHECK_STR(buf, "abc");
         csock_stream_close(st);
         run_until(loop, &l.closes, 1);
     }
@@ -684,7 +685,7 @@ static void limits_at_the_edges(void)
 
     l = (struct log){0};
     stream_pair(loop, &tiny, &l, &c);
-    CHECK_EQ(csock_send(c, "\0\0", 2), 2);
+    CHECK_EQ(csock_sendall(c, "\0\0", 2, NULL), 0);
     run_until(loop, &l.datas, 1);
     CHECK_EQ(l.read_error, CSOCK_EMSGSIZE);
     CHECK_ERROR(CSOCK_EMSGSIZE, "stream: a frame of 4 bytes or more, over max_buffer (3)");

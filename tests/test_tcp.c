@@ -394,10 +394,11 @@ static void close_gracefully_edges_and_plain_close(void)
     CHECK_EQ(csock_recv_flags(server, &b, 1, MSG_PEEK), 1); /* unread input waits */
     csock_free(dup);
     char buf[16] = {0};
-    CHECK_EQ(csock_recv(server, buf, sizeof buf), 7);
+    CHECK_EQ(check_recv_exactly(server, buf, 7), 7);
     CHECK_STR(buf, "request");
     CHECK_EQ(csock_sendall(server, "answer", 6, NULL), 0);
-    CHECK_EQ(csock_recv(c, buf, sizeof buf), 6);
+    CHECK_EQ(check_recv_exactly(c, buf, 6), 6);
+    CHECK(memcmp(buf, "answer", 6) == 0);
     csock_free(c);
     csock_free(server);
 }
