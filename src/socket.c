@@ -304,8 +304,8 @@ int csock_close_gracefully(csock *s, double timeout)
 {
     if (!s) return csock__failf(CSOCK_EINVAL, "close_gracefully: NULL socket");
     if (s->fd < 0) return 0;
-    int rc;
-    int64_t ns = csock__timeout_ns(timeout, "close_gracefully", &rc);
+    int64_t ns;
+    int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "close_gracefully", &ns);
     if (rc < 0) return rc; /* the socket stays open */
     int fd = s->fd;
     if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = drain_to_end(fd, ns);
