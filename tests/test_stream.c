@@ -538,9 +538,15 @@ static size_t receive_pattern(csock_loop *loop, csock *c, size_t want, size_t *o
 {
     static char buf[65536];
     size_t got = 0;
-    while (got < want) {
-        CHECK(csock_loop_run_once(loop, 0) >= 0);
-        ssize_t n = csock_recv(c, buf, want - got < sizeof buf ? want - got : sizeof buf);
+    for (int waits = 0; got < want && waits < 20000;) {
+        /* Without blocking: what the stream still queues goes out only while the loop runs. */
+        ssize_t n = csock_recv_flags(c, buf, want - got < sizeof buf ? want - got : sizeof buf,
+                                     MSG_DONTWAIT);
+        if (n == CSOCK_EAGAIN) {
+            CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+            waits++;
+            continue;
+        }
         CHECK(n > 0);
         if (n <= 0) break;
         for (ssize_t i = 0; i < n; i++)
