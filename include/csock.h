@@ -156,7 +156,11 @@ int csock_lastcode(void);
  * Addresses: a value type the caller may keep on the stack or copy freely.
  * ------------------------------------------------------------------------------------------- */
 
-/* An address of any family, in the form the kernel takes. len 0 means "no address". */
+/* An address of any family, in the form the kernel takes. len 0 means "no address". A len the
+ * structure cannot hold (over sizeof ss, under a family, short of sockaddr_in or sockaddr_in6,
+ * over sockaddr_un for AF_UNIX) is refused with CSOCK_EINVAL by every call that takes the
+ * address, before it reads a byte past it: "bind: address length 200 is over the 128 bytes of a
+ * csock_addr". */
 typedef struct csock_addr {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -207,16 +211,20 @@ int csock_addr_resolve(csock_addr *out, const char *host, int port, int family);
 /* Writes the address as text: "127.0.0.1:80", "[::1]:80", "/tmp/x.sock", "@name" (bytes that
  * are not printable as \xHH), "" for an unnamed Unix socket. Returns the length written, or
  * CSOCK_ENOSPC if buf (size bytes) is too small (buf then holds ""), CSOCK_EINVAL for a NULL
- * argument or an address of an unknown family. A CSOCK_ADDRSTRLEN buffer is always enough. */
+ * argument, an address of an unknown family or a len its family cannot have ("format address:
+ * address length 8 is too short for AF_INET (16 bytes)"). A CSOCK_ADDRSTRLEN buffer is always
+ * enough. */
 int csock_addr_format(const csock_addr *addr, char *buf, size_t size);
 
 /* Writes only the host part ("127.0.0.1", "::1", the Unix path). Returns as csock_addr_format. */
 int csock_addr_host(const csock_addr *addr, char *buf, size_t size);
 
-/* Returns the address family (AF_INET, AF_INET6, AF_UNIX), or 0 for an empty address. */
+/* Returns the address family (AF_INET, AF_INET6, AF_UNIX), or 0 for an empty address or one
+ * whose len its family cannot have. */
 int csock_addr_family(const csock_addr *addr);
 
-/* Returns the port (0-65535) of an IPv4 or IPv6 address, or CSOCK_EAFNOSUPPORT for others. */
+/* Returns the port (0-65535) of an IPv4 or IPv6 address, or CSOCK_EAFNOSUPPORT for others, or
+ * CSOCK_EINVAL for a len its family cannot have. */
 int csock_addr_port(const csock_addr *addr);
 
 /* csock_split_host_port's flag: text without a port ("localhost", "[::1]", "::1") is a host. */

@@ -284,13 +284,45 @@ int csock_addr_parse(csock_addr *out, const char *text)
     return 0;
 }
 
+/* Why addr's len cannot be an address, written into why; NULL when it can be. */
+static const char *bad_length(const csock_addr *addr, char *why, size_t size)
+{
+    size_t len = addr->len, most = sizeof addr->ss, least = 0;
+    const char *family = NULL;
+    if (addr->ss.ss_family == AF_INET) least = sizeof(struct sockaddr_in), family = "AF_INET";
+    if (addr->ss.ss_family == AF_INET6) least = sizeof(struct sockaddr_in6), family = "AF_INET6";
+    if (len > most)
+        snprintf(why, size, "address length %zu is over the %zu bytes of a csock_addr", len, most);
+    else if (len < sizeof(sa_family_t))
+        snprintf(why, size, "address length %zu is too short for an address family", len);
+    else if (len < least)
+        snprintf(why, size, "address length %zu is too short for %s (%zu bytes)", len, family,
+                 least);
+    else if (addr->ss.ss_family == AF_UNIX && len > sizeof(struct sockaddr_un))
+        snprintf(why, size, "address length %zu is over the %zu bytes of an AF_UNIX address", len,
+                 sizeof(struct sockaddr_un));
+    else
+        return NULL;
+    return why;
+}
+
+int csock__addr_check(const csock_addr *addr, const char *op)
+{
+    char why[96];
+    if (!addr || addr->len == 0 || !bad_length(addr, why, sizeof why)) return 0;
+    return csock__failf(CSOCK_EINVAL, "%s: %s", op, why);
+}
+
 int csock_addr_family(const csock_addr *addr)
 {
-    return (addr && addr->len > 0) ? addr->ss.ss_family : 0;
+    char why[96];
+    return (addr && addr->len > 0 && !bad_length(addr, why, sizeof why)) ? addr->ss.ss_family : 0;
 }
 
 int csock_addr_port(const csock_addr *addr)
 {
+    int rc = csock__addr_check(addr, "address port");
+    if (rc < 0) return rc;
     int family = csock_addr_family(addr);
     if (family == AF_INET) return ntohs(((const struct sockaddr_in *)&addr->ss)->sin_port);
     if (family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)&addr->ss)->sin6_port);
@@ -313,6 +345,8 @@ static int format(const csock_addr *addr, char *buf, size_t size, int with_port)
     if (!addr || !buf) return csock__failf(CSOCK_EINVAL, "format address: NULL argument");
     if (size == 0) return csock__failf(CSOCK_ENOSPC, "format address: buffer of 0 bytes");
     buf[0] = '\0';
+    int rc = csock__addr_check(addr, "format address");
+    if (rc < 0) return rc;
     size_t pos = 0;
     int family = csock_addr_family(addr);
     char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];

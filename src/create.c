@@ -61,6 +61,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
         return NULL;
     }
     if (source && source->len == 0) source = NULL;
+    if (csock__addr_check(source, "create_connection source") < 0) return NULL;
     int family = source ? source->ss.ss_family : 0;
     /* A bad Unix address is said as connect's own fault, not as a failed look-up. */
     csock_addr unix_addr;
@@ -201,10 +202,11 @@ csock *csock_create_server_addr(const csock_addr *addr, const csock_server_optio
 {
     csock_server_options o = {0};
     if (opts) o = *opts;
-    if (!addr || addr->len == 0 || addr->len > sizeof addr->ss) {
+    if (!addr || addr->len == 0) {
         csock__failf(CSOCK_EINVAL, "create_server: no address");
         return NULL;
     }
+    if (csock__addr_check(addr, "create_server") < 0) return NULL;
     int family = addr->ss.ss_family;
     if (o.family && o.family != family) {
         char where[CSOCK_ADDRSTRLEN], f1[24], f2[24];

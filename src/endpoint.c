@@ -46,8 +46,9 @@ int csock_bind(csock *s, const char *host, int port)
 
 static int check_addr(const csock *s, const csock_addr *addr, const char *op)
 {
-    if (!addr || addr->len == 0 || addr->len > sizeof addr->ss)
-        return csock__failf(CSOCK_EINVAL, "%s: no address", op);
+    if (!addr || addr->len == 0) return csock__failf(CSOCK_EINVAL, "%s: no address", op);
+    int rc = csock__addr_check(addr, op);
+    if (rc < 0) return rc;
     if (addr->ss.ss_family != s->family) {
         char where[CSOCK_ADDRSTRLEN];
         return csock__failf(CSOCK_EAFNOSUPPORT,

@@ -76,6 +76,13 @@ const char *csock__result_text(int rc);
 /* Formats addr for messages; never fails (an unnamed or empty address gives "(unnamed)"). */
 const char *csock__addr_text(const csock_addr *addr, char buf[CSOCK_ADDRSTRLEN]);
 
+/* Checks that addr's len is one its bytes can hold: within the structure, at least a family,
+ * and for AF_INET, AF_INET6 and AF_UNIX within that family's sockaddr. NULL or len 0 (no
+ * address) passes: callers that need one say so. Returns 0, or a recorded CSOCK_EINVAL ("bind:
+ * address length 200 is over the 128 bytes of a csock_addr"). Every call that takes a csock_addr
+ * asks here before it reads a byte of it. */
+int csock__addr_check(const csock_addr *addr, const char *op);
+
 /* The Unix path or "@name" that text names for a socket of family: csock_unix_path's answer,
  * or, on an AF_UNIX socket, any other text as it is (a relative path needs no "unix:" there).
  * NULL when the text is no Unix address. */

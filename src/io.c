@@ -45,6 +45,7 @@ static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const c
                        const char *op)
 {
     ssize_t n = check_io(s, buf, len, op);
+    if (n == 0 && to) n = csock__addr_check(to, op);
     if (CSOCK_UNLIKELY(n < 0)) return n;
     struct transfer t = {(void *)buf, len, (csock_addr *)to, to ? to->len : 0};
     n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendto, &t);
@@ -94,8 +95,7 @@ ssize_t csock_send_flags(csock *s, const void *buf, size_t len, int flags)
 
 ssize_t csock_sendto(csock *s, const void *buf, size_t len, const csock_addr *to)
 {
-    if (!to || to->len == 0 || to->len > sizeof to->ss)
-        return csock__failf(CSOCK_EINVAL, "sendto: no address");
+    if (!to || to->len == 0) return csock__failf(CSOCK_EINVAL, "sendto: no address");
     return send_to(s, buf, len, 0, to, "sendto");
 }
 

@@ -117,6 +117,7 @@ static int prepare(const csock *s, const csock_msg *msg, struct msghdr *h, int r
 {
     int rc = csock__check(s, op);
     if (rc == 0) rc = to_msghdr(msg, h, op);
+    if (rc == 0 && !receiving) rc = csock__addr_check(msg->addr, op);
     if (rc == 0) set_name(h, msg->addr, receiving);
     return rc;
 }
@@ -176,6 +177,7 @@ static int to_batch(csock_msg *msgs, size_t count, struct batch *b, int receivin
     b->count = count > CSOCK_BATCH_MAX ? CSOCK_BATCH_MAX : (unsigned)count;
     for (unsigned i = 0; i < b->count; i++) {
         int rc = to_msghdr(&msgs[i], &b->h[i].msg_hdr, op);
+        if (rc == 0 && !receiving) rc = csock__addr_check(msgs[i].addr, op);
         if (rc < 0) return rc;
         set_name(&b->h[i].msg_hdr, msgs[i].addr, receiving);
         b->h[i].msg_len = 0;

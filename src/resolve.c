@@ -195,6 +195,8 @@ int csock_getnameinfo(const csock_addr *addr, int flags, char *host, size_t host
                       size_t servlen)
 {
     if (!addr || addr->len == 0) return csock__failf(CSOCK_EINVAL, "getnameinfo: no address");
+    int rc = csock__addr_check(addr, "getnameinfo");
+    if (rc < 0) return rc;
     int gai =
         getnameinfo((const struct sockaddr *)&addr->ss, addr->len, host,
                     host ? (socklen_t)hostlen : 0, serv, serv ? (socklen_t)servlen : 0, flags);

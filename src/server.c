@@ -240,10 +240,11 @@ csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_c
         return NULL;
     }
     if (check_config(config) < 0) return NULL;
-    if (addr->len == 0 || addr->len > sizeof addr->ss) {
+    if (addr->len == 0) {
         csock__failf(CSOCK_EINVAL, "server: no address");
         return NULL;
     }
+    if (csock__addr_check(addr, "server") < 0) return NULL;
     return server_new(addr, config);
 }
 

@@ -1,6 +1,8 @@
 /* Addresses: parsing, making, formatting, ports, Unix paths, and bad input. */
 #include "check.h"
 
+#include <sys/mman.h>
+
 static const char *fmt(const csock_addr *a)
 {
     static char buf[CSOCK_ADDRSTRLEN];
@@ -376,6 +378,111 @@ static void ports(void)
     CHECK_EQ(csock_parse_port(NULL), CSOCK_EINVAL);
 }
 
+/* A csock_addr that ends where readable memory ends: a byte read past it faults at once. Freed
+ * with unguard. */
+static csock_addr *guarded(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *m =
+        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    mprotect(m + page, (size_t)page, PROT_NONE);
+    csock_addr *a = (csock_addr *)(m + page - sizeof(csock_addr));
+    memset(a, 'A', sizeof *a); /* no NUL anywhere, len included */
+    return a;
+}
+
+static void unguard(csock_addr *a)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    munmap((char *)a + sizeof *a - page, 2 * (size_t)page);
+}
+
+/* A len that is not an address of its family (over the structure, over sockaddr_un, short of
+ * sockaddr_in or sockaddr_in6) is refused by every call that takes a csock_addr, with the
+ * length in the message, and nothing past the structure is read. */
+static void lengths_are_checked_before_reading(void)
+{
+    csock_addr *a = guarded(), *b = guarded();
+    CHECK(a && b);
+    if (!a || !b) return;
+    char buf[CSOCK_ADDRSTRLEN];
+    const struct {
+        int family;
+        socklen_t len;
+        const char *why;
+    } bad[] = {
+        {AF_UNIX, 0x41414141, "address length 1094795585 is over the 128 bytes of a csock_addr"},
+        {AF_UNIX, 200, "address length 200 is over the 128 bytes of a csock_addr"},
+        {AF_UNIX, 111, "address length 111 is over the 110 bytes of an AF_UNIX address"},
+        {AF_INET, 8, "address length 8 is too short for AF_INET (16 bytes)"},
+        {AF_INET6, 27, "address length 27 is too short for AF_INET6 (28 bytes)"},
+        {AF_INET6, 129, "address length 129 is over the 128 bytes of a csock_addr"},
+        {AF_UNIX, 1, "address length 1 is too short for an address family"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char want[160];
+        memset(a, 'A', sizeof *a);
+        a->ss.ss_family = (sa_family_t)bad[i].family;
+        a->len = bad[i].len;
+        CHECK_EQ(csock_addr_format(a, buf, sizeof buf), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "format address: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        CHECK_STR(buf, "");
+        CHECK_EQ(csock_addr_host(a, buf, sizeof buf), CSOCK_EINVAL);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        CHECK_EQ(csock_addr_family(a), 0); /* no address of any family */
+        if (bad[i].family != AF_UNIX) {
+            CHECK_EQ(csock_addr_port(a), CSOCK_EINVAL);
+            snprintf(want, sizeof want, "address port: %s", bad[i].why);
+            CHECK_ERROR(CSOCK_EINVAL, want);
+        }
+        CHECK_EQ(csock_getnameinfo(a, NI_NUMERICHOST, buf, sizeof buf, NULL, 0), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "getnameinfo: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+
+        int family = bad[i].family;
+        csock *st = csock_socket(family, SOCK_STREAM, 0), *dg = csock_socket(family, SOCK_DGRAM, 0);
+        CHECK_EQ(csock_bind_addr(st, a), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "bind: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        CHECK_EQ(csock_connect_addr(st, a), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "connect: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        CHECK_EQ(csock_sendto(dg, "x", 1, a), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "sendto: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        struct iovec iov = {"xy", 2};
+        csock_msg m[2] = {{.iov = &iov, .iovcnt = 1, .addr = a},
+                          {.iov = &iov, .iovcnt = 1, .addr = b}};
+        *b = *a;
+        CHECK_EQ(csock_sendmsg(dg, &m[0], 0), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "sendmsg: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        /* Two destinations that look alike: a segmented send would compare them first. */
+        CHECK_EQ(csock_sendmany(dg, m, 2, 0), CSOCK_EINVAL);
+        snprintf(want, sizeof want, "sendmany: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        csock_free(st);
+        csock_free(dg);
+        CHECK(csock_create_server_addr(a, NULL) == NULL);
+        snprintf(want, sizeof want, "create_server: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+        CHECK(csock_create_connection("127.0.0.1", 9, 5, a) == NULL);
+        snprintf(want, sizeof want, "create_connection source: %s", bad[i].why);
+        CHECK_ERROR(CSOCK_EINVAL, want);
+    }
+    /* A path that fills sun_path with no NUL is an address the kernel takes: all 108 bytes. */
+    memset(a, 'A', sizeof *a);
+    a->ss.ss_family = AF_UNIX;
+    a->len = sizeof(struct sockaddr_un);
+    CHECK_EQ(csock_addr_format(a, buf, sizeof buf), 108);
+    CHECK_EQ(strspn(buf, "A"), 108);
+    CHECK_EQ(csock_addr_family(a), AF_UNIX);
+    unguard(a);
+    unguard(b);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -390,5 +497,6 @@ int main(void)
     RUN(join_host_port);
     RUN(unix_path_rule);
     RUN(unix_address_from_bytes);
+    RUN(lengths_are_checked_before_reading);
     return check_done();
 }

@@ -704,6 +704,25 @@ static void second_shutdown_cuts_the_close_short(void)
     CHECK_EQ(check_open_fds(), fds);
 }
 
+/* An address whose length its structure cannot hold is refused before a byte past it is read. */
+static void server_address_lengths_are_checked(void)
+{
+    csock_server_config config = {.handler = &echo_handler};
+    csock_addr a;
+    memset(&a, 'A', sizeof a);
+    a.ss.ss_family = AF_UNIX;
+    a.len = 200;
+    CHECK(csock_server_new_addr(&a, &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: address length 200 is over the 128 bytes of a csock_addr");
+    a.len = sizeof(struct sockaddr_un) + 1;
+    CHECK(csock_server_new_addr(&a, &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: address length 111 is over the 110 bytes of an AF_UNIX");
+    a.ss.ss_family = AF_INET;
+    a.len = 8;
+    CHECK(csock_server_new_addr(&a, &config) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: address length 8 is too short for AF_INET (16 bytes)");
+}
+
 int main(void)
 {
     check_watchdog(100);
@@ -721,5 +740,6 @@ int main(void)
     RUN(server_on_an_address);
     RUN(stop_delivers_queued_replies);
     RUN(second_shutdown_cuts_the_close_short);
+    RUN(server_address_lengths_are_checked);
     return check_done();
 }
