@@ -452,8 +452,8 @@ typedef struct csock_msg {
     size_t len;        /* out: bytes stored (receive) or sent (send) */
     size_t size;       /* out (receive): the datagram's full size; larger than len when the
                           buffers were too small, and then flags has MSG_TRUNC */
-    int flags;         /* out (receive): MSG_TRUNC (datagram cut), MSG_CTRUNC (control data cut),
-                          MSG_EOR, MSG_OOB */
+    int flags;         /* out (receive): what happened to the message, 0 or some of MSG_TRUNC
+                          (datagram cut), MSG_CTRUNC (control data cut), MSG_EOR, MSG_OOB */
 } csock_msg;
 
 /* Sends one message (sendmsg(2)) within the timeout; MSG_NOSIGNAL is always added. Returns the
@@ -465,8 +465,10 @@ ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags);
  * msg->len), and sets msg->size, msg->flags and msg->controllen; a datagram larger than the
  * buffers is reported through MSG_TRUNC and msg->size rather than as an error. Descriptors
  * passed with SCM_RIGHTS arrive close-on-exec; if the control data was cut (MSG_CTRUNC), every
- * descriptor that did arrive is closed and the call fails with CSOCK_EMSGSIZE, so none leaks.
- * Returns as csock_recv otherwise. */
+ * descriptor that did arrive is closed and the call fails with CSOCK_EMSGSIZE, so none leaks
+ * ("recvmsg /run/a.sock: ancillary data cut to the 24-byte control buffer; 2 descriptors that
+ * arrived were closed"), with msg's other fields set for the data that came. Returns as
+ * csock_recv otherwise. */
 ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags);
 
 /* The most messages one csock_sendmany or csock_recvmany call moves. */
@@ -482,7 +484,10 @@ int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* Receives up to count messages in one system call (recvmmsg(2)): waits within the timeout for
  * the first, then takes what is already queued. Returns how many arrived (each msgs[i] filled as
- * by csock_recvmsg), at most CSOCK_BATCH_MAX; or a negative code if none did. */
+ * by csock_recvmsg), at most CSOCK_BATCH_MAX; or a negative code if none did. Every message
+ * taken off the socket is returned: one whose control data did not fit its control buffer has
+ * MSG_CTRUNC in its flags and controllen 0, and the descriptors that arrived with it are closed
+ * (none leaks), where csock_recvmsg would fail with CSOCK_EMSGSIZE. */
 int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* ---------------------------------------------------------------------------------------------
