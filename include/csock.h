@@ -525,9 +525,16 @@ int csock_getpeercred(csock *s, csock_cred *out);
 ssize_t csock_send_fds(csock *s, const void *buf, size_t len, const int *fds, size_t nfds);
 
 /* Receives up to len bytes and up to maxfds descriptors (close-on-exec), like Python's
- * socket.recv_fds. *nfds (may not be NULL) is set to how many arrived, stored in fds. More
- * descriptors than maxfds is an error, CSOCK_EMSGSIZE, and every descriptor that arrived with
- * that message is closed: none leaks. Returns the bytes received, or as csock_recvmsg. */
+ * socket.recv_fds. *nfds (may not be NULL) is set to how many arrived, stored in fds (which may
+ * be NULL when maxfds is 0). Any maxfds is taken; no message carries more than
+ * CSOCK_MAX_FDS, so fds needs room for maxfds or CSOCK_MAX_FDS descriptors, whichever is fewer.
+ * More descriptors than maxfds is an error, CSOCK_EMSGSIZE, and every descriptor that arrived with
+ * that message is closed: none leaks. On a datagram or seqpacket socket, as csock_recv, a datagram
+ * larger than len is never cut silently: CSOCK_EMSGSIZE, buf holds its first len bytes, the message
+ * gives its size
+ * ("recv_fds (unnamed): datagram of 11 bytes does not fit in 5 (the first 5 are in the buffer)"),
+ * and the descriptors that came with it are closed (*nfds 0). Returns the bytes received, or
+ * CSOCK_EINVAL (NULL nfds, NULL fds with maxfds over 0), or as csock_recvmsg. */
 ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds, size_t *nfds);
 
 /* ---------------------------------------------------------------------------------------------

@@ -165,15 +165,29 @@ ssize_t csock_send_fds(csock *s, const void *buf, size_t len, const int *fds, si
     return csock__sendmsg(s, &m, 0, "send_fds");
 }
 
+/* Stores the descriptors of a received message's SCM_RIGHTS data in fds (up to maxfds), counting
+ * them in *nfds. */
+static void take_fds(const void *control, size_t controllen, int *fds, size_t maxfds, size_t *nfds)
+{
+    struct msghdr h = {.msg_control = (void *)control, .msg_controllen = controllen};
+    for (struct cmsghdr *c = controllen ? CMSG_FIRSTHDR(&h) : NULL; c; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count && *nfds < maxfds; i++)
+            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+}
+
 ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds, size_t *nfds)
 {
     if (nfds) *nfds = 0;
     int rc = require_unix(s, "recv_fds", "passing descriptors");
     if (rc < 0) return rc;
-    if (!nfds || (!fds && maxfds > 0) || maxfds > CSOCK_MAX_FDS)
-        return csock__failf(CSOCK_EINVAL,
-                            "recv_fds: needs nfds, and fds for 0 to %d descriptors (asked %zu)",
-                            CSOCK_MAX_FDS, maxfds);
+    if (!nfds) return csock__failf(CSOCK_EINVAL, "recv_fds: NULL nfds");
+    if (!fds && maxfds > 0)
+        return csock__failf(CSOCK_EINVAL, "recv_fds: NULL fds for %zu descriptors", maxfds);
+    /* No message carries more than CSOCK_MAX_FDS: room for that many holds any message. */
+    if (maxfds > CSOCK_MAX_FDS) maxfds = CSOCK_MAX_FDS;
     union fd_control control;
     struct iovec iov = {buf, len};
     /* Exactly maxfds fit: one more and the kernel cuts the control data (MSG_CTRUNC), which
@@ -184,12 +198,14 @@ ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds,
                    .controllen = maxfds ? CMSG_LEN(maxfds * sizeof(int)) : 0};
     ssize_t n = csock__recvmsg(s, &m, 0, "recv_fds");
     if (n < 0) return n;
-    struct msghdr h = {.msg_control = control.buf, .msg_controllen = m.controllen};
-    for (struct cmsghdr *c = m.controllen ? CMSG_FIRSTHDR(&h) : NULL; c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count && *nfds < maxfds; i++)
-            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    take_fds(control.buf, m.controllen, fds, maxfds, nfds);
+    if (CSOCK_UNLIKELY(m.flags & MSG_TRUNC)) {
+        /* As csock_recv: a cut datagram is an error, and the descriptors that came with it are
+         * closed rather than left to a caller who sees only the error. */
+        for (size_t i = 0; i < *nfds; i++)
+            close(fds[i]);
+        *nfds = 0;
+        return csock__datagram_cut(s, "recv_fds", len, (ssize_t)m.size, NULL);
     }
     return n;
 }

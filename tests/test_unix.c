@@ -250,10 +250,75 @@ static void bad_descriptor_passing(void)
     CHECK_STR(csock_lasterror(), "send_fds: descriptor 0 is -3");
     char buf[4];
     CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, fds, 4, NULL), CSOCK_EINVAL);
-    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, fds, 300, &n), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "recv_fds: NULL nfds");
+    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, NULL, 4, &n), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "recv_fds: NULL fds for 4 descriptors");
     csock *t = csock_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_EQ(csock_send_fds(t, "x", 1, fds, 1), CSOCK_EAFNOSUPPORT);
     csock_free(t);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+/* As csock_recv: a datagram larger than len is an error that gives its size, never a silent
+ * cut, and the descriptors that came with it are closed. */
+static void recv_fds_never_cuts_a_datagram_silently(void)
+{
+    static const int types[] = {SOCK_DGRAM, SOCK_SEQPACKET};
+    for (size_t t = 0; t < 2; t++) {
+        csock *pair[2];
+        CHECK_EQ(csock_socketpair(AF_UNIX, types[t], 0, pair), 0);
+        char buf[16];
+        int got[4];
+        size_t n = 99;
+        CHECK_EQ(csock_send(pair[0], "hello world", 11), 11);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, 5, got, 4, &n), CSOCK_EMSGSIZE);
+        CHECK_STR(csock_lasterror(), "recv_fds (unnamed): datagram of 11 bytes does not fit in 5 "
+                                     "(the first 5 are in the buffer)");
+        CHECK(memcmp(buf, "hello", 5) == 0);
+        CHECK_EQ(n, 0);
+        int p[2];
+        CHECK_EQ(pipe(p), 0);
+        int before = check_open_fds();
+        CHECK_EQ(csock_send_fds(pair[0], "hello world", 11, p, 2), 11);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, 5, got, 4, &n), CSOCK_EMSGSIZE);
+        CHECK_ERROR(CSOCK_EMSGSIZE, "datagram of 11 bytes does not fit in 5");
+        CHECK_EQ(n, 0);
+        CHECK_EQ(check_open_fds(), before); /* closed, none leaked */
+        /* The next datagram is whole, and one that fits exactly is no error. */
+        CHECK_EQ(csock_send_fds(pair[0], "hello", 5, p, 2), 5);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, 5, got, 4, &n), 5);
+        CHECK_EQ(n, 2);
+        for (size_t i = 0; i < n && i < 2; i++)
+            close(got[i]);
+        close(p[0]);
+        close(p[1]);
+        csock_free(pair[0]);
+        csock_free(pair[1]);
+    }
+}
+
+/* No message carries more than CSOCK_MAX_FDS descriptors, so any larger maxfds takes them all. */
+static void recv_fds_takes_any_maxfds(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_DGRAM, 0, pair), 0);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    int fds[CSOCK_MAX_FDS], got[CSOCK_MAX_FDS + 50];
+    for (int i = 0; i < CSOCK_MAX_FDS; i++)
+        fds[i] = p[i % 2];
+    int before = check_open_fds();
+    CHECK_EQ(csock_send_fds(pair[0], "many", 4, fds, CSOCK_MAX_FDS), 4);
+    char buf[8];
+    size_t n = 0;
+    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, CSOCK_MAX_FDS + 50, &n), 4);
+    CHECK_EQ(n, CSOCK_MAX_FDS);
+    for (size_t i = 0; i < n && i < CSOCK_MAX_FDS; i++)
+        close(got[i]);
+    CHECK_EQ(check_open_fds(), before);
+    close(p[0]);
+    close(p[1]);
     csock_free(pair[0]);
     csock_free(pair[1]);
 }
@@ -501,6 +566,8 @@ int main(void)
     RUN(peer_credentials);
     RUN(passing_descriptors);
     RUN(bad_descriptor_passing);
+    RUN(recv_fds_never_cuts_a_datagram_silently);
+    RUN(recv_fds_takes_any_maxfds);
     RUN(seqpacket_keeps_boundaries);
     RUN(unix_text_means_one_thing_everywhere);
     RUN(bad_unix_text_is_refused_alike);
