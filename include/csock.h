@@ -497,11 +497,14 @@ int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 /* Binds an AF_UNIX socket to path (any text as csock_bind takes it on an AF_UNIX socket: "unix:"
  * removed, "@name" for an abstract name, exactly as written). mode, unless 0, is given to
  * the socket file (e.g. 0660) before anyone can connect through it. With replace_stale, a
- * socket file left behind by a server that is gone is removed first, but only when connecting
- * to it is refused: a live server's path is never taken over, and a path that is not a socket
- * is never removed. Returns 0, or CSOCK_EADDRINUSE ("bind /run/app.sock: Address already in
- * use (a server is listening there)"), CSOCK_ENAMETOOLONG, CSOCK_EAFNOSUPPORT (not AF_UNIX),
- * CSOCK_EACCES, ... */
+ * socket file left behind by a server that is gone is removed first, but only when no socket is
+ * bound to it any more: a live server's path (listening or only bound, of any type) is never
+ * taken over, and a path that is not a socket is never removed. Finding out connects to nobody:
+ * the probe is a datagram socket's connect(2), which the kernel refuses for a stale file and
+ * which reaches no stream or seqpacket server, so a live server never sees a client it did not
+ * expect. Returns 0, or CSOCK_EADDRINUSE ("bind /run/app.sock: Address already in use (a server
+ * is listening there)"; for an abstract name "(another socket of this type holds the name)"),
+ * CSOCK_ENAMETOOLONG, CSOCK_EAFNOSUPPORT (not AF_UNIX), CSOCK_EACCES, ... */
 int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale);
 
 /* The identity of the process at the other end of a Unix-domain socket. */

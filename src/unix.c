@@ -21,21 +21,25 @@ static int require_unix(const csock *s, const char *op, const char *what)
 
 enum path_state { PATH_LIVE, PATH_STALE, PATH_NOT_A_SOCKET, PATH_UNKNOWN };
 
-/* What holds a Unix address that bind found in use: a server that answers, a socket file nobody
- * answers on, or something that is not a socket at all. file is its path ("" if abstract). */
-static enum path_state probe_path(const csock *s, const char *file, const csock_addr *addr)
+/* What holds the socket file that bind found in use: a live socket, a file nobody is bound to
+ * any more, or something that is not a socket at all. The probe is a datagram socket, whatever
+ * s's type, because connecting one to a path makes no connection: the kernel answers
+ * ECONNREFUSED when no socket is bound to the path, EPROTOTYPE when a stream or seqpacket socket
+ * is (listening or not), and connects (or, if that socket is connected elsewhere, EPERM) when a
+ * datagram socket is. A stream probe would be accepted by a live server as a client nobody
+ * made. (An abstract name needs no probe: it lives exactly as long as its socket.) */
+static enum path_state probe_path(const char *file, const csock_addr *addr)
 {
     struct stat st;
-    if (file[0] && lstat(file, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
-    int fd = socket(AF_UNIX, s->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lstat(file, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return PATH_UNKNOWN;
     int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
     int err = rc < 0 ? errno : 0;
     close(fd);
     if (err == ECONNREFUSED) return PATH_STALE;
-    /* Connected, or its queue is full (EAGAIN): somebody is serving there. */
-    if (err == 0 || err == EAGAIN || err == EINPROGRESS) return PATH_LIVE;
-    return PATH_UNKNOWN;
+    if (err == 0 || err == EPROTOTYPE || err == EPERM) return PATH_LIVE;
+    return PATH_UNKNOWN; /* EACCES, say: the file's state stays unknown, and it stays */
 }
 
 /* The file a Unix address names, NUL-terminated in file; "" for an abstract or unnamed one. */
@@ -61,8 +65,12 @@ int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replac
     const struct sockaddr *sa = (const struct sockaddr *)&addr->ss;
     int rc = bind(s->fd, sa, addr->len) < 0 ? csock__errno() : 0;
     const char *why = NULL;
-    if (rc == CSOCK_EADDRINUSE) {
-        switch (probe_path(s, file, addr)) {
+    if (rc == CSOCK_EADDRINUSE && !file[0]) {
+        /* Abstract names are one namespace per socket type, and a name is in use only while a
+         * socket holds it. */
+        why = " (another socket of this type holds the name)";
+    } else if (rc == CSOCK_EADDRINUSE) {
+        switch (probe_path(file, addr)) {
         case PATH_LIVE:
             why = " (a server is listening there)";
             break;
@@ -70,9 +78,7 @@ int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replac
             why = " (the path is taken by a file that is not a socket)";
             break;
         case PATH_STALE:
-            if (!file[0]) {
-                why = " (a socket holds the name without listening)"; /* abstract: no file */
-            } else if (!replace_stale) {
+            if (!replace_stale) {
                 why = " (a stale socket file: its server is gone)";
             } else if (unlink(file) == 0) {
                 rc = bind(s->fd, sa, addr->len) < 0 ? csock__errno() : 0;

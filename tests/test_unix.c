@@ -149,6 +149,81 @@ static void stale_live_and_foreign_paths(void)
     csock_free(u);
 }
 
+/* Nothing is waiting on s, a listener or a datagram socket: the probe of a second bind left no
+ * connection or datagram behind. */
+static void nothing_arrived(csock *s)
+{
+    CHECK_EQ(csock_settimeout(s, 0), 0);
+    if (csock_type(s) == SOCK_DGRAM) {
+        char b;
+        CHECK(csock_recv(s, &b, 1) < 0);
+        return;
+    }
+    csock *phantom = csock_accept(s, NULL);
+    CHECK(phantom == NULL);
+    csock_free(phantom);
+}
+
+/* Finding out whether a bound path is stale connects to nobody: a live stream or seqpacket
+ * server accepts no phantom client, a datagram server receives nothing, a socket bound but not
+ * yet listening keeps its path, and an abstract name is never probed. Stale files of every type
+ * are still replaced. */
+static void the_stale_check_disturbs_no_live_server(void)
+{
+    static const int types[] = {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM};
+    char path[128], want[220];
+    snprintf(path, sizeof path, "%s/probe.sock", dir);
+    for (size_t t = 0; t < 3; t++) {
+        csock_server_options o = {.type = types[t]};
+        csock *live = csock_create_server(path, 0, &o);
+        CHECK(live != NULL);
+        if (!live) continue;
+        for (size_t u = 0; u < 3; u++) { /* a second socket of each type tries the path */
+            csock *second = csock_socket(AF_UNIX, types[u], 0);
+            CHECK_EQ(csock_bind_unix(second, path, 0, 1), CSOCK_EADDRINUSE);
+            snprintf(want, sizeof want,
+                     "bind %s: Address already in use (a server is listening there)", path);
+            CHECK_STR(csock_lasterror(), want);
+            csock_free(second);
+            nothing_arrived(live);
+        }
+        csock_free(live); /* its file stays behind, stale: replaced */
+        live = csock_create_server(path, 0, &o);
+        CHECK(live != NULL);
+        csock_free(live);
+        unlink(path);
+    }
+
+    /* Bound, not listening yet: its path is not stale, and is not taken over. */
+    csock *early = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind_unix(early, path, 0, 0), 0);
+    csock *second = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind_unix(second, path, 0, 1), CSOCK_EADDRINUSE);
+    CHECK_ERROR(CSOCK_EADDRINUSE, "(a server is listening there)");
+    CHECK_EQ(csock_listen(early, 5), 0);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_connect(c, path, 0), 0); /* reaches early */
+    csock_settimeout(early, 5);
+    csock *accepted = csock_accept(early, NULL);
+    CHECK(accepted != NULL);
+    csock_free(accepted);
+    csock_free(c);
+    csock_free(second);
+    csock_free(early);
+    unlink(path);
+
+    char name[64];
+    snprintf(name, sizeof name, "@csock-probe-%d", (int)getpid());
+    csock *abstract = csock_create_server(name, 0, NULL);
+    CHECK(abstract != NULL);
+    CHECK(csock_create_server(name, 0, NULL) == NULL);
+    snprintf(want, sizeof want,
+             "bind %s: Address already in use (another socket of this type holds the name)", name);
+    CHECK_STR(csock_lasterror(), want);
+    if (abstract) nothing_arrived(abstract);
+    csock_free(abstract);
+}
+
 static void socket_file_mode(void)
 {
     char path[128];
@@ -562,6 +637,7 @@ int main(void)
     RUN(datagrams);
     RUN(bad_unix_addresses);
     RUN(stale_live_and_foreign_paths);
+    RUN(the_stale_check_disturbs_no_live_server);
     RUN(socket_file_mode);
     RUN(peer_credentials);
     RUN(passing_descriptors);
