@@ -493,8 +493,8 @@ typedef struct csock_msg {
     size_t len;        /* out: bytes stored (receive) or sent (send) */
     size_t size;       /* out (receive): the datagram's full size; larger than len when the
                           buffers were too small, and then flags has MSG_TRUNC */
-    int flags;         /* out (receive): MSG_TRUNC (datagram cut), MSG_CTRUNC (control data cut),
-                          MSG_EOR, MSG_OOB */
+    int flags;         /* out (receive): what happened to the message, 0 or some of MSG_TRUNC
+                          (datagram cut), MSG_CTRUNC (control data cut), MSG_EOR, MSG_OOB */
 } csock_msg;
 
 /* Sends one message (sendmsg(2)) within the timeout; MSG_NOSIGNAL is always added. Returns the
@@ -506,8 +506,10 @@ ssize_t csock_sendmsg(csock *s, csock_msg *msg, int flags);
  * msg->len), and sets msg->size, msg->flags and msg->controllen; a datagram larger than the
  * buffers is reported through MSG_TRUNC and msg->size rather than as an error. Descriptors
  * passed with SCM_RIGHTS arrive close-on-exec; if the control data was cut (MSG_CTRUNC), every
- * descriptor that did arrive is closed and the call fails with CSOCK_EMSGSIZE, so none leaks.
- * Returns as csock_recv otherwise. */
+ * descriptor that did arrive is closed and the call fails with CSOCK_EMSGSIZE, so none leaks
+ * ("recvmsg /run/a.sock: ancillary data cut to the 24-byte control buffer; 2 descriptors that
+ * arrived were closed"), with msg's other fields set for the data that came. Returns as
+ * csock_recv otherwise. */
 ssize_t csock_recvmsg(csock *s, csock_msg *msg, int flags);
 
 /* The most messages one csock_sendmany or csock_recvmany call moves. */
@@ -523,7 +525,10 @@ int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* Receives up to count messages in one system call (recvmmsg(2)): waits within the timeout for
  * the first, then takes what is already queued. Returns how many arrived (each msgs[i] filled as
- * by csock_recvmsg), at most CSOCK_BATCH_MAX; or a negative code if none did. */
+ * by csock_recvmsg), at most CSOCK_BATCH_MAX; or a negative code if none did. Every message
+ * taken off the socket is returned: one whose control data did not fit its control buffer has
+ * MSG_CTRUNC in its flags and controllen 0, and the descriptors that arrived with it are closed
+ * (none leaks), where csock_recvmsg would fail with CSOCK_EMSGSIZE. */
 int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* ---------------------------------------------------------------------------------------------
@@ -533,11 +538,14 @@ int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 /* Binds an AF_UNIX socket to path (any text as csock_bind takes it on an AF_UNIX socket: "unix:"
  * removed, "@name" for an abstract name, exactly as written). mode, unless 0, is given to
  * the socket file (e.g. 0660) before anyone can connect through it. With replace_stale, a
- * socket file left behind by a server that is gone is removed first, but only when connecting
- * to it is refused: a live server's path is never taken over, and a path that is not a socket
- * is never removed. Returns 0, or CSOCK_EADDRINUSE ("bind /run/app.sock: Address already in
- * use (a server is listening there)"), CSOCK_ENAMETOOLONG, CSOCK_EAFNOSUPPORT (not AF_UNIX),
- * CSOCK_EACCES, ... */
+ * socket file left behind by a server that is gone is removed first, but only when no socket is
+ * bound to it any more: a live server's path (listening or only bound, of any type) is never
+ * taken over, and a path that is not a socket is never removed. Finding out connects to nobody:
+ * the probe is a datagram socket's connect(2), which the kernel refuses for a stale file and
+ * which reaches no stream or seqpacket server, so a live server never sees a client it did not
+ * expect. Returns 0, or CSOCK_EADDRINUSE ("bind /run/app.sock: Address already in use (a server
+ * is listening there)"; for an abstract name "(another socket of this type holds the name)"),
+ * CSOCK_ENAMETOOLONG, CSOCK_EAFNOSUPPORT (not AF_UNIX), CSOCK_EACCES, ... */
 int csock_bind_unix(csock *s, const char *path, int mode, int replace_stale);
 
 /* The identity of the process at the other end of a Unix-domain socket. */
@@ -561,9 +569,16 @@ int csock_getpeercred(csock *s, csock_cred *out);
 ssize_t csock_send_fds(csock *s, const void *buf, size_t len, const int *fds, size_t nfds);
 
 /* Receives up to len bytes and up to maxfds descriptors (close-on-exec), like Python's
- * socket.recv_fds. *nfds (may not be NULL) is set to how many arrived, stored in fds. More
- * descriptors than maxfds is an error, CSOCK_EMSGSIZE, and every descriptor that arrived with
- * that message is closed: none leaks. Returns the bytes received, or as csock_recvmsg. */
+ * socket.recv_fds. *nfds (may not be NULL) is set to how many arrived, stored in fds (which may
+ * be NULL when maxfds is 0). Any maxfds is taken; no message carries more than
+ * CSOCK_MAX_FDS, so fds needs room for maxfds or CSOCK_MAX_FDS descriptors, whichever is fewer.
+ * More descriptors than maxfds is an error, CSOCK_EMSGSIZE, and every descriptor that arrived with
+ * that message is closed: none leaks. On a datagram or seqpacket socket, as csock_recv, a datagram
+ * larger than len is never cut silently: CSOCK_EMSGSIZE, buf holds its first len bytes, the message
+ * gives its size
+ * ("recv_fds (unnamed): datagram of 11 bytes does not fit in 5 (the first 5 are in the buffer)"),
+ * and the descriptors that came with it are closed (*nfds 0). Returns the bytes received, or
+ * CSOCK_EINVAL (NULL nfds, NULL fds with maxfds over 0), or as csock_recvmsg. */
 ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds, size_t *nfds);
 
 /* ---------------------------------------------------------------------------------------------

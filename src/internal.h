@@ -115,6 +115,11 @@ int csock__connect_addr(csock *s, const csock_addr *addr, const char **why);
 
 /* ---- sending everything (io.c) ---- */
 
+/* Records that a datagram of size bytes did not fit in len (the buffer holds its start), naming
+ * from or else the peer; nothing is cut silently. Returns CSOCK_EMSGSIZE. */
+ssize_t csock__datagram_cut(csock *s, const char *op, size_t len, ssize_t size,
+                            const csock_addr *from);
+
 /* Sends all len bytes (completing partial writes) by the deadline (0: none), adding what went
  * out to *done. *lowered as for csock__wait_again; the caller restores. Returns 0 or a code
  * (nothing recorded). */

@@ -54,9 +54,8 @@ static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const c
     return n;
 }
 
-/* Reports a datagram larger than the buffer: the buffer holds its start, the caller learns its
- * size, and nothing is cut silently. */
-static ssize_t truncated(csock *s, const char *op, size_t len, ssize_t size, const csock_addr *from)
+ssize_t csock__datagram_cut(csock *s, const char *op, size_t len, ssize_t size,
+                            const csock_addr *from)
 {
     char where[CSOCK_ADDRSTRLEN];
     const csock_addr *who = from && from->len ? from : &s->peer;
@@ -77,7 +76,7 @@ static ssize_t recv_from(csock *s, void *buf, size_t len, int flags, csock_addr 
     struct transfer t = {buf, len, from, 0};
     n = csock__retrying(s, SO_RCVTIMEO, flags | (want_size ? MSG_TRUNC : 0), call_recvfrom, &t);
     if (from) from->len = n >= 0 ? t.addrlen : 0;
-    if (CSOCK_UNLIKELY(want_size && n > (ssize_t)len)) n = truncated(s, op, len, n, from);
+    if (CSOCK_UNLIKELY(want_size && n > (ssize_t)len)) n = csock__datagram_cut(s, op, len, n, from);
     if (csock__tracing()) csock__trace_count(op, len, n, "bytes");
     if (CSOCK_UNLIKELY(n < 0) && n != CSOCK_EMSGSIZE) csock__fail((int)n, op, &s->peer);
     return n;

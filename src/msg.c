@@ -65,10 +65,11 @@ static int close_passed_fds(struct msghdr *h)
 }
 
 /* Fills a message's "out" fields after the kernel received n bytes into it (n is the full size
- * when MSG_TRUNC was asked for). Returns 0, or CSOCK_EMSGSIZE (recorded) when control data was
- * cut: the descriptors that did arrive are closed so none leaks. */
-static int from_msghdr(csock *s, csock_msg *m, struct msghdr *h, size_t n, int asked_size,
-                       const char *op)
+ * when MSG_TRUNC was asked for). flags keeps what the kernel says happened to the message, not
+ * the MSG_CMSG_CLOEXEC it echoes back. When the control data was cut (MSG_CTRUNC), the
+ * descriptors that did arrive are closed so none leaks, and controllen is 0. Returns how many
+ * were closed, or -1 when nothing was cut. */
+static int from_msghdr(csock_msg *m, struct msghdr *h, size_t n, int asked_size)
 {
     m->size = n;
     m->len = n;
@@ -77,20 +78,29 @@ static int from_msghdr(csock *s, csock_msg *m, struct msghdr *h, size_t n, int a
         size_t room = iov_total(m);
         if (n > room) m->len = room;
     }
-    m->flags = h->msg_flags;
+    m->flags = h->msg_flags & ~MSG_CMSG_CLOEXEC;
     m->controllen = h->msg_controllen;
     if (m->addr) m->addr->len = h->msg_name ? h->msg_namelen : 0;
     if (CSOCK_UNLIKELY(h->msg_flags & MSG_CTRUNC)) {
-        int closed = close_passed_fds(h);
         m->controllen = 0;
-        char where[CSOCK_ADDRSTRLEN];
-        return csock__failf(CSOCK_EMSGSIZE,
-                            "%s %s: ancillary data cut to the %zu-byte control buffer; %d "
-                            "descriptor%s that arrived closed",
-                            op, csock__addr_text(&s->peer, where), (size_t)h->msg_controllen,
-                            closed, closed == 1 ? " was" : "s were");
+        return close_passed_fds(h);
     }
-    return 0;
+    return -1;
+}
+
+/* Records the failure of a receive whose control data was cut to controllen bytes; closed
+ * descriptors that did arrive with it were closed. Returns CSOCK_EMSGSIZE. */
+static int control_cut(csock *s, size_t controllen, int closed, const char *op)
+{
+    char where[CSOCK_ADDRSTRLEN], fate[64];
+    if (closed == 0)
+        snprintf(fate, sizeof fate, "no descriptor arrived");
+    else
+        snprintf(fate, sizeof fate, "%d descriptor%s that arrived %s closed", closed,
+                 closed == 1 ? "" : "s", closed == 1 ? "was" : "were");
+    return csock__failf(CSOCK_EMSGSIZE,
+                        "%s %s: ancillary data cut to the %zu-byte control buffer; %s", op,
+                        csock__addr_text(&s->peer, where), controllen, fate);
 }
 
 static ssize_t call_sendmsg(csock *s, void *args, int flags)
@@ -147,8 +157,8 @@ ssize_t csock__recvmsg(csock *s, csock_msg *msg, int flags, const char *op)
     int asked_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
     n = csock__retrying(s, SO_RCVTIMEO, flags | (asked_size ? MSG_TRUNC : 0), call_recvmsg, &h);
     if (n >= 0) {
-        int rc = from_msghdr(s, msg, &h, (size_t)n, asked_size, op);
-        n = rc < 0 ? rc : (ssize_t)msg->len;
+        int closed = from_msghdr(msg, &h, (size_t)n, asked_size);
+        n = closed < 0 ? (ssize_t)msg->len : control_cut(s, h.msg_controllen, closed, op);
     } else {
         msg->len = msg->size = 0;
         msg->controllen = 0;
@@ -311,14 +321,12 @@ int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags)
     int asked_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
     ssize_t n =
         csock__retrying(s, SO_RCVTIMEO, flags | (asked_size ? MSG_TRUNC : 0), call_recvmmsg, &b);
-    /* Every message is filled in, so that a cut control message anywhere in the batch has its
-     * descriptors closed; the first such cut is the call's error. */
-    for (ssize_t i = 0; i < n; i++) {
-        int cut = from_msghdr(s, &msgs[i], &b.h[i].msg_hdr, b.h[i].msg_len, asked_size, "recvmany");
-        if (cut < 0 && rc == 0) rc = cut;
-    }
-    if (rc < 0) n = rc;
+    /* Every datagram taken off the socket is returned, whatever happened to the others: one
+     * whose control data was cut is flagged MSG_CTRUNC (its descriptors closed), not an error
+     * that would lose the rest of the batch. */
+    for (ssize_t i = 0; i < n; i++)
+        from_msghdr(&msgs[i], &b.h[i].msg_hdr, b.h[i].msg_len, asked_size);
     if (csock__tracing()) csock__trace_count("recvmany", b.count, n, "messages");
-    if (n < 0 && rc == 0) csock__fail((int)n, "recvmany", &s->peer);
+    if (n < 0) csock__fail((int)n, "recvmany", &s->peer);
     return (int)n;
 }

@@ -21,21 +21,25 @@ static int require_unix(const csock *s, const char *op, const char *what)
 
 enum path_state { PATH_LIVE, PATH_STALE, PATH_NOT_A_SOCKET, PATH_UNKNOWN };
 
-/* What holds a Unix address that bind found in use: a server that answers, a socket file nobody
- * answers on, or something that is not a socket at all. file is its path ("" if abstract). */
-static enum path_state probe_path(const csock *s, const char *file, const csock_addr *addr)
+/* What holds the socket file that bind found in use: a live socket, a file nobody is bound to
+ * any more, or something that is not a socket at all. The probe is a datagram socket, whatever
+ * s's type, because connecting one to a path makes no connection: the kernel answers
+ * ECONNREFUSED when no socket is bound to the path, EPROTOTYPE when a stream or seqpacket socket
+ * is (listening or not), and connects (or, if that socket is connected elsewhere, EPERM) when a
+ * datagram socket is. A stream probe would be accepted by a live server as a client nobody
+ * made. (An abstract name needs no probe: it lives exactly as long as its socket.) */
+static enum path_state probe_path(const char *file, const csock_addr *addr)
 {
     struct stat st;
-    if (file[0] && lstat(file, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
-    int fd = socket(AF_UNIX, s->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lstat(file, &st) == 0 && !S_ISSOCK(st.st_mode)) return PATH_NOT_A_SOCKET;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return PATH_UNKNOWN;
     int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
     int err = rc < 0 ? errno : 0;
     close(fd);
     if (err == ECONNREFUSED) return PATH_STALE;
-    /* Connected, or its queue is full (EAGAIN): somebody is serving there. */
-    if (err == 0 || err == EAGAIN || err == EINPROGRESS) return PATH_LIVE;
-    return PATH_UNKNOWN;
+    if (err == 0 || err == EPROTOTYPE || err == EPERM) return PATH_LIVE;
+    return PATH_UNKNOWN; /* EACCES, say: the file's state stays unknown, and it stays */
 }
 
 /* The file a Unix address names, NUL-terminated in file; "" for an abstract or unnamed one. */
@@ -61,8 +65,12 @@ int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replac
     const struct sockaddr *sa = (const struct sockaddr *)&addr->ss;
     int rc = bind(s->fd, sa, addr->len) < 0 ? csock__errno() : 0;
     const char *why = NULL;
-    if (rc == CSOCK_EADDRINUSE) {
-        switch (probe_path(s, file, addr)) {
+    if (rc == CSOCK_EADDRINUSE && !file[0]) {
+        /* Abstract names are one namespace per socket type, and a name is in use only while a
+         * socket holds it. */
+        why = " (another socket of this type holds the name)";
+    } else if (rc == CSOCK_EADDRINUSE) {
+        switch (probe_path(file, addr)) {
         case PATH_LIVE:
             why = " (a server is listening there)";
             break;
@@ -70,9 +78,7 @@ int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replac
             why = " (the path is taken by a file that is not a socket)";
             break;
         case PATH_STALE:
-            if (!file[0]) {
-                why = " (a socket holds the name without listening)"; /* abstract: no file */
-            } else if (!replace_stale) {
+            if (!replace_stale) {
                 why = " (a stale socket file: its server is gone)";
             } else if (unlink(file) == 0) {
                 rc = bind(s->fd, sa, addr->len) < 0 ? csock__errno() : 0;
@@ -165,15 +171,29 @@ ssize_t csock_send_fds(csock *s, const void *buf, size_t len, const int *fds, si
     return csock__sendmsg(s, &m, 0, "send_fds");
 }
 
+/* Stores the descriptors of a received message's SCM_RIGHTS data in fds (up to maxfds), counting
+ * them in *nfds. */
+static void take_fds(const void *control, size_t controllen, int *fds, size_t maxfds, size_t *nfds)
+{
+    struct msghdr h = {.msg_control = (void *)control, .msg_controllen = controllen};
+    for (struct cmsghdr *c = controllen ? CMSG_FIRSTHDR(&h) : NULL; c; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count && *nfds < maxfds; i++)
+            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+}
+
 ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds, size_t *nfds)
 {
     if (nfds) *nfds = 0;
     int rc = require_unix(s, "recv_fds", "passing descriptors");
     if (rc < 0) return rc;
-    if (!nfds || (!fds && maxfds > 0) || maxfds > CSOCK_MAX_FDS)
-        return csock__failf(CSOCK_EINVAL,
-                            "recv_fds: needs nfds, and fds for 0 to %d descriptors (asked %zu)",
-                            CSOCK_MAX_FDS, maxfds);
+    if (!nfds) return csock__failf(CSOCK_EINVAL, "recv_fds: NULL nfds");
+    if (!fds && maxfds > 0)
+        return csock__failf(CSOCK_EINVAL, "recv_fds: NULL fds for %zu descriptors", maxfds);
+    /* No message carries more than CSOCK_MAX_FDS: room for that many holds any message. */
+    if (maxfds > CSOCK_MAX_FDS) maxfds = CSOCK_MAX_FDS;
     union fd_control control;
     struct iovec iov = {buf, len};
     /* Exactly maxfds fit: one more and the kernel cuts the control data (MSG_CTRUNC), which
@@ -184,12 +204,14 @@ ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds,
                    .controllen = maxfds ? CMSG_LEN(maxfds * sizeof(int)) : 0};
     ssize_t n = csock__recvmsg(s, &m, 0, "recv_fds");
     if (n < 0) return n;
-    struct msghdr h = {.msg_control = control.buf, .msg_controllen = m.controllen};
-    for (struct cmsghdr *c = m.controllen ? CMSG_FIRSTHDR(&h) : NULL; c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count && *nfds < maxfds; i++)
-            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    take_fds(control.buf, m.controllen, fds, maxfds, nfds);
+    if (CSOCK_UNLIKELY(m.flags & MSG_TRUNC)) {
+        /* As csock_recv: a cut datagram is an error, and the descriptors that came with it are
+         * closed rather than left to a caller who sees only the error. */
+        for (size_t i = 0; i < *nfds; i++)
+            close(fds[i]);
+        *nfds = 0;
+        return csock__datagram_cut(s, "recv_fds", len, (ssize_t)m.size, NULL);
     }
     return n;
 }

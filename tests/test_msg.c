@@ -157,18 +157,94 @@ static void cut_control_data_leaks_nothing(void)
     int before = check_open_fds();
     send_fds(pair[0], three, 3);
     union {
-        char buf[CMSG_SPACE(sizeof(int))]; /* room for one descriptor of three */
+        char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } control;
     char byte;
     struct iovec one = {&byte, 1};
-    csock_msg r = {.iov = &one, .iovcnt = 1, .control = control.buf, .controllen = sizeof control};
+    /* Room for exactly one descriptor of three. */
+    csock_msg r = {
+        .iov = &one, .iovcnt = 1, .control = control.buf, .controllen = CMSG_LEN(sizeof(int))};
     CHECK_EQ(csock_recvmsg(pair[1], &r, 0), CSOCK_EMSGSIZE);
-    CHECK_ERROR(CSOCK_EMSGSIZE, "ancillary data cut to the");
-    CHECK_ERROR(CSOCK_EMSGSIZE, "that arrived closed");
+    char want[160];
+    snprintf(want, sizeof want,
+             "ancillary data cut to the %zu-byte control buffer; 1 descriptor that arrived was "
+             "closed",
+             (size_t)CMSG_LEN(sizeof(int)));
+    CHECK_ERROR(CSOCK_EMSGSIZE, want);
     CHECK_EQ(check_open_fds(), before);
+    /* The padding of CMSG_SPACE holds a second one: both are closed, said in the plural. */
+    send_fds(pair[0], three, 3);
+    r = (csock_msg){.iov = &one, .iovcnt = 1, .control = control.buf, .controllen = sizeof control};
+    CHECK_EQ(csock_recvmsg(pair[1], &r, 0), CSOCK_EMSGSIZE);
+    snprintf(want, sizeof want,
+             "ancillary data cut to the %zu-byte control buffer; 2 descriptors that arrived were "
+             "closed",
+             sizeof control);
+    CHECK_ERROR(CSOCK_EMSGSIZE, want);
+    CHECK_EQ(check_open_fds(), before);
+    /* In a batch, the cut message comes back flagged MSG_CTRUNC with its descriptors closed,
+     * and so does every other datagram the call took off the socket, wherever the cut one is. */
+    for (int cut_at = 0; cut_at < 3; cut_at++) {
+        for (int i = 0; i < 3; i++) {
+            if (i == cut_at)
+                send_fds(pair[0], three, 3); /* one byte, "x" */
+            else
+                CHECK_EQ(csock_send(pair[0], i == 0 ? "first" : "third", 5), 5);
+        }
+        char data[3][16];
+        union {
+            char buf[CMSG_SPACE(sizeof(int))]; /* room for one descriptor */
+            struct cmsghdr align;
+        } control[3];
+        struct iovec iov[3];
+        csock_msg m[3];
+        for (int i = 0; i < 3; i++) {
+            iov[i] = (struct iovec){data[i], sizeof data[i]};
+            m[i] = (csock_msg){.iov = &iov[i],
+                               .iovcnt = 1,
+                               .control = control[i].buf,
+                               .controllen = sizeof control[i]};
+        }
+        CHECK_EQ(csock_recvmany(pair[1], m, 3, 0), 3);
+        for (int i = 0; i < 3; i++) {
+            if (i == cut_at) {
+                CHECK_EQ(m[i].len, 1);
+                CHECK_EQ(m[i].flags, MSG_CTRUNC);
+                CHECK_EQ(m[i].controllen, 0);
+            } else {
+                CHECK_EQ(m[i].len, 5);
+                CHECK(memcmp(data[i], i == 0 ? "first" : "third", 5) == 0);
+                CHECK_EQ(m[i].flags, 0);
+            }
+        }
+        CHECK_EQ(check_open_fds(), before);
+    }
     close(p[0]);
     close(p[1]);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+/* msg.flags says what happened to the message, nothing else: no flag the library asked for. */
+static void flags_say_only_what_happened(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_DGRAM, 0, pair), 0);
+    char buf[8];
+    struct iovec iov = {buf, sizeof buf};
+    csock_msg m = {.iov = &iov, .iovcnt = 1};
+    CHECK_EQ(csock_send(pair[0], "whole", 5), 5);
+    CHECK_EQ(csock_recvmsg(pair[1], &m, 0), 5);
+    CHECK_EQ(m.flags, 0);
+    CHECK_EQ(csock_send(pair[0], "longer than eight", 17), 17);
+    m = (csock_msg){.iov = &iov, .iovcnt = 1};
+    CHECK_EQ(csock_recvmsg(pair[1], &m, 0), 8);
+    CHECK_EQ(m.flags, MSG_TRUNC);
+    CHECK_EQ(csock_send(pair[0], "whole", 5), 5);
+    m = (csock_msg){.iov = &iov, .iovcnt = 1};
+    CHECK_EQ(csock_recvmany(pair[1], &m, 1, 0), 1);
+    CHECK_EQ(m.flags, 0);
     csock_free(pair[0]);
     csock_free(pair[1]);
 }
@@ -359,6 +435,7 @@ int main(void)
     RUN(scatter_gather);
     RUN(descriptors_arrive_close_on_exec);
     RUN(cut_control_data_leaks_nothing);
+    RUN(flags_say_only_what_happened);
     RUN(batches);
     RUN(segmented_batches);
     RUN(bad_messages);

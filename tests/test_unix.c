@@ -151,6 +151,81 @@ static void stale_live_and_foreign_paths(void)
     csock_free(u);
 }
 
+/* Nothing is waiting on s, a listener or a datagram socket: the probe of a second bind left no
+ * connection or datagram behind. */
+static void nothing_arrived(csock *s)
+{
+    CHECK_EQ(csock_settimeout(s, 0), 0);
+    if (csock_type(s) == SOCK_DGRAM) {
+        char b;
+        CHECK(csock_recv(s, &b, 1) < 0);
+        return;
+    }
+    csock *phantom = csock_accept(s, NULL);
+    CHECK(phantom == NULL);
+    csock_free(phantom);
+}
+
+/* Finding out whether a bound path is stale connects to nobody: a live stream or seqpacket
+ * server accepts no phantom client, a datagram server receives nothing, a socket bound but not
+ * yet listening keeps its path, and an abstract name is never probed. Stale files of every type
+ * are still replaced. */
+static void the_stale_check_disturbs_no_live_server(void)
+{
+    static const int types[] = {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM};
+    char path[128], want[220];
+    snprintf(path, sizeof path, "%s/probe.sock", dir);
+    for (size_t t = 0; t < 3; t++) {
+        csock_server_options o = {.type = types[t]};
+        csock *live = csock_create_server(path, 0, &o);
+        CHECK(live != NULL);
+        if (!live) continue;
+        for (size_t u = 0; u < 3; u++) { /* a second socket of each type tries the path */
+            csock *second = csock_socket(AF_UNIX, types[u], 0);
+            CHECK_EQ(csock_bind_unix(second, path, 0, 1), CSOCK_EADDRINUSE);
+            snprintf(want, sizeof want,
+                     "bind %s: Address already in use (a server is listening there)", path);
+            CHECK_STR(csock_lasterror(), want);
+            csock_free(second);
+            nothing_arrived(live);
+        }
+        csock_free(live); /* its file stays behind, stale: replaced */
+        live = csock_create_server(path, 0, &o);
+        CHECK(live != NULL);
+        csock_free(live);
+        unlink(path);
+    }
+
+    /* Bound, not listening yet: its path is not stale, and is not taken over. */
+    csock *early = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind_unix(early, path, 0, 0), 0);
+    csock *second = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_bind_unix(second, path, 0, 1), CSOCK_EADDRINUSE);
+    CHECK_ERROR(CSOCK_EADDRINUSE, "(a server is listening there)");
+    CHECK_EQ(csock_listen(early, 5), 0);
+    csock *c = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(csock_connect(c, path, 0), 0); /* reaches early */
+    csock_settimeout(early, 5);
+    csock *accepted = csock_accept(early, NULL);
+    CHECK(accepted != NULL);
+    csock_free(accepted);
+    csock_free(c);
+    csock_free(second);
+    csock_free(early);
+    unlink(path);
+
+    char name[64];
+    snprintf(name, sizeof name, "@csock-probe-%d", (int)getpid());
+    csock *abstract = csock_create_server(name, 0, NULL);
+    CHECK(abstract != NULL);
+    CHECK(csock_create_server(name, 0, NULL) == NULL);
+    snprintf(want, sizeof want,
+             "bind %s: Address already in use (another socket of this type holds the name)", name);
+    CHECK_STR(csock_lasterror(), want);
+    if (abstract) nothing_arrived(abstract);
+    csock_free(abstract);
+}
+
 static void socket_file_mode(void)
 {
     char path[128];
@@ -260,10 +335,75 @@ static void bad_descriptor_passing(void)
     CHECK_STR(csock_lasterror(), "send_fds: descriptor 0 is -3");
     char buf[4];
     CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, fds, 4, NULL), CSOCK_EINVAL);
-    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, fds, 300, &n), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "recv_fds: NULL nfds");
+    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, NULL, 4, &n), CSOCK_EINVAL);
+    CHECK_STR(csock_lasterror(), "recv_fds: NULL fds for 4 descriptors");
     csock *t = csock_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_EQ(csock_send_fds(t, "x", 1, fds, 1), CSOCK_EAFNOSUPPORT);
     csock_free(t);
+    csock_free(pair[0]);
+    csock_free(pair[1]);
+}
+
+/* As csock_recv: a datagram larger than len is an error that gives its size, never a silent
+ * cut, and the descriptors that came with it are closed. */
+static void recv_fds_never_cuts_a_datagram_silently(void)
+{
+    static const int types[] = {SOCK_DGRAM, SOCK_SEQPACKET};
+    for (size_t t = 0; t < 2; t++) {
+        csock *pair[2];
+        CHECK_EQ(csock_socketpair(AF_UNIX, types[t], 0, pair), 0);
+        char buf[16];
+        int got[4];
+        size_t n = 99;
+        CHECK_EQ(csock_send(pair[0], "hello world", 11), 11);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, 5, got, 4, &n), CSOCK_EMSGSIZE);
+        CHECK_STR(csock_lasterror(), "recv_fds (unnamed): datagram of 11 bytes does not fit in 5 "
+                                     "(the first 5 are in the buffer)");
+        CHECK(memcmp(buf, "hello", 5) == 0);
+        CHECK_EQ(n, 0);
+        int p[2];
+        CHECK_EQ(pipe(p), 0);
+        int before = check_open_fds();
+        CHECK_EQ(csock_send_fds(pair[0], "hello world", 11, p, 2), 11);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, 5, got, 4, &n), CSOCK_EMSGSIZE);
+        CHECK_ERROR(CSOCK_EMSGSIZE, "datagram of 11 bytes does not fit in 5");
+        CHECK_EQ(n, 0);
+        CHECK_EQ(check_open_fds(), before); /* closed, none leaked */
+        /* The next datagram is whole, and one that fits exactly is no error. */
+        CHECK_EQ(csock_send_fds(pair[0], "hello", 5, p, 2), 5);
+        CHECK_EQ(csock_recv_fds(pair[1], buf, 5, got, 4, &n), 5);
+        CHECK_EQ(n, 2);
+        for (size_t i = 0; i < n && i < 2; i++)
+            close(got[i]);
+        close(p[0]);
+        close(p[1]);
+        csock_free(pair[0]);
+        csock_free(pair[1]);
+    }
+}
+
+/* No message carries more than CSOCK_MAX_FDS descriptors, so any larger maxfds takes them all. */
+static void recv_fds_takes_any_maxfds(void)
+{
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_DGRAM, 0, pair), 0);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    int fds[CSOCK_MAX_FDS], got[CSOCK_MAX_FDS + 50];
+    for (int i = 0; i < CSOCK_MAX_FDS; i++)
+        fds[i] = p[i % 2];
+    int before = check_open_fds();
+    CHECK_EQ(csock_send_fds(pair[0], "many", 4, fds, CSOCK_MAX_FDS), 4);
+    char buf[8];
+    size_t n = 0;
+    CHECK_EQ(csock_recv_fds(pair[1], buf, sizeof buf, got, CSOCK_MAX_FDS + 50, &n), 4);
+    CHECK_EQ(n, CSOCK_MAX_FDS);
+    for (size_t i = 0; i < n && i < CSOCK_MAX_FDS; i++)
+        close(got[i]);
+    CHECK_EQ(check_open_fds(), before);
+    close(p[0]);
+    close(p[1]);
     csock_free(pair[0]);
     csock_free(pair[1]);
 }
@@ -549,10 +689,13 @@ int main(void)
     RUN(datagrams);
     RUN(bad_unix_addresses);
     RUN(stale_live_and_foreign_paths);
+    RUN(the_stale_check_disturbs_no_live_server);
     RUN(socket_file_mode);
     RUN(peer_credentials);
     RUN(passing_descriptors);
     RUN(bad_descriptor_passing);
+    RUN(recv_fds_never_cuts_a_datagram_silently);
+    RUN(recv_fds_takes_any_maxfds);
     RUN(seqpacket_keeps_boundaries);
     RUN(unix_text_means_one_thing_everywhere);
     RUN(bad_unix_text_is_refused_alike);
