@@ -447,4 +447,22 @@ r = run(["-s", f"127.0.0.1:{src_port}", "connect", f"127.0.0.1:{s.port}"], b"")
 s.finish()
 check("-s 127.0.0.1:PORT: from that port", r.returncode == 0 and s.peer[1] == src_port,
       (s.peer, r.stderr))
+# ---- standard descriptors closed ----
+# Started with standard input, output or error closed, csock must not take the connection's
+# socket for one of them: the server would get its own bytes back, or csock's messages.
+def greet_and_collect(conn):
+    conn.sendall(b"hello from the server\n")
+    return recv_all(conn)
+
+
+for name, redirect, data in [("standard output", ">&-", b"sent"),
+                             ("standard error", "2>&-", b"sent"),
+                             ("standard input", "<&-", b"")]:
+    s = Server(greet_and_collect)
+    feed = "" if data == b"" else "printf sent | "
+    r = subprocess.run(["sh", "-c", f'{feed}exec "$0" -v connect 127.0.0.1:{s.port} {redirect}',
+                        CSOCK], capture_output=True, timeout=TIMEOUT)
+    got = s.finish()
+    check(f"{name} closed: the server gets only what was sent, and csock ends well",
+          r.returncode == 0 and got == data, (r.returncode, got, r.stderr))
 done()
