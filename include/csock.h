@@ -463,11 +463,15 @@ ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
 
 /* Sends count bytes of the open file fd, starting at offset, over a stream socket, with the
  * kernel's sendfile(2) so the data is not copied through the program; where the kernel cannot
- * (fd is a pipe, say), it reads and sends instead. count 0 means to the end of the file. With a
- * timeout, the whole call has one deadline, as csock_sendall. Returns 0 when everything was
- * sent; *sent (unless NULL) says how many bytes went, also on failure. Errors: CSOCK_EINVAL (not
- * a stream socket, a negative offset), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA
- * (the file ended before count bytes), or as csock_sendall: a peer that is gone is CSOCK_EPIPE
+ * (fd is a pipe, say), it reads and sends instead. count 0 means to the end of the input, as
+ * Python's count=None: a regular file's size says where that is; a pipe, a device or a file
+ * that reports size 0 (a /proc file) is sent until a read finds its end. (An input that never
+ * ends, /dev/zero, is sent until the deadline or an error.) With a timeout, the whole call has
+ * one deadline, as csock_sendall. Returns 0 when everything was sent; *sent (unless NULL) says
+ * how many bytes went, also on failure. Errors: CSOCK_EINVAL (not a stream socket, a negative
+ * offset), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA (the input ended before count
+ * bytes: "sendfile 127.0.0.1:80: fd 5 ended after 500 of 800 bytes"), or as csock_sendall: a
+ * peer that is gone is CSOCK_EPIPE
  * or CSOCK_ECONNRESET, never SIGPIPE (sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is blocked in
  * the calling thread for the call, and the mask is as it was when it returns). */
 int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent);

@@ -15,9 +15,10 @@
 /* The fallback's buffer: big enough to keep the socket busy, small enough for any stack. */
 #define CHUNK 32768
 
-/* Reads and sends from fd at *offset (or from its current position when it cannot seek). */
-static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int64_t deadline,
-                         int *lowered, size_t *done, int *ended)
+/* Reads and sends from fd at *offset (or from its current position when it cannot seek), count
+ * bytes, or with to_end until the input ends. */
+static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int to_end,
+                         int64_t deadline, int *lowered, size_t *done, int *ended)
 {
     char buf[CHUNK];
     int seekable = 1;
@@ -30,6 +31,7 @@ static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int64_t 
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return csock__errno();
+        if (n == 0 && to_end) return 0;
         if (n == 0) {
             *ended = 1;
             return CSOCK_ENODATA;
@@ -86,7 +88,9 @@ static void unblock_sigpipe(const struct sigpipe_guard *g, int raised)
     if (!g->was_blocked) pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-static int send_file(csock *s, int fd, off_t offset, size_t count, size_t *done, int *ended)
+/* Sends count bytes of fd from offset, or with to_end (count then SIZE_MAX) until it ends. */
+static int send_file(csock *s, int fd, off_t offset, size_t count, int to_end, size_t *done,
+                     int *ended)
 {
     int64_t deadline = csock__deadline(s, 0);
     int lowered = 0, rc = 0, raised = 0;
@@ -99,6 +103,8 @@ static int send_file(csock *s, int fd, off_t offset, size_t count, size_t *done,
             count -= (size_t)n;
             if (count > 0 && (rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0)
                 break;
+        } else if (n == 0 && to_end) {
+            break;
         } else if (n == 0) {
             *ended = 1;
             rc = CSOCK_ENODATA;
@@ -109,7 +115,7 @@ static int send_file(csock *s, int fd, off_t offset, size_t count, size_t *done,
                    *done == 0) {
             /* This kind of file cannot be spliced from an offset (a pipe, say): move it through
              * a buffer instead. */
-            rc = read_and_send(s, fd, &offset, count, deadline, &lowered, done, ended);
+            rc = read_and_send(s, fd, &offset, count, to_end, deadline, &lowered, done, ended);
             break;
         } else {
             raised = errno == EPIPE;
@@ -138,28 +144,33 @@ int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent)
         rc = fd < 0 ? CSOCK_EBADF : csock__errno();
         return csock__failf(rc, "sendfile fd %d: %s", fd, csock_strerror(rc));
     }
-    if (count == 0 && S_ISREG(st.st_mode))
-        count = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
+    /* count 0: to the end. A regular file's size says where that is; what has no size (a pipe,
+     * a device) or says 0 although it holds text (a /proc file) is sent until it ends. */
+    int to_end = count == 0 && !(S_ISREG(st.st_mode) && st.st_size > 0);
+    if (to_end)
+        count = SIZE_MAX;
     else if (count == 0)
-        return csock__failf(CSOCK_EINVAL,
-                            "sendfile fd %d: count 0 (to the end) needs a regular file", fd);
+        count = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
     int ended = 0;
-    rc = send_file(s, fd, offset, count, &done, &ended);
+    rc = send_file(s, fd, offset, count, to_end, &done, &ended);
     if (sent) *sent = done;
+    /* How much was asked, for the trace and the messages: "of 800 bytes", or nothing. */
+    char asked[40] = "";
+    if (!to_end) snprintf(asked, sizeof asked, " of %zu", count);
     if (csock__tracing()) {
         if (rc < 0)
-            csock__trace("sendfile fd %d %zu -> %s after %zu bytes", fd, count, csock_strerror(rc),
-                         done);
+            csock__trace("sendfile fd %d -> %s after %zu%s bytes", fd, csock_strerror(rc), done,
+                         asked);
         else
-            csock__trace("sendfile fd %d %zu -> ok", fd, count);
+            csock__trace("sendfile fd %d -> ok, %zu bytes", fd, done);
     }
     if (rc < 0) {
         char where[CSOCK_ADDRSTRLEN];
         if (ended)
-            return csock__failf(rc, "sendfile %s: fd %d ended after %zu of %zu bytes",
-                                csock__addr_text(&s->peer, where), fd, done, count);
-        return csock__failf(rc, "sendfile %s: %s after %zu of %zu bytes",
-                            csock__addr_text(&s->peer, where), csock_strerror(rc), done, count);
+            return csock__failf(rc, "sendfile %s: fd %d ended after %zu%s bytes",
+                                csock__addr_text(&s->peer, where), fd, done, asked);
+        return csock__failf(rc, "sendfile %s: %s after %zu%s bytes",
+                            csock__addr_text(&s->peer, where), csock_strerror(rc), done, asked);
     }
     return 0;
 }
