@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fronts CMake: `make`, `make demo`, `make test`, `make bench`, `make install PREFIX=...`.
 # Each variable counts on every run: BUILD picks the build directory, CMAKE_FLAGS are the ones
 # that directory is configured with (different ones configure it afresh), PREFIX is where

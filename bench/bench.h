@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the benchmarks share: a clock, a median, and pinning the process to one core. */
 #ifndef CSOCK_BENCH_H
 #define CSOCK_BENCH_H

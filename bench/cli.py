@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The csock tool against OpenBSD netcat and socat: 1 GiB over loopback TCP to /dev/null on the
 receiver's standard output, each tool to itself, with the sender's standard input a file, then
 a pipe (cat writing the file into it). Runs interleaved; the median wall time of each tool is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Datagrams per second over loopback UDP, csock against raw system calls, one datagram per call
  * and in batches of 32 (raw: sendmmsg/recvmmsg, and a segmented send with UDP_SEGMENT), side by
  * side in one run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Echo servers side by side: csock's echo-server against the same server on raw epoll, libuv
 and libevent. The server runs on core 0 and the load generator on core 1.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A load generator for echo servers, on raw epoll so that it costs as little as possible.
  *
  *   loadgen echo HOST PORT CONNECTIONS SIZE SECONDS

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the benchmarks against the build in $1 and keeps the reports in bench/results/.
 set -eu
 build=${1:-build}

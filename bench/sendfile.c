@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A file over loopback TCP: csock_sendfile against a read/send loop (64 KiB buffer), both ends on
  * one core, median of several interleaved rounds.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A soak: many connect/echo/close cycles with the blocking API and with streams on a loop against
  * the server framework, then many calls that fail (a refused connection, bad numeric addresses,
  * a port in use, a numeric-only lookup of a name). Afterwards the process must hold as many

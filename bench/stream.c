@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock against raw BSD system calls on loopback TCP, side by side in one run: 1-byte ping-pong
  * latency and bulk throughput with 64 KiB and 4 KiB buffers, each with no timeout and with a
  * timeout set. Both ends run as threads on one core, so any per-call overhead shows. Each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the server examples share: listen on the address given, say where, and serve until
  * SIGINT or SIGTERM. */
 #ifndef CSOCK_EXAMPLES_SERVE_H

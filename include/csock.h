@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock: Python's socket module, in C.
  *
  * One call per step: csock_socket, csock_bind, csock_listen, csock_accept, csock_send/csock_recv,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The address value type: parsing "host:port" text and numeric hosts, formatting, Unix paths.
  * Nothing here looks a name up; resolve.c does. */
 #include "internal.h"

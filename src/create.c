@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Python's conveniences: create_connection (every address, one deadline) and create_server. */
 #include "internal.h"
 

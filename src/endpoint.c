@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The steps that set a socket's ends: bind, listen, accept, connect, shutdown, and the names. */
 #include "internal.h"
 

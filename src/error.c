@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes, their names and texts, and the per-thread "last error" message. */
 #include "internal.h"
 

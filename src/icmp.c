@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ICMP echo (ping): the Internet checksum, building and parsing echo messages, and sockets that
  * work with or without the privilege for raw sockets. */
 #include "internal.h"

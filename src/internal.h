@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal interface shared by csock's source files. Cross-file symbols use the csock__ prefix. */
 #ifndef CSOCK_INTERNAL_H
 #define CSOCK_INTERNAL_H

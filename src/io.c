@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sending and receiving. The path through each function is one system call; the clock is read
  * only when the socket has a timeout, and nothing is allocated. */
 #include "internal.h"

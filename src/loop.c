@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event loop: watches, passes, stopping, waking and posting from other threads. Timers are
  * in loop_timer.c, signals in loop_signal.c, the kernel's poller behind loop_internal.h. */
 #include "loop_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the loop's files share: the loop and watch structures, and the small interface every
  * poller backend (poller_epoll.c, poller_poll.c) implements. */
 #ifndef CSOCK_LOOP_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signals for loops. One process-wide handler sets a bit in every loop that asked for the signal
  * and wakes it, nothing more (atomics and write(2) are async-signal-safe); the loop runs the
  * callbacks in its next pass, on its own thread. */

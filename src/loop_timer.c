@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timers: a binary min-heap ordered by due time, then by the order they were set, so that timers
  * due together run in that order. Cancelling removes a timer from the heap at once. */
 #include "loop_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Message I/O: sendmsg/recvmsg with scatter/gather buffers and ancillary data, and batches of
  * datagrams in one system call (sendmmsg/recvmmsg, or one segmented UDP send). Nothing here
  * allocates: a batch is converted on the stack, at most CSOCK_BATCH_MAX messages at a time. */

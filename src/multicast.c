@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Multicast membership and sending options, for IPv4 and IPv6 datagram sockets. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Socket options: raw setsockopt/getsockopt and typed setters for the common ones. */
 #include "internal.h"
 

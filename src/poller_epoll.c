@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The epoll backend: level-triggered, one registration per watch, the watch itself as the event's
  * data. */
 #include "loop_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The poll backend: portable POSIX poll(2) over one array kept in step with the watches (each
  * watch knows its index; removal moves the last entry into the hole). */
 #include "loop_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Name lookups: getaddrinfo/getnameinfo wrappers, and the host-and-port resolution behind bind,
  * connect and csock_addr_resolve. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sending a file over a stream socket: sendfile(2) where the kernel can, read and send where it
  * cannot, with one deadline for the whole call. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Servers: listening sockets, event loops that accept and run streams, limits, back-off when
  * descriptors run out, and shutdown. The thread-per-connection mode is in server_threads.c. */
 #include "server_internal.h"

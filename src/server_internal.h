@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What server.c (listening, accepting, loops, shutdown) and server_threads.c (a thread per
  * connection) share. */
 #ifndef CSOCK_SERVER_INTERNAL_H

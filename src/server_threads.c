@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A thread per connection: the serve function gets a connected, blocking csock socket and may
  * be written like the tutorial's server. Threads are joined, never detached, so that a shutdown
  * leaves nothing running and nothing allocated. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket object's life: creating, wrapping, detaching, closing, freeing. */
 #include "internal.h"
 

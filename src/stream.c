@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streams: a connected socket on a loop, its unread bytes, its write queue, its deadlines and
  * its closing. Lines and frames are in stream_frame.c. */
 #include "stream_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Framing on streams: a line, exactly n bytes, a length-prefixed frame. Each takes bytes only
  * when a whole unit is there, and refuses a unit larger than the stream's max_buffer instead of
  * holding ever more. */

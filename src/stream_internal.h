@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What stream.c (lifecycle, reading, writing) and stream_frame.c (lines, frames) share. */
 #ifndef CSOCK_STREAM_INTERNAL_H
 #define CSOCK_STREAM_INTERNAL_H

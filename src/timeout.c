@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timeout model (docs/design.md). A socket with no timeout is a blocking descriptor; with
  * timeout 0 it is O_NONBLOCK; with a positive timeout it stays blocking and the kernel enforces
  * the limit through SO_RCVTIMEO and SO_SNDTIMEO, so each call is the one system call raw code

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CSOCK_TRACE: one line on stderr per call, so a learner sees each step happen. Off, the cost is
  * one relaxed load and a predicted branch per call (csock__tracing in internal.h). */
 #include "internal.h"

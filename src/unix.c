@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unix-domain sockets: binding over a stale socket file safely, the file's mode, the peer's
  * credentials, and passing descriptors. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The chat example with several Python clients: joins are announced, every line reaches every
 other client (and not its sender), a line over the limit is refused, departures are announced,
 SIGTERM ends the server with status 0. Usage: chat_example.py BUILD_DIR"""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A tiny test harness: CHECK macros, a runner, and loopback helpers. Each test file is one
  * program: main() lists its tests with RUN and returns check_done(). */
 #ifndef CSOCK_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the tests across the fault proxy share: a client connected to a server through a new
  * proxy, as csock sockets. */
 #ifndef CSOCK_CHECK_PROXY_H

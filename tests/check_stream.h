@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What stream and server tests share: an echo that writes back every byte it is given. */
 #ifndef CSOCK_CHECK_STREAM_H
 #define CSOCK_CHECK_STREAM_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the Python-driven tests share: one check(), the closing summary line, a way to run a
 server program, and skipping with what to install when a tool is missing."""
 import shutil

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The docs' code is real: blocks that show a file from examples/ match it exactly, every other
 C block compiles (whole programs as they are, fragments inside a function), the README's
 server and client run against each other on a free port, and CI installs the README's set-up
@@ -52,6 +53,7 @@ for doc in DOCS:
         m = re.match(r"// (examples/\S+)$", first)
         if m:
             real = open(os.path.join(SOURCE, m.group(1))).read()
+            real = re.sub(r"\A/\* SPDX-License-Identifier: [^*]* \*/\n", "", real)
             check(f"{name} is {m.group(1)} as it stands", block.split("\n", 1)[1] == real,
                   "the doc and the file differ")
             continue

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The echo-server example against Python clients: many at once, each checking its own bytes,
 over IPv4 and IPv6, with one and with two loops; SIGTERM ends it with status 0.
 Usage: echo_example.py BUILD_DIR"""

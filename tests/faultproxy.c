@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fault-injecting proxy (faultproxy.h): one thread, one poll over the listening socket, a
  * stop pipe and both ends of every connection. Each direction has a buffer; a piece leaves only
  * when its delay has passed, so a slow reader on one side never blocks the other direction. */

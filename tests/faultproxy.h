@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A fault-injecting TCP proxy for tests: it listens on 127.0.0.1 port 0, and relays each
  * connection it accepts to a target, on a thread of its own, while it misbehaves the way real
  * networks and peers do: writes cut into pieces of random size (down to one byte), each piece

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A fault-injecting TCP proxy for Python tests, like faultproxy.c: it listens on 127.0.0.1 port 0
 and relays each connection to a target, cutting what it relays into pieces of random size (down
 to one byte), holding each piece back up to max_delay seconds, and shutting a direction down or

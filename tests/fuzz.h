@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the fuzz harnesses share. */
 #ifndef CSOCK_TESTS_FUZZ_H
 #define CSOCK_TESTS_FUZZ_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzzes the address and port parsers: no input may crash them, read past the text, or leak;
  * an IPv4, IPv6 or Unix-path address that parses formats back to text that parses to the same
  * address; host and port split and joined again split the same; and every call that takes an

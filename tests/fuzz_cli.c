@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzzes the csock tool's command line: the input is split at NUL bytes into arguments and
  * parsed as main does. No command line may crash the parser, read past an argument, or leak;
  * one that is accepted must give a config that holds what its fields promise; and an address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzzes the HTTP example's request parser (examples/http/request.c) the way its server drives
  * it: the input cut into lines as csock_stream_read_line cuts them (at most HEAD_MAX bytes),
  * ends of line dropped, a request line, headers until an empty line, again and again. No input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzzes the ICMP echo parser, csock_icmp_echo_parse, which reads what csock_icmp_recv receives
  * from the network: no input may crash it or read past the packet, and a packet it accepts must
  * agree with itself: an echo type of the family, a payload inside the packet after its header(s),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzzes csock_recvmsg's handling of control data: descriptors passed with SCM_RIGHTS (in one or
  * two messages, over stream or datagram Unix sockets) arrive in a control buffer of the fuzzer's
  * size. Whatever the size, every descriptor is either handed over, close-on-exec, in control

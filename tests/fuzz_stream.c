@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzzes the stream's framing readers: csock_stream_read_line, read_exactly and read_frame, with
  * a small max_buffer, on bytes arriving in pieces of the fuzzer's choosing. Whatever arrives,
  * every byte a reader hands out must be the next byte sent (nothing skipped, repeated or made

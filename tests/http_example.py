@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The HTTP example driven by real clients: curl (two requests over one kept-alive connection), wrk,
 Python's http.client (keep-alive, a request with a body, Connection: close), pipelined requests
 on a raw socket, HTTP/1.0, a bad request, a bad Content-Length and a header too large.

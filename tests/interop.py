@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Interop with Python's socket module as the real peer, both directions: TCP over IPv4 and IPv6,
 UDP, and Unix stream sockets; and batches of datagrams sent by csock, received by Python. Usage: interop.py PATH_TO_PEER"""
 import os

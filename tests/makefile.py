@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Makefile's variables count on every run, not only on the first: PREFIX picks where
 `make install` installs whatever the build was configured with, changed CMAKE_FLAGS configure
 the build afresh, JOBS is passed on. Runs make against a stand-in cmake that records how it is

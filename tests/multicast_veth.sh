@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Multicast over a real link: two network namespaces made here, joined by a veth pair, with
 # csock's peer joining a group in one and sending to it from the other, for IPv6 (link-local
 # group ff02::1:3) and IPv4 (239.1.2.3). Nothing leaves the two namespaces. The peers enter them

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by the test scripts. needs TOOL PACKAGE: where TOOL is not installed, skips the test
 # (exit 77) with one line naming the Debian package that has it.
 needs() {

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs a command in a network namespace of its own, where only the loopback interface exists, so
 # nothing it sends (multicast, broadcast, raw packets) can reach any other host. Exits 77
 # (skipped) with the reason where namespaces cannot be made or ip is missing; fails if the

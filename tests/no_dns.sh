@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs a command where host names are looked up in /etc/hosts only, so a test of a name that does
 # not resolve sends no DNS query anywhere. The hosts file seen there also names csock-dual, a
 # host with two loopback addresses (::1 and 127.0.0.1), for tests that try every address. Needs a

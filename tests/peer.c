@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A csock peer for interop tests against Python's socket module.
  *   peer echo-server tcp|udp|unix HOST PORT   print "listening on ADDR", echo one client
  *                                              (udp: echo datagrams until "quit")

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The ping example, black-box, in network namespaces made here (only loopback exists in them):
 # as root over a raw socket; as an unprivileged user over an ICMP datagram socket where
 # net.ipv4.ping_group_range allows it; and as that user where it does not, which must fail with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Addresses: parsing, making, formatting, ports, Unix paths, and bad input. */
 #include "check.h"
 

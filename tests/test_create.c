@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* create_connection (every address, one deadline, a source address) and create_server. Runs
  * under no_dns.sh, where csock-dual names ::1 and then 127.0.0.1. */
 #include "check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes: values, names, texts, and the per-thread message. */
 #include "check.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ICMP echo: the checksum, building and parsing messages, and an echo to 127.0.0.1 and ::1 over
  * csock_icmp_socket. Runs under netns.sh, where only loopback exists. */
 #include "check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event loop on the backend built in: readiness, pausing, removal from callbacks (also of
  * events fetched in the same batch, and of reused descriptor numbers), timers, the clock,
  * stopping, waking and posting from other threads, and signals. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Message I/O: truncated datagrams reported, scatter/gather, ancillary data (descriptors that
  * arrive close-on-exec, and none leaked when the control buffer is too small), and batches. */
 #include "check.h"

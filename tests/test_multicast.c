@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Multicast: membership and options, and IPv4 multicast delivered on the loopback interface.
  * Runs under netns.sh, in a network namespace where lo is the only interface. (IPv6 multicast
  * needs a real link: multicast_veth.sh tests it between two namespaces.) */

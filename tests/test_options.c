@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Socket options: the typed setters, raw get/set, and options on the wrong kind of socket. */
 #include "check.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The blocking API across the fault proxy (faultproxy.h): sendall and sendfile through pieces of
  * one byte deliver every byte; through a slow proxy their timeout is one deadline for the whole
  * call, and what they say was sent is what the peer reads; and a storm of signals (a handler

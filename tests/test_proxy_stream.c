@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streams across the fault proxy (faultproxy.h): lines, exact reads and frames echoed through a
  * proxy that cuts writes into pieces down to one byte and holds pieces back; the write queue's
  * watermarks with a slow reader; the idle deadline while bytes trickle and once they stop;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Name resolution, without DNS: runs under no_dns.sh, where only /etc/hosts answers. */
 #include "check.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A TCP connection that reaches its own socket is refused. Runs under netns.sh, in a network
  * namespace whose range of source ports is one port, 40000: a connect to that port on loopback,
  * where nothing listens, is then given it as its source and meets itself ("simultaneous open"),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sendfile: a whole file, a range, a pipe (the read-and-send path), a file shorter than asked,
  * one deadline for the call, and bad arguments. */
 #include "check.h"

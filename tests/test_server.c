@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Servers: 1,000 concurrent clients each verifying their bytes, on one loop, on two loops with a
  * shared listener and with SO_REUSEPORT; the connection limit; a thread per connection with a
  * shutdown from a handler; shutdown with connections open; running out of descriptors without

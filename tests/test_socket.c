@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket object: creation, close-on-exec, wrap/fromfd/detach, closing, and calls on a closed
  * or NULL socket. */
 #include "check.h"

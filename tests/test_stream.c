@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streams: lines, exact reads and frames arriving in pieces; limits (a line too long, a handler
  * that never reads, a full write queue); watermarks and on_drain; a slow reader that never
  * reads; half-close; closing another stream whose event was already fetched; deadlines; bad

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread stress: csock_loop_post, csock_loop_stop, csock_loop_wakeup and csock_server_shutdown
  * called from several threads for thousands of rounds, and signals to several loops at once. Every
  * posted callback must run exactly once (or, posted to a loop that is then freed, not at all:

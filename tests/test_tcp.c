@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TCP over loopback, IPv4 and IPv6: the six steps, names, recv(n) semantics, half-close, large
  * transfers, and the failures the tutorial names (port in use, bad address, refused). */
 #include "check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timeouts with Python's meaning: none, 0 (non-blocking), positive (a limit), the default for new
  * sockets, a total deadline for sendall and connect, and EINTR retried within what is left. */
 #include "check.h"

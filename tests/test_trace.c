@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CSOCK_TRACE=1: one line per call on stderr, naming the step, its arguments and its result. */
 #include "check.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* UDP over loopback, IPv4 and IPv6: unconnected and connected use. */
 #include "check.h"
 

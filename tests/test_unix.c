@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unix-domain sockets: stream and datagram, on a path and on an abstract name. */
 #include "check.h"
 

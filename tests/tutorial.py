@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The tutorial's exchange: csock's server and client with each other, with the tutorial's own
 Python programs in both directions, and the errors the tutorial names.
 Usage: tutorial.py BUILD_DIR SOURCE_DIR [demo]; with "demo", only the demo, plain and with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The UDP echo example against Python's socket module as the peer, both ways, IPv4 and IPv6.
 Usage: udp_example.py BUILD_DIR"""
 import os

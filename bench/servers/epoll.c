@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reference: an echo server on raw epoll, written the way a careful C programmer would.
  * Level-triggered; every read goes into one 64 KiB buffer and straight back out; only a write
  * the socket does not take whole leaves bytes held for that connection (and stops reading from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An echo server on libevent, written the way its documentation teaches: a bufferevent per
  * connection, whose input is moved to its output. Usage: echo-libevent HOST PORT; SIGTERM ends
  * it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An echo server on libuv, written the way its documentation teaches, with the fast path a
  * careful programmer adds: reads go into one shared buffer and out with uv_try_write; only what
  * the socket does not take is copied and queued with uv_write. Usage: echo-libuv HOST PORT;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A line-based chat server: every line a client sends goes to every other client, prefixed
  * with the sender's address; joins and departures are announced. Serves until SIGINT or SIGTERM.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A TCP echo server for many clients at once: every byte a client sends comes back to it.
  * Serves until SIGINT or SIGTERM.
  *

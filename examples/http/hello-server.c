@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A tiny HTTP/1.1 server: answers every request with "Hello, world", keeps connections alive
  * (and answers pipelined requests in order), closes when the client asks or speaks HTTP/1.0
  * without keep-alive. Serves until SIGINT or SIGTERM.

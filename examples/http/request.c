@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP example's request parser (request.h). */
 #define _GNU_SOURCE /* strcasestr */
 #include "request.h"

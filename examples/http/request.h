@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP example's request parser: the request line and the few headers the server heeds,
  * one line at a time, with nothing allocated. A separate file so that it can be fuzzed. */
 #ifndef CSOCK_EXAMPLES_HTTP_REQUEST_H

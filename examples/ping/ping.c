@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ping: sends ICMP echo requests to a host and reports each reply and a summary, as ping(8)
  * does, with csock. It uses a raw socket where it may, else an unprivileged ICMP datagram
  * socket where the system allows them, and otherwise says which privilege is missing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tutorial's client: the four steps, one csock call each. Usage: tutorial-client [host] [port]
  * (default 127.0.0.1 8888, the server's defaults). */
 #include <csock.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the tutorial's server and client on loopback and shows both sides' output, with their
 # CSOCK_TRACE lines if that is set. The whole run is bounded: a server that has not finished
 # within the limit is stopped, with a message saying what it was waiting for.

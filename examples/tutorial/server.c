@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tutorial's server: the six steps, one csock call each. Usage: tutorial-server [host] [port]
  * (default 127.0.0.1 8888; port 0 picks a free port, printed as "listening on HOST:PORT"). */
 #include <csock.h>

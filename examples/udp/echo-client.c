@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A UDP echo client: sends each message as a datagram and prints the reply. Datagrams can be
  * lost, so each is sent up to three times, waiting a second for the reply each time.
  * Usage: udp-echo-client host port message... */

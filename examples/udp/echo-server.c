@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A UDP echo server: sends every datagram back to whoever sent it, until stopped (SIGINT,
  * SIGTERM). Usage: udp-echo-server [host] [port]   (default 127.0.0.1 9999; port 0 picks one,
  * printed as "listening on HOST:PORT") */

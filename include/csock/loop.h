@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock event loop: many sockets in one thread, in the spirit of Python's selectors.
  *
  * A loop watches descriptors for readiness and runs a callback when one is ready; it also runs

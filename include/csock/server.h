@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock servers: Python's socketserver for C. One call makes a listening server from an address
  * and a handler; another serves until shutdown.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock streams: a connected socket on a loop, with buffered reading, a bounded write queue and
  * framing, in the spirit of asyncio's streams without coroutines.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the csock tool's tests share: running csock, and a csock that listens in the background,
 started with -v so that its first line on standard error says where ("listening on HOST:PORT").
 Every wait is bounded; a process still running at the end is killed."""

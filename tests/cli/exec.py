@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock --exec: a command per connection, with the socket as its standard input and output and
 no other descriptor of csock's; its failure is csock's; with -k commands run side by side, at
 most -m of them. Usage: exec.py CSOCK"""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock against the tools people use today, both ways round: OpenBSD netcat (TCP and UDP) and
 socat (TCP and Unix sockets). Each side's bytes are compared exactly. Usage: interop.py CSOCK"""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock listen -k: many clients at once, each one's bytes on standard output, standard input to
 every client, the -m limit, a client that does not read, and SIGTERM. Usage: many.py CSOCK"""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock's command line: every wrong use exits with 2 and says why, before anything is done;
 --help and --version; times with units. Usage: options.py CSOCK"""
 from clilib import check, done, refusing_port, run

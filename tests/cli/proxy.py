@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The csock tool across a fault proxy (tests/faultproxy.py): a transfer both ways at once through
 a proxy that cuts it into random pieces and holds them back arrives whole on both sides, as does
 one cut into single bytes; a direction shut down midway ends only that direction, as the man

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock serve echo, discard and chargen over TCP, UDP and Unix sockets, against Python clients;
 csock connect -z (port scan); csock -x (hex dump); csock ping on loopback.
 Usage: serve.py CSOCK"""

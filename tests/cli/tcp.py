@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock connect and listen over TCP, against Python's socket module: both directions, the
 end-of-file rules of csock.1 one by one, time limits, source addresses, and errors that name the
 address. Runs under no_dns.sh (csock-dual is ::1 and 127.0.0.1). Usage: tcp.py CSOCK"""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """100 MiB of random bytes through csock in both directions at once, and to and from socat; the
 checksums of what was sent and what arrived must match. Usage: transfer.py CSOCK"""
 import hashlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock over UDP, against Python's socket module: a chunk of input is a datagram and a datagram
 is written whole; a listener talks to its first peer only, or with -k to every peer; -q and -i
 end a datagram session. Usage: udp.py CSOCK"""

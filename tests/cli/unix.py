@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """csock over Unix-domain sockets, against Python's socket module: stream and datagram, paths and
 abstract names, replies to a datagram client, a socket file removed when csock is done (also
 when a signal ends it) and a stale one replaced. Usage: unix.py CSOCK"""

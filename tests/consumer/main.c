@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Uses an installed csock: a server and a client on loopback, then a loop timer, through the
  * public headers only. */
 #include <csock.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A preloaded shim that makes socket calls misbehave the way the kernel is allowed to: stream
  * transfers that move fewer bytes than asked (down to one), EINTR before a call that could block
  * has had any effect, and EAGAIN from a non-blocking descriptor that looked ready. Each fault is

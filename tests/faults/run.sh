@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the whole test suite under the fault-injection shim once per seed:
 #   tests/faults/run.sh BUILD SEED...
 # Only csock's own programs (those under BUILD) are disturbed; each run's injected faults are

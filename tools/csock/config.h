@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The csock command: what the command line asks for, parsed and checked before anything runs,
  * and the parts that run it. csock.1 is the specification. */
 #ifndef CSOCK_TOOL_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock connect: makes the connection (TCP, UDP, Unix stream or datagram), then hands it to the
  * relay or to the command of --exec. */
 #include "session.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The datagram relay (UDP, Unix datagram sockets): each chunk of standard input leaves as one
  * datagram, each datagram that arrives goes to standard output. Datagrams have no end of file:
  * the session ends with -q after the end of input, with -i, or with SIGINT or SIGTERM (status 0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The end of a TCP session: csock exits only once the peer has taken what it was sent, or says
  * how much it did not take.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock listen: binds, says where (-v), then serves one client (a stream connection, or the
  * first datagram peer), or with -k every client at once. A Unix socket file it made is removed
  * when it is done, and also when a signal ends csock. */

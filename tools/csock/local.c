@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Standard input and output, and the hex dump. Standard input is never made non-blocking: it may
  * be a terminal shared with the shell. One read per readiness never blocks on a pipe or a
  * terminal, and a regular file (which epoll refuses, and which is always ready) is read once a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The local side of a session: standard input read on the loop, standard output written whole,
  * and the hex dump of what passes (-x). */
 #ifndef CSOCK_TOOL_LOCAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock: a netcat built on libcsock. Reads the command line into a config, checks it, then runs
  * the command. csock.1 is the specification. */
 #include "config.h"

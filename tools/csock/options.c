@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command line, read into one struct and checked before anything runs: every option that
  * does not apply to the command, or conflicts with another, is refused with a specific reason. */
 #define _GNU_SOURCE /* getopt_long */

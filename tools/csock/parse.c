@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading the command line's values: durations with units, and addresses in csock's syntax
  * ("host:port", "[v6]:port", ":port", "unix:/path", "unix:@name"), port ranges for -z. The
  * library splits host and port and says what is a Unix address; this file adds ranges and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The stream relay: standard input to the peer, the peer's data to standard output, both at
  * once, on one event loop. Every connection is a csock stream; its bounded write queue is what
  * makes standard input wait for a peer that reads slowly, and standard output being slow makes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock connect -z: connects to each port of a range in turn, and prints "HOST:PORT open" on
  * standard output for each that accepts (nothing is sent). With -v, each port that does not says
  * why on standard error. The host's first address is scanned, as nc does. A connection that

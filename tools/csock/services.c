@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csock serve: the classic test services, for streams (csock's server, one loop) and datagrams.
  * echo (RFC 862) sends back what it gets; discard (RFC 863) takes it and sends nothing; chargen
  * (RFC 864) sends lines of rotating printable characters: over a stream without end, as fast as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What connect and listen hand a connected socket to: the stream relay, the datagram relay, or
  * a command run per connection (--exec). */
 #ifndef CSOCK_TOOL_SESSION_H

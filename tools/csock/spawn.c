@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* --exec: a command per connection, the socket as its standard input and output. The command
  * gets nothing else of csock's: every descriptor above standard error is closed in the child
  * before exec (the listening socket, other clients, the loop's own), whatever its flags, and the

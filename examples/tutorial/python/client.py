@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The tutorial's client, ported to Python 3. Usage: client.py [host] [port]
 import socket
 import sys

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The tutorial's server, ported to Python 3. Usage: server.py [host] [port]
 # (port 0 picks a free port; the line "listening on HOST:PORT" says which).
 import socket
