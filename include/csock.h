@@ -34,9 +34,32 @@
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------------------------------------
+ * Version (src/version.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The version of the headers being compiled against; the build (CMakeLists.txt) reads it from
+ * here, so these lines are the one place it is written. During 0.x any minor release may change
+ * the ABI: the shared library's SONAME is libcsock.so.MAJOR.MINOR (libcsock.so.0.1), and the CMake
+ * package accepts only the same MAJOR.MINOR. From 1.0 on, the SONAME is libcsock.so.MAJOR and
+ * changes whenever the ABI does. See CHANGELOG.md. */
 #define CSOCK_VERSION_MAJOR 0
 #define CSOCK_VERSION_MINOR 1
 #define CSOCK_VERSION_PATCH 0
+/* "MAJOR.MINOR.PATCH", and MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0 is 100), for #if. */
+#define CSOCK__STR(x)  #x
+#define CSOCK__XSTR(x) CSOCK__STR(x)
+#define CSOCK_VERSION_STRING                                                                       \
+    CSOCK__XSTR(CSOCK_VERSION_MAJOR)                                                               \
+    "." CSOCK__XSTR(CSOCK_VERSION_MINOR) "." CSOCK__XSTR(CSOCK_VERSION_PATCH)
+#define CSOCK_VERSION_NUMBER                                                                       \
+    (CSOCK_VERSION_MAJOR * 10000 + CSOCK_VERSION_MINOR * 100 + CSOCK_VERSION_PATCH)
+
+/* The version of the library actually loaded, which may differ from the headers' when a program
+ * runs against another shared libcsock: csock_version returns its "MAJOR.MINOR.PATCH" (a static
+ * string, never NULL), csock_version_number its CSOCK_VERSION_NUMBER. Never fail. */
+const char *csock_version(void);
+unsigned csock_version_number(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Errors

@@ -235,8 +235,7 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
             *done = 1;
             return EXIT_OK;
         case 'V':
-            printf("csock %d.%d.%d\n", CSOCK_VERSION_MAJOR, CSOCK_VERSION_MINOR,
-                   CSOCK_VERSION_PATCH);
+            printf("csock %s\n", csock_version());
             *done = 1;
             return EXIT_OK;
         case ':': /* the option was the last argument: optind is past it */
