@@ -24,9 +24,16 @@ check("LICENSE is the MIT licence", text.startswith("MIT License") and "Permissi
 missing = []
 count = 0
 for root, dirs, files in os.walk(SOURCE):
-    dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith("build")]
+    # Build trees (wherever they are, whatever their name) and Debian's staging directories
+    # (debian/tmp, debian/PACKAGE) hold generated files, not sources.
+    if "CMakeCache.txt" in files:
+        dirs[:] = []
+        continue
+    staging = os.path.basename(root) == "debian" and "control" in files
+    dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith("build")
+               and not (staging and d not in ("source", "tests"))]
     for name in files:
-        if not (name.endswith(SOURCES) or name in NAMED):
+        if not (name.endswith(SOURCES) or name in NAMED) or ".so." in name:
             continue
         path = os.path.join(root, name)
         with open(path, errors="replace") as f:
