@@ -5,6 +5,7 @@ Usage: tutorial.py BUILD_DIR SOURCE_DIR [demo]; with "demo", only the demo, plai
 CSOCK_TRACE=1, against the output the README shows."""
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -135,6 +136,119 @@ def demo_bounded():
           'line\n', f"rc={rc}\n{out}{err}")
 
 
+TUTORIAL = os.path.join(BUILD, "examples/tutorial")
+
+
+def start(program, *args):
+    """A server program of the tutorial's, and the port its "listening on" line names."""
+    p = subprocess.Popen([os.path.join(TUTORIAL, program), *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    first = p.stdout.readline().strip()
+    return p, first, int(first.rsplit(":", 1)[-1]) if first.startswith("listening on ") else 0
+
+
+def stop(p):
+    if p.poll() is None:
+        p.kill()
+    return p.communicate(timeout=TIMEOUT)
+
+
+def shout(host, port, message):
+    return subprocess.run([os.path.join(TUTORIAL, "shout-client"), host, str(port), message],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def many_clients():
+    """shout-server serves clients at once, on both families; shout-client reads the whole reply."""
+    p, first, port = start("shout-server", "0")
+    try:
+        check("shout-server listens on every address", first.startswith("listening on [::]:"),
+              first)
+        big = "".join(chr(ord("a") + i % 26) for i in range(100000))  # an argument holds 128 KiB at most
+        clients = [subprocess.Popen([os.path.join(TUTORIAL, "shout-client"), host, str(port), msg],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for host, msg in [("127.0.0.1", "hello there"), ("::1", "and from IPv6"),
+                                     ("localhost", big)] * 3]
+        results = [c.communicate(timeout=TIMEOUT) + (c.returncode,) for c in clients]
+        want = [("HELLO THERE\n", "", 0), ("AND FROM IPV6\n", "", 0),
+                (big.upper() + "\n", "", 0)] * 3
+        check("nine clients at once, IPv4 and IPv6, each gets its whole reply", results == want,
+              [(r[0][:40], r[1], r[2]) for r in results])
+        if os.path.exists("/etc/hosts") and "csock-dual" in open("/etc/hosts").read():
+            r = shout("csock-dual", 9, "x")
+            want = ("shout-client: connect csock-dual:9: [::1]:9: Connection refused; "
+                    "127.0.0.1:9: Connection refused\n")
+            check("a name with two addresses: both tried, both said", r.returncode == 1 and
+                  r.stderr == want, r.stderr)
+    finally:
+        out, err = stop(p)
+    check("shout-server said who came", out.count("got connected from") == 9, out + err)
+
+
+def raw_client():
+    p, first, port = start("tutorial-server", "127.0.0.1", "0")
+    r = subprocess.run([os.path.join(TUTORIAL, "raw-client"), "127.0.0.1", str(port)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    out, err = p.communicate(timeout=TIMEOUT)
+    check("the BSD-calls client talks to the tutorial's server",
+          r.returncode == 0 and r.stdout == "the data received is byebye\n" and
+          out.endswith("hihi\n"), f"{r.stdout!r} {r.stderr!r} {out!r} {err!r}")
+
+
+def time_wait():
+    """A server that closed first leaves its port in TIME_WAIT: binding it again fails without
+    SO_REUSEADDR (the tutorial's server) and works with it (csock_create_server)."""
+    server = socket.socket()
+    # A TIME_WAIT connection yields its port only to a socket with SO_REUSEADDR when it had the
+    # option too: as a server that sets it, restarted.
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    server.listen()
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    conn.close()  # the server's side closes first, and so waits in TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    r = subprocess.run([os.path.join(TUTORIAL, "tutorial-server"), "127.0.0.1", str(port)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    want = f"tutorial-server: bind 127.0.0.1:{port}: Address already in use\n"
+    check("TIME_WAIT: binding without SO_REUSEADDR fails", r.returncode == 1 and
+          r.stderr == want, r.stderr)
+    p, first, _ = start("shout-server", str(port))
+    stop(p)
+    check("TIME_WAIT: csock_create_server (SO_REUSEADDR) binds at once",
+          first == f"listening on [::]:{port}", first)
+
+
+def own_program():
+    """Section 10: a program built against an installed csock with pkg-config."""
+    if not shutil.which("pkg-config"):
+        print("skip building against an install: needs pkg-config (apt-get install pkg-config)")
+        return
+    with tempfile.TemporaryDirectory() as prefix:
+        subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix], check=True,
+                       capture_output=True)
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "csock"], env=env,
+                               capture_output=True, text=True).stdout.split()
+        exe = os.path.join(prefix, "shout-client")
+        cc = os.environ.get("CC", "cc")
+        r = subprocess.run([cc, "-o", exe, os.path.join(SOURCE, "examples/tutorial/shout-client.c"),
+                            *flags], capture_output=True, text=True)
+        check("shout-client builds against the install with pkg-config", r.returncode == 0,
+              r.stderr)
+        if r.returncode != 0:
+            return
+        p, _, port = start("shout-server", "0")
+        c = subprocess.run([exe, "127.0.0.1", str(port), "built"], capture_output=True, text=True,
+                           timeout=TIMEOUT, env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(
+                               prefix, "lib")))
+        stop(p)
+        check("... and runs with LD_LIBRARY_PATH", c.stdout == "BUILT\n", c.stdout + c.stderr)
+
+
 if sys.argv[3:] == ["demo"]:  # the demo alone, as `make demo` runs it
     if FAULTS:
         print("skip the demo's exchange: one recv each, under fault injection")
@@ -149,4 +263,9 @@ exchange("python server, csock client", PY_SERVER, C_CLIENT, "127.0.0.1")
 exchange("csock server, python client", C_SERVER, PY_CLIENT, "127.0.0.1")
 exchange("python server, csock client (IPv6)", PY_SERVER, C_CLIENT, "::1")
 errors()
+if not FAULTS:
+    many_clients()
+    raw_client()
+time_wait()
+own_program()
 done()

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
     if (port < 0) goto fail;
     s = csock_socket(strchr(host, ':') ? AF_INET6 : AF_INET, SOCK_STREAM, 0); /* 1. socket */
     if (!s || csock_connect(s, host, port) < 0) goto fail;                    /* 2. connect */
-    if ((n = csock_recv(s, data, 512)) < 0) goto fail;                        /* 3. recv... */
+    if ((n = csock_recv_flags(s, data, 6, MSG_WAITALL)) < 0) goto fail;       /* 3. recv all 6... */
     if (csock_sendall(s, "hihi", 4, NULL) < 0) goto fail;                     /*    ...and send */
     csock_close(s);                                                           /* 4. close */
     printf("the data received is %.*s\n", (int)n, data);

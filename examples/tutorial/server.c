@@ -12,7 +12,8 @@ int main(int argc, char **argv)
     char text[CSOCK_ADDRSTRLEN], data[512];
     csock_addr address;
     csock *cs = NULL, *s = NULL;
-    ssize_t n;
+    ssize_t n = 0;
+    size_t got = 0;
 
     if (port < 0) goto fail;
     s = csock_socket(strchr(host, ':') ? AF_INET6 : AF_INET, SOCK_STREAM, 0);    /* 1. socket */
@@ -25,8 +26,10 @@ int main(int argc, char **argv)
     csock_addr_format(&address, text, sizeof text);
     printf("got connected from %s\n", text);
     if (csock_sendall(cs, "byebye", 6, NULL) < 0) goto fail; /* 5. send... */
-    if ((n = csock_recv(cs, data, 512)) < 0) goto fail;      /*    ...and recv */
-    printf("%.*s\n", (int)n, data);
+    while (got < sizeof data && (n = csock_recv(cs, data + got, sizeof data - got)) > 0)
+        got += (size_t)n; /*    ...and recv, until the client's end (0): it may come in pieces */
+    if (n < 0) goto fail;
+    printf("%.*s\n", (int)got, data);
     csock_close(cs); /* 6. close */
     csock_free(cs);
     csock_free(s);
