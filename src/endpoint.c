@@ -100,8 +100,8 @@ csock *csock_accept(csock *s, csock_addr *peer)
     if (csock__check(s, "accept") < 0) return NULL;
     csock_addr from;
     int64_t timeout = csock__default_timeout_ns();
-    int64_t deadline = csock__deadline(s, 0);
-    int lowered = 0, rc = 0, fd;
+    csock__deadline d = csock__deadline_begin(s, SO_RCVTIMEO, 0);
+    int rc = 0, fd;
     for (;;) {
         socklen_t len = sizeof from.ss;
         fd = accept4(s->fd, (struct sockaddr *)&from.ss, &len,
@@ -113,13 +113,13 @@ csock *csock_accept(csock *s, csock_addr *peer)
         /* A connection that died while queued is not this listener's failure: wait for the
          * next one, as Python and Go do. */
         if (errno == EINTR || errno == ECONNABORTED) {
-            if ((rc = csock__wait_again(s, SO_RCVTIMEO, deadline, &lowered)) < 0) break;
+            if ((rc = csock__deadline_again(&d)) < 0) break;
             continue;
         }
-        rc = csock__wait_error(s, errno, 0);
+        rc = csock__deadline_error(&d, errno);
         break;
     }
-    csock__restore_timeout(s, SO_RCVTIMEO, lowered);
+    csock__deadline_end(&d);
     if (rc == 0 && (rc = own_timeout(s, fd, timeout)) < 0) close(fd);
     if (csock__tracing()) {
         char where[CSOCK_ADDRSTRLEN];
@@ -145,19 +145,11 @@ csock *csock_accept(csock *s, csock_addr *peer)
 /* Waits for an interrupted connect to finish, as connect(2) says to: poll for writability, then
  * read SO_ERROR. An AF_UNIX connect is abandoned by a signal instead, leaving the socket
  * unconnected (and writable, error-free): then connecting again is what goes on waiting. */
-static int finish_connect(csock *s, const csock_addr *addr, int64_t deadline)
+static int finish_connect(csock *s, const csock_addr *addr, csock__deadline *d)
 {
-    struct pollfd p = {.fd = s->fd, .events = POLLOUT};
     for (;;) {
-        int ms = -1;
-        if (deadline) {
-            int64_t left = deadline - csock__now();
-            if (left <= 0) return CSOCK_ETIMEOUT;
-            ms = (int)((left + 999999) / 1000000);
-        }
-        int n = poll(&p, 1, ms);
-        if (n < 0 && errno != EINTR) return csock__errno();
-        if (n <= 0) continue;
+        int rc = csock__deadline_wait(d, POLLOUT);
+        if (rc < 0) return rc;
         int err = 0;
         socklen_t len = sizeof err;
         if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return csock__errno();
@@ -165,8 +157,7 @@ static int finish_connect(csock *s, const csock_addr *addr, int64_t deadline)
         struct sockaddr_storage peer;
         if (getpeername(s->fd, (struct sockaddr *)&peer, &(socklen_t){sizeof peer}) == 0) return 0;
         if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) == 0) return 0;
-        if (errno != EINTR)
-            return errno == EAGAIN && s->timeout_ns > 0 ? CSOCK_ETIMEOUT : csock__errno();
+        if (errno != EINTR) return csock__deadline_error(d, errno);
     }
 }
 
@@ -198,15 +189,15 @@ static int reached_itself(const csock *s, const csock_addr *addr)
 static int connect_resolved(csock *s, const csock_addr *addr, const char **why)
 {
     *why = NULL;
-    int64_t deadline = csock__deadline(s, 0);
+    csock__deadline d = csock__deadline_begin(s, SO_SNDTIMEO, 0);
     int rc = 0;
     if (connect(s->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
         if (errno == EINTR)
-            rc = finish_connect(s, addr, deadline);
-        else if ((errno == EINPROGRESS || errno == EAGAIN) && s->timeout_ns > 0)
+            rc = finish_connect(s, addr, &d);
+        else if (errno == EINPROGRESS && d.at)
             rc = CSOCK_ETIMEOUT; /* the kernel's SO_SNDTIMEO ran out */
         else
-            rc = csock__errno();
+            rc = csock__deadline_error(&d, errno);
     }
     if (rc == 0 && reached_itself(s, addr)) {
         /* Undone (connect to AF_UNSPEC dissolves it), so the socket is as a refused one is. */
