@@ -108,7 +108,16 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
 int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
                   const char *op);
 
-/* ---- connecting (endpoint.c) ---- */
+/* ---- binding, connecting (accept.c, connect.c) ---- */
+
+/* Records "op host:port (resolved): reason" when the user gave a name that resolved to another
+ * text, else "op resolved: reason"; why, if not NULL, follows the reason. Returns rc. */
+int csock__fail_why(int rc, const char *op, const char *host, int port, const csock_addr *addr,
+                    const char *why);
+
+/* Checks that addr is an address for op on s: present, of a length its bytes can hold, and of
+ * s's family. Returns 0 or a recorded failure ("connect: no address"). */
+int csock__check_addr(const csock *s, const csock_addr *addr, const char *op);
 
 /* csock_connect_addr, also giving the text that followed the reason in its message (such as
  * " (the connection reached itself: nothing listens there)"), or NULL, in *why. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The socket object's life: creating, wrapping, detaching, closing, freeing. */
+/* The socket object's life: creating, wrapping, detaching, shutting down, closing, freeing; and
+ * what it is: its family, type, descriptor and names (getsockname, getpeername). */
 #include "internal.h"
 
 #include <errno.h>
@@ -273,6 +274,50 @@ int csock_close(csock *s)
     if (csock__tracing()) csock__trace("close fd %d -> %s", fd, csock__result_text(rc));
     if (rc < 0) return csock__fail(rc, "close", &s->peer);
     return 0;
+}
+
+int csock_shutdown(csock *s, int how)
+{
+    int rc = csock__check(s, "shutdown");
+    if (rc < 0) return rc;
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return csock__failf(CSOCK_EINVAL, "shutdown %d: how is SHUT_RD, SHUT_WR or SHUT_RDWR", how);
+    rc = shutdown(s->fd, how) < 0 ? csock__errno() : 0;
+    if (csock__tracing())
+        csock__trace("shutdown %s -> %s",
+                     how == SHUT_RD   ? "SHUT_RD"
+                     : how == SHUT_WR ? "SHUT_WR"
+                                      : "SHUT_RDWR",
+                     csock__result_text(rc));
+    return rc < 0 ? csock__fail(rc, "shutdown", &s->peer) : 0;
+}
+
+typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
+
+static int get_name(csock *s, csock_addr *out, name_fn fn, const char *op)
+{
+    int rc = csock__check(s, op);
+    if (rc < 0) return rc;
+    if (!out) return csock__failf(CSOCK_EINVAL, "%s: NULL output", op);
+    socklen_t len = sizeof out->ss;
+    memset(out, 0, sizeof *out);
+    rc = fn(s->fd, (struct sockaddr *)&out->ss, &len) < 0 ? csock__errno() : 0;
+    out->len = rc == 0 ? len : 0;
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("%s -> %s", op, rc < 0 ? csock_strerror(rc) : csock__addr_text(out, where));
+    }
+    return rc < 0 ? csock__fail(rc, op, NULL) : 0;
+}
+
+int csock_getsockname(csock *s, csock_addr *out)
+{
+    return get_name(s, out, getsockname, "getsockname");
+}
+
+int csock_getpeername(csock *s, csock_addr *out)
+{
+    return get_name(s, out, getpeername, "getpeername");
 }
 
 /* Shuts s down for writing, then reads and drops what the peer sends until its end of file, an

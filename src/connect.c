@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The steps that set a socket's ends: bind, listen, accept, connect, shutdown, and the names. */
+/* Connecting: connect, connect_addr and connect_ex, finishing an interrupted connect, and refusing
+ * a TCP connection that reached itself. The messages of the steps that take an address (bind
+ * uses them too) are written here. */
 #include "internal.h"
 
 #include <poll.h>
@@ -9,7 +11,7 @@
 
 /* Records "op host:port (resolved): reason" when the user gave a name that resolved to another
  * text, else "op resolved: reason"; why, if not NULL, follows the reason. */
-static int fail_why(int rc, const char *op, const char *host, int port, const csock_addr *addr,
+int csock__fail_why(int rc, const char *op, const char *host, int port, const csock_addr *addr,
                     const char *why)
 {
     char given[CSOCK_ADDRSTRLEN], resolved[CSOCK_ADDRSTRLEN], hosttext[CSOCK_ADDRSTRLEN];
@@ -22,30 +24,7 @@ static int fail_why(int rc, const char *op, const char *host, int port, const cs
     return csock__failf(rc, "%s %s: %s%s", op, resolved, csock_strerror(rc), why ? why : "");
 }
 
-static int fail_at(int rc, const char *op, const char *host, int port, const csock_addr *addr)
-{
-    return fail_why(rc, op, host, port, addr, NULL);
-}
-
-static int bind_resolved(csock *s, const csock_addr *addr, const char *host, int port)
-{
-    int rc = bind(s->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? csock__errno() : 0;
-    if (csock__tracing()) {
-        char where[CSOCK_ADDRSTRLEN];
-        csock__trace("bind %s -> %s", csock__addr_text(addr, where), csock__result_text(rc));
-    }
-    return rc < 0 ? fail_at(rc, "bind", host, port, addr) : 0;
-}
-
-int csock_bind(csock *s, const char *host, int port)
-{
-    csock_addr addr;
-    int rc = csock__check(s, "bind");
-    if (rc == 0) rc = csock__lookup(&addr, host, port, s->family, s->type, 1, "bind");
-    return rc < 0 ? rc : bind_resolved(s, &addr, host, port);
-}
-
-static int check_addr(const csock *s, const csock_addr *addr, const char *op)
+int csock__check_addr(const csock *s, const csock_addr *addr, const char *op)
 {
     if (!addr || addr->len == 0) return csock__failf(CSOCK_EINVAL, "%s: no address", op);
     int rc = csock__addr_check(addr, op);
@@ -57,89 +36,6 @@ static int check_addr(const csock *s, const csock_addr *addr, const char *op)
                             csock__addr_text(addr, where), addr->ss.ss_family, s->family);
     }
     return 0;
-}
-
-int csock_bind_addr(csock *s, const csock_addr *addr)
-{
-    int rc = csock__check(s, "bind");
-    if (rc == 0) rc = check_addr(s, addr, "bind");
-    return rc < 0 ? rc : bind_resolved(s, addr, NULL, 0);
-}
-
-int csock_listen(csock *s, int backlog)
-{
-    int rc = csock__check(s, "listen");
-    if (rc < 0) return rc;
-    if (backlog < 0) backlog = 0;
-    rc = listen(s->fd, backlog) < 0 ? csock__errno() : 0;
-    if (csock__tracing()) csock__trace("listen %d -> %s", backlog, csock__result_text(rc));
-    if (rc < 0) {
-        csock_addr self;
-        socklen_t len = sizeof self.ss;
-        self.len = getsockname(s->fd, (struct sockaddr *)&self.ss, &len) == 0 ? len : 0;
-        return csock__fail(rc, "listen", &self);
-    }
-    return 0;
-}
-
-/* Gives an accepted descriptor the kernel timeouts of its own timeout. Linux copies the
- * listener's SO_RCVTIMEO and SO_SNDTIMEO into each connection when its handshake completes, so
- * a listener that ever had a timeout may have handed one on (perhaps since changed, or lowered
- * for an interrupted call) to a socket meant to block or to have another. A listener that never
- * had one hands on zeros, and then nothing needs doing for a socket without a timeout. */
-static int own_timeout(const csock *listener, int fd, int64_t timeout)
-{
-    if (!listener->had_timeout && timeout <= 0) return 0;
-    int64_t wanted = timeout > 0 ? timeout : 0;
-    int rc = csock__set_kernel_timeout(fd, SO_RCVTIMEO, wanted);
-    return rc < 0 ? rc : csock__set_kernel_timeout(fd, SO_SNDTIMEO, wanted);
-}
-
-csock *csock_accept(csock *s, csock_addr *peer)
-{
-    if (csock__check(s, "accept") < 0) return NULL;
-    csock_addr from;
-    int64_t timeout = csock__default_timeout_ns();
-    csock__deadline d = csock__deadline_begin(s, SO_RCVTIMEO, 0);
-    int rc = 0, fd;
-    for (;;) {
-        socklen_t len = sizeof from.ss;
-        fd = accept4(s->fd, (struct sockaddr *)&from.ss, &len,
-                     SOCK_CLOEXEC | (timeout == 0 ? SOCK_NONBLOCK : 0));
-        if (fd >= 0) {
-            from.len = len;
-            break;
-        }
-        /* A connection that died while queued is not this listener's failure: wait for the
-         * next one, as Python and Go do. */
-        if (errno == EINTR || errno == ECONNABORTED) {
-            if ((rc = csock__deadline_again(&d)) < 0) break;
-            continue;
-        }
-        rc = csock__deadline_error(&d, errno);
-        break;
-    }
-    csock__deadline_end(&d);
-    if (rc == 0 && (rc = own_timeout(s, fd, timeout)) < 0) close(fd);
-    if (csock__tracing()) {
-        char where[CSOCK_ADDRSTRLEN];
-        csock__trace("accept -> %s", rc < 0 ? csock_strerror(rc) : csock__addr_text(&from, where));
-    }
-    if (rc < 0) {
-        csock_addr self;
-        socklen_t len = sizeof self.ss;
-        self.len = getsockname(s->fd, (struct sockaddr *)&self.ss, &len) == 0 ? len : 0;
-        csock__fail(rc, "accept", &self);
-        return NULL;
-    }
-    csock *conn = csock__new(fd, s->family, s->type, s->protocol, timeout);
-    if (!conn) {
-        close(fd);
-        return NULL;
-    }
-    conn->peer = from;
-    if (peer) *peer = from;
-    return conn;
 }
 
 /* Waits for an interrupted connect to finish, as connect(2) says to: poll for writability, then
@@ -222,7 +118,7 @@ int csock_connect(csock *s, const char *host, int port)
     if (rc == 0) rc = csock__lookup(&addr, host, port, s->family, s->type, 0, "connect");
     const char *why;
     if (rc == 0 && (rc = connect_resolved(s, &addr, &why)) < 0)
-        fail_why(rc, "connect", host, port, &addr, why);
+        csock__fail_why(rc, "connect", host, port, &addr, why);
     return rc;
 }
 
@@ -230,9 +126,9 @@ int csock__connect_addr(csock *s, const csock_addr *addr, const char **why)
 {
     *why = NULL;
     int rc = csock__check(s, "connect");
-    if (rc == 0) rc = check_addr(s, addr, "connect");
+    if (rc == 0) rc = csock__check_addr(s, addr, "connect");
     if (rc == 0 && (rc = connect_resolved(s, addr, why)) < 0)
-        fail_why(rc, "connect", NULL, 0, addr, *why);
+        csock__fail_why(rc, "connect", NULL, 0, addr, *why);
     return rc;
 }
 
@@ -250,52 +146,8 @@ int csock_connect_ex(csock *s, const char *host, int port)
     if (rc < 0) return rc;
     const char *why;
     rc = connect_resolved(s, &addr, &why);
-    if (rc < 0) fail_why(rc, "connect_ex", host, port, &addr, why);
+    if (rc < 0) csock__fail_why(rc, "connect_ex", host, port, &addr, why);
     /* Errors of connect(2) itself come back as positive errno values; a timeout keeps its own
      * code, CSOCK_ETIMEOUT, since no errno means "timed out". */
     return (rc < 0 && rc >= CSOCK_ERRNO_LAST) ? -rc : rc;
-}
-
-int csock_shutdown(csock *s, int how)
-{
-    int rc = csock__check(s, "shutdown");
-    if (rc < 0) return rc;
-    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-        return csock__failf(CSOCK_EINVAL, "shutdown %d: how is SHUT_RD, SHUT_WR or SHUT_RDWR", how);
-    rc = shutdown(s->fd, how) < 0 ? csock__errno() : 0;
-    if (csock__tracing())
-        csock__trace("shutdown %s -> %s",
-                     how == SHUT_RD   ? "SHUT_RD"
-                     : how == SHUT_WR ? "SHUT_WR"
-                                      : "SHUT_RDWR",
-                     csock__result_text(rc));
-    return rc < 0 ? csock__fail(rc, "shutdown", &s->peer) : 0;
-}
-
-typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
-
-static int get_name(csock *s, csock_addr *out, name_fn fn, const char *op)
-{
-    int rc = csock__check(s, op);
-    if (rc < 0) return rc;
-    if (!out) return csock__failf(CSOCK_EINVAL, "%s: NULL output", op);
-    socklen_t len = sizeof out->ss;
-    memset(out, 0, sizeof *out);
-    rc = fn(s->fd, (struct sockaddr *)&out->ss, &len) < 0 ? csock__errno() : 0;
-    out->len = rc == 0 ? len : 0;
-    if (csock__tracing()) {
-        char where[CSOCK_ADDRSTRLEN];
-        csock__trace("%s -> %s", op, rc < 0 ? csock_strerror(rc) : csock__addr_text(out, where));
-    }
-    return rc < 0 ? csock__fail(rc, op, NULL) : 0;
-}
-
-int csock_getsockname(csock *s, csock_addr *out)
-{
-    return get_name(s, out, getsockname, "getsockname");
-}
-
-int csock_getpeername(csock *s, csock_addr *out)
-{
-    return get_name(s, out, getpeername, "getpeername");
 }
