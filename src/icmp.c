@@ -212,8 +212,8 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
     int ip_header = s->type == SOCK_RAW && s->family == AF_INET;
     int reply = echo_type(s->family, 1);
     /* One deadline for the call, however many packets that are not ours go by. */
-    int64_t deadline = csock__deadline(s, 0);
-    int lowered = 0, replied = 0;
+    csock__deadline d = csock__deadline_begin(s, SO_RCVTIMEO, 0);
+    int replied = 0;
     union {
         char buf[CMSG_SPACE(sizeof(int)) * 2];
         struct cmsghdr align;
@@ -245,12 +245,12 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
             }
             break;
         }
-        if ((rc = csock__wait_again(s, SO_RCVTIMEO, deadline, &lowered)) < 0) {
+        if ((rc = csock__deadline_again(&d)) < 0) {
             csock__fail(rc, "icmp_recv", &s->peer);
             break;
         }
     }
-    csock__restore_timeout(s, SO_RCVTIMEO, lowered);
+    csock__deadline_end(&d);
     /* No reply accepted: out must not describe some other packet or hold the caller's garbage. */
     if (!replied) *out = (csock_icmp_echo){.type = -1, .ttl = -1};
     return rc;

@@ -108,7 +108,16 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
 int csock__lookup(csock_addr *out, const char *host, int port, int family, int type, int passive,
                   const char *op);
 
-/* ---- connecting (endpoint.c) ---- */
+/* ---- binding, connecting (accept.c, connect.c) ---- */
+
+/* Records "op host:port (resolved): reason" when the user gave a name that resolved to another
+ * text, else "op resolved: reason"; why, if not NULL, follows the reason. Returns rc. */
+int csock__fail_why(int rc, const char *op, const char *host, int port, const csock_addr *addr,
+                    const char *why);
+
+/* Checks that addr is an address for op on s: present, of a length its bytes can hold, and of
+ * s's family. Returns 0 or a recorded failure ("connect: no address"). */
+int csock__check_addr(const csock *s, const csock_addr *addr, const char *op);
 
 /* csock_connect_addr, also giving the text that followed the reason in its message (such as
  * " (the connection reached itself: nothing listens there)"), or NULL, in *why. */
@@ -121,10 +130,11 @@ int csock__connect_addr(csock *s, const csock_addr *addr, const char **why);
 ssize_t csock__datagram_cut(csock *s, const char *op, size_t len, ssize_t size,
                             const csock_addr *from);
 
-/* Sends all len bytes (completing partial writes) by the deadline (0: none), adding what went
- * out to *done. *lowered as for csock__wait_again; the caller restores. Returns 0 or a code
- * (nothing recorded). */
-int csock__send_until(csock *s, const void *buf, size_t len, int64_t deadline, int *lowered,
+struct csock__deadline; /* a call's deadline: see "sockets" below */
+
+/* Sends all len bytes (completing partial writes) within the deadline d (begun with SO_SNDTIMEO;
+ * the caller ends it), adding what went out to *done. Returns 0 or a code (nothing recorded). */
+int csock__send_until(csock *s, const void *buf, size_t len, struct csock__deadline *d,
                       size_t *done);
 
 /* ---- messages (msg.c) ---- */
@@ -184,57 +194,93 @@ int csock__set_kernel_timeout(int fd, int optname, int64_t ns);
 /* The coarse monotonic clock, in nanoseconds (timeout.c says why coarse). */
 int64_t csock__now(void);
 
-/* The deadline for a call on s starting now: 0 when s has no timeout or the call does not wait
- * (the clock is only read when it matters). */
-static inline int64_t csock__deadline(const csock *s, int flags)
+/* A call's deadline: the one place that keeps the time a call on a socket may take, across the
+ * EINTR retries and the waits after partial progress of every blocking step (send and receive,
+ * sendall, sendfile, accept, connect, ICMP receive, a graceful close). Modelled on CPython's
+ * sock_call_ex, with the kernel doing the waiting (docs/design.md, "How it is enforced"):
+ *
+ *     csock__deadline d = csock__deadline_begin(s, SO_RCVTIMEO, flags);
+ *     while ((n = the_call(s->fd, ...)) < 0) {
+ *         if (errno != EINTR) { n = csock__deadline_error(&d, errno); break; }
+ *         if ((n = csock__deadline_again(&d)) < 0) break;
+ *     }
+ *     csock__deadline_end(&d);
+ *
+ * Beginning reads the clock only when the call has a limit; a call that does not block makes no
+ * system call beyond its own. Only again lowers the kernel timeout, and end restores it. */
+typedef struct csock__deadline {
+    csock *s;
+    int64_t ns;  /* the call's timeout: < 0 none, 0 never wait, > 0 the limit */
+    int64_t at;  /* with a limit, when it ends on csock__now()'s clock; else 0 */
+    int optname; /* the kernel timeout the call waits by: SO_RCVTIMEO or SO_SNDTIMEO */
+    int lowered; /* again lowered it: end sets it back to the socket's timeout */
+} csock__deadline;
+
+/* The deadline of a call on s that lasts at most ns (< 0: no limit; 0: it never waits) and waits
+ * by the kernel timeout optname. */
+static inline csock__deadline csock__deadline_of(csock *s, int64_t ns, int optname)
 {
-    return (s->timeout_ns > 0 && !(flags & MSG_DONTWAIT)) ? csock__now() + s->timeout_ns : 0;
+    csock__deadline d = {s, ns, ns > 0 ? csock__now() + ns : 0, optname, 0};
+    return d;
 }
 
-/* A blocking call was interrupted (EINTR) or must wait again after partial progress. With a
- * deadline, the kernel timeout optname is lowered to what remains and *lowered is set; returns
- * 0 to go on, or CSOCK_ETIMEOUT when the deadline has passed. Without one, returns 0. */
-int csock__wait_again(csock *s, int optname, int64_t deadline, int *lowered);
+/* The deadline of a call on s starting now, with the socket's timeout, or never waiting when
+ * flags has MSG_DONTWAIT. optname: SO_RCVTIMEO for calls that receive or accept, SO_SNDTIMEO
+ * for calls that send or connect. */
+static inline csock__deadline csock__deadline_begin(csock *s, int optname, int flags)
+{
+    return csock__deadline_of(s, (flags & MSG_DONTWAIT) ? 0 : s->timeout_ns, optname);
+}
 
-/* Restores the kernel timeout optname after csock__wait_again lowered it. */
-void csock__restore_timeout(csock *s, int optname, int lowered);
+/* The call was interrupted (EINTR), or must wait again after partial progress: returns 0 to make
+ * it again, with the kernel timeout lowered to what remains of a limit, or CSOCK_ETIMEOUT when
+ * the limit has passed (or a code if the kernel refused the timeout). */
+int csock__deadline_again(csock__deadline *d);
+
+/* Waits with poll for events on the socket within what remains: for steps the kernel timeout
+ * does not bound (finishing an interrupted connect, draining a closing socket). Returns 0 when
+ * the socket is ready, CSOCK_ETIMEOUT when the time is up (at once for a call that never waits),
+ * or a code. EINTR is retried within the deadline. */
+int csock__deadline_wait(csock__deadline *d, short events);
+
+/* Maps the errno of a failed call: EAGAIN is CSOCK_ETIMEOUT when the call had a limit (the
+ * kernel's timeout ran out), else CSOCK_EAGAIN; anything else is -err. */
+static inline int csock__deadline_error(const csock__deadline *d, int err)
+{
+    return err == EAGAIN && d->at ? CSOCK_ETIMEOUT : -err;
+}
+
+/* Ends the call: restores the kernel timeout if again lowered it. */
+/* csock__deadline_end's slow path. */
+void csock__deadline_restore(csock__deadline *d);
+static inline void csock__deadline_end(csock__deadline *d)
+{
+    if (CSOCK_UNLIKELY(d->lowered)) csock__deadline_restore(d);
+}
 
 /* One system call on s: returns its result, or -1 with errno set. */
 typedef ssize_t (*csock__syscall)(csock *s, void *args, int flags);
 
-/* Runs call until it does not fail with EINTR, within s's timeout for this call: the one place
- * that retries interrupted calls and keeps their deadline (optname: SO_RCVTIMEO for calls that
- * receive, SO_SNDTIMEO for calls that send). Returns the call's result or a negative code
- * (nothing recorded). Inline, so the call is direct. */
-static inline ssize_t csock__retrying(csock *s, int optname, int flags, csock__syscall call,
-                                      void *args);
-
-/* Maps an error from a call that may wait: EAGAIN is CSOCK_ETIMEOUT when s has a timeout and
- * the call waited (flags without MSG_DONTWAIT), else CSOCK_EAGAIN. */
-static inline int csock__wait_error(const csock *s, int err, int flags)
-{
-    if (err == EAGAIN && s->timeout_ns > 0 && !(flags & MSG_DONTWAIT)) return CSOCK_ETIMEOUT;
-    return -err;
-}
-
+/* Runs call until it does not fail with EINTR, within s's timeout for this call (optname and
+ * flags as for csock__deadline_begin). Returns the call's result or a negative code (nothing
+ * recorded). Inline, so the call is direct. */
 static inline ssize_t csock__retrying(csock *s, int optname, int flags, csock__syscall call,
                                       void *args)
 {
-    int64_t deadline = csock__deadline(s, flags);
-    int lowered = 0;
+    csock__deadline d = csock__deadline_begin(s, optname, flags);
     ssize_t n;
     while ((n = call(s, args, flags)) < 0) {
         if (errno != EINTR) {
-            n = csock__wait_error(s, errno, flags);
+            n = csock__deadline_error(&d, errno);
             break;
         }
-        int rc = csock__wait_again(s, optname, deadline, &lowered);
+        int rc = csock__deadline_again(&d);
         if (rc < 0) {
             n = rc;
             break;
         }
     }
-    if (CSOCK_UNLIKELY(lowered)) csock__restore_timeout(s, optname, lowered);
+    csock__deadline_end(&d);
     return n;
 }
 

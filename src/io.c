@@ -114,8 +114,7 @@ ssize_t csock_recvfrom(csock *s, void *buf, size_t len, csock_addr *from)
     return recv_from(s, buf, len, 0, from, "recvfrom");
 }
 
-int csock__send_until(csock *s, const void *buf, size_t len, int64_t deadline, int *lowered,
-                      size_t *done)
+int csock__send_until(csock *s, const void *buf, size_t len, csock__deadline *d, size_t *done)
 {
     const char *p = buf;
     size_t sent = 0;
@@ -124,12 +123,11 @@ int csock__send_until(csock *s, const void *buf, size_t len, int64_t deadline, i
         ssize_t n = send(s->fd, p + sent, len - sent, MSG_NOSIGNAL);
         if (n >= 0) {
             sent += (size_t)n;
-            if (sent < len && (rc = csock__wait_again(s, SO_SNDTIMEO, deadline, lowered)) < 0)
-                break;
+            if (sent < len && (rc = csock__deadline_again(d)) < 0) break;
         } else if (errno == EINTR) {
-            if ((rc = csock__wait_again(s, SO_SNDTIMEO, deadline, lowered)) < 0) break;
+            if ((rc = csock__deadline_again(d)) < 0) break;
         } else {
-            rc = csock__wait_error(s, errno, 0);
+            rc = csock__deadline_error(d, errno);
             break;
         }
     }
@@ -144,9 +142,9 @@ int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     int rc = check_io(s, buf, len, "sendall");
     if (rc < 0) return rc;
     /* One deadline for the whole call: each wait after partial progress gets only what is left. */
-    int lowered = 0;
-    rc = csock__send_until(s, buf, len, csock__deadline(s, 0), &lowered, &done);
-    if (CSOCK_UNLIKELY(lowered)) csock__restore_timeout(s, SO_SNDTIMEO, lowered);
+    csock__deadline d = csock__deadline_begin(s, SO_SNDTIMEO, 0);
+    rc = csock__send_until(s, buf, len, &d, &done);
+    csock__deadline_end(&d);
     if (sent) *sent = done;
     if (csock__tracing()) {
         if (rc < 0)

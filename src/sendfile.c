@@ -19,7 +19,7 @@
 /* Reads and sends from fd at *offset (or from its current position when it cannot seek), count
  * bytes, or with to_end until the input ends. */
 static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int to_end,
-                         int64_t deadline, int *lowered, size_t *done, int *ended)
+                         csock__deadline *d, size_t *done, int *ended)
 {
     char buf[CHUNK];
     int seekable = 1;
@@ -37,7 +37,7 @@ static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int to_e
             *ended = 1;
             return CSOCK_ENODATA;
         }
-        int rc = csock__send_until(s, buf, (size_t)n, deadline, lowered, done);
+        int rc = csock__send_until(s, buf, (size_t)n, d, done);
         if (rc < 0) return rc;
         *offset += n;
         count -= (size_t)n;
@@ -93,8 +93,8 @@ static void unblock_sigpipe(const struct sigpipe_guard *g, int raised)
 static int send_file(csock *s, int fd, off_t offset, size_t count, int to_end, size_t *done,
                      int *ended)
 {
-    int64_t deadline = csock__deadline(s, 0);
-    int lowered = 0, rc = 0, raised = 0;
+    csock__deadline d = csock__deadline_begin(s, SO_SNDTIMEO, 0);
+    int rc = 0, raised = 0;
     struct sigpipe_guard guard;
     block_sigpipe(&guard);
     while (count > 0) {
@@ -102,8 +102,7 @@ static int send_file(csock *s, int fd, off_t offset, size_t count, int to_end, s
         if (n > 0) {
             *done += (size_t)n;
             count -= (size_t)n;
-            if (count > 0 && (rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0)
-                break;
+            if (count > 0 && (rc = csock__deadline_again(&d)) < 0) break;
         } else if (n == 0 && to_end) {
             break;
         } else if (n == 0) {
@@ -111,21 +110,21 @@ static int send_file(csock *s, int fd, off_t offset, size_t count, int to_end, s
             rc = CSOCK_ENODATA;
             break;
         } else if (errno == EINTR) {
-            if ((rc = csock__wait_again(s, SO_SNDTIMEO, deadline, &lowered)) < 0) break;
+            if ((rc = csock__deadline_again(&d)) < 0) break;
         } else if ((errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == ESPIPE) &&
                    *done == 0) {
             /* This kind of file cannot be spliced from an offset (a pipe, say): move it through
              * a buffer instead. */
-            rc = read_and_send(s, fd, &offset, count, to_end, deadline, &lowered, done, ended);
+            rc = read_and_send(s, fd, &offset, count, to_end, &d, done, ended);
             break;
         } else {
             raised = errno == EPIPE;
-            rc = csock__wait_error(s, errno, 0);
+            rc = csock__deadline_error(&d, errno);
             break;
         }
     }
     unblock_sigpipe(&guard, raised);
-    csock__restore_timeout(s, SO_SNDTIMEO, lowered);
+    csock__deadline_end(&d);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The socket object's life: creating, wrapping, detaching, closing, freeing. */
+/* The socket object's life: creating, wrapping, detaching, shutting down, closing, freeing; and
+ * what it is: its family, type, descriptor and names (getsockname, getpeername). */
 #include "internal.h"
 
 #include <errno.h>
@@ -275,29 +276,66 @@ int csock_close(csock *s)
     return 0;
 }
 
-/* Shuts fd down for writing, then reads and drops what the peer sends until its end of file,
- * an error, or timeout_ns (-1: none; 0: only what is there now). Returns 0 at the peer's end of
- * file (or when fd is not connected: nothing to wait for), CSOCK_ETIMEOUT, or a negative errno. */
-static int drain_to_end(int fd, int64_t timeout_ns)
+int csock_shutdown(csock *s, int how)
 {
-    if (shutdown(fd, SHUT_WR) < 0) return errno == ENOTCONN ? 0 : -errno;
-    int64_t deadline = timeout_ns > 0 ? csock__now() + timeout_ns : 0;
+    int rc = csock__check(s, "shutdown");
+    if (rc < 0) return rc;
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return csock__failf(CSOCK_EINVAL, "shutdown %d: how is SHUT_RD, SHUT_WR or SHUT_RDWR", how);
+    rc = shutdown(s->fd, how) < 0 ? csock__errno() : 0;
+    if (csock__tracing())
+        csock__trace("shutdown %s -> %s",
+                     how == SHUT_RD   ? "SHUT_RD"
+                     : how == SHUT_WR ? "SHUT_WR"
+                                      : "SHUT_RDWR",
+                     csock__result_text(rc));
+    return rc < 0 ? csock__fail(rc, "shutdown", &s->peer) : 0;
+}
+
+typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
+
+static int get_name(csock *s, csock_addr *out, name_fn fn, const char *op)
+{
+    int rc = csock__check(s, op);
+    if (rc < 0) return rc;
+    if (!out) return csock__failf(CSOCK_EINVAL, "%s: NULL output", op);
+    socklen_t len = sizeof out->ss;
+    memset(out, 0, sizeof *out);
+    rc = fn(s->fd, (struct sockaddr *)&out->ss, &len) < 0 ? csock__errno() : 0;
+    out->len = rc == 0 ? len : 0;
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("%s -> %s", op, rc < 0 ? csock_strerror(rc) : csock__addr_text(out, where));
+    }
+    return rc < 0 ? csock__fail(rc, op, NULL) : 0;
+}
+
+int csock_getsockname(csock *s, csock_addr *out)
+{
+    return get_name(s, out, getsockname, "getsockname");
+}
+
+int csock_getpeername(csock *s, csock_addr *out)
+{
+    return get_name(s, out, getpeername, "getpeername");
+}
+
+/* Shuts s down for writing, then reads and drops what the peer sends until its end of file, an
+ * error, or timeout_ns (-1: none; 0: only what is there now). Returns 0 at the peer's end of
+ * file (or when s is not connected: nothing to wait for), CSOCK_ETIMEOUT, or a negative errno. */
+static int drain_to_end(csock *s, int64_t timeout_ns)
+{
+    if (shutdown(s->fd, SHUT_WR) < 0) return errno == ENOTCONN ? 0 : -errno;
+    csock__deadline d = csock__deadline_of(s, timeout_ns, SO_RCVTIMEO);
     char buf[4096];
     for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = recv(s->fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n > 0) continue;
         if (n == 0) return 0;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-        int ms = -1;
-        if (timeout_ns == 0) return CSOCK_ETIMEOUT;
-        if (timeout_ns > 0) {
-            int64_t left = deadline - csock__now();
-            if (left <= 0) return CSOCK_ETIMEOUT;
-            ms = (int)((left + 999999) / 1000000);
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, ms) < 0 && errno != EINTR) return -errno;
+        int rc = csock__deadline_wait(&d, POLLIN);
+        if (rc < 0) return rc;
     }
 }
 
@@ -309,7 +347,7 @@ int csock_close_gracefully(csock *s, double timeout)
     int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "close_gracefully", &ns);
     if (rc < 0) return rc; /* the socket stays open */
     int fd = s->fd;
-    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = drain_to_end(fd, ns);
+    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = drain_to_end(s, ns);
     if (csock__tracing())
         csock__trace("close_gracefully fd %d -> %s", fd,
                      rc == CSOCK_ETIMEOUT ? "the peer did not end" : csock__result_text(rc));

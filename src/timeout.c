@@ -2,12 +2,14 @@
 /* The timeout model (docs/design.md). A socket with no timeout is a blocking descriptor; with
  * timeout 0 it is O_NONBLOCK; with a positive timeout it stays blocking and the kernel enforces
  * the limit through SO_RCVTIMEO and SO_SNDTIMEO, so each call is the one system call raw code
- * makes. Only when a call is interrupted, or must wait again after partial progress, is the
- * kernel's timeout lowered to what remains of the deadline. */
+ * makes. A call's deadline (csock__deadline, internal.h) is kept here: only when a call is
+ * interrupted, or must wait again after partial progress, is the kernel's timeout lowered to what
+ * remains of it; a step the kernel's timeout does not bound waits with poll instead. */
 #include "internal.h"
 
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -97,20 +99,38 @@ int csock__apply_timeout(int fd, int64_t from_ns, int64_t timeout_ns)
     return 0;
 }
 
-int csock__wait_again(csock *s, int optname, int64_t deadline, int *lowered)
+int csock__deadline_again(csock__deadline *d)
 {
-    if (deadline == 0) return 0;
-    int64_t left = deadline - csock__now();
+    if (d->at == 0) return 0;
+    int64_t left = d->at - csock__now();
     if (left <= 0) return CSOCK_ETIMEOUT;
-    int rc = csock__set_kernel_timeout(s->fd, optname, left);
+    int rc = csock__set_kernel_timeout(d->s->fd, d->optname, left);
     if (rc < 0) return rc;
-    *lowered = 1;
+    d->lowered = 1;
     return 0;
 }
 
-void csock__restore_timeout(csock *s, int optname, int lowered)
+int csock__deadline_wait(csock__deadline *d, short events)
 {
-    if (lowered) csock__set_kernel_timeout(s->fd, optname, s->timeout_ns);
+    struct pollfd p = {.fd = d->s->fd, .events = events};
+    for (;;) {
+        int ms = -1;
+        if (d->ns == 0) return CSOCK_ETIMEOUT;
+        if (d->at) {
+            int64_t left = d->at - csock__now();
+            if (left <= 0) return CSOCK_ETIMEOUT;
+            ms = (int)((left + 999999) / 1000000);
+        }
+        int n = poll(&p, 1, ms);
+        if (n > 0) return 0;
+        if (n < 0 && errno != EINTR) return csock__errno();
+    }
+}
+
+void csock__deadline_restore(csock__deadline *d)
+{
+    csock__set_kernel_timeout(d->s->fd, d->optname, d->s->timeout_ns);
+    d->lowered = 0;
 }
 
 int csock__set_timeout_ns(csock *s, int64_t ns)
