@@ -127,6 +127,23 @@ ssize_t csock__datagram_cut(csock *s, const char *op, size_t len, ssize_t size,
 int csock__send_until(csock *s, const void *buf, size_t len, int64_t deadline, int *lowered,
                       size_t *done);
 
+/* ---- a lingering close (linger.c) ---- */
+
+/* Seconds a lingering close may wait for the peer's end of file when nothing else bounds it: a
+ * stream whose handler's close_timeout is 0, a THREADS server's connection. */
+#define CSOCK__CLOSE_TIMEOUT_DEFAULT 5.0
+
+/* Whether closing the connected stream socket fd now could lose bytes the peer has not read:
+ * when input is waiting unread in the kernel (the close would reset the connection) or bytes of
+ * ours are not yet acknowledged. A peer that has everything and sends nothing loses nothing. */
+int csock__linger_needed(int fd);
+
+/* Shuts fd down for writing (the peer reads end of file after the last byte), then reads and
+ * drops what the peer sends until its end of file, an error, or timeout_ns (-1: none; 0: only
+ * what is there now). Does not close fd. Returns 0 at the peer's end of file (or when fd is not
+ * connected: nothing to wait for), CSOCK_ETIMEOUT, or a negative errno (nothing recorded). */
+int csock__drain_to_end(int fd, int64_t timeout_ns);
+
 /* ---- messages (msg.c) ---- */
 
 /* csock_sendmsg and csock_recvmsg, reporting failures and traces as op. */

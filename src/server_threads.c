@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A thread per connection: the serve function gets a connected, blocking csock socket and may
  * be written like the tutorial's server. Threads are joined, never detached, so that a shutdown
- * leaves nothing running and nothing allocated. */
+ * leaves nothing running and nothing allocated. When serve returns, the connection is closed
+ * gracefully: it lingers if the client may still be sending. */
 #include "server_internal.h"
 
 #include <fcntl.h>
@@ -30,6 +31,12 @@ static void *client_main(void *arg)
     struct csock__client *c = arg;
     csock_server *srv = c->server;
     srv->config.serve(c->sock, srv->config.data);
+    /* A close with the client's bytes unread would reset the connection and lose what is still
+     * queued for it, so the connection lingers first, as a stream's does: on this thread, off
+     * the lock (a shutdown meanwhile ends the wait at once), for a bounded time. */
+    int fd = csock_fileno(c->sock);
+    if (fd >= 0 && csock__linger_needed(fd))
+        csock__drain_to_end(fd, (int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9));
     pthread_mutex_lock(&srv->clients_lock);
     unlink_client(srv, c);
     /* Closed under the lock: a shutdown never reaches a descriptor number already reused. */

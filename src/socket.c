@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,32 +274,6 @@ int csock_close(csock *s)
     return 0;
 }
 
-/* Shuts fd down for writing, then reads and drops what the peer sends until its end of file,
- * an error, or timeout_ns (-1: none; 0: only what is there now). Returns 0 at the peer's end of
- * file (or when fd is not connected: nothing to wait for), CSOCK_ETIMEOUT, or a negative errno. */
-static int drain_to_end(int fd, int64_t timeout_ns)
-{
-    if (shutdown(fd, SHUT_WR) < 0) return errno == ENOTCONN ? 0 : -errno;
-    int64_t deadline = timeout_ns > 0 ? csock__now() + timeout_ns : 0;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) continue;
-        if (n == 0) return 0;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-        int ms = -1;
-        if (timeout_ns == 0) return CSOCK_ETIMEOUT;
-        if (timeout_ns > 0) {
-            int64_t left = deadline - csock__now();
-            if (left <= 0) return CSOCK_ETIMEOUT;
-            ms = (int)((left + 999999) / 1000000);
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, ms) < 0 && errno != EINTR) return -errno;
-    }
-}
-
 int csock_close_gracefully(csock *s, double timeout)
 {
     if (!s) return csock__failf(CSOCK_EINVAL, "close_gracefully: NULL socket");
@@ -309,7 +282,7 @@ int csock_close_gracefully(csock *s, double timeout)
     int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "close_gracefully", &ns);
     if (rc < 0) return rc; /* the socket stays open */
     int fd = s->fd;
-    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = drain_to_end(fd, ns);
+    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = csock__drain_to_end(fd, ns);
     if (csock__tracing())
         csock__trace("close_gracefully fd %d -> %s", fd,
                      rc == CSOCK_ETIMEOUT ? "the peer did not end" : csock__result_text(rc));

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Servers: 1,000 concurrent clients each verifying their bytes, on one loop, on two loops with a
  * shared listener and with SO_REUSEPORT; the connection limit; a thread per connection with a
- * shutdown from a handler; shutdown with connections open; running out of descriptors without
- * spinning, and recovering. Nothing may leak: descriptors are counted before and after. */
+ * shutdown from a handler, and its close lingering while the client still sends; shutdown with
+ * connections open; running out of descriptors without spinning, and recovering. Nothing may leak:
+ * descriptors are counted before and after. */
 #include "check_stream.h"
 
 #include <csock/server.h>
@@ -676,6 +677,77 @@ static void stop_delivers_queued_replies(void)
     }
 }
 
+static char threads_reply[REPLY];
+
+/* THREADS: reads a byte, sends the whole reply and returns, with the client's upload unread. */
+static void reply_and_return(csock *client, void *data)
+{
+    (void)data;
+    char first;
+    CHECK_EQ(csock_recv(client, &first, 1), 1);
+    CHECK_EQ(csock_sendall(client, threads_reply, REPLY, NULL), 0);
+}
+
+/* A serve function that returns with its client's bytes unread and most of its reply still
+ * queued: closing then would reset the connection and lose the reply's tail. The connection
+ * lingers instead, so a client that keeps uploading gets the whole reply, then end of file. */
+static void threads_reply_survives_unread_input(void)
+{
+    int fds = check_open_fds();
+    for (size_t i = 0; i < REPLY; i++)
+        threads_reply[i] = reply_byte(i);
+    csock_server_config config = {.serve = reply_and_return, .mode = CSOCK_SERVE_THREADS};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    pthread_t t = check_thread(serve, srv);
+    csock *c = csock_create_connection("127.0.0.1", port_of(srv), 5, NULL);
+    CHECK(c != NULL);
+    CHECK_EQ(csock_setrcvbuf(c, 16384), 0); /* most of the reply waits on the server */
+    atomic_store(&uploading, 1);
+    pthread_t up = check_thread(upload_until_refused, c);
+    CHECK_EQ(read_reply(c), REPLY);
+    atomic_store(&uploading, 0);
+    check_join(up);
+    csock_free(c); /* the lingering server reads this end of file and closes */
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK_EQ(csock_server_connections(srv), 0);
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
+/* THREADS: takes one byte and returns. */
+static void take_one_byte(csock *client, void *data)
+{
+    (void)data;
+    char first;
+    CHECK_EQ(csock_recv(client, &first, 1), 1);
+}
+
+/* A connection lingering after serve returned, for a client that never ends its side, does not
+ * hold up a shutdown for the linger's 5 s. */
+static void threads_shutdown_ends_a_linger(void)
+{
+    int fds = check_open_fds();
+    csock_server_config config = {.serve = take_one_byte, .mode = CSOCK_SERVE_THREADS};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    pthread_t t = check_thread(serve, srv);
+    csock *c = csock_create_connection("127.0.0.1", port_of(srv), 5, NULL);
+    char buf[8];
+    CHECK_EQ(csock_sendall(c, "xy", 2, NULL), 0);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 0); /* serve returned; "y" unread: it lingers */
+    CHECK_EQ(csock_server_connections(srv), 1);
+    double start = check_now();
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK(check_now() - start < 2);
+    CHECK_EQ(csock_server_connections(srv), 0);
+    csock_free(c);
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
 /* A client that never reads would hold a stopping server for close_timeout (a minute here): a
  * second shutdown ends the wait at once. */
 static void second_shutdown_cuts_the_close_short(void)
@@ -740,6 +812,8 @@ int main(void)
     RUN(unix_addresses_bind_what_they_say);
     RUN(server_on_an_address);
     RUN(stop_delivers_queued_replies);
+    RUN(threads_reply_survives_unread_input);
+    RUN(threads_shutdown_ends_a_linger);
     RUN(second_shutdown_cuts_the_close_short);
     RUN(server_address_lengths_are_checked);
     return check_done();

@@ -34,8 +34,13 @@ typedef struct csock_server_config {
                                             handler (its on_open runs first); must stay valid
                                             while the server lives */
     void (*serve)(csock *client, void *data); /* THREADS: runs on the connection's own thread with
-                                                 the connected, blocking socket, which is freed
-                                                 when serve returns */
+                                                 the connected, blocking socket, which is closed
+                                                 and freed when serve returns: gracefully, so
+                                                 that a reset loses no reply (if the client may
+                                                 still be sending, the socket is shut down for
+                                                 writing and what comes is dropped until the
+                                                 client's end of file, at most 5 s, less if the
+                                                 server shuts down) */
     void *data;          /* given to serve, and as each stream's first user data */
     int mode;            /* CSOCK_SERVE_LOOP (0), CSOCK_SERVE_LOOPS or CSOCK_SERVE_THREADS */
     int loops;           /* LOOPS: how many (0: one per online core) */
