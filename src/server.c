@@ -105,26 +105,56 @@ static void connection_closed(csock_stream *st, void *context)
 
 /* ---- creating ---- */
 
+static const char *const mode_names[] = {"LOOP", "LOOPS", "THREADS"};
+
+/* A field set in a mode that does not use it is refused rather than ignored: the modes each
+ * field applies to (bits 1 << mode), and what its message adds. */
+#define IN_LOOP    (1u << CSOCK_SERVE_LOOP)
+#define IN_LOOPS   (1u << CSOCK_SERVE_LOOPS)
+#define IN_THREADS (1u << CSOCK_SERVE_THREADS)
+
+static int check_fields_fit_mode(const csock_server_config *c)
+{
+    const struct {
+        int set;
+        unsigned modes;
+        const char *field, *modes_text, *instead;
+    } fields[] = {
+        {c->handler != NULL, IN_LOOP | IN_LOOPS, "handler", "LOOP and LOOPS modes",
+         " (which takes a serve function)"},
+        {c->serve != NULL, IN_THREADS, "serve", "THREADS mode", " (which takes a handler)"},
+        {c->loops != 0, IN_LOOPS, "loops", "LOOPS mode", ""},
+        {c->reuse_port != 0, IN_LOOPS, "reuse_port", "LOOPS mode", ""},
+        {c->timeout != 0, IN_THREADS, "timeout", "THREADS mode",
+         " (a stream's time limits are its handler's)"},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (fields[i].set && !(fields[i].modes & (1u << c->mode)))
+            return csock__failf(CSOCK_EINVAL, "server: %s is for %s, not %s%s", fields[i].field,
+                                fields[i].modes_text, mode_names[c->mode], fields[i].instead);
+    return 0;
+}
+
 static int check_config(const csock_server_config *c)
 {
+    if (c->mode < 0 || c->mode > CSOCK_SERVE_THREADS)
+        return csock__failf(CSOCK_EINVAL, "server: unknown mode %d", c->mode);
+    int rc = check_fields_fit_mode(c);
+    if (rc < 0) return rc;
     const char *bad = NULL;
     if (c->mode == CSOCK_SERVE_THREADS)
         bad = !c->serve ? "THREADS mode needs a serve function" : NULL;
-    else if (c->mode == CSOCK_SERVE_LOOP || c->mode == CSOCK_SERVE_LOOPS)
-        bad = !c->handler ? "a handler is needed" : NULL;
     else
-        bad = "unknown mode";
+        bad = !c->handler ? "a handler is needed" : NULL;
     if (!bad && (c->loops < 0 || c->max_connections < 0 || c->backlog < 0))
         bad = c->loops < 0             ? "loops is negative"
               : c->max_connections < 0 ? "max_connections is negative"
                                        : "backlog is negative";
     if (bad) return csock__failf(CSOCK_EINVAL, "server: %s", bad);
     int64_t timeout_ns;
-    int rc = csock__seconds_ns(c->timeout, CSOCK__TIMEOUT_ZERO, "server: timeout", &timeout_ns);
+    rc = csock__seconds_ns(c->timeout, CSOCK__TIMEOUT_ZERO, "server: timeout", &timeout_ns);
     if (rc < 0) return rc;
-    if (c->handler && c->mode != CSOCK_SERVE_THREADS)
-        return csock__stream_check_handler(c->handler);
-    return 0;
+    return c->handler ? csock__stream_check_handler(c->handler) : 0;
 }
 
 static int online_cores(void)

@@ -113,8 +113,11 @@ static int run_clients(int port, int count)
 static void thousand_clients(int mode, int reuse_port)
 {
     int fds = check_open_fds();
-    csock_server_config config = {
-        .handler = &echo_handler, .mode = mode, .loops = 2, .reuse_port = reuse_port};
+    csock_server_config config = {.handler = &echo_handler, .mode = mode};
+    if (mode == CSOCK_SERVE_LOOPS) {
+        config.loops = 2;
+        config.reuse_port = reuse_port;
+    }
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
     pthread_t t = check_thread(serve, srv);
@@ -315,6 +318,9 @@ static void bad_configs(void)
     csock_server_config threads = {.mode = CSOCK_SERVE_THREADS};
     CHECK(csock_server_new("127.0.0.1:0", &threads) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "THREADS mode needs a serve function");
+    csock_server_config odd = {.handler = &echo_handler, .mode = 7};
+    CHECK(csock_server_new("127.0.0.1:0", &odd) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: unknown mode 7");
     csock_server_config ok = {.handler = &echo_handler};
     CHECK(csock_server_new("localhost:80", &ok) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "localhost");
@@ -331,6 +337,72 @@ static void bad_configs(void)
     CHECK_EQ(csock_server_run(b), 0);
     CHECK_EQ(csock_server_run(b), CSOCK_EINVAL);
     csock_server_free(b);
+}
+
+/* A field set in a mode that does not use it is refused, never ignored: one message for each. */
+static void fields_outside_their_mode(void)
+{
+    const struct {
+        csock_server_config config;
+        const char *message;
+    } refused[] = {
+        {{.handler = &echo_handler, .serve = blocking_echo},
+         "server: serve is for THREADS mode, not LOOP (which takes a handler)"},
+        {{.handler = &echo_handler, .serve = blocking_echo, .mode = CSOCK_SERVE_LOOPS},
+         "server: serve is for THREADS mode, not LOOPS (which takes a handler)"},
+        {{.handler = &echo_handler, .serve = blocking_echo, .mode = CSOCK_SERVE_THREADS},
+         "server: handler is for LOOP and LOOPS modes, not THREADS (which takes a serve function)"},
+        {{.handler = &echo_handler, .mode = CSOCK_SERVE_THREADS},
+         "server: handler is for LOOP and LOOPS modes, not THREADS (which takes a serve function)"},
+        {{.handler = &echo_handler, .loops = 2}, "server: loops is for LOOPS mode, not LOOP"},
+        {{.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .loops = 2},
+         "server: loops is for LOOPS mode, not THREADS"},
+        {{.handler = &echo_handler, .reuse_port = 1},
+         "server: reuse_port is for LOOPS mode, not LOOP"},
+        {{.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .reuse_port = 1},
+         "server: reuse_port is for LOOPS mode, not THREADS"},
+        {{.handler = &echo_handler, .timeout = 5},
+         "server: timeout is for THREADS mode, not LOOP (a stream's time limits are its "
+         "handler's)"},
+        {{.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .timeout = 5},
+         "server: timeout is for THREADS mode, not LOOPS (a stream's time limits are its "
+         "handler's)"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        csock_server *srv = csock_server_new("127.0.0.1:0", &refused[i].config);
+        CHECK(srv == NULL);
+        CHECK_ERROR(CSOCK_EINVAL, refused[i].message);
+        csock_server_free(srv);
+    }
+    /* What every mode uses is taken in each. */
+    int data = 0;
+    const csock_server_config taken[] = {
+        {.handler = &echo_handler,
+         .data = &data,
+         .max_connections = 3,
+         .backlog = 8,
+         .stop_on_signals = 1},
+        {.handler = &echo_handler,
+         .mode = CSOCK_SERVE_LOOPS,
+         .loops = 2,
+         .reuse_port = 1,
+         .data = &data,
+         .max_connections = 3,
+         .backlog = 8,
+         .stop_on_signals = 1},
+        {.serve = blocking_echo,
+         .mode = CSOCK_SERVE_THREADS,
+         .timeout = 5,
+         .data = &data,
+         .max_connections = 3,
+         .backlog = 8,
+         .stop_on_signals = 1},
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        csock_server *srv = csock_server_new("127.0.0.1:0", &taken[i]);
+        CHECK(srv != NULL);
+        csock_server_free(srv);
+    }
 }
 
 /* ---- out of descriptors ---- */
@@ -800,6 +872,7 @@ int main(void)
 {
     check_watchdog(100);
     RUN(bad_configs);
+    RUN(fields_outside_their_mode);
     RUN(one_loop);
     RUN(two_loops_shared_listener);
     RUN(two_loops_reuse_port);

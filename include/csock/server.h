@@ -28,7 +28,9 @@ enum {
     CSOCK_SERVE_THREADS = 2, /* a thread per connection running config.serve */
 };
 
-/* How to serve; all zeros (with a handler) is one loop, no limits beyond the system's. */
+/* How to serve; all zeros (with a handler) is one loop, no limits beyond the system's. A field
+ * whose comment names modes (LOOP and LOOPS, LOOPS, THREADS) is for those only: set in another
+ * mode, csock_server_new refuses it rather than ignore it. The others apply in every mode. */
 typedef struct csock_server_config {
     const csock_stream_handler *handler; /* LOOP and LOOPS: each connection is a stream with this
                                             handler (its on_open runs first); must stay valid
@@ -58,9 +60,11 @@ typedef struct csock_server_config {
  * interface; a Unix address, "unix:relative.sock", "/path/to.sock" or "@name"; numeric, no name
  * lookup: the text is read by csock_addr_parse, once) so that errors come now: an address in use, a
  * bad address, a bad config. Nothing is accepted before csock_server_run. Returns the server, or
- * NULL with CSOCK_EINVAL (NULL or unparsable address, a mode without its handler or serve function,
- * negative counts, a timeout out of range: "server: timeout nan: a timeout is 0 (none) or
- * positive up to 2^31 s"), CSOCK_EADDRINUSE, CSOCK_EACCES and the like from bind and listen, or
+ * NULL with CSOCK_EINVAL (NULL or unparsable address, an unknown mode, a mode without its handler
+ * or serve function, a field set that the mode does not use: "server: serve is for THREADS mode,
+ * not LOOP (which takes a handler)", "server: loops is for LOOPS mode, not THREADS"; negative
+ * counts, a timeout out of range: "server: timeout nan: a timeout is 0 (none) or positive up to
+ * 2^31 s"), CSOCK_EADDRINUSE, CSOCK_EACCES and the like from bind and listen, or
  * CSOCK_ENOMEM; the message names the step and address. */
 csock_server *csock_server_new(const char *address, const csock_server_config *config);
 
