@@ -137,6 +137,24 @@ struct csock__deadline; /* a call's deadline: see "sockets" below */
 int csock__send_until(csock *s, const void *buf, size_t len, struct csock__deadline *d,
                       size_t *done);
 
+/* ---- a lingering close (linger.c) ---- */
+
+/* Seconds a lingering close may wait for the peer's end of file when nothing else bounds it: a
+ * stream whose handler's close_timeout is 0, a THREADS server's connection. */
+#define CSOCK__CLOSE_TIMEOUT_DEFAULT 5.0
+
+/* Whether closing the connected stream socket fd now could lose bytes the peer has not read:
+ * when input is waiting unread in the kernel (the close would reset the connection) or bytes of
+ * ours are not yet acknowledged. A peer that has everything and sends nothing loses nothing. */
+int csock__linger_needed(int fd);
+
+/* Shuts s down for writing (the peer reads end of file after the last byte), then reads and
+ * drops what the peer sends until its end of file, an error, or timeout_ns (-1: none; 0: only
+ * what is there now), waiting by the one deadline rule (csock__deadline). Does not close s.
+ * Returns 0 at the peer's end of file (or when s is not connected: nothing to wait for),
+ * CSOCK_ETIMEOUT, or a negative errno (nothing recorded). */
+int csock__drain_to_end(csock *s, int64_t timeout_ns);
+
 /* ---- messages (msg.c) ---- */
 
 /* csock_sendmsg and csock_recvmsg, reporting failures and traces as op. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A thread per connection: the serve function gets a connected, blocking csock socket and may
  * be written like the tutorial's server. Threads are joined, never detached, so that a shutdown
- * leaves nothing running and nothing allocated. */
+ * leaves nothing running and nothing allocated. When serve returns, the connection is closed
+ * gracefully: it lingers if the client may still be sending. */
 #include "server_internal.h"
 
 #include <fcntl.h>
@@ -29,7 +30,13 @@ static void *client_main(void *arg)
 {
     struct csock__client *c = arg;
     csock_server *srv = c->server;
-    srv->config.serve(c->sock, srv->config.data);
+    srv->setup.serve(c->sock, srv->setup.data);
+    /* A close with the client's bytes unread would reset the connection and lose what is still
+     * queued for it, so the connection lingers first, as a stream's does: on this thread, off
+     * the lock (a shutdown meanwhile ends the wait at once), for a bounded time. */
+    int fd = csock_fileno(c->sock);
+    if (fd >= 0 && csock__linger_needed(fd))
+        csock__drain_to_end(c->sock, (int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9));
     pthread_mutex_lock(&srv->clients_lock);
     unlink_client(srv, c);
     /* Closed under the lock: a shutdown never reaches a descriptor number already reused. */
@@ -50,7 +57,7 @@ void csock__serve_on_thread(csock_server *srv, int fd)
     struct csock__client *c = calloc(1, sizeof *c);
     int flags = fcntl(fd, F_GETFL);
     if (c && flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) c->sock = csock_wrap(fd);
-    if (c && c->sock && srv->config.timeout > 0) csock_settimeout(c->sock, srv->config.timeout);
+    if (c && c->sock && srv->setup.timeout > 0) csock_settimeout(c->sock, srv->setup.timeout);
     if (!c || !c->sock) {
         close(fd);
         free(c);

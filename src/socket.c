@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,25 +319,6 @@ int csock_getpeername(csock *s, csock_addr *out)
     return get_name(s, out, getpeername, "getpeername");
 }
 
-/* Shuts s down for writing, then reads and drops what the peer sends until its end of file, an
- * error, or timeout_ns (-1: none; 0: only what is there now). Returns 0 at the peer's end of
- * file (or when s is not connected: nothing to wait for), CSOCK_ETIMEOUT, or a negative errno. */
-static int drain_to_end(csock *s, int64_t timeout_ns)
-{
-    if (shutdown(s->fd, SHUT_WR) < 0) return errno == ENOTCONN ? 0 : -errno;
-    csock__deadline d = csock__deadline_of(s, timeout_ns, SO_RCVTIMEO);
-    char buf[4096];
-    for (;;) {
-        ssize_t n = recv(s->fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) continue;
-        if (n == 0) return 0;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-        int rc = csock__deadline_wait(&d, POLLIN);
-        if (rc < 0) return rc;
-    }
-}
-
 int csock_close_gracefully(csock *s, double timeout)
 {
     if (!s) return csock__failf(CSOCK_EINVAL, "close_gracefully: NULL socket");
@@ -347,7 +327,7 @@ int csock_close_gracefully(csock *s, double timeout)
     int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "close_gracefully", &ns);
     if (rc < 0) return rc; /* the socket stays open */
     int fd = s->fd;
-    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = drain_to_end(s, ns);
+    if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = csock__drain_to_end(s, ns);
     if (csock__tracing())
         csock__trace("close_gracefully fd %d -> %s", fd,
                      rc == CSOCK_ETIMEOUT ? "the peer did not end" : csock__result_text(rc));

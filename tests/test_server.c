@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Servers: 1,000 concurrent clients each verifying their bytes, on one loop, on two loops with a
  * shared listener and with SO_REUSEPORT; the connection limit; a thread per connection with a
- * shutdown from a handler; shutdown with connections open; running out of descriptors without
- * spinning, and recovering. Nothing may leak: descriptors are counted before and after. */
+ * shutdown from a handler, and its close lingering while the client still sends; shutdown with
+ * connections open; running out of descriptors without spinning, and recovering. Nothing may leak:
+ * descriptors are counted before and after. */
 #include "check_stream.h"
 
 #include <csock/server.h>
@@ -112,8 +113,11 @@ static int run_clients(int port, int count)
 static void thousand_clients(int mode, int reuse_port)
 {
     int fds = check_open_fds();
-    csock_server_config config = {
-        .handler = &echo_handler, .mode = mode, .loops = 2, .reuse_port = reuse_port};
+    csock_server_setup config = {.handler = &echo_handler, .mode = mode};
+    if (mode == CSOCK_SERVE_LOOPS) {
+        config.loops = 2;
+        config.reuse_port = reuse_port;
+    }
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
     pthread_t t = check_thread(serve, srv);
@@ -146,7 +150,7 @@ static void connection_limit_and_shutdown_with_clients(void)
 {
     int fds = check_open_fds();
     atomic_store(&shutdown_closes, 0);
-    csock_server_config config = {.handler = &echo_handler, .max_connections = 2};
+    csock_server_setup config = {.handler = &echo_handler, .max_connections = 2};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     pthread_t t = check_thread(serve, srv);
     int port = port_of(srv);
@@ -198,7 +202,7 @@ static void blocking_echo(csock *client, void *data)
 static void thread_per_connection_shutdown_from_a_handler(void)
 {
     int fds = check_open_fds();
-    csock_server_config config = {
+    csock_server_setup config = {
         .serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .timeout = 30};
     threads_server = csock_server_new("127.0.0.1:0", &config);
     CHECK(threads_server != NULL);
@@ -240,7 +244,7 @@ static void pipe_says_stop(csock_loop *loop, csock_watch *w, int events, void *d
 static void own_watch_on_the_server_loop(void)
 {
     int fds = check_open_fds();
-    csock_server_config config = {.handler = &echo_handler};
+    csock_server_setup config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
     csock_loop *loop = csock_server_loop(srv, 0);
@@ -265,13 +269,13 @@ static void own_watch_on_the_server_loop(void)
     close(p[0]);
     close(p[1]);
 
-    csock_server_config two = {.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2};
+    csock_server_setup two = {.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2};
     srv = csock_server_new("127.0.0.1:0", &two);
     CHECK(csock_server_loop(srv, 0) != NULL && csock_server_loop(srv, 1) != NULL);
     CHECK(csock_server_loop(srv, 0) != csock_server_loop(srv, 1));
     CHECK(csock_server_loop(srv, 2) == NULL);
     csock_server_free(srv);
-    csock_server_config threads = {.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS};
+    csock_server_setup threads = {.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS};
     srv = csock_server_new("127.0.0.1:0", &threads);
     CHECK(csock_server_loop(srv, 0) == NULL);
     csock_server_free(srv);
@@ -285,7 +289,7 @@ static void relative_unix_path(void)
     CHECK(mkdtemp(dir) != NULL);
     CHECK(getcwd(old, sizeof old) != NULL);
     CHECK_EQ(chdir(dir), 0);
-    csock_server_config config = {.handler = &echo_handler};
+    csock_server_setup config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new("unix:relative.sock", &config);
     CHECK(srv != NULL);
     csock_addr a;
@@ -308,13 +312,16 @@ static void relative_unix_path(void)
 
 static void bad_configs(void)
 {
-    csock_server_config none = {0};
+    csock_server_setup none = {0};
     CHECK(csock_server_new("127.0.0.1:0", &none) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
-    csock_server_config threads = {.mode = CSOCK_SERVE_THREADS};
+    csock_server_setup threads = {.mode = CSOCK_SERVE_THREADS};
     CHECK(csock_server_new("127.0.0.1:0", &threads) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "THREADS mode needs a serve function");
-    csock_server_config ok = {.handler = &echo_handler};
+    csock_server_setup odd = {.handler = &echo_handler, .mode = 7};
+    CHECK(csock_server_new("127.0.0.1:0", &odd) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "server: unknown mode 7");
+    csock_server_setup ok = {.handler = &echo_handler};
     CHECK(csock_server_new("localhost:80", &ok) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "localhost");
     /* A port in use: the error comes from csock_server_new, with the address. */
@@ -330,6 +337,72 @@ static void bad_configs(void)
     CHECK_EQ(csock_server_run(b), 0);
     CHECK_EQ(csock_server_run(b), CSOCK_EINVAL);
     csock_server_free(b);
+}
+
+/* A field set in a mode that does not use it is refused, never ignored: one message for each. */
+static void fields_outside_their_mode(void)
+{
+    const struct {
+        csock_server_setup config;
+        const char *message;
+    } refused[] = {
+        {{.handler = &echo_handler, .serve = blocking_echo},
+         "server: serve is for THREADS mode, not LOOP (which takes a handler)"},
+        {{.handler = &echo_handler, .serve = blocking_echo, .mode = CSOCK_SERVE_LOOPS},
+         "server: serve is for THREADS mode, not LOOPS (which takes a handler)"},
+        {{.handler = &echo_handler, .serve = blocking_echo, .mode = CSOCK_SERVE_THREADS},
+         "server: handler is for LOOP and LOOPS modes, not THREADS (which takes a serve function)"},
+        {{.handler = &echo_handler, .mode = CSOCK_SERVE_THREADS},
+         "server: handler is for LOOP and LOOPS modes, not THREADS (which takes a serve function)"},
+        {{.handler = &echo_handler, .loops = 2}, "server: loops is for LOOPS mode, not LOOP"},
+        {{.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .loops = 2},
+         "server: loops is for LOOPS mode, not THREADS"},
+        {{.handler = &echo_handler, .reuse_port = 1},
+         "server: reuse_port is for LOOPS mode, not LOOP"},
+        {{.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .reuse_port = 1},
+         "server: reuse_port is for LOOPS mode, not THREADS"},
+        {{.handler = &echo_handler, .timeout = 5},
+         "server: timeout is for THREADS mode, not LOOP (a stream's time limits are its "
+         "handler's)"},
+        {{.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .timeout = 5},
+         "server: timeout is for THREADS mode, not LOOPS (a stream's time limits are its "
+         "handler's)"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        csock_server *srv = csock_server_new("127.0.0.1:0", &refused[i].config);
+        CHECK(srv == NULL);
+        CHECK_ERROR(CSOCK_EINVAL, refused[i].message);
+        csock_server_free(srv);
+    }
+    /* What every mode uses is taken in each. */
+    int data = 0;
+    const csock_server_setup taken[] = {
+        {.handler = &echo_handler,
+         .data = &data,
+         .max_connections = 3,
+         .backlog = 8,
+         .stop_on_signals = 1},
+        {.handler = &echo_handler,
+         .mode = CSOCK_SERVE_LOOPS,
+         .loops = 2,
+         .reuse_port = 1,
+         .data = &data,
+         .max_connections = 3,
+         .backlog = 8,
+         .stop_on_signals = 1},
+        {.serve = blocking_echo,
+         .mode = CSOCK_SERVE_THREADS,
+         .timeout = 5,
+         .data = &data,
+         .max_connections = 3,
+         .backlog = 8,
+         .stop_on_signals = 1},
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        csock_server *srv = csock_server_new("127.0.0.1:0", &taken[i]);
+        CHECK(srv != NULL);
+        csock_server_free(srv);
+    }
 }
 
 /* ---- out of descriptors ---- */
@@ -363,7 +436,7 @@ static int start_echo_child(pid_t *child)
     if (*child == 0) {
         struct rlimit r = {40, 40};
         setrlimit(RLIMIT_NOFILE, &r);
-        csock_server_config config = {.handler = &echo_handler, .stop_on_signals = 1};
+        csock_server_setup config = {.handler = &echo_handler, .stop_on_signals = 1};
         csock_server *srv = csock_server_new("127.0.0.1:0", &config);
         int port = srv ? port_of(srv) : 0;
         if (write(ready[1], &port, sizeof port) != sizeof port) _exit(3);
@@ -510,7 +583,7 @@ static void check_echo_and_free(csock_server *srv, csock *c)
 /* The server is on exactly the Unix name of text (an abstract name's bytes as written). */
 static void serves_on_unix_name(const char *text, const char *name)
 {
-    csock_server_config config = {.handler = &echo_handler};
+    csock_server_setup config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new(text, &config);
     CHECK(srv != NULL);
     if (!srv) {
@@ -548,7 +621,7 @@ static void unix_addresses_bind_what_they_say(void)
     max_path[107] = '\0';
     serves_on_unix_name(max_path, max_path);
     snprintf(over, sizeof over, "%sm", max_path);
-    csock_server_config config = {.handler = &echo_handler};
+    csock_server_setup config = {.handler = &echo_handler};
     CHECK(csock_server_new(over, &config) == NULL);
     CHECK_ERROR(CSOCK_ENAMETOOLONG, "Unix socket path too long (108 bytes, at most 107)");
     CHECK(csock_server_new("@", &config) == NULL);
@@ -569,7 +642,7 @@ static void server_on_an_address(void)
     name[n++] = 'z';
     csock_addr a, got;
     CHECK_EQ(csock_addr_unix(&a, name, (size_t)n), 0);
-    csock_server_config config = {.handler = &echo_handler};
+    csock_server_setup config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new_addr(&a, &config);
     CHECK(srv != NULL);
     CHECK_EQ(csock_server_address(srv, &got), 0);
@@ -582,7 +655,7 @@ static void server_on_an_address(void)
     CHECK_ERROR(CSOCK_EINVAL, "server: no address");
     CHECK(csock_server_new_addr(NULL, &config) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "server: NULL address");
-    csock_server_config none = {0};
+    csock_server_setup none = {0};
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:0"), 0);
     CHECK(csock_server_new_addr(&a, &none) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
@@ -646,7 +719,7 @@ static void stop_delivers_queued_replies(void)
     static const csock_stream_handler h = {.on_data = reply_then_stop, .close_timeout = 0.5};
     for (int upload = 0; upload <= 1; upload++) {
         int fds = check_open_fds();
-        csock_server_config config = {.handler = &h};
+        csock_server_setup config = {.handler = &h};
         replied = 0;
         replying_server = csock_server_new("127.0.0.1:0", &config);
         CHECK(replying_server != NULL);
@@ -676,13 +749,84 @@ static void stop_delivers_queued_replies(void)
     }
 }
 
+static char threads_reply[REPLY];
+
+/* THREADS: reads a byte, sends the whole reply and returns, with the client's upload unread. */
+static void reply_and_return(csock *client, void *data)
+{
+    (void)data;
+    char first;
+    CHECK_EQ(csock_recv(client, &first, 1), 1);
+    CHECK_EQ(csock_sendall(client, threads_reply, REPLY, NULL), 0);
+}
+
+/* A serve function that returns with its client's bytes unread and most of its reply still
+ * queued: closing then would reset the connection and lose the reply's tail. The connection
+ * lingers instead, so a client that keeps uploading gets the whole reply, then end of file. */
+static void threads_reply_survives_unread_input(void)
+{
+    int fds = check_open_fds();
+    for (size_t i = 0; i < REPLY; i++)
+        threads_reply[i] = reply_byte(i);
+    csock_server_setup config = {.serve = reply_and_return, .mode = CSOCK_SERVE_THREADS};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    pthread_t t = check_thread(serve, srv);
+    csock *c = csock_create_connection("127.0.0.1", port_of(srv), 5, NULL);
+    CHECK(c != NULL);
+    CHECK_EQ(csock_setrcvbuf(c, 16384), 0); /* most of the reply waits on the server */
+    atomic_store(&uploading, 1);
+    pthread_t up = check_thread(upload_until_refused, c);
+    CHECK_EQ(read_reply(c), REPLY);
+    atomic_store(&uploading, 0);
+    check_join(up);
+    csock_free(c); /* the lingering server reads this end of file and closes */
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK_EQ(csock_server_connections(srv), 0);
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
+/* THREADS: takes one byte and returns. */
+static void take_one_byte(csock *client, void *data)
+{
+    (void)data;
+    char first;
+    CHECK_EQ(csock_recv(client, &first, 1), 1);
+}
+
+/* A connection lingering after serve returned, for a client that never ends its side, does not
+ * hold up a shutdown for the linger's 5 s. */
+static void threads_shutdown_ends_a_linger(void)
+{
+    int fds = check_open_fds();
+    csock_server_setup config = {.serve = take_one_byte, .mode = CSOCK_SERVE_THREADS};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    pthread_t t = check_thread(serve, srv);
+    csock *c = csock_create_connection("127.0.0.1", port_of(srv), 5, NULL);
+    char buf[8];
+    CHECK_EQ(csock_sendall(c, "xy", 2, NULL), 0);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 0); /* serve returned; "y" unread: it lingers */
+    CHECK_EQ(csock_server_connections(srv), 1);
+    double start = check_now();
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK(check_now() - start < 2);
+    CHECK_EQ(csock_server_connections(srv), 0);
+    csock_free(c);
+    csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
 /* A client that never reads would hold a stopping server for close_timeout (a minute here): a
  * second shutdown ends the wait at once. */
 static void second_shutdown_cuts_the_close_short(void)
 {
     static const csock_stream_handler h = {.on_data = reply_then_stop, .close_timeout = 60};
     int fds = check_open_fds();
-    csock_server_config config = {.handler = &h};
+    csock_server_setup config = {.handler = &h};
     replied = 0;
     replying_server = csock_server_new("127.0.0.1:0", &config);
     pthread_t t = check_thread(serve, replying_server);
@@ -708,7 +852,7 @@ static void second_shutdown_cuts_the_close_short(void)
 /* An address whose length its structure cannot hold is refused before a byte past it is read. */
 static void server_address_lengths_are_checked(void)
 {
-    csock_server_config config = {.handler = &echo_handler};
+    csock_server_setup config = {.handler = &echo_handler};
     csock_addr a;
     memset(&a, 'A', sizeof a);
     a.ss.ss_family = AF_UNIX;
@@ -728,6 +872,7 @@ int main(void)
 {
     check_watchdog(100);
     RUN(bad_configs);
+    RUN(fields_outside_their_mode);
     RUN(one_loop);
     RUN(two_loops_shared_listener);
     RUN(two_loops_reuse_port);
@@ -740,6 +885,8 @@ int main(void)
     RUN(unix_addresses_bind_what_they_say);
     RUN(server_on_an_address);
     RUN(stop_delivers_queued_replies);
+    RUN(threads_reply_survives_unread_input);
+    RUN(threads_shutdown_ends_a_linger);
     RUN(second_shutdown_cuts_the_close_short);
     RUN(server_address_lengths_are_checked);
     return check_done();
