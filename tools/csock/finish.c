@@ -133,6 +133,14 @@ int finish_session(struct ending *e)
             tick *= 2;
         }
     }
+    /* Given up with bytes still unacknowledged: they were said to be lost, so they are. A plain
+     * close would let the kernel go on sending them after csock exits when no input is unread
+     * (and reset, dropping them, when some is), so what was said depended on that instant; a
+     * reset now drops them always. */
+    if (status != EXIT_OK && unacked_bytes(e->fd, fin_sent) > 0) {
+        struct linger abort_now = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
+    }
     close(e->fd);
     return status;
 }
