@@ -111,7 +111,9 @@ int csock__lookup(csock_addr *out, const char *host, int port, int family, int t
 /* ---- connecting (endpoint.c) ---- */
 
 /* csock_connect_addr, also giving the text that followed the reason in its message (such as
- * " (the connection reached itself: nothing listens there)"), or NULL, in *why. */
+ * " (the connection reached itself: nothing listens there)"), or NULL, in *why. The returned
+ * code, addr and *why are the parts of the failure's message, for a caller that composes its own
+ * (create_connection's list of tried addresses) to read instead of parsing the text. */
 int csock__connect_addr(csock *s, const csock_addr *addr, const char **why);
 
 /* ---- sending everything (io.c) ---- */
