@@ -715,9 +715,11 @@ ssize_t csock_icmp_send(csock *s, const csock_addr *to, unsigned short id, unsig
 
 /* Waits within the socket's timeout (one deadline, however much other ICMP traffic is skipped)
  * for the next echo reply to id (on a datagram socket, to this socket) and fills out, with its
- * payload in buf (size bytes) and its TTL. Returns 0, or CSOCK_ETIMEOUT, or as csock_recvmsg;
- * CSOCK_EMSGSIZE for a reply larger than buf (out describes its first size bytes). On any other
- * failure out holds no reply: type and ttl -1, payload NULL, payload_len 0, from empty. */
+ * payload in buf (size bytes: room for the payload is enough, the headers are kept apart) and
+ * its TTL. Returns 0, or CSOCK_ETIMEOUT, or as csock_recvmsg; CSOCK_EMSGSIZE for a payload
+ * larger than buf ("icmp_recv 127.0.0.1:0: payload of 101 bytes does not fit in 100"; out
+ * describes the payload's first size bytes). On any other failure out holds no reply: type and
+ * ttl -1, payload NULL, payload_len 0, from empty. */
 int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_icmp_echo *out);
 
 /* ---------------------------------------------------------------------------------------------
