@@ -3,6 +3,8 @@
  * work with or without the privilege for raw sockets. */
 #include "internal.h"
 
+#include <csock/icmp.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>

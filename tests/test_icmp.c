@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <arpa/inet.h>
+#include <csock/icmp.h>
 
 static void checksum(void)
 {
