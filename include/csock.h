@@ -40,6 +40,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------------------------------------
  * Errors
+ * Implemented in src/error.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* The three ranges codes come from, so that no two kinds collide. System errors are -errno, from
@@ -155,6 +156,7 @@ int csock_lastcode(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Addresses: a value type the caller may keep on the stack or copy freely.
+ * Implemented in src/addr.c (text and values) and src/resolve.c (name look-ups).
  * ------------------------------------------------------------------------------------------- */
 
 /* An address of any family, in the form the kernel takes. len 0 means "no address". A len the
@@ -289,6 +291,8 @@ int csock_getnameinfo(const csock_addr *addr, int flags, char *host, size_t host
 
 /* ---------------------------------------------------------------------------------------------
  * The socket object
+ * Implemented in src/socket.c (the object, close, shutdown and the names), src/accept.c (bind,
+ * listen, accept) and src/connect.c (connect, connect_addr, connect_ex).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct csock csock;
@@ -432,6 +436,8 @@ int csock_getpeername(csock *s, csock_addr *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Sending and receiving. None of these allocate; each makes the one system call raw code would.
+ * Implemented in src/io.c (send, recv, sendto, recvfrom), src/msg.c (messages, batches) and
+ * src/sendfile.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Step 5: sends up to len bytes; returns how many went out (possibly fewer than len), or e.g.
@@ -538,6 +544,7 @@ int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* ---------------------------------------------------------------------------------------------
  * Unix-domain sockets
+ * Implemented in src/unix.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Binds an AF_UNIX socket to path (any text as csock_bind takes it on an AF_UNIX socket: "unix:"
@@ -588,6 +595,7 @@ ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds,
 
 /* ---------------------------------------------------------------------------------------------
  * Timeouts (docs/design.md): CSOCK_NO_TIMEOUT blocks, 0 never waits, > 0 limits each call.
+ * Implemented in src/timeout.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Sets the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0, or a positive value up to 2^31 s
@@ -615,6 +623,7 @@ double csock_getdefaulttimeout(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Socket options
+ * Implemented in src/options.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* setsockopt(2) and getsockopt(2) as they are, with csock's errors. *len is in/out for get.
@@ -646,6 +655,7 @@ int csock_setkeepalive(csock *s, int on, int idle, int interval, int count);
 
 /* ---------------------------------------------------------------------------------------------
  * Multicast (IPv4 and IPv6 datagram sockets)
+ * Implemented in src/multicast.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Joins the multicast group ("239.1.2.3", "ff02::1:3") on the interface named iface ("eth0";
@@ -672,6 +682,7 @@ int csock_setmulticast_loop(csock *s, int on);
 
 /* ---------------------------------------------------------------------------------------------
  * Conveniences, as in Python
+ * Implemented in src/create.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Connects to host and port like Python's socket.create_connection: resolves the name, tries
@@ -715,6 +726,7 @@ csock *csock_create_server_addr(const csock_addr *addr, const csock_server_optio
 
 /* ---------------------------------------------------------------------------------------------
  * Seeing the steps
+ * Implemented in src/trace.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Turns tracing on or off: when on, every csock call prints one line to stderr naming the step,
