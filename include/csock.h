@@ -63,6 +63,7 @@ unsigned csock_version_number(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Errors
+ * Implemented in src/error.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* The three ranges codes come from, so that no two kinds collide. System errors are -errno, from
@@ -178,6 +179,7 @@ int csock_lastcode(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Addresses: a value type the caller may keep on the stack or copy freely.
+ * Implemented in src/addr.c (text and values) and src/resolve.c (name look-ups).
  * ------------------------------------------------------------------------------------------- */
 
 /* An address of any family, in the form the kernel takes. len 0 means "no address". A len the
@@ -312,6 +314,8 @@ int csock_getnameinfo(const csock_addr *addr, int flags, char *host, size_t host
 
 /* ---------------------------------------------------------------------------------------------
  * The socket object
+ * Implemented in src/socket.c (the object, close, shutdown and the names), src/accept.c (bind,
+ * listen, accept) and src/connect.c (connect, connect_addr, connect_ex).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct csock csock;
@@ -455,6 +459,8 @@ int csock_getpeername(csock *s, csock_addr *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Sending and receiving. None of these allocate; each makes the one system call raw code would.
+ * Implemented in src/io.c (send, recv, sendto, recvfrom), src/msg.c (messages, batches) and
+ * src/sendfile.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Step 5: sends up to len bytes; returns how many went out (possibly fewer than len), or e.g.
@@ -561,6 +567,7 @@ int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags);
 
 /* ---------------------------------------------------------------------------------------------
  * Unix-domain sockets
+ * Implemented in src/unix.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Binds an AF_UNIX socket to path (any text as csock_bind takes it on an AF_UNIX socket: "unix:"
@@ -611,6 +618,7 @@ ssize_t csock_recv_fds(csock *s, void *buf, size_t len, int *fds, size_t maxfds,
 
 /* ---------------------------------------------------------------------------------------------
  * Timeouts (docs/design.md): CSOCK_NO_TIMEOUT blocks, 0 never waits, > 0 limits each call.
+ * Implemented in src/timeout.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Sets the socket's timeout in seconds: CSOCK_NO_TIMEOUT, 0, or a positive value up to 2^31 s
@@ -638,6 +646,7 @@ double csock_getdefaulttimeout(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Socket options
+ * Implemented in src/options.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* setsockopt(2) and getsockopt(2) as they are, with csock's errors. *len is in/out for get.
@@ -669,6 +678,7 @@ int csock_setkeepalive(csock *s, int on, int idle, int interval, int count);
 
 /* ---------------------------------------------------------------------------------------------
  * Multicast (IPv4 and IPv6 datagram sockets)
+ * Implemented in src/multicast.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Joins the multicast group ("239.1.2.3", "ff02::1:3") on the interface named iface ("eth0";
@@ -694,57 +704,8 @@ int csock_setmulticast_ttl(csock *s, int ttl);
 int csock_setmulticast_loop(csock *s, int on);
 
 /* ---------------------------------------------------------------------------------------------
- * ICMP echo (ping), over raw or unprivileged ICMP datagram sockets
- * ------------------------------------------------------------------------------------------- */
-
-/* The Internet checksum (RFC 1071) of len bytes: store the result in the packet as it is (it
- * is computed in the packet's own byte order). A packet holding its correct checksum sums to 0. */
-unsigned short csock_checksum(const void *data, size_t len);
-
-/* Opens a socket for ICMP echo of family AF_INET or AF_INET6: a raw socket where the process
- * may open one (CAP_NET_RAW), else an ICMP datagram socket where the system allows them for the
- * process's group (net.ipv4.ping_group_range). csock_type tells which. Returns the socket, or
- * NULL with CSOCK_EPERM or CSOCK_EACCES and a message naming what is missing. */
-csock *csock_icmp_socket(int family);
-
-/* An ICMP or ICMPv6 echo message. */
-typedef struct csock_icmp_echo {
-    int type;                     /* the ICMP type: 0/8 (IPv4 reply/request), 129/128 (IPv6) */
-    unsigned short id, seq;       /* identifier and sequence number, in host byte order */
-    const unsigned char *payload; /* points into the packet parsed */
-    size_t payload_len;
-    int ttl;         /* the IPv4 TTL or IPv6 hop limit it arrived with; -1 unknown */
-    csock_addr from; /* who sent it (csock_icmp_recv) */
-} csock_icmp_echo;
-
-/* Writes an echo request into buf (size bytes): header, then len bytes of payload. The IPv4
- * checksum is filled in; for ICMPv6 the kernel computes it. Returns the packet's length, or
- * CSOCK_EINVAL (bad family, NULL payload with len > 0), CSOCK_ENOSPC (buf too small). */
-int csock_icmp_echo_request(void *buf, size_t size, int family, unsigned short id,
-                            unsigned short seq, const void *payload, size_t len);
-
-/* Parses an echo request or reply of family from a packet as a socket received it; ip_header
- * says that it starts with an IPv4 header (as on a raw IPv4 socket), which is checked, skipped
- * and its TTL kept. Returns 0, or CSOCK_EINVAL with a message: too short, a bad checksum, or not
- * an echo message (out->type then says what it is, e.g. 3, destination unreachable). */
-int csock_icmp_echo_parse(const void *packet, size_t len, int family, int ip_header,
-                          csock_icmp_echo *out);
-
-/* Sends an echo request with id, seq and payload to an address, on a socket from
- * csock_icmp_socket. (A datagram socket's kernel puts its own identifier in place of id.)
- * Returns the bytes sent, or as csock_sendto, plus CSOCK_EMSGSIZE for a payload over 65000. */
-ssize_t csock_icmp_send(csock *s, const csock_addr *to, unsigned short id, unsigned short seq,
-                        const void *payload, size_t len);
-
-/* Waits within the socket's timeout (one deadline, however much other ICMP traffic is skipped)
- * for the next echo reply to id (on a datagram socket, to this socket) and fills out, with its
- * payload in buf (size bytes) and its TTL. Returns 0, or CSOCK_ETIMEOUT, or as csock_recvmsg;
- * CSOCK_EMSGSIZE for a reply larger than buf (out describes its first size bytes). On any other
- * failure out holds no reply: type and ttl -1, payload NULL, payload_len 0, from empty. */
-int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_icmp_echo *out);
-
-/* ---------------------------------------------------------------------------------------------
  * Conveniences, as in Python
+ * Implemented in src/create.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Connects to host and port like Python's socket.create_connection: resolves the name, tries
@@ -788,6 +749,7 @@ csock *csock_create_server_addr(const csock_addr *addr, const csock_server_optio
 
 /* ---------------------------------------------------------------------------------------------
  * Seeing the steps
+ * Implemented in src/trace.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* Turns tracing on or off: when on, every csock call prints one line to stderr naming the step,
@@ -798,5 +760,10 @@ void csock_settrace(int on);
 #ifdef __cplusplus
 }
 #endif
+
+/* The ICMP echo API has a header of its own, <csock/icmp.h>. It is included here as well, after
+ * everything it builds on, so that a program that calls it with only <csock.h> included, as it
+ * was once declared here, still compiles; new code includes <csock/icmp.h>. */
+#include <csock/icmp.h>
 
 #endif /* CSOCK_H */

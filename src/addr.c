@@ -340,6 +340,20 @@ static int put(char *buf, size_t size, size_t *pos, const char *text, size_t n)
     return 0;
 }
 
+int csock__escape(char *buf, size_t size, size_t *pos, const void *text, size_t n)
+{
+    const unsigned char *p = text;
+    for (size_t i = 0; i < n; i++) {
+        char esc[5];
+        int fits =
+            isprint(p[i]) && p[i] != '\\'
+                ? !put(buf, size, pos, (const char *)&p[i], 1)
+                : !put(buf, size, pos, esc, (size_t)snprintf(esc, sizeof esc, "\\x%02x", p[i]));
+        if (!fits) return -1;
+    }
+    return 0;
+}
+
 /* Writes the host, the port, or both (with IPv6 brackets) of addr into buf. */
 static int format(const csock_addr *addr, char *buf, size_t size, int with_port)
 {
@@ -379,16 +393,8 @@ static int format(const csock_addr *addr, char *buf, size_t size, int with_port)
         size_t n = addr->len > off ? addr->len - off : 0;
         fits = 1;
         if (n > 0 && un->sun_path[0] == '\0') {
-            fits = !put(buf, size, &pos, "@", 1);
-            for (size_t i = 1; fits && i < n; i++) {
-                unsigned char c = (unsigned char)un->sun_path[i];
-                char esc[5];
-                if (isprint(c) && c != '\\')
-                    fits = !put(buf, size, &pos, (const char *)&c, 1);
-                else
-                    fits =
-                        !put(buf, size, &pos, esc, (size_t)snprintf(esc, sizeof esc, "\\x%02x", c));
-            }
+            fits = !put(buf, size, &pos, "@", 1) &&
+                   !csock__escape(buf, size, &pos, un->sun_path + 1, n - 1);
         } else if (n > 0) {
             fits = !put(buf, size, &pos, un->sun_path, strnlen(un->sun_path, n));
         }
@@ -423,9 +429,19 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
 {
     if (!host) host = "";
     const char *path = csock_unix_path(host);
-    if (path)
-        snprintf(buf, size, "%.300s", path);
-    else if (join(host, port, buf, size) < 0)
-        snprintf(buf, size, "%.300s...", host);
+    const char *text = path ? path : host;
+    size_t n = strlen(text), pos = 0;
+    char tail[8];
+    int bracket = !path && strchr(host, ':');
+    int taillen = path ? 0 : snprintf(tail, sizeof tail, ":%d", port);
+    buf[0] = '\0';
+    if (!(bracket && put(buf, size, &pos, "[", 1)) && !csock__escape(buf, size, &pos, text, n) &&
+        !(bracket && put(buf, size, &pos, "]", 1)) && !put(buf, size, &pos, tail, (size_t)taillen))
+        return buf;
+    /* Too long for buf: as much of the text as fits, marked as cut. */
+    pos = 0;
+    buf[0] = '\0';
+    csock__escape(buf, size > 4 ? size - 3 : 1, &pos, text, n);
+    put(buf, size, &pos, "...", 3);
     return buf;
 }

@@ -31,22 +31,35 @@ static int tried_before(const csock_addrlist *list, size_t i)
 }
 
 /* One attempt: a socket of the item's family, bound to source if given, connected within
- * timeout_ns. Returns the socket, or NULL with the failure recorded. */
+ * timeout_ns. Returns the socket, or NULL with the failure recorded. When the connect step is
+ * what failed, *connect_rc is its code and *why the text that followed its reason (or NULL): with
+ * the item's address, the parts of its message. An earlier step's failure leaves *connect_rc 0.
+ * The socket is made for the item's family and the item came from getaddrinfo, so the connect
+ * step's own checks pass and its failure is connect(2)'s. */
 static csock *attempt(const csock_addrinfo *item, int64_t timeout_ns, const csock_addr *source,
-                      const char **why)
+                      int *connect_rc, const char **why)
 {
+    *connect_rc = 0;
     *why = NULL;
     csock *s = csock_socket(item->family, SOCK_STREAM, item->protocol);
     if (!s) return NULL;
     int rc = csock__set_timeout_ns(s, timeout_ns);
     if (rc < 0) csock__fail(rc, "settimeout", NULL);
     if (rc == 0 && source) rc = csock_bind_addr(s, source);
-    if (rc == 0) rc = csock__connect_addr(s, &item->addr, why);
+    if (rc == 0 && (rc = csock__connect_addr(s, &item->addr, why)) < 0) *connect_rc = rc;
     if (rc < 0) {
         csock_free(s);
         return NULL;
     }
     return s;
+}
+
+/* Writes a failed connect's reason as a list item: "addr: reason", its detail after it. */
+static void connect_item(char *buf, size_t size, const csock_addr *addr, int rc, const char *why)
+{
+    char where[CSOCK_ADDRSTRLEN];
+    snprintf(buf, size, "%s: %s%s", csock__addr_text(addr, where), csock_strerror(rc),
+             why ? why : "");
 }
 
 csock *csock_create_connection(const char *host, int port, double timeout, const csock_addr *source)
@@ -81,7 +94,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     int64_t deadline = timeout_ns > 0 ? csock__now() + timeout_ns : 0;
     char tried[1024] = "";
     csock *s = NULL;
-    int connect_failed = 0;
+    int connect_rc = 0;     /* the last attempt's connect code, 0 if another step failed */
     const char *why = NULL; /* what followed the reason in the last attempt's message */
     size_t attempts = 0;
     for (size_t i = 0; i < list->count && !s; i++) {
@@ -97,27 +110,27 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
             append(tried, sizeof tried, line);
             continue;
         }
-        s = attempt(item, left, source, &why);
+        s = attempt(item, left, source, &connect_rc, &why);
         if (!s) {
             rc = csock_lastcode();
-            /* Each attempt's message starts with its step ("connect ", "bind "); the list
-             * keeps connect failures short, others whole. */
-            const char *msg = csock_lasterror();
-            connect_failed = strncmp(msg, "connect ", 8) == 0;
-            append(tried, sizeof tried, connect_failed ? msg + 8 : msg);
+            /* The list gives a connect failure by its address and reason (the step is the
+             * call's own); another step's failure, such as the source's bind, stands whole. */
+            char line[CSOCK_ADDRSTRLEN + 256];
+            if (connect_rc < 0) connect_item(line, sizeof line, &item->addr, connect_rc, why);
+            append(tried, sizeof tried, connect_rc < 0 ? line : csock_lasterror());
         }
     }
     /* A name with one address reads as csock_connect's message: "connect localhost:9
      * (127.0.0.1:9): Connection refused", or without the parenthesis for a numeric host. */
-    if (!s && attempts == 1 && connect_failed) {
+    if (!s && attempts == 1 && connect_rc < 0) {
         char addr[CSOCK_ADDRSTRLEN], asked[CSOCK_ADDRSTRLEN];
         csock__addr_text(&list->items[0].addr, addr);
         csock__hostport_text(host, port, asked, sizeof asked);
         if (!why) why = "";
         if (strcmp(addr, asked) == 0)
-            snprintf(tried, sizeof tried, "%s%s", csock_strerror(rc), why);
+            snprintf(tried, sizeof tried, "%s%s", csock_strerror(connect_rc), why);
         else
-            snprintf(tried, sizeof tried, "(%s): %s%s", addr, csock_strerror(rc), why);
+            snprintf(tried, sizeof tried, "(%s): %s%s", addr, csock_strerror(connect_rc), why);
     }
     if (s && (rc = csock__set_timeout_ns(s, timeout_ns)) < 0) {
         csock_free(s);

@@ -3,13 +3,16 @@
  * work with or without the privilege for raw sockets. */
 #include "internal.h"
 
+#include <csock/icmp.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define ECHO_HEADER 8
-#define MAX_PAYLOAD 65000
+#define ECHO_HEADER   8
+#define MAX_PAYLOAD   65000
+#define MAX_IP_HEADER 60 /* an IPv4 header with the most options its length field allows */
 
 /* The ones'-complement sum of 16-bit words in memory order, not yet folded. */
 static uint64_t sum_words(const void *data, size_t len)
@@ -88,15 +91,18 @@ int csock_icmp_echo_request(void *buf, size_t size, int family, unsigned short i
     return (int)(ECHO_HEADER + len);
 }
 
-int csock_icmp_echo_parse(const void *packet, size_t len, int family, int ip_header,
-                          csock_icmp_echo *out)
+/* Reads the echo header at the start of packet (len bytes: all of it, or as much as was kept)
+ * into out, after checking and skipping an IPv4 header first if ip_header says there is one.
+ * Returns the bytes before the payload, or a recorded CSOCK_EINVAL. The checksum is the
+ * caller's to check. */
+static int parse_header(const unsigned char *p, size_t len, int family, int ip_header,
+                        csock_icmp_echo *out)
 {
-    if (!packet || !out) return csock__failf(CSOCK_EINVAL, "icmp_echo_parse: NULL argument");
-    const unsigned char *p = packet;
     out->ttl = -1;
     out->type = -1;
+    size_t ihl = 0;
     if (ip_header) {
-        size_t ihl = len ? (size_t)(p[0] & 0x0f) * 4 : 0;
+        ihl = len ? (size_t)(p[0] & 0x0f) * 4 : 0;
         if (len < 20 || (p[0] >> 4) != 4 || ihl < 20 || ihl > len)
             return csock__failf(CSOCK_EINVAL, "icmp_echo_parse: not an IPv4 packet (%zu bytes)",
                                 len);
@@ -110,16 +116,33 @@ int csock_icmp_echo_parse(const void *packet, size_t len, int family, int ip_hea
     if (out->type != echo_type(family, 0) && out->type != echo_type(family, 1))
         return csock__failf(CSOCK_EINVAL, "icmp_echo_parse: type %d is not an echo message",
                             out->type);
-    /* ICMPv6's checksum covers a pseudo-header that only the kernel knows; it checked it. */
-    if (family == AF_INET && csock_checksum(p, len) != 0)
-        return csock__failf(CSOCK_EINVAL, "icmp_echo_parse: bad checksum");
     uint16_t id, seq;
     memcpy(&id, p + 4, 2);
     memcpy(&seq, p + 6, 2);
     out->id = ntohs(id);
     out->seq = ntohs(seq);
-    out->payload = p + ECHO_HEADER;
-    out->payload_len = len - ECHO_HEADER;
+    return (int)(ihl + ECHO_HEADER);
+}
+
+/* ICMPv6's checksum covers a pseudo-header that only the kernel knows; it checked it. */
+static int bad_checksum(int family, uint64_t sum)
+{
+    return family == AF_INET && fold(sum) != 0
+               ? csock__failf(CSOCK_EINVAL, "icmp_echo_parse: bad checksum")
+               : 0;
+}
+
+int csock_icmp_echo_parse(const void *packet, size_t len, int family, int ip_header,
+                          csock_icmp_echo *out)
+{
+    if (!packet || !out) return csock__failf(CSOCK_EINVAL, "icmp_echo_parse: NULL argument");
+    const unsigned char *p = packet;
+    int before = parse_header(p, len, family, ip_header, out);
+    if (before < 0) return before;
+    size_t ihl = (size_t)before - ECHO_HEADER;
+    if (bad_checksum(family, sum_words(p + ihl, len - ihl)) < 0) return CSOCK_EINVAL;
+    out->payload = p + before;
+    out->payload_len = len - (size_t)before;
     return 0;
 }
 
@@ -203,6 +226,20 @@ static int control_ttl(const void *control, size_t controllen)
     return -1;
 }
 
+/* Where a reply's payload goes: buf, which needs room for the payload only. Its first bytes may
+ * have arrived in head (after the headers, which took before of its got bytes), the rest at the
+ * start of buf (in_buf bytes). Moves them into place, the payload's first size bytes, and
+ * returns how many bytes it has in all. */
+static size_t place_payload(unsigned char *buf, size_t size, const unsigned char *head, size_t got,
+                            size_t before, size_t in_buf)
+{
+    size_t in_head = got - before, total = in_head + in_buf;
+    size_t kept = total < size ? total : size;
+    if (kept > in_head) memmove(buf + in_head, buf, kept - in_head);
+    memcpy(buf, head + before, in_head < kept ? in_head : kept);
+    return total;
+}
+
 int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_icmp_echo *out)
 {
     int rc = csock__check(s, "icmp_recv");
@@ -211,6 +248,12 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
     if (rc < 0) return rc;
     int ip_header = s->type == SOCK_RAW && s->family == AF_INET;
     int reply = echo_type(s->family, 1);
+    /* The headers arrive apart from the payload, so that buf needs room for the payload only:
+     * head takes the echo header, and on a raw IPv4 socket the IP header before it, which
+     * options may make up to 60 bytes long. Behind a shorter IP header, the payload's first
+     * bytes land in head too; place_payload moves them to buf. */
+    unsigned char head[MAX_IP_HEADER + ECHO_HEADER];
+    size_t head_size = ip_header ? sizeof head : ECHO_HEADER;
     /* One deadline for the call, however many packets that are not ours go by. */
     csock__deadline d = csock__deadline_begin(s, SO_RCVTIMEO, 0);
     int replied = 0;
@@ -219,9 +262,9 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
         struct cmsghdr align;
     } control;
     for (;;) {
-        struct iovec iov = {buf, size};
-        csock_msg m = {.iov = &iov,
-                       .iovcnt = 1,
+        struct iovec iov[2] = {{head, head_size}, {buf, size}};
+        csock_msg m = {.iov = iov,
+                       .iovcnt = 2,
                        .addr = &out->from,
                        .control = control.buf,
                        .controllen = sizeof control};
@@ -230,16 +273,33 @@ int csock_icmp_recv(csock *s, unsigned short id, void *buf, size_t size, csock_i
             rc = (int)n;
             break;
         }
+        size_t got = m.len < head_size ? m.len : head_size, in_buf = m.len - got;
+        int before = parse_header(head, got, s->family, ip_header, out);
         /* A raw socket sees every ICMP packet for the host, our own requests included; a
          * datagram socket sees only replies to it, with the kernel's identifier. */
-        if (csock_icmp_echo_parse(buf, m.len, s->family, ip_header, out) == 0 &&
-            out->type == reply && (s->type == SOCK_DGRAM || out->id == id)) {
+        int ours = before >= 0 && out->type == reply && (s->type == SOCK_DGRAM || out->id == id);
+        if (ours && !(m.flags & MSG_TRUNC)) {
+            /* A cut reply's checksum cannot be checked. The part in head ends at an even offset
+             * whenever more follows in buf (an IP header is a multiple of 4 bytes long), so the
+             * two sums add up to the packet's. */
+            size_t ihl = (size_t)before - ECHO_HEADER;
+            ours = bad_checksum(s->family,
+                                sum_words(head + ihl, got - ihl) + sum_words(buf, in_buf)) == 0;
+        }
+        if (ours) {
             replied = 1;
-            if (m.flags & MSG_TRUNC) {
+            size_t total = place_payload(buf, size, head, got, (size_t)before, in_buf);
+            out->payload = buf;
+            out->payload_len = total < size ? total : size;
+            if ((m.flags & MSG_TRUNC) || total > size) {
+                /* An ICMP datagram socket's kernel gives a cut reply's stored size, not its
+                 * full one, whatever MSG_TRUNC asks: then only "more than" is known. */
+                int known = m.size > m.len || !(m.flags & MSG_TRUNC);
                 char where[CSOCK_ADDRSTRLEN];
                 rc = csock__failf(CSOCK_EMSGSIZE,
-                                  "icmp_recv %s: reply of %zu bytes does not fit in %zu",
-                                  csock__addr_text(&out->from, where), m.size, size);
+                                  "icmp_recv %s: payload of %s%zu bytes does not fit in %zu",
+                                  csock__addr_text(&out->from, where), known ? "" : "more than ",
+                                  known ? m.size - (size_t)before : size, size);
             } else if (out->ttl < 0) {
                 out->ttl = control_ttl(control.buf, m.controllen);
             }

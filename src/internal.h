@@ -100,7 +100,14 @@ int csock__bind_unix_addr(csock *s, const csock_addr *addr, int mode, int replac
  * or 1 when host is not numeric (nothing is recorded). */
 int csock__numeric_host(csock_addr *out, const char *host, int port);
 
-/* Formats "host:port" (with brackets for IPv6 hosts) as the user gave it, for messages. */
+/* Appends the n bytes of text to buf (size bytes) at *pos, escaped as every message and trace
+ * line shows text from outside: a printable byte as it is, any other (and the backslash) as
+ * "\xNN". Returns 0, or -1 when the rest does not fit (buf then ends at the last byte that did,
+ * never inside an escape). */
+int csock__escape(char *buf, size_t size, size_t *pos, const void *text, size_t n);
+
+/* Formats "host:port" (with brackets for IPv6 hosts) as the user gave it, escaped
+ * (csock__escape), for messages and trace lines. */
 const char *csock__hostport_text(const char *host, int port, char *buf, size_t size);
 
 /* Resolves host and port for a socket of the given family and type, as bind (passive) or
@@ -120,7 +127,9 @@ int csock__fail_why(int rc, const char *op, const char *host, int port, const cs
 int csock__check_addr(const csock *s, const csock_addr *addr, const char *op);
 
 /* csock_connect_addr, also giving the text that followed the reason in its message (such as
- * " (the connection reached itself: nothing listens there)"), or NULL, in *why. */
+ * " (the connection reached itself: nothing listens there)"), or NULL, in *why. The returned
+ * code, addr and *why are the parts of the failure's message, for a caller that composes its own
+ * (create_connection's list of tried addresses) to read instead of parsing the text. */
 int csock__connect_addr(csock *s, const csock_addr *addr, const char **why);
 
 /* ---- sending everything (io.c) ---- */

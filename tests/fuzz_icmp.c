@@ -7,6 +7,7 @@
  * Input: a byte choosing the family (AF_INET or AF_INET6) and whether an IPv4 header comes
  * first, then the packet. */
 #include <csock.h>
+#include <csock/icmp.h>
 
 #include <stdint.h>
 #include <stdlib.h>

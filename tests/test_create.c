@@ -112,6 +112,26 @@ static void source_address(void)
     csock_free(l);
 }
 
+/* A step before connect that fails, here the source's bind, is listed by its own message. */
+static void failed_bind_is_listed_whole(void)
+{
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    csock_addr taken;
+    CHECK_EQ(csock_addr_make(&taken, "127.0.0.1", port), 0);
+    char want[160];
+    CHECK(csock_create_connection("127.0.0.1", port, 1, &taken) == NULL);
+    snprintf(want, sizeof want, "connect 127.0.0.1:%d: bind 127.0.0.1:%d: Address already in use",
+             port, port);
+    CHECK_STR(csock_lasterror(), want);
+    CHECK_EQ(csock_lastcode(), CSOCK_EADDRINUSE);
+    CHECK(csock_create_connection("csock-dual", port, 1, &taken) == NULL);
+    snprintf(want, sizeof want, "connect csock-dual:%d: bind 127.0.0.1:%d: Address already in use",
+             port, port);
+    CHECK_STR(csock_lasterror(), want);
+    csock_free(l);
+}
+
 static void server_options(void)
 {
     csock *s = csock_create_server("127.0.0.1", 0, NULL);
@@ -254,6 +274,7 @@ int main(void)
     RUN(failure_lists_every_address);
     RUN(timeout_bounds_the_whole_attempt);
     RUN(source_address);
+    RUN(failed_bind_is_listed_whole);
     RUN(server_options);
     RUN(dualstack_accepts_both_families);
     RUN(reuse_port_shares_a_port);

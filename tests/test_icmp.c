@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <arpa/inet.h>
+#include <csock/icmp.h>
 
 static void checksum(void)
 {
@@ -120,6 +121,49 @@ static void echo_ipv6(void)
     echo(AF_INET6, "::1");
 }
 
+/* csock_icmp_recv needs room for the payload only: the headers, the IP header of a raw IPv4
+ * socket among them, are kept apart. A payload that fills the buffer exactly fits; one byte more
+ * is cut and said so. */
+static void reply_needs_room_for_its_payload_only(void)
+{
+    static const int families[] = {AF_INET, AF_INET6};
+    static const char *const hosts[] = {"127.0.0.1", "::1"};
+    unsigned char payload[101];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (unsigned char)(i * 7 + 1);
+    for (size_t f = 0; f < 2; f++) {
+        csock *s = csock_icmp_socket(families[f]);
+        if (!s) {
+            printf("SKIP reply to %s: %s\n", hosts[f], csock_lasterror());
+            continue;
+        }
+        csock_addr to;
+        CHECK_EQ(csock_addr_make(&to, hosts[f], 0), 0);
+        CHECK_EQ(csock_settimeout(s, 5), 0);
+        unsigned char buf[100];
+        csock_icmp_echo r;
+        CHECK_EQ(csock_icmp_send(s, &to, 0x4343, 1, payload, 100), 108);
+        CHECK_EQ(csock_icmp_recv(s, 0x4343, buf, sizeof buf, &r), 0);
+        CHECK_EQ(r.seq, 1);
+        CHECK(r.payload == buf);
+        CHECK_EQ(r.payload_len, 100);
+        CHECK(r.payload_len == 100 && memcmp(r.payload, payload, 100) == 0);
+        CHECK(r.ttl > 0);
+
+        CHECK_EQ(csock_icmp_send(s, &to, 0x4343, 2, payload, 101), 109);
+        CHECK_EQ(csock_icmp_recv(s, 0x4343, buf, sizeof buf, &r), CSOCK_EMSGSIZE);
+        /* A datagram socket's kernel does not tell a cut reply's full size. */
+        CHECK_ERROR(CSOCK_EMSGSIZE, csock_type(s) == SOCK_RAW
+                                        ? ": payload of 101 bytes does not fit in 100"
+                                        : ": payload of more than 100 bytes does not fit in 100");
+        CHECK_EQ(r.seq, 2);
+        CHECK(r.payload == buf);
+        CHECK_EQ(r.payload_len, 100);
+        CHECK(r.payload_len == 100 && memcmp(r.payload, payload, 100) == 0);
+        csock_free(s);
+    }
+}
+
 static void bad_family(void)
 {
     CHECK(csock_icmp_socket(AF_UNIX) == NULL);
@@ -133,6 +177,7 @@ int main(void)
     RUN(build_and_parse);
     RUN(echo_ipv4);
     RUN(echo_ipv6);
+    RUN(reply_needs_room_for_its_payload_only);
     RUN(bad_family);
     return check_done();
 }

@@ -112,6 +112,30 @@ static void failed_lookups_are_traced(void)
     CHECK_TRACED("csock: getnameinfo 127.0.0.1:85 -> 127.0.0.1\n");
 }
 
+/* A name with a newline, a terminal's escape sequence and a backslash in it (and an empty label,
+ * so that it is refused without a query). */
+#define ODD_NAME  "no\n..such\x1b[2J\\"
+#define ODD_SHOWN "no\\x0a..such\\x1b[2J\\x5c"
+
+static void odd_lookups(void)
+{
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    csock_connect(s, ODD_NAME, 81);
+    csock_freeaddrinfo(csock_getaddrinfo(ODD_NAME, 83, AF_INET, SOCK_STREAM, 0, 0));
+    csock_free(s);
+}
+
+/* A name from the user is shown escaped, as messages show it: its bytes cannot end the line or
+ * drive the terminal. */
+static void names_are_escaped(void)
+{
+    capture(odd_lookups);
+    CHECK_TRACED("csock: connect " ODD_SHOWN ":81 -> Name or service not known\n");
+    CHECK_TRACED("csock: getaddrinfo " ODD_SHOWN ":83 -> Name or service not known\n");
+    CHECK(strchr(trace, '\x1b') == NULL);
+    CHECK_STR(csock_lasterror(), "getaddrinfo " ODD_SHOWN ":83: Name or service not known");
+}
+
 static void off_prints_nothing(void)
 {
     csock_settrace(0);
@@ -130,5 +154,6 @@ int main(void)
     RUN(environment_turns_it_on);
     RUN(off_prints_nothing);
     RUN(failed_lookups_are_traced);
+    RUN(names_are_escaped);
     return check_done();
 }

@@ -7,6 +7,7 @@
  * Exit status: 0 if any reply came, 1 if none did, 2 for errors (usage, name, socket). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getopt, sigaction */
 #include <csock.h>
+#include <csock/icmp.h>
 
 #include <signal.h>
 #include <stdio.h>
