@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         die("refusing port");
     int refusing = csock_addr_port(&a);
     csock_server *srv =
-        csock_server_new("127.0.0.1:0", &(csock_server_setup){.handler = &echo_handler});
+        csock_server_new("127.0.0.1:0", &(csock_server_config){.handler = &echo_handler});
     if (!srv) die("server");
     pthread_t t;
     if (pthread_create(&t, NULL, serve, srv) != 0) die("thread");

@@ -8,13 +8,13 @@
 
 #include <stdio.h>
 
-/* Serves setup on address until SIGINT or SIGTERM, having printed "listening on HOST:PORT" (the
+/* Serves config on address until SIGINT or SIGTERM, having printed "listening on HOST:PORT" (the
  * real port when address has port 0). Returns the exit status: 0, or 1 with the error printed
  * as "program: message". */
-static int serve(const char *program, const char *address, csock_server_setup setup)
+static int serve(const char *program, const char *address, csock_server_config config)
 {
-    setup.stop_on_signals = 1;
-    csock_server *srv = csock_server_new(address, &setup);
+    config.stop_on_signals = 1;
+    csock_server *srv = csock_server_new(address, &config);
     csock_addr where;
     char text[CSOCK_ADDRSTRLEN];
     if (!srv || csock_server_address(srv, &where) < 0) {

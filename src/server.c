@@ -63,15 +63,15 @@ static void back_off(struct csock__worker *wk, int err)
 static void take(struct csock__worker *wk, int fd)
 {
     csock_server *srv = wk->server;
-    int max = srv->setup.max_connections;
+    int max = srv->config.max_connections;
     if (max > 0 && atomic_load(&srv->connections) >= max) {
         close(fd); /* over the limit: the client reads end of file now rather than waiting */
         return;
     }
     atomic_fetch_add(&srv->connections, 1);
-    if (srv->setup.mode == CSOCK_SERVE_THREADS) {
+    if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__serve_on_thread(srv, fd);
-    } else if (!csock__stream_adopt(wk->loop, fd, srv->setup.handler, srv->setup.data)) {
+    } else if (!csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data)) {
         close(fd);
         atomic_fetch_sub(&srv->connections, 1);
     }
@@ -81,7 +81,7 @@ static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *dat
 {
     (void)loop, (void)w, (void)events;
     struct csock__worker *wk = data;
-    if (wk->server->setup.mode == CSOCK_SERVE_THREADS) csock__reap_clients(wk->server);
+    if (wk->server->config.mode == CSOCK_SERVE_THREADS) csock__reap_clients(wk->server);
     for (int i = 0; i < ACCEPTS_PER_PASS && !atomic_load(&wk->server->shutting); i++) {
         int fd = accept4(wk->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -113,7 +113,7 @@ static const char *const mode_names[] = {"LOOP", "LOOPS", "THREADS"};
 #define IN_LOOPS   (1u << CSOCK_SERVE_LOOPS)
 #define IN_THREADS (1u << CSOCK_SERVE_THREADS)
 
-static int check_fields_fit_mode(const csock_server_setup *c)
+static int check_fields_fit_mode(const csock_server_config *c)
 {
     const struct {
         int set;
@@ -135,7 +135,7 @@ static int check_fields_fit_mode(const csock_server_setup *c)
     return 0;
 }
 
-static int check_setup(const csock_server_setup *c)
+static int check_config(const csock_server_config *c)
 {
     if (c->mode < 0 || c->mode > CSOCK_SERVE_THREADS)
         return csock__failf(CSOCK_EINVAL, "server: unknown mode %d", c->mode);
@@ -167,9 +167,9 @@ static int online_cores(void)
  * address is bound as it is, never formatted to text and parsed again. */
 static int listen_on(csock_server *srv, const csock_addr *addr)
 {
-    csock_server_options o = {.backlog = srv->setup.backlog ? srv->setup.backlog : 511};
+    csock_server_options o = {.backlog = srv->config.backlog ? srv->config.backlog : 511};
     int count = 1;
-    if (srv->setup.mode == CSOCK_SERVE_LOOPS && srv->setup.reuse_port) {
+    if (srv->config.mode == CSOCK_SERVE_LOOPS && srv->config.reuse_port) {
         o.reuse_port = 1;
         count = srv->worker_count;
     }
@@ -212,21 +212,21 @@ static void stop_on_signal(csock_loop *loop, void *data)
     csock_server_shutdown(data);
 }
 
-/* Makes a server listening on addr, setup already checked. */
-static csock_server *server_new(const csock_addr *addr, const csock_server_setup *setup)
+/* Makes a server listening on addr, config already checked. */
+static csock_server *server_new(const csock_addr *addr, const csock_server_config *config)
 {
     csock_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         csock__failf(CSOCK_ENOMEM, "server: out of memory");
         return NULL;
     }
-    srv->setup = *setup;
+    srv->config = *config;
     srv->reserve_fd = -1;
     pthread_mutex_init(&srv->reserve_lock, NULL);
     pthread_mutex_init(&srv->clients_lock, NULL);
     pthread_cond_init(&srv->clients_done, NULL);
     srv->worker_count =
-        setup->mode == CSOCK_SERVE_LOOPS ? (setup->loops ? setup->loops : online_cores()) : 1;
+        config->mode == CSOCK_SERVE_LOOPS ? (config->loops ? config->loops : online_cores()) : 1;
     srv->workers = calloc((size_t)srv->worker_count, sizeof *srv->workers);
     if (!srv->workers) {
         csock__failf(CSOCK_ENOMEM, "server: out of memory");
@@ -241,7 +241,7 @@ static csock_server *server_new(const csock_addr *addr, const csock_server_setup
         wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, CSOCK_READ, accept_ready, wk);
         if (!wk->accepting) rc = csock_lastcode();
     }
-    if (rc == 0 && setup->stop_on_signals &&
+    if (rc == 0 && config->stop_on_signals &&
         ((rc = csock_loop_on_signal(srv->workers[0].loop, SIGINT, stop_on_signal, srv)) == 0))
         rc = csock_loop_on_signal(srv->workers[0].loop, SIGTERM, stop_on_signal, srv);
     if (rc == 0 && (srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
@@ -253,30 +253,30 @@ static csock_server *server_new(const csock_addr *addr, const csock_server_setup
     return srv;
 }
 
-csock_server *csock_server_new(const char *address, const csock_server_setup *setup)
+csock_server *csock_server_new(const char *address, const csock_server_config *config)
 {
-    if (!address || !setup) {
-        csock__failf(CSOCK_EINVAL, "server: NULL %s", !address ? "address" : "setup");
+    if (!address || !config) {
+        csock__failf(CSOCK_EINVAL, "server: NULL %s", !address ? "address" : "config");
         return NULL;
     }
     csock_addr addr;
-    if (check_setup(setup) < 0 || csock_addr_parse(&addr, address) < 0) return NULL;
-    return server_new(&addr, setup);
+    if (check_config(config) < 0 || csock_addr_parse(&addr, address) < 0) return NULL;
+    return server_new(&addr, config);
 }
 
-csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_setup *setup)
+csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_config *config)
 {
-    if (!addr || !setup) {
-        csock__failf(CSOCK_EINVAL, "server: NULL %s", !addr ? "address" : "setup");
+    if (!addr || !config) {
+        csock__failf(CSOCK_EINVAL, "server: NULL %s", !addr ? "address" : "config");
         return NULL;
     }
-    if (check_setup(setup) < 0) return NULL;
+    if (check_config(config) < 0) return NULL;
     if (addr->len == 0) {
         csock__failf(CSOCK_EINVAL, "server: no address");
         return NULL;
     }
     if (csock__addr_check(addr, "server") < 0) return NULL;
-    return server_new(addr, setup);
+    return server_new(addr, config);
 }
 
 /* ---- running ---- */
@@ -306,7 +306,7 @@ static void *work(void *arg)
     wk->accepting = NULL;
     csock_timer_cancel(wk->backoff);
     wk->backoff = NULL;
-    if (srv->setup.mode == CSOCK_SERVE_THREADS) {
+    if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__stop_clients(srv);
     } else {
         finish_streams(wk->loop);
@@ -346,7 +346,7 @@ void csock_server_shutdown(csock_server *srv)
 
 csock_loop *csock_server_loop(const csock_server *srv, int i)
 {
-    if (!srv || srv->setup.mode == CSOCK_SERVE_THREADS || i < 0 || i >= srv->worker_count)
+    if (!srv || srv->config.mode == CSOCK_SERVE_THREADS || i < 0 || i >= srv->worker_count)
         return NULL;
     return srv->workers[i].loop;
 }

@@ -23,7 +23,7 @@ struct csock__worker {
 struct csock__client; /* THREADS mode: one connection's thread */
 
 struct csock_server {
-    csock_server_setup setup;
+    csock_server_config config;
     csock_addr addr;
     csock **listeners;
     int listener_count;

@@ -30,7 +30,7 @@ static void *client_main(void *arg)
 {
     struct csock__client *c = arg;
     csock_server *srv = c->server;
-    srv->setup.serve(c->sock, srv->setup.data);
+    srv->config.serve(c->sock, srv->config.data);
     /* A close with the client's bytes unread would reset the connection and lose what is still
      * queued for it, so the connection lingers first, as a stream's does: on this thread, off
      * the lock (a shutdown meanwhile ends the wait at once), for a bounded time. */
@@ -57,7 +57,7 @@ void csock__serve_on_thread(csock_server *srv, int fd)
     struct csock__client *c = calloc(1, sizeof *c);
     int flags = fcntl(fd, F_GETFL);
     if (c && flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) c->sock = csock_wrap(fd);
-    if (c && c->sock && srv->setup.timeout > 0) csock_settimeout(c->sock, srv->setup.timeout);
+    if (c && c->sock && srv->config.timeout > 0) csock_settimeout(c->sock, srv->config.timeout);
     if (!c || !c->sock) {
         close(fd);
         free(c);

@@ -467,7 +467,7 @@ static void *echo_client(void *arg)
 static void server_echo_through_proxy(void)
 {
     int fds = check_open_fds();
-    csock_server *srv = csock_server_new("127.0.0.1:0", &(csock_server_setup){
+    csock_server *srv = csock_server_new("127.0.0.1:0", &(csock_server_config){
                                                             .handler = &echo_handler,
                                                             .mode = CSOCK_SERVE_LOOPS,
                                                             .loops = 2,

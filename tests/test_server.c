@@ -113,7 +113,7 @@ static int run_clients(int port, int count)
 static void thousand_clients(int mode, int reuse_port)
 {
     int fds = check_open_fds();
-    csock_server_setup config = {.handler = &echo_handler, .mode = mode};
+    csock_server_config config = {.handler = &echo_handler, .mode = mode};
     if (mode == CSOCK_SERVE_LOOPS) {
         config.loops = 2;
         config.reuse_port = reuse_port;
@@ -150,7 +150,7 @@ static void connection_limit_and_shutdown_with_clients(void)
 {
     int fds = check_open_fds();
     atomic_store(&shutdown_closes, 0);
-    csock_server_setup config = {.handler = &echo_handler, .max_connections = 2};
+    csock_server_config config = {.handler = &echo_handler, .max_connections = 2};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     pthread_t t = check_thread(serve, srv);
     int port = port_of(srv);
@@ -202,7 +202,7 @@ static void blocking_echo(csock *client, void *data)
 static void thread_per_connection_shutdown_from_a_handler(void)
 {
     int fds = check_open_fds();
-    csock_server_setup config = {
+    csock_server_config config = {
         .serve = blocking_echo, .mode = CSOCK_SERVE_THREADS, .timeout = 30};
     threads_server = csock_server_new("127.0.0.1:0", &config);
     CHECK(threads_server != NULL);
@@ -244,7 +244,7 @@ static void pipe_says_stop(csock_loop *loop, csock_watch *w, int events, void *d
 static void own_watch_on_the_server_loop(void)
 {
     int fds = check_open_fds();
-    csock_server_setup config = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
     csock_loop *loop = csock_server_loop(srv, 0);
@@ -269,13 +269,13 @@ static void own_watch_on_the_server_loop(void)
     close(p[0]);
     close(p[1]);
 
-    csock_server_setup two = {.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2};
+    csock_server_config two = {.handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2};
     srv = csock_server_new("127.0.0.1:0", &two);
     CHECK(csock_server_loop(srv, 0) != NULL && csock_server_loop(srv, 1) != NULL);
     CHECK(csock_server_loop(srv, 0) != csock_server_loop(srv, 1));
     CHECK(csock_server_loop(srv, 2) == NULL);
     csock_server_free(srv);
-    csock_server_setup threads = {.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS};
+    csock_server_config threads = {.serve = blocking_echo, .mode = CSOCK_SERVE_THREADS};
     srv = csock_server_new("127.0.0.1:0", &threads);
     CHECK(csock_server_loop(srv, 0) == NULL);
     csock_server_free(srv);
@@ -289,7 +289,7 @@ static void relative_unix_path(void)
     CHECK(mkdtemp(dir) != NULL);
     CHECK(getcwd(old, sizeof old) != NULL);
     CHECK_EQ(chdir(dir), 0);
-    csock_server_setup config = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new("unix:relative.sock", &config);
     CHECK(srv != NULL);
     csock_addr a;
@@ -312,16 +312,16 @@ static void relative_unix_path(void)
 
 static void bad_configs(void)
 {
-    csock_server_setup none = {0};
+    csock_server_config none = {0};
     CHECK(csock_server_new("127.0.0.1:0", &none) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
-    csock_server_setup threads = {.mode = CSOCK_SERVE_THREADS};
+    csock_server_config threads = {.mode = CSOCK_SERVE_THREADS};
     CHECK(csock_server_new("127.0.0.1:0", &threads) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "THREADS mode needs a serve function");
-    csock_server_setup odd = {.handler = &echo_handler, .mode = 7};
+    csock_server_config odd = {.handler = &echo_handler, .mode = 7};
     CHECK(csock_server_new("127.0.0.1:0", &odd) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "server: unknown mode 7");
-    csock_server_setup ok = {.handler = &echo_handler};
+    csock_server_config ok = {.handler = &echo_handler};
     CHECK(csock_server_new("localhost:80", &ok) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "localhost");
     /* A port in use: the error comes from csock_server_new, with the address. */
@@ -343,7 +343,7 @@ static void bad_configs(void)
 static void fields_outside_their_mode(void)
 {
     const struct {
-        csock_server_setup config;
+        csock_server_config config;
         const char *message;
     } refused[] = {
         {{.handler = &echo_handler, .serve = blocking_echo},
@@ -376,7 +376,7 @@ static void fields_outside_their_mode(void)
     }
     /* What every mode uses is taken in each. */
     int data = 0;
-    const csock_server_setup taken[] = {
+    const csock_server_config taken[] = {
         {.handler = &echo_handler,
          .data = &data,
          .max_connections = 3,
@@ -436,7 +436,7 @@ static int start_echo_child(pid_t *child)
     if (*child == 0) {
         struct rlimit r = {40, 40};
         setrlimit(RLIMIT_NOFILE, &r);
-        csock_server_setup config = {.handler = &echo_handler, .stop_on_signals = 1};
+        csock_server_config config = {.handler = &echo_handler, .stop_on_signals = 1};
         csock_server *srv = csock_server_new("127.0.0.1:0", &config);
         int port = srv ? port_of(srv) : 0;
         if (write(ready[1], &port, sizeof port) != sizeof port) _exit(3);
@@ -583,7 +583,7 @@ static void check_echo_and_free(csock_server *srv, csock *c)
 /* The server is on exactly the Unix name of text (an abstract name's bytes as written). */
 static void serves_on_unix_name(const char *text, const char *name)
 {
-    csock_server_setup config = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new(text, &config);
     CHECK(srv != NULL);
     if (!srv) {
@@ -621,7 +621,7 @@ static void unix_addresses_bind_what_they_say(void)
     max_path[107] = '\0';
     serves_on_unix_name(max_path, max_path);
     snprintf(over, sizeof over, "%sm", max_path);
-    csock_server_setup config = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     CHECK(csock_server_new(over, &config) == NULL);
     CHECK_ERROR(CSOCK_ENAMETOOLONG, "Unix socket path too long (108 bytes, at most 107)");
     CHECK(csock_server_new("@", &config) == NULL);
@@ -642,7 +642,7 @@ static void server_on_an_address(void)
     name[n++] = 'z';
     csock_addr a, got;
     CHECK_EQ(csock_addr_unix(&a, name, (size_t)n), 0);
-    csock_server_setup config = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     csock_server *srv = csock_server_new_addr(&a, &config);
     CHECK(srv != NULL);
     CHECK_EQ(csock_server_address(srv, &got), 0);
@@ -655,7 +655,7 @@ static void server_on_an_address(void)
     CHECK_ERROR(CSOCK_EINVAL, "server: no address");
     CHECK(csock_server_new_addr(NULL, &config) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "server: NULL address");
-    csock_server_setup none = {0};
+    csock_server_config none = {0};
     CHECK_EQ(csock_addr_parse(&a, "127.0.0.1:0"), 0);
     CHECK(csock_server_new_addr(&a, &none) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "a handler is needed");
@@ -719,7 +719,7 @@ static void stop_delivers_queued_replies(void)
     static const csock_stream_handler h = {.on_data = reply_then_stop, .close_timeout = 0.5};
     for (int upload = 0; upload <= 1; upload++) {
         int fds = check_open_fds();
-        csock_server_setup config = {.handler = &h};
+        csock_server_config config = {.handler = &h};
         replied = 0;
         replying_server = csock_server_new("127.0.0.1:0", &config);
         CHECK(replying_server != NULL);
@@ -768,7 +768,7 @@ static void threads_reply_survives_unread_input(void)
     int fds = check_open_fds();
     for (size_t i = 0; i < REPLY; i++)
         threads_reply[i] = reply_byte(i);
-    csock_server_setup config = {.serve = reply_and_return, .mode = CSOCK_SERVE_THREADS};
+    csock_server_config config = {.serve = reply_and_return, .mode = CSOCK_SERVE_THREADS};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
     pthread_t t = check_thread(serve, srv);
@@ -801,7 +801,7 @@ static void take_one_byte(csock *client, void *data)
 static void threads_shutdown_ends_a_linger(void)
 {
     int fds = check_open_fds();
-    csock_server_setup config = {.serve = take_one_byte, .mode = CSOCK_SERVE_THREADS};
+    csock_server_config config = {.serve = take_one_byte, .mode = CSOCK_SERVE_THREADS};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
     pthread_t t = check_thread(serve, srv);
@@ -826,7 +826,7 @@ static void second_shutdown_cuts_the_close_short(void)
 {
     static const csock_stream_handler h = {.on_data = reply_then_stop, .close_timeout = 60};
     int fds = check_open_fds();
-    csock_server_setup config = {.handler = &h};
+    csock_server_config config = {.handler = &h};
     replied = 0;
     replying_server = csock_server_new("127.0.0.1:0", &config);
     pthread_t t = check_thread(serve, replying_server);
@@ -852,7 +852,7 @@ static void second_shutdown_cuts_the_close_short(void)
 /* An address whose length its structure cannot hold is refused before a byte past it is read. */
 static void server_address_lengths_are_checked(void)
 {
-    csock_server_setup config = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     csock_addr a;
     memset(&a, 'A', sizeof a);
     a.ss.ss_family = AF_UNIX;

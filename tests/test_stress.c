@@ -340,7 +340,7 @@ static void server_shutdown_from_threads(void)
     int before = check_open_fds();
     const int modes[3] = {CSOCK_SERVE_LOOP, CSOCK_SERVE_LOOPS, CSOCK_SERVE_THREADS};
     for (int round = 0; round < 300; round++) {
-        csock_server_setup cfg = {.mode = modes[round % 3]};
+        csock_server_config cfg = {.mode = modes[round % 3]};
         if (cfg.mode == CSOCK_SERVE_THREADS) {
             cfg.serve = serve_blocking;
             cfg.timeout = 5;
@@ -418,10 +418,10 @@ static void sigterm_stops_servers(void)
 {
     for (int round = 0; round < 200; round++) {
         csock_server *srv = csock_server_new(
-            "127.0.0.1:0", &(csock_server_setup){.handler = &echo_handler,
-                                                 .mode = round % 2 ? CSOCK_SERVE_LOOPS : 0,
-                                                 .loops = round % 2 ? 2 : 0,
-                                                 .stop_on_signals = 1});
+            "127.0.0.1:0", &(csock_server_config){.handler = &echo_handler,
+                                                  .mode = round % 2 ? CSOCK_SERVE_LOOPS : 0,
+                                                  .loops = round % 2 ? 2 : 0,
+                                                  .stop_on_signals = 1});
         CHECK(srv != NULL);
         if (!srv) return;
         pthread_t runner = check_thread(run_server, srv);

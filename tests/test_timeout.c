@@ -429,7 +429,7 @@ static void every_function_that_takes_seconds_reads_one_table(void)
         check_seconds(seconds_table[i].timeout, csock_loop_run_once(loop, v), "loop: run_once", v,
                       TIMEOUT_RANGE);
 
-        csock_server_setup threads = {.serve = nobody, .mode = CSOCK_SERVE_THREADS, .timeout = v};
+        csock_server_config threads = {.serve = nobody, .mode = CSOCK_SERVE_THREADS, .timeout = v};
         csock_server *srv = csock_server_new_addr(&here, &threads);
         check_seconds(seconds_table[i].zero, srv ? 0 : csock_lastcode(), "server: timeout", v,
                       "a timeout is 0 (none) or positive up to 2^31 s");

@@ -104,5 +104,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: chat-server ADDRESS\n");
         return 2;
     }
-    return serve("chat-server", argv[1], (csock_server_setup){.handler = &chat});
+    return serve("chat-server", argv[1], (csock_server_config){.handler = &chat});
 }

@@ -38,10 +38,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo-server: LOOPS must be 1 to 256\n");
         return 2;
     }
-    csock_server_setup setup = {.handler = &echo_handler};
+    csock_server_config config = {.handler = &echo_handler};
     if (loops > 1) {
-        setup.mode = CSOCK_SERVE_LOOPS;
-        setup.loops = loops;
+        config.mode = CSOCK_SERVE_LOOPS;
+        config.loops = loops;
     }
-    return serve("echo-server", argv[1], setup);
+    return serve("echo-server", argv[1], config);
 }

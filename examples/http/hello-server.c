@@ -124,5 +124,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: hello-server ADDRESS\n");
         return 2;
     }
-    return serve("hello-server", argv[1], (csock_server_setup){.handler = &http});
+    return serve("hello-server", argv[1], (csock_server_config){.handler = &http});
 }

@@ -3,7 +3,7 @@
  * and a handler; another serves until shutdown.
  *
  *   static const csock_stream_handler echo = {.on_data = echo_data};
- *   csock_server *srv = csock_server_new("127.0.0.1:9000", &(csock_server_setup){
+ *   csock_server *srv = csock_server_new("127.0.0.1:9000", &(csock_server_config){
  *                                            .handler = &echo, .stop_on_signals = 1});
  *   csock_server_run(srv);   (until SIGINT, SIGTERM or csock_server_shutdown)
  *   csock_server_free(srv);
@@ -25,16 +25,13 @@ typedef struct csock_server csock_server;
 enum {
     CSOCK_SERVE_LOOP = 0,    /* one event loop, on the thread that calls csock_server_run */
     CSOCK_SERVE_LOOPS = 1,   /* several loops on as many threads, connections spread among them */
-    CSOCK_SERVE_THREADS = 2, /* a thread per connection running setup.serve */
+    CSOCK_SERVE_THREADS = 2, /* a thread per connection running config.serve */
 };
 
-/* How a server serves: what runs for each connection (a stream handler, or a serve function on a
- * thread of its own), in which mode, within which limits. (The options of csock_create_server's
- * plain listening socket are another struct, csock_server_options in csock.h.) All zeros (with a
- * handler) is one loop, no limits beyond the system's. A field whose comment names modes (LOOP
- * and LOOPS, LOOPS, THREADS) is for those only: set in another mode, csock_server_new refuses it
- * rather than ignore it. The others apply in every mode. */
-typedef struct csock_server_setup {
+/* How to serve; all zeros (with a handler) is one loop, no limits beyond the system's. A field
+ * whose comment names modes (LOOP and LOOPS, LOOPS, THREADS) is for those only: set in another
+ * mode, csock_server_new refuses it rather than ignore it. The others apply in every mode. */
+typedef struct csock_server_config {
     const csock_stream_handler *handler; /* LOOP and LOOPS: each connection is a stream with this
                                             handler (its on_open runs first); must stay valid
                                             while the server lives */
@@ -57,24 +54,24 @@ typedef struct csock_server_setup {
     int stop_on_signals; /* nonzero: SIGINT and SIGTERM shut the server down gracefully */
     double timeout;      /* THREADS: the client socket's timeout in seconds, up to 2^31 s
                             (0: none; NaN, negative, infinite or larger: CSOCK_EINVAL) */
-} csock_server_setup;
+} csock_server_config;
 
 /* Creates a server listening on address ("127.0.0.1:9000", "[::1]:0", ":8080" for every IPv4
  * interface; a Unix address, "unix:relative.sock", "/path/to.sock" or "@name"; numeric, no name
  * lookup: the text is read by csock_addr_parse, once) so that errors come now: an address in use, a
- * bad address, a bad setup. Nothing is accepted before csock_server_run. Returns the server, or
+ * bad address, a bad config. Nothing is accepted before csock_server_run. Returns the server, or
  * NULL with CSOCK_EINVAL (NULL or unparsable address, an unknown mode, a mode without its handler
  * or serve function, a field set that the mode does not use: "server: serve is for THREADS mode,
  * not LOOP (which takes a handler)", "server: loops is for LOOPS mode, not THREADS"; negative
  * counts, a timeout out of range: "server: timeout nan: a timeout is 0 (none) or positive up to
  * 2^31 s"), CSOCK_EADDRINUSE, CSOCK_EACCES and the like from bind and listen, or
  * CSOCK_ENOMEM; the message names the step and address. */
-csock_server *csock_server_new(const char *address, const csock_server_setup *setup);
+csock_server *csock_server_new(const char *address, const csock_server_config *config);
 
 /* csock_server_new on a ready-made address (from csock_addr_parse, csock_addr_resolve,
  * csock_addr_unix, ...), bound as it is: an abstract name with any bytes, a resolved name.
  * Returns as csock_server_new; an empty address is CSOCK_EINVAL. */
-csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_setup *setup);
+csock_server *csock_server_new_addr(const csock_addr *addr, const csock_server_config *config);
 
 /* The address the server listens on, with the real port when it was given port 0. Returns 0 or
  * a negative code. */

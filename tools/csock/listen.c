@@ -178,7 +178,7 @@ static int serve_many_streams(const struct config *c)
     char text[CSOCK_ADDRSTRLEN + 8];
     if (server_address(c, text, sizeof text) < 0) return failure_status(csock_lastcode());
     struct relay *r = NULL;
-    csock_server_setup config = c->exec ? exec_server_config(c) : relay_server_config(c, &r);
+    csock_server_config config = c->exec ? exec_server_config(c) : relay_server_config(c, &r);
     if (!c->exec && !r) return EXIT_FAILED;
     if (c->wait > 0) {
         first.inner = config.handler;

@@ -333,10 +333,10 @@ int relay_stream(const struct config *c, csock *s)
     return status;
 }
 
-csock_server_setup relay_server_config(const struct config *c, struct relay **r)
+csock_server_config relay_server_config(const struct config *c, struct relay **r)
 {
     *r = relay_new(c);
-    return (csock_server_setup){
+    return (csock_server_config){
         .handler = *r ? &(*r)->handler : NULL,
         .data = *r,
         .max_connections = c->max_conns,

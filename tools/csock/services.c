@@ -93,7 +93,7 @@ static int serve_streams(const struct config *c)
         .on_open = opened, .on_data = received, .on_drain = drained, .on_close = closed};
     handler.idle_timeout = c->idle > 0 ? c->idle : 0;
     char text[CSOCK_ADDRSTRLEN + 8];
-    csock_server_setup sc = {
+    csock_server_config sc = {
         .handler = &handler, .max_connections = c->max_conns, .stop_on_signals = 1};
     csock_server *srv = NULL;
     csock_addr where;

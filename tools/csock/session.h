@@ -19,7 +19,7 @@ int relay_stream(const struct config *c, csock *s);
  * data to standard output and standard input to every client, until a signal ends it. Returns
  * the exit status. */
 struct relay;
-csock_server_setup relay_server_config(const struct config *c, struct relay **r);
+csock_server_config relay_server_config(const struct config *c, struct relay **r);
 int relay_serve(struct relay *r, csock_server *srv);
 void relay_free(struct relay *r); /* one that was never served; NULL is ignored */
 
@@ -70,7 +70,7 @@ pid_t spawn_command(const char *command, int fd);
 int exec_session(const struct config *c, csock *s);
 
 /* spawn.c: serves srv with a command per connection, at most c->max_conns at once. */
-csock_server_setup exec_server_config(const struct config *c);
+csock_server_config exec_server_config(const struct config *c);
 int exec_serve(const struct config *c, csock_server *srv);
 
 /* connect.c: the source address for connecting: -s, or with -4/-6 alone the wildcard of that

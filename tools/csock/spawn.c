@@ -126,11 +126,11 @@ static void reap(csock_loop *loop, void *data)
     }
 }
 
-csock_server_setup exec_server_config(const struct config *c)
+csock_server_config exec_server_config(const struct config *c)
 {
     static const csock_stream_handler handler = {.on_open = command_open, .on_data = command_data};
     commands.c = c;
-    return (csock_server_setup){.handler = &handler, .stop_on_signals = 1};
+    return (csock_server_config){.handler = &handler, .stop_on_signals = 1};
 }
 
 int exec_serve(const struct config *c, csock_server *srv)
