@@ -720,8 +720,9 @@ int csock_setmulticast_loop(csock *s, int on);
 csock *csock_create_connection(const char *host, int port, double timeout,
                                const csock_addr *source);
 
-/* Options for csock_create_server; all zeros means the defaults. */
-typedef struct csock_server_options {
+/* Options for the listening socket csock_create_server makes; all zeros means the defaults.
+ * (The server framework's settings are csock_server_config, in <csock/server.h>.) */
+typedef struct csock_listen_options {
     int family;        /* 0: AF_UNIX if host is a Unix address (csock_unix_path), AF_INET6 if it
                           is an IPv6 address or dualstack is set, else AF_INET */
     int type;          /* 0: SOCK_STREAM; SOCK_DGRAM binds without listening */
@@ -732,20 +733,20 @@ typedef struct csock_server_options {
     int unix_mode;     /* AF_UNIX: 0 leaves the socket file as the umask makes it, else its mode */
     int keep_stale;    /* AF_UNIX: nonzero fails on a stale socket file instead of replacing it
                           (a live server's file is never replaced; see csock_bind_unix) */
-} csock_server_options;
+} csock_listen_options;
 
 /* Creates a socket bound to host and port and listening, like Python's socket.create_server.
  * host NULL or "" is the wildcard address; a Unix address (csock_unix_path: "unix:rel.sock",
  * "/run/a.sock", "@name"; with family AF_UNIX, any text) is bound as csock_bind_unix does, with
  * port 0. opts may be NULL. Returns the socket, or NULL with csock_lastcode() and a message
  * naming the step that failed ("bind 127.0.0.1:80: Permission denied"). */
-csock *csock_create_server(const char *host, int port, const csock_server_options *opts);
+csock *csock_create_server(const char *host, int port, const csock_listen_options *opts);
 
 /* csock_create_server on a ready-made address (from csock_addr_parse, csock_addr_unix, ...),
  * bound as it is: its family is the socket's (opts->family may be 0 or the same). Returns as
  * csock_create_server, plus CSOCK_EINVAL for an empty address and CSOCK_EAFNOSUPPORT for an
  * address of another family than opts->family. */
-csock *csock_create_server_addr(const csock_addr *addr, const csock_server_options *opts);
+csock *csock_create_server_addr(const csock_addr *addr, const csock_listen_options *opts);
 
 /* ---------------------------------------------------------------------------------------------
  * Seeing the steps

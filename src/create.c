@@ -149,7 +149,7 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
 }
 
 /* The family a server's socket gets: the options', else the one its host's text names. */
-static int server_family(const char *host, const csock_server_options *o)
+static int server_family(const char *host, const csock_listen_options *o)
 {
     if (o->family) return o->family;
     if (csock_unix_path(host)) return AF_UNIX;
@@ -158,7 +158,7 @@ static int server_family(const char *host, const csock_server_options *o)
 }
 
 /* A socket of family with the server options set, before it is bound. */
-static csock *server_socket(int family, const csock_server_options *o)
+static csock *server_socket(int family, const csock_listen_options *o)
 {
     if (o->dualstack && family != AF_INET6) {
         csock__failf(CSOCK_EINVAL, "create_server: dualstack needs an AF_INET6 socket");
@@ -181,7 +181,7 @@ static csock *server_socket(int family, const csock_server_options *o)
 }
 
 /* Listens on a bound server socket (datagram sockets only bind); frees it on failure. */
-static csock *server_listen(csock *s, int rc, const csock_server_options *o)
+static csock *server_listen(csock *s, int rc, const csock_listen_options *o)
 {
     int type = o->type ? o->type : SOCK_STREAM;
     if (rc == 0 && (type == SOCK_STREAM || type == SOCK_SEQPACKET))
@@ -193,9 +193,9 @@ static csock *server_listen(csock *s, int rc, const csock_server_options *o)
     return s;
 }
 
-csock *csock_create_server(const char *host, int port, const csock_server_options *opts)
+csock *csock_create_server(const char *host, int port, const csock_listen_options *opts)
 {
-    csock_server_options o = {0};
+    csock_listen_options o = {0};
     if (opts) o = *opts;
     int family = server_family(host, &o);
     csock *s = server_socket(family, &o);
@@ -212,9 +212,9 @@ csock *csock_create_server(const char *host, int port, const csock_server_option
     return server_listen(s, rc, &o);
 }
 
-csock *csock_create_server_addr(const csock_addr *addr, const csock_server_options *opts)
+csock *csock_create_server_addr(const csock_addr *addr, const csock_listen_options *opts)
 {
-    csock_server_options o = {0};
+    csock_listen_options o = {0};
     if (opts) o = *opts;
     if (!addr || addr->len == 0) {
         csock__failf(CSOCK_EINVAL, "create_server: no address");

@@ -167,7 +167,7 @@ static int online_cores(void)
  * address is bound as it is, never formatted to text and parsed again. */
 static int listen_on(csock_server *srv, const csock_addr *addr)
 {
-    csock_server_options o = {.backlog = srv->config.backlog ? srv->config.backlog : 511};
+    csock_listen_options o = {.backlog = srv->config.backlog ? srv->config.backlog : 511};
     int count = 1;
     if (srv->config.mode == CSOCK_SERVE_LOOPS && srv->config.reuse_port) {
         o.reuse_port = 1;

@@ -29,7 +29,7 @@ static int family_of(const char *kind, const char *host)
 static int echo_server(const char *kind, const char *host, int port)
 {
     int udp = strcmp(kind, "udp") == 0;
-    csock_server_options o = {.type = udp ? SOCK_DGRAM : SOCK_STREAM};
+    csock_listen_options o = {.type = udp ? SOCK_DGRAM : SOCK_STREAM};
     csock *s = csock_create_server(host, port, &o);
     csock_addr a;
     char text[CSOCK_ADDRSTRLEN];

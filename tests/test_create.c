@@ -132,7 +132,7 @@ static void failed_bind_is_listed_whole(void)
     csock_free(l);
 }
 
-static void server_options(void)
+static void listen_options(void)
 {
     csock *s = csock_create_server("127.0.0.1", 0, NULL);
     int v = 0;
@@ -149,20 +149,20 @@ static void server_options(void)
     CHECK(v != 0);
     csock_free(v6);
 
-    csock_server_options no_reuse = {.no_reuse_addr = 1};
+    csock_listen_options no_reuse = {.no_reuse_addr = 1};
     s = csock_create_server("127.0.0.1", 0, &no_reuse);
     CHECK_EQ(csock_getsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, &v), 0);
     CHECK_EQ(v, 0);
     csock_free(s);
 
-    csock_server_options bad = {.family = AF_INET, .dualstack = 1};
+    csock_listen_options bad = {.family = AF_INET, .dualstack = 1};
     CHECK(csock_create_server(NULL, 0, &bad) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "dualstack needs an AF_INET6 socket");
 }
 
 static void dualstack_accepts_both_families(void)
 {
-    csock_server_options o = {.dualstack = 1};
+    csock_listen_options o = {.dualstack = 1};
     csock *l = csock_create_server(NULL, 0, &o);
     CHECK(l != NULL);
     CHECK_EQ(csock_family(l), AF_INET6);
@@ -181,7 +181,7 @@ static void dualstack_accepts_both_families(void)
 
 static void reuse_port_shares_a_port(void)
 {
-    csock_server_options o = {.reuse_port = 1};
+    csock_listen_options o = {.reuse_port = 1};
     csock *a = csock_create_server("127.0.0.1", 0, &o);
     CHECK(a != NULL);
     csock_addr addr;
@@ -222,7 +222,7 @@ static void server_on_an_address(void)
     CHECK_EQ(csock_getsockopt_int(l, IPPROTO_IPV6, IPV6_V6ONLY, &v), 0);
     CHECK(v != 0);
     csock_free(l);
-    csock_server_options v4 = {.family = AF_INET};
+    csock_listen_options v4 = {.family = AF_INET};
     CHECK(csock_create_server_addr(&a, &v4) == NULL);
     CHECK_STR(csock_lasterror(),
               "create_server [::1]:0: an AF_INET6 address for an AF_INET socket");
@@ -254,7 +254,7 @@ static void unix_text_for_create(void)
     CHECK(csock_create_server("./rel", 0, NULL) == NULL);
     CHECK_ERROR(CSOCK_EAI_NONAME, "bind ./rel:0: ");
     CHECK(csock_getaddrinfo("rel.sock", 0, 0, 0, 0, 0) == NULL);
-    csock_server_options unix_family = {.family = AF_UNIX, .type = SOCK_DGRAM};
+    csock_listen_options unix_family = {.family = AF_UNIX, .type = SOCK_DGRAM};
     char dir[] = "/tmp/csock-create-XXXXXX", old[4096];
     CHECK(mkdtemp(dir) != NULL);
     CHECK(getcwd(old, sizeof old) != NULL);
@@ -275,7 +275,7 @@ int main(void)
     RUN(timeout_bounds_the_whole_attempt);
     RUN(source_address);
     RUN(failed_bind_is_listed_whole);
-    RUN(server_options);
+    RUN(listen_options);
     RUN(dualstack_accepts_both_families);
     RUN(reuse_port_shares_a_port);
     RUN(server_on_an_address);

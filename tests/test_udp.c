@@ -35,7 +35,7 @@ static void unconnected_ipv6(void)
 
 static void connected(void)
 {
-    csock *srv = csock_create_server("127.0.0.1", 0, &(csock_server_options){.type = SOCK_DGRAM});
+    csock *srv = csock_create_server("127.0.0.1", 0, &(csock_listen_options){.type = SOCK_DGRAM});
     CHECK(srv != NULL);
     csock_addr a;
     csock_getsockname(srv, &a);

@@ -127,7 +127,7 @@ static void stale_live_and_foreign_paths(void)
     CHECK_EQ(csock_connect(c, path, 0), 0); /* the first server is untouched */
     csock_free(c);
     csock_free(first); /* gone, its file left behind */
-    csock_server_options keep = {.keep_stale = 1};
+    csock_listen_options keep = {.keep_stale = 1};
     CHECK(csock_create_server(path, 0, &keep) == NULL);
     snprintf(want, sizeof want,
              "bind %s: Address already in use (a stale socket file: its server is gone)", path);
@@ -177,7 +177,7 @@ static void the_stale_check_disturbs_no_live_server(void)
     char path[128], want[220];
     snprintf(path, sizeof path, "%s/probe.sock", dir);
     for (size_t t = 0; t < 3; t++) {
-        csock_server_options o = {.type = types[t]};
+        csock_listen_options o = {.type = types[t]};
         csock *live = csock_create_server(path, 0, &o);
         CHECK(live != NULL);
         if (!live) continue;
@@ -231,7 +231,7 @@ static void socket_file_mode(void)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/mode.sock", dir);
-    csock_server_options o = {.unix_mode = 0600};
+    csock_listen_options o = {.unix_mode = 0600};
     csock *s = csock_create_server(path, 0, &o);
     CHECK(s != NULL);
     struct stat st;
@@ -413,7 +413,7 @@ static void seqpacket_keeps_boundaries(void)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/seq.sock", dir);
-    csock_server_options o = {.type = SOCK_SEQPACKET};
+    csock_listen_options o = {.type = SOCK_SEQPACKET};
     csock *l = csock_create_server(path, 0, &o);
     CHECK(l != NULL);
     csock *c = csock_socket(AF_UNIX, SOCK_SEQPACKET, 0);
@@ -462,7 +462,7 @@ static const char *const connecter_names[] = {"csock_connect", "csock_connect_ex
 /* A listening Unix socket on text, made by one of the calls that take an address's text. */
 static csock *listen_by(enum binder how, const char *text, int *rc)
 {
-    csock_server_options unix_family = {.family = AF_UNIX};
+    csock_listen_options unix_family = {.family = AF_UNIX};
     csock *s = NULL;
     if (how == CREATE_SERVER || how == CREATE_SERVER_UNIX) {
         s = csock_create_server(text, 0, how == CREATE_SERVER ? NULL : &unix_family);
@@ -631,7 +631,7 @@ static void unix_text_on_an_ip_socket(void)
             CHECK_EQ(csock_connect_ex(s, texts[i], 0), CSOCK_EAFNOSUPPORT);
             CHECK_ERROR(CSOCK_EAFNOSUPPORT, want + 5);
             csock_free(s);
-            csock_server_options ip = {.family = families[f]};
+            csock_listen_options ip = {.family = families[f]};
             CHECK(csock_create_server(texts[i], 0, &ip) == NULL);
             CHECK_ERROR(CSOCK_EAFNOSUPPORT, want);
         }

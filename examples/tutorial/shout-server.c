@@ -26,7 +26,7 @@ static void *serve(void *arg)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? csock_parse_port(argv[1]) : 8888;
-    csock_server_options opts = {.dualstack =
+    csock_listen_options opts = {.dualstack =
                                      1}; /* IPv6 clients, and IPv4 ones as ::ffff:a.b.c.d */
     csock *s = port < 0 ? NULL : csock_create_server(NULL, port, &opts);
     char text[CSOCK_ADDRSTRLEN];

@@ -10,7 +10,7 @@ int main(int argc, char **argv)
 {
     const char *host = argc > 1 ? argv[1] : "127.0.0.1";
     int port = argc > 2 ? csock_parse_port(argv[2]) : 9999;
-    csock_server_options udp = {.type = SOCK_DGRAM};
+    csock_listen_options udp = {.type = SOCK_DGRAM};
     csock *s = port < 0 ? NULL : csock_create_server(host, port, &udp);
     csock_addr peer;
     char text[CSOCK_ADDRSTRLEN];

@@ -28,7 +28,8 @@ enum {
     CSOCK_SERVE_THREADS = 2, /* a thread per connection running config.serve */
 };
 
-/* How to serve; all zeros (with a handler) is one loop, no limits beyond the system's. A field
+/* How to serve; all zeros (with a handler) is one loop, no limits beyond the system's. (The
+ * listening socket's own options, for csock_create_server, are csock_listen_options.) A field
  * whose comment names modes (LOOP and LOOPS, LOOPS, THREADS) is for those only: set in another
  * mode, csock_server_new refuses it rather than ignore it. The others apply in every mode. */
 typedef struct csock_server_config {

@@ -63,7 +63,7 @@ csock *make_listener(const struct config *c)
 {
     const char *host = c->address.host;
     if (!c->address.unix_socket && !host[0] && c->family == AF_INET6) host = "::";
-    csock_server_options o = {
+    csock_listen_options o = {
         .family = c->address.unix_socket ? AF_UNIX : c->family,
         .type = c->udp ? SOCK_DGRAM : SOCK_STREAM,
     };
