@@ -244,12 +244,19 @@ int csock__stream_check_handler(const csock_stream_handler *h)
         !h->on_data                                                ? "the handler has no on_data"
         : csock__stream_low_water(h) > csock__stream_high_water(h) ? "low_water is above high_water"
         : csock__stream_high_water(h) > csock__stream_max_queue(h) ? "high_water is above max_queue"
-        : !(h->idle_timeout >= 0)                                  ? "idle_timeout is negative"
-        : !(h->total_timeout >= 0)                                 ? "total_timeout is negative"
-        : !(h->close_timeout >= 0)                                 ? "close_timeout is negative"
-        : h->max_buffer > (size_t)INT_MAX                          ? "max_buffer is over 2 GiB"
                                                                    : NULL;
-    return bad ? csock__failf(CSOCK_EINVAL, "stream: %s", bad) : 0;
+    if (bad) return csock__failf(CSOCK_EINVAL, "stream: %s", bad);
+    /* The library's one rule for seconds: NaN, infinity and what no clock reaches are refused. */
+    int64_t ns;
+    int rc = csock__seconds_ns(h->idle_timeout, CSOCK__TIMEOUT_ZERO, "stream: idle_timeout", &ns);
+    if (rc == 0)
+        rc = csock__seconds_ns(h->total_timeout, CSOCK__TIMEOUT_ZERO, "stream: total_timeout", &ns);
+    if (rc == 0)
+        rc = csock__seconds_ns(h->close_timeout, CSOCK__TIMEOUT_ZERO, "stream: close_timeout", &ns);
+    if (rc < 0) return rc;
+    if (h->max_buffer > (size_t)INT_MAX)
+        return csock__failf(CSOCK_EINVAL, "stream: max_buffer is over 2 GiB");
+    return 0;
 }
 
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
@@ -281,6 +288,31 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
     return st;
 }
 
+/* Refuses a socket that is not a connected stream: a listening one would never read a byte, and
+ * one never connected would fail at its first read or write. A socket csock connected or
+ * accepted is taken as it is (its peer may have reset it since: the stream then reads the
+ * reset, as it would a moment later); another one must have a peer now. */
+static int check_connected(const csock *s, int fd)
+{
+    if (s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET)
+        return csock__failf(CSOCK_EINVAL, "stream: not a stream socket");
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+        return csock__failf(CSOCK_EINVAL,
+                            "stream: a listening socket (accept its connections, then make "
+                            "streams of them)");
+    if (s->peer.len > 0) return 0;
+    struct sockaddr_storage ss;
+    len = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+        int code = -errno;
+        return csock__failf(code, "stream: socket is not connected (getpeername: %s)",
+                            csock_strerror(code));
+    }
+    return 0;
+}
+
 csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_handler *handler,
                                void *data)
 {
@@ -294,10 +326,7 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
         csock__failf(CSOCK_EBADF, "stream: socket is closed");
         return NULL;
     }
-    if (s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET) {
-        csock__failf(CSOCK_EINVAL, "stream: not a stream socket");
-        return NULL;
-    }
+    if (check_connected(s, fd) < 0) return NULL;
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
         csock__failf(-errno, "stream: fcntl: %s", csock_strerror(-errno));

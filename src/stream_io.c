@@ -13,18 +13,18 @@
 int csock__stream_socket_error(csock_stream *st, int code, const char *op)
 {
     csock__stream_finish(st, code);
-    /* After a reset the kernel no longer knows the peer: the descriptor names the stream then. */
-    char peer[CSOCK_ADDRSTRLEN];
+    /* After a reset the kernel no longer knows the peer, and an unnamed peer (a socket pair's)
+     * has no name to give: the descriptor names the stream then. */
+    char peer[CSOCK_ADDRSTRLEN] = "";
     csock_addr a;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getpeername(st->watch.fd, (struct sockaddr *)&ss, &len) == 0) {
         memcpy(&a.ss, &ss, len);
         a.len = len;
-        csock_addr_format(&a, peer, sizeof peer);
-    } else {
-        snprintf(peer, sizeof peer, "fd %d", st->watch.fd);
+        if (csock_addr_format(&a, peer, sizeof peer) < 0) peer[0] = '\0';
     }
+    if (!peer[0]) snprintf(peer, sizeof peer, "fd %d", st->watch.fd);
     return csock__failf(code, "stream %s %s: %s", op, peer, csock_strerror(code));
 }
 
@@ -96,6 +96,21 @@ static int check_buffers(const struct iovec *iov, int iovcnt, const char *op, si
     return 0;
 }
 
+/* A write that the queue cannot take: with bytes queued, the peer is behind; with none, the write
+ * alone is larger than the queue may ever hold. */
+static int over_queue_limit(const char *op, size_t total, size_t limit, size_t queued)
+{
+    if (queued == 0)
+        return csock__failf(CSOCK_ENOBUFS,
+                            "stream %s: %zu bytes are more than the %zu-byte queue limit "
+                            "(max_queue) allows, with nothing queued",
+                            op, total, limit);
+    return csock__failf(CSOCK_ENOBUFS,
+                        "stream %s: %zu bytes would pass the %zu-byte queue limit (%zu "
+                        "queued): the peer is not reading",
+                        op, total, limit, queued);
+}
+
 /* Queues the part of each buffer the transport did not take (the first sent bytes went). */
 static int queue_rest(csock_stream *st, const struct iovec *iov, int iovcnt, size_t total,
                       size_t sent, const char *op)
@@ -138,11 +153,7 @@ static int write_buffers(csock_stream *st, const struct iovec *iov, int iovcnt, 
         return csock__stream_closed_error(op);
     size_t limit = csock__stream_max_queue(st->handler);
     size_t queued = st->bufs ? st->bufs->out.len : 0;
-    if (total > limit - queued)
-        return csock__failf(CSOCK_ENOBUFS,
-                            "stream %s: %zu bytes would pass the %zu-byte queue limit (%zu "
-                            "queued): the peer is not reading",
-                            op, total, limit, queued);
+    if (total > limit - queued) return over_queue_limit(op, total, limit, queued);
     if (total == 0 && queued == 0) return 0;
     size_t sent = 0;
     if (queued == 0) {
