@@ -51,7 +51,7 @@ int64_t csock__stream_ns(double seconds)
 
 int csock__stream_eof(const csock_stream *st)
 {
-    return (st->state & STREAM_EOF) != 0;
+    return (st->state & CSOCK__STREAM_EOF) != 0;
 }
 
 /* ---- the loop's shared state ---- */
@@ -207,13 +207,13 @@ size_t csock_stream_peek(csock_stream *st, const char **p)
 
 void csock__stream_update_events(csock_stream *st)
 {
-    if (st->state & STREAM_CLOSED) return;
+    if (st->state & CSOCK__STREAM_CLOSED) return;
     int events = 0, reads;
-    if (st->state & STREAM_CLOSING) {
-        reads = !(st->state & STREAM_EOF); /* to drop what the peer still sends */
+    if (st->state & CSOCK__STREAM_CLOSING) {
+        reads = !(st->state & CSOCK__STREAM_EOF); /* to drop what the peer still sends */
     } else {
-        int waits_for_drain = (st->state & STREAM_BACKED_UP) && !st->handler->keep_reading;
-        reads = !(st->state & (STREAM_PAUSED | STREAM_EOF)) && !waits_for_drain;
+        int waits_for_drain = (st->state & CSOCK__STREAM_BACKED_UP) && !st->handler->keep_reading;
+        reads = !(st->state & (CSOCK__STREAM_PAUSED | CSOCK__STREAM_EOF)) && !waits_for_drain;
     }
     if (reads) events |= CSOCK_READ;
     if (st->bufs && st->bufs->out.len > 0) events |= CSOCK_WRITE;
@@ -227,11 +227,11 @@ int csock__stream_closed_error(const char *op)
 
 int csock_stream_pause(csock_stream *st, int pause)
 {
-    if (!st || (st->state & STREAM_CLOSED)) return csock__stream_closed_error("pause");
+    if (!st || (st->state & CSOCK__STREAM_CLOSED)) return csock__stream_closed_error("pause");
     if (pause)
-        st->state |= STREAM_PAUSED;
+        st->state |= CSOCK__STREAM_PAUSED;
     else
-        st->state &= (uint16_t)~STREAM_PAUSED;
+        st->state &= (uint16_t)~CSOCK__STREAM_PAUSED;
     csock__stream_update_events(st);
     return 0;
 }
@@ -281,7 +281,7 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
     if (sh->all) sh->all->prev = st;
     sh->all = st;
     if (deadlines) {
-        st->state |= STREAM_DEADLINES;
+        st->state |= CSOCK__STREAM_DEADLINES;
         st->last_io_ns = st->started_ns = csock__loop_now_ns(loop);
     }
     if (handler->on_open) handler->on_open(st, data);
@@ -351,7 +351,7 @@ size_t csock_stream_queued(const csock_stream *st)
 
 int csock_stream_at_eof(const csock_stream *st)
 {
-    return st && (st->state & STREAM_EOF);
+    return st && (st->state & CSOCK__STREAM_EOF);
 }
 
 void *csock_stream_data(const csock_stream *st)

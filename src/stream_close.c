@@ -18,10 +18,10 @@ static double close_timeout(const csock_stream_handler *h)
 
 void csock__stream_finish(csock_stream *st, int error)
 {
-    if (st->state & STREAM_CLOSED) return;
+    if (st->state & CSOCK__STREAM_CLOSED) return;
     csock_loop *loop = st->watch.loop;
     struct csock__streams *sh = csock__streams(loop);
-    st->state |= STREAM_CLOSED;
+    st->state |= CSOCK__STREAM_CLOSED;
     st->error = error;
     /* Its events are ignored from now on (csock__stream_io), and its watch is removed at the end
      * of this pass: telling the kernel to stop them first would only cost a system call. */
@@ -35,7 +35,7 @@ void csock__stream_finish(csock_stream *st, int error)
 
 void csock__stream_finish_drained(csock_stream *st)
 {
-    if (!(st->state & STREAM_CLOSED)) st->state |= STREAM_DRAINED;
+    if (!(st->state & CSOCK__STREAM_CLOSED)) st->state |= CSOCK__STREAM_DRAINED;
     csock__stream_finish(st, st->error);
 }
 
@@ -48,7 +48,7 @@ int csock__stream_drop_input(csock_stream *st)
         int wants;
         ssize_t n = st->transport->read(st, sh->scratch, sh->scratch_size, &wants);
         if (n > 0) {
-            st->state |= STREAM_DROPPED;
+            st->state |= CSOCK__STREAM_DROPPED;
             continue;
         }
         if (n == 0) return 0;
@@ -64,8 +64,8 @@ int csock__stream_drop_input(csock_stream *st)
  * peer that has everything and sends nothing loses nothing). */
 static int should_linger(csock_stream *st)
 {
-    if (!(st->state & STREAM_DRAINED) || (st->state & STREAM_EOF)) return 0;
-    if ((st->state & STREAM_DROPPED) || (st->bufs && st->bufs->in.len > 0)) return 1;
+    if (!(st->state & CSOCK__STREAM_DRAINED) || (st->state & CSOCK__STREAM_EOF)) return 0;
+    if ((st->state & CSOCK__STREAM_DROPPED) || (st->bufs && st->bufs->in.len > 0)) return 1;
     return st->transport->unsettled(st);
 }
 
@@ -79,8 +79,8 @@ static int start_linger(csock_stream *st)
     csock_loop *loop = st->watch.loop;
     int64_t left_ns = st->close_by_ns - csock__loop_now_ns(loop);
     if (left_ns <= 0 || ensure_sweep(loop, (double)left_ns / 1e9) < 0) return -1;
-    if (!(st->state & STREAM_SHUT_DONE)) st->transport->shutdown(st);
-    st->state |= STREAM_LINGERING | STREAM_SHUT_DONE;
+    if (!(st->state & CSOCK__STREAM_SHUT_DONE)) st->transport->shutdown(st);
+    st->state |= CSOCK__STREAM_LINGERING | CSOCK__STREAM_SHUT_DONE;
     if (st->bufs) { /* the queue is empty; unread input is dropped */
         free(st->bufs->in.data);
         free(st->bufs->out.data);
@@ -135,7 +135,7 @@ static void begin_close(csock_stream *st)
     const csock_stream_handler *h = st->handler;
     int64_t timeout_ns = h->close_timeout > 0 ? csock__stream_ns(h->close_timeout)
                                               : (int64_t)(DEFAULT_CLOSE_TIMEOUT * 1e9);
-    st->state |= STREAM_CLOSING;
+    st->state |= CSOCK__STREAM_CLOSING;
     st->close_by_ns = csock__loop_now_ns(loop) + timeout_ns;
     if (!st->bufs || st->bufs->out.len == 0) {
         csock__stream_finish_drained(st);
@@ -151,7 +151,7 @@ static void begin_close(csock_stream *st)
 
 void csock_stream_close(csock_stream *st)
 {
-    if (!st || (st->state & (STREAM_CLOSING | STREAM_CLOSED))) return;
+    if (!st || (st->state & (CSOCK__STREAM_CLOSING | CSOCK__STREAM_CLOSED))) return;
     begin_close(st);
 }
 
@@ -163,16 +163,16 @@ void csock_stream_abort(csock_stream *st)
 void csock__stream_shut_down(csock_stream *st)
 {
     st->transport->shutdown(st);
-    st->state |= STREAM_SHUT_DONE;
-    if (st->state & STREAM_EOF) csock__stream_finish(st, 0);
+    st->state |= CSOCK__STREAM_SHUT_DONE;
+    if (st->state & CSOCK__STREAM_EOF) csock__stream_finish(st, 0);
 }
 
 int csock_stream_shutdown(csock_stream *st)
 {
-    if (!st || (st->state & (STREAM_CLOSING | STREAM_CLOSED)))
+    if (!st || (st->state & (CSOCK__STREAM_CLOSING | CSOCK__STREAM_CLOSED)))
         return csock__stream_closed_error("shutdown");
-    st->state |= STREAM_SHUT;
-    if ((!st->bufs || st->bufs->out.len == 0) && !(st->state & STREAM_SHUT_DONE))
+    st->state |= CSOCK__STREAM_SHUT;
+    if ((!st->bufs || st->bufs->out.len == 0) && !(st->state & CSOCK__STREAM_SHUT_DONE))
         csock__stream_shut_down(st);
     return 0;
 }
@@ -181,7 +181,7 @@ void csock__streams_close_all(csock_loop *loop, int error)
 {
     struct csock__streams *sh = csock__streams(loop);
     for (csock_stream *st = sh ? sh->all : NULL; st; st = st->next) {
-        if (st->state & (STREAM_CLOSING | STREAM_CLOSED)) continue;
+        if (st->state & (CSOCK__STREAM_CLOSING | CSOCK__STREAM_CLOSED)) continue;
         st->error = error;
         begin_close(st);
     }
@@ -192,7 +192,7 @@ void csock__streams_abort_all(csock_loop *loop, int error)
     struct csock__streams *sh = csock__streams(loop);
     for (csock_stream *st = sh ? sh->all : NULL, *next; st; st = next) {
         next = st->next; /* ending a lingering stream takes it off the list */
-        if (st->state & STREAM_LINGERING)
+        if (st->state & CSOCK__STREAM_LINGERING)
             csock__stream_end_linger(st);
         else
             csock__stream_finish(st, error);
@@ -222,15 +222,15 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
     int needed = 0;
     for (csock_stream *st = sh->all, *next; st; st = next) {
         next = st->next; /* ending a lingering stream takes it off the list */
-        if (st->state & STREAM_LINGERING) {
+        if (st->state & CSOCK__STREAM_LINGERING) {
             if (now >= st->close_by_ns)
                 csock__stream_end_linger(st);
             else
                 needed = 1;
             continue;
         }
-        if (st->state & STREAM_CLOSED) continue;
-        if (st->state & STREAM_CLOSING) {
+        if (st->state & CSOCK__STREAM_CLOSED) continue;
+        if (st->state & CSOCK__STREAM_CLOSING) {
             needed = 1;
             if (now >= st->close_by_ns) {
                 csock__stream_finish(st, csock__failf(CSOCK_ETIMEOUT,
@@ -242,7 +242,7 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
                 continue;
             }
         }
-        if (!(st->state & STREAM_DEADLINES)) continue;
+        if (!(st->state & CSOCK__STREAM_DEADLINES)) continue;
         needed = 1;
         check_deadlines(st, now);
     }

@@ -21,9 +21,9 @@
  * negative CSOCK_E* code: CSOCK_EINTR when a signal came before anything moved (call again),
  * CSOCK_EAGAIN when nothing can move now, with *wants set to the readiness that lets the call go
  * on (CSOCK_READ or CSOCK_WRITE), or another code, the connection's failure. A plain socket
- * always wants the call's own direction; TLS may want to write to read (SSL_read wanting write)
- * or read to write (SSL_write wanting read), and a stream with such a transport then watches for
- * what is wanted. */
+ * always wants the call's own direction, which is what the stream watches for today; TLS may
+ * want to write to read (SSL_read wanting write) or read to write (SSL_write wanting read), and
+ * comes with the stream watching for what *wants names. */
 struct csock__transport {
     const char *name;
     /* Reads up to len bytes into buf. Returns how many, 0 at the peer's end of file. */
@@ -55,20 +55,23 @@ struct csock__buffers {
     struct csock__buffer in, out;
 };
 
+/* The state bits of a stream. */
 enum {
-    STREAM_PAUSED = 1 << 0,     /* the owner paused reading */
-    STREAM_BACKED_UP = 1 << 1,  /* the queue reached high water: reading waits for the drain,
-                                   unless the handler keeps reading */
-    STREAM_EOF = 1 << 2,        /* the peer ended its side */
-    STREAM_SHUT = 1 << 3,       /* shut down for writing once drained */
-    STREAM_SHUT_DONE = 1 << 4,  /* the transport's shutdown done */
-    STREAM_CLOSING = 1 << 5,    /* close once drained */
-    STREAM_CLOSED = 1 << 6,     /* on_close is due: no other callback runs */
-    STREAM_DEADLINES = 1 << 7,  /* the handler has an idle or total deadline */
-    STREAM_OWES_DRAIN = 1 << 8, /* a write returned 1: on_drain is owed */
-    STREAM_DRAINED = 1 << 9,    /* closed gracefully, its queue sent: may linger */
-    STREAM_DROPPED = 1 << 10,   /* input arrived while closing and was dropped */
-    STREAM_LINGERING = 1 << 11, /* on_close has run; reading and dropping until the peer's end */
+    CSOCK__STREAM_PAUSED = 1 << 0, /* the owner paused reading */
+    /* The queue reached high water: reading waits for the drain, unless the handler keeps
+     * reading. */
+    CSOCK__STREAM_BACKED_UP = 1 << 1,
+    CSOCK__STREAM_EOF = 1 << 2,        /* the peer ended its side */
+    CSOCK__STREAM_SHUT = 1 << 3,       /* shut down for writing once drained */
+    CSOCK__STREAM_SHUT_DONE = 1 << 4,  /* the transport's shutdown done */
+    CSOCK__STREAM_CLOSING = 1 << 5,    /* close once drained */
+    CSOCK__STREAM_CLOSED = 1 << 6,     /* on_close is due: no other callback runs */
+    CSOCK__STREAM_DEADLINES = 1 << 7,  /* the handler has an idle or total deadline */
+    CSOCK__STREAM_OWES_DRAIN = 1 << 8, /* a write returned 1: on_drain is owed */
+    CSOCK__STREAM_DRAINED = 1 << 9,    /* closed gracefully, its queue sent: may linger */
+    CSOCK__STREAM_DROPPED = 1 << 10,   /* input arrived while closing and was dropped */
+    /* on_close has run; reading and dropping until the peer's end. */
+    CSOCK__STREAM_LINGERING = 1 << 11,
 };
 
 struct csock_stream {
@@ -80,7 +83,7 @@ struct csock_stream {
     csock_stream *next_closing;  /* in the loop's list of streams whose on_close is due */
     int64_t last_io_ns, started_ns; /* the loop's clock, for the idle and total deadlines */
     int64_t close_by_ns;            /* a graceful close ends by then at the latest */
-    uint16_t state;                 /* STREAM_* bits */
+    uint16_t state;                 /* CSOCK__STREAM_* bits */
     int32_t error;                  /* why it closes, for on_close: 0 or a CSOCK_E* code */
 };
 
@@ -186,7 +189,7 @@ void csock__stream_update_events(csock_stream *st);
 /* Notes that bytes moved, for the idle deadline; a stream without deadlines reads no clock. */
 static inline void csock__stream_note_io(csock_stream *st)
 {
-    if (st->state & STREAM_DEADLINES) st->last_io_ns = csock__loop_now_ns(st->watch.loop);
+    if (st->state & CSOCK__STREAM_DEADLINES) st->last_io_ns = csock__loop_now_ns(st->watch.loop);
 }
 
 /* The watch's callback: what the socket is ready for (stream_io.c). */

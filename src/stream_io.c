@@ -53,20 +53,20 @@ static void write_ready(csock_stream *st)
     if (flush(st) < 0) return;
     size_t queued = st->bufs->out.len;
     if (queued == 0) {
-        if (st->state & STREAM_CLOSING) {
+        if (st->state & CSOCK__STREAM_CLOSING) {
             csock__stream_finish_drained(st);
             return;
         }
-        if ((st->state & STREAM_SHUT) && !(st->state & STREAM_SHUT_DONE)) {
+        if ((st->state & CSOCK__STREAM_SHUT) && !(st->state & CSOCK__STREAM_SHUT_DONE)) {
             csock__stream_shut_down(st);
-            if (st->state & STREAM_CLOSED) return;
+            if (st->state & CSOCK__STREAM_CLOSED) return;
         }
         csock__stream_trim(st);
     }
-    if ((st->state & STREAM_BACKED_UP) && queued <= csock__stream_low_water(st->handler)) {
-        st->state &= (uint16_t)~STREAM_BACKED_UP;
-        if ((st->state & STREAM_OWES_DRAIN) && st->handler->on_drain) {
-            st->state &= (uint16_t)~STREAM_OWES_DRAIN;
+    if ((st->state & CSOCK__STREAM_BACKED_UP) && queued <= csock__stream_low_water(st->handler)) {
+        st->state &= (uint16_t)~CSOCK__STREAM_BACKED_UP;
+        if ((st->state & CSOCK__STREAM_OWES_DRAIN) && st->handler->on_drain) {
+            st->state &= (uint16_t)~CSOCK__STREAM_OWES_DRAIN;
             st->handler->on_drain(st, st->watch.data);
         }
     }
@@ -137,7 +137,7 @@ static int queue_rest(csock_stream *st, const struct iovec *iov, int iovcnt, siz
         skip = 0;
     }
     int full = b->out.len >= csock__stream_high_water(h);
-    if (full) st->state |= STREAM_BACKED_UP | STREAM_OWES_DRAIN;
+    if (full) st->state |= CSOCK__STREAM_BACKED_UP | CSOCK__STREAM_OWES_DRAIN;
     csock__stream_update_events(st);
     return full;
 }
@@ -149,7 +149,7 @@ static int write_buffers(csock_stream *st, const struct iovec *iov, int iovcnt, 
     size_t total = 0;
     int rc = check_buffers(iov, iovcnt, op, &total);
     if (rc < 0) return rc;
-    if (st->state & (STREAM_CLOSING | STREAM_CLOSED | STREAM_SHUT))
+    if (st->state & (CSOCK__STREAM_CLOSING | CSOCK__STREAM_CLOSED | CSOCK__STREAM_SHUT))
         return csock__stream_closed_error(op);
     size_t limit = csock__stream_max_queue(st->handler);
     size_t queued = st->bufs ? st->bufs->out.len : 0;
@@ -197,8 +197,8 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
     st->handler->on_data(st, st->watch.data);
     size_t used = sh->view.used;
     sh->view.stream = NULL;
-    if (st->state & STREAM_CLOSING) {
-        if (used < len) st->state |= STREAM_DROPPED; /* closing: what is left is dropped */
+    if (st->state & CSOCK__STREAM_CLOSING) {
+        if (used < len) st->state |= CSOCK__STREAM_DROPPED; /* closing: what is left is dropped */
         if (held) st->bufs->in.len = 0;
         if (st->bufs) csock__stream_trim(st);
         return;
@@ -206,7 +206,7 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
     if (held) {
         st->bufs->in.start += used;
         st->bufs->in.len -= used;
-    } else if (used < len && !(st->state & STREAM_CLOSED)) {
+    } else if (used < len && !(st->state & CSOCK__STREAM_CLOSED)) {
         struct csock__buffers *b = csock__stream_buffers(st);
         if (!b || csock__buffer_reserve(&b->in, len - used, csock__stream_max_buffer(st)) < 0) {
             csock__stream_finish(
@@ -219,7 +219,7 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
     if (st->bufs) {
         /* A handler that closed has dealt with the input (a reply may still be queued). */
         if (st->bufs->in.len >= csock__stream_max_buffer(st) &&
-            !(st->state & (STREAM_CLOSED | STREAM_CLOSING)))
+            !(st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_CLOSING)))
             csock__stream_finish(st, csock__failf(CSOCK_EMSGSIZE,
                                                   "stream: %zu bytes unread, the limit: a line or "
                                                   "frame too long, or a handler that does not read",
@@ -232,18 +232,19 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
 /* The peer's end of file: the last of the input, then on_end (or a close). */
 static void read_eof(csock_stream *st)
 {
-    st->state |= STREAM_EOF;
+    st->state |= CSOCK__STREAM_EOF;
     csock__stream_update_events(st);
     const char *rest;
     size_t left = csock__stream_unread(st, &rest);
     if (left > 0) deliver(st, rest, left, 1);
-    if (st->state & (STREAM_CLOSED | STREAM_CLOSING)) return;
+    if (st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_CLOSING)) return;
     if (!st->handler->on_end) {
         csock_stream_close(st);
         return;
     }
     st->handler->on_end(st, st->watch.data);
-    if ((st->state & STREAM_SHUT_DONE) && !(st->state & (STREAM_CLOSED | STREAM_CLOSING)))
+    if ((st->state & CSOCK__STREAM_SHUT_DONE) &&
+        !(st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_CLOSING)))
         csock__stream_finish(st, 0); /* both directions are over */
 }
 
@@ -294,21 +295,21 @@ void csock__stream_io(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)loop, (void)data;
     csock_stream *st = csock__stream_of_watch(w);
-    if (st->state & STREAM_LINGERING) {
+    if (st->state & CSOCK__STREAM_LINGERING) {
         if (csock__stream_drop_input(st) <= 0)
             csock__stream_end_linger(st); /* the peer's end, or an error */
         return;
     }
-    if (st->state & STREAM_CLOSED) return;
+    if (st->state & CSOCK__STREAM_CLOSED) return;
     if (events & CSOCK_WRITE) write_ready(st);
-    if (!(events & CSOCK_READ) || (st->state & STREAM_CLOSED)) return;
-    if (!(st->state & STREAM_CLOSING)) {
+    if (!(events & CSOCK_READ) || (st->state & CSOCK__STREAM_CLOSED)) return;
+    if (!(st->state & CSOCK__STREAM_CLOSING)) {
         read_ready(st);
         return;
     }
     int rc = csock__stream_drop_input(st);
     if (rc == 0) {
-        st->state |= STREAM_EOF;
+        st->state |= CSOCK__STREAM_EOF;
         csock__stream_update_events(st);
     } else if (rc < 0) {
         csock__stream_socket_error(st, rc, "recv");
