@@ -77,7 +77,7 @@ csock_loop *csock_loop_new(void)
         goto fail;
     }
     if (csock__loop_attach(loop, &loop->wake_watch, loop->wake_fd[0], CSOCK_READ, drain_wakeups,
-                           NULL) < 0)
+                           NULL, NULL) < 0)
         goto fail;
     return loop;
 fail:
@@ -88,13 +88,15 @@ fail:
     return NULL;
 }
 
-static void release(csock_loop *loop, csock_watch *w)
+static void release(csock_watch *w)
 {
-    if (w == &loop->wake_watch) return;
-    if (w->embedded)
-        loop->release(w);
-    else
-        free(w);
+    if (w->release) w->release(w);
+}
+
+/* The release of a watch csock_loop_add allocated. */
+static void free_watch(csock_watch *w)
+{
+    free(w);
 }
 
 static void free_removed(csock_loop *loop)
@@ -102,7 +104,7 @@ static void free_removed(csock_loop *loop)
     while (loop->removed) {
         csock_watch *w = loop->removed;
         loop->removed = w->next;
-        release(loop, w);
+        release(w);
     }
 }
 
@@ -110,12 +112,13 @@ void csock_loop_free(csock_loop *loop)
 {
     if (!loop) return;
     csock__drop_signals(loop);
-    if (loop->free_streams) loop->free_streams(loop);
+    if (loop->extension) loop->extension->free(loop, loop->extension);
+    loop->extension = NULL;
     free_removed(loop);
     while (loop->live) {
         csock_watch *w = loop->live;
         loop->live = w->next;
-        release(loop, w);
+        release(w);
     }
     csock__free_timers(loop);
     while (loop->posted) {
@@ -136,14 +139,14 @@ static int valid_events(int events)
 }
 
 int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, csock_io_cb cb,
-                       void *data)
+                       void *data, void (*release)(csock_watch *w))
 {
     *w = (csock_watch){.loop = loop,
                        .cb = cb,
                        .data = data,
+                       .release = release,
                        .fd = fd,
-                       .events = (unsigned char)events,
-                       .embedded = 1};
+                       .events = (unsigned char)events};
     int rc = csock__poller_add(loop->poller, w, events);
     if (rc == CSOCK_EEXIST)
         return csock__failf(rc, "loop: watch fd %d: already watched by this loop", fd);
@@ -169,11 +172,10 @@ csock_watch *csock_loop_add(csock_loop *loop, int fd, int events, csock_io_cb cb
         csock__failf(CSOCK_ENOMEM, "loop: watch fd %d: out of memory", fd);
         return NULL;
     }
-    if (csock__loop_attach(loop, w, fd, events, cb, data) < 0) {
+    if (csock__loop_attach(loop, w, fd, events, cb, data, free_watch) < 0) {
         free(w);
         return NULL;
     }
-    w->embedded = 0;
     return w;
 }
 
@@ -214,8 +216,44 @@ void csock_watch_remove(csock_watch *w)
         w->next = loop->removed;
         loop->removed = w;
     } else {
-        release(loop, w);
+        release(w);
     }
+}
+
+void csock__loop_add_hook(csock_loop *loop, csock__hook *hook)
+{
+    hook->due = 0;
+    hook->next = NULL;
+    csock__hook **end = &loop->hooks;
+    while (*end)
+        end = &(*end)->next;
+    *end = hook;
+}
+
+void csock__loop_hook_due(csock_loop *loop, csock__hook *hook)
+{
+    hook->due = 1;
+    loop->hooks_due = 1;
+    if (!loop->dispatching) csock_loop_wakeup(loop);
+}
+
+/* Runs the hooks marked due, in the order added. One marked by a later hook's run runs in the
+ * next pass, which does not wait. */
+static void run_hooks(csock_loop *loop)
+{
+    loop->hooks_due = 0;
+    for (csock__hook *h = loop->hooks; h; h = h->next) {
+        if (!h->due) continue;
+        h->run(loop, h);
+        h->due = 0;
+    }
+    for (csock__hook *h = loop->hooks; h; h = h->next)
+        loop->hooks_due |= h->due;
+}
+
+void csock__loop_set_extension(csock_loop *loop, csock__extension *ext)
+{
+    loop->extension = ext;
 }
 
 /* The posted functions, in order; each removed before it runs. */
@@ -246,7 +284,7 @@ static int run_posted(csock_loop *loop)
 static int wait_ms(csock_loop *loop, int64_t timeout_ns)
 {
     if (atomic_load(&loop->stop) || atomic_load(&loop->signals_caught) ||
-        atomic_load(&loop->has_posted) || (loop->work_waiting && loop->work_waiting(loop)))
+        atomic_load(&loop->has_posted) || loop->hooks_due)
         return 0;
     int ms = -1;
     if (timeout_ns >= 0) {
@@ -302,7 +340,7 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
     if (atomic_load_explicit(&loop->signals_caught, memory_order_relaxed))
         ran += csock__run_signals(loop);
     ran += run_posted(loop);
-    if (loop->end_of_pass) loop->end_of_pass(loop);
+    if (loop->hooks_due) run_hooks(loop);
     loop->dispatching = 0;
     free_removed(loop);
     return ran;

@@ -18,11 +18,14 @@ struct csock_watch {
     /* The loop's list of live watches; after removal, next chains the watches to free at the end
      * of the pass. */
     csock_watch *prev, *next;
+    /* Frees the watch, or the object it is part of, once it is removed and no fetched event can
+     * refer to it any more (at the end of the pass, or at once outside one; for every watch
+     * still live when the loop is freed). NULL: nothing to free. */
+    void (*release)(csock_watch *w);
     int fd;
-    int slot;               /* the backend's: poll, the index in its array */
-    unsigned char events;   /* what the owner asked for */
-    unsigned char removed;  /* no callback may run any more */
-    unsigned char embedded; /* part of a larger object (a stream): loop->release frees it */
+    int slot;              /* the backend's: poll, the index in its array */
+    unsigned char events;  /* what the owner asked for */
+    unsigned char removed; /* no callback may run any more */
 };
 
 /* ---- the poller backend: one file each, chosen at build time ---- */
@@ -61,6 +64,27 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
 
 typedef struct csock__posted csock__posted;
 
+/* Work a layer built on the loop does at the end of a pass, in the spirit of Redis's
+ * before-sleep hook: run is called at the end of every pass (after the events, timers, signals
+ * and posted functions) for which the hook was marked due (csock__loop_hook_due), before or
+ * during the pass, or by the run of a hook before it. While a hook is due, a pass does not wait.
+ * A mark made while run itself runs is cleared when it returns: run finishes its own work. An
+ * idle loop costs one flag per pass. */
+typedef struct csock__hook csock__hook;
+struct csock__hook {
+    void (*run)(csock_loop *loop, csock__hook *hook);
+    csock__hook *next; /* the loop's: the hooks in the order added */
+    int due;           /* the loop's */
+};
+
+/* State a layer built on the loop keeps per loop, in the loop's one extension slot (found with
+ * one load: the layer embeds this as its state's first member). csock_loop_free calls free
+ * first, before it releases the watches still live, so the watches' release must not use it. */
+typedef struct csock__extension csock__extension;
+struct csock__extension {
+    void (*free)(csock_loop *loop, csock__extension *ext);
+};
+
 /* Signals a loop asked for, and what to do for each (loop_signal.c). */
 #define CSOCK__SIGNALS 65
 
@@ -79,17 +103,12 @@ struct csock_loop {
     _Atomic int has_posted; /* posted is not empty: a pass looks here instead of locking */
     _Atomic unsigned long long signals_caught; /* bit signo-1, set by the handler */
     size_t timers;                             /* how many are in the heap */
-    /* Streams on this loop (stream.c): their shared state, work due at the end of every pass
-     * (closing streams), and whether such work is waiting. */
-    struct csock__streams *streams;
-    void (*end_of_pass)(csock_loop *loop);
-    int (*work_waiting)(const csock_loop *loop);
+    int hooks_due;                             /* a hook is marked due: the pass ends with it */
+    csock__hook *hooks;                        /* run at the end of a pass when due */
+    csock__extension *extension;               /* the layer above's state, or NULL */
 
-    csock_watch *live; /* every watch not removed */
-    /* Frees an embedded watch's object, once no fetched event can refer to it (streams). */
-    void (*release)(csock_watch *w);
-    void (*free_streams)(csock_loop *loop); /* frees the streams' shared state */
-    csock_watch wake_watch;                 /* the loop's own, on wake_fd[0] */
+    csock_watch *live;        /* every watch not removed */
+    csock_watch wake_watch;   /* the loop's own, on wake_fd[0] */
     int wake_fd[2];           /* a non-blocking pipe: the loop watches [0], wake-ups write [1] */
     _Atomic int wake_pending; /* a wake-up is written and not yet read: no need for another */
     /* Timers: a binary min-heap by (due, sequence), so equal due times run in order added. */
@@ -121,10 +140,27 @@ int csock__run_signals(csock_loop *loop);
 /* Forgets every signal the loop asked for, restoring dispositions no loop wants any more. */
 void csock__drop_signals(csock_loop *loop);
 
-/* Adds a watch whose memory is part of a larger object: loop->release frees that object after
- * csock_watch_remove, once no fetched event can refer to it. */
+/* Adds a watch whose memory is part of a larger object: release (which may be NULL) frees that
+ * object after csock_watch_remove, once no fetched event can refer to it, or when the loop is
+ * freed. Returns 0 or a recorded failure (nothing is added then). */
 int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, csock_io_cb cb,
-                       void *data);
+                       void *data, void (*release)(csock_watch *w));
+
+/* Registers hook (owned by the caller, and valid until the loop is freed): see csock__hook. */
+void csock__loop_add_hook(csock_loop *loop, csock__hook *hook);
+
+/* Marks hook due: it runs at the end of the pass under way, or of the next one, which then does
+ * not wait (outside a pass the loop is also woken, as by csock_loop_wakeup). */
+void csock__loop_hook_due(csock_loop *loop, csock__hook *hook);
+
+/* Puts ext in the loop's extension slot (empty before; NULL empties it). */
+void csock__loop_set_extension(csock_loop *loop, csock__extension *ext);
+
+/* What the extension slot holds, or NULL. */
+static inline csock__extension *csock__loop_extension(const csock_loop *loop)
+{
+    return loop->extension;
+}
 
 /* The loop's clock in nanoseconds: inside a pass, the time its first caller read (a pass that
  * needs no time reads no clock); outside one, now. */

@@ -198,10 +198,8 @@ static int make_workers(csock_server *srv)
         wk->server = srv;
         wk->loop = csock_loop_new();
         if (!wk->loop) return csock_lastcode();
-        struct csock__streams *sh = csock__streams_of(wk->loop);
-        if (!sh) return csock_lastcode();
-        sh->closed = connection_closed;
-        sh->closed_context = srv;
+        int rc = csock__streams_on_close(wk->loop, connection_closed, srv);
+        if (rc < 0) return rc;
     }
     return 0;
 }

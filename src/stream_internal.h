@@ -1,11 +1,49 @@
 /* SPDX-License-Identifier: MIT */
-/* What stream.c (lifecycle, reading, writing) and stream_frame.c (lines, frames) share. */
+/* What the stream files share: stream.c (the loop's stream state, creating, buffers, accessors),
+ * stream_io.c (reading, writing, the watch's callback), stream_close.c (closing, lingering,
+ * deadlines), stream_frame.c (lines, frames), and the small interface every transport
+ * (stream_plain.c) implements. */
 #ifndef CSOCK_STREAM_INTERNAL_H
 #define CSOCK_STREAM_INTERNAL_H
 
 #include "loop_internal.h"
 
 #include "csock/stream.h"
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* ---- the transport: one file each, chosen per stream ----
+ *
+ * How a stream's bytes reach the peer: a plain socket (stream_plain.c), or later TLS. Each
+ * function is one step of the data path and makes no system call a raw socket would not make;
+ * none records a failure (the stream words its own). Each returns a count or 0 on success, or a
+ * negative CSOCK_E* code: CSOCK_EINTR when a signal came before anything moved (call again),
+ * CSOCK_EAGAIN when nothing can move now, with *wants set to the readiness that lets the call go
+ * on (CSOCK_READ or CSOCK_WRITE), or another code, the connection's failure. A plain socket
+ * always wants the call's own direction, which is what the stream watches for today; TLS may
+ * want to write to read (SSL_read wanting write) or read to write (SSL_write wanting read), and
+ * comes with the stream watching for what *wants names. */
+struct csock__transport {
+    const char *name;
+    /* Reads up to len bytes into buf. Returns how many, 0 at the peer's end of file. */
+    ssize_t (*read)(csock_stream *st, void *buf, size_t len, int *wants);
+    /* Writes the iovcnt buffers of iov (1 to IOV_MAX, adding up to at most SSIZE_MAX bytes) by
+     * one gathered call, never raising SIGPIPE. Returns how many bytes were taken (maybe part). */
+    ssize_t (*writev)(csock_stream *st, const struct iovec *iov, int iovcnt, int *wants);
+    /* Ends the writing direction: the peer reads end of file after the last byte. */
+    int (*shutdown)(csock_stream *st);
+    /* Whether closing now could lose bytes the connection still holds: input waiting unread, or
+     * output the peer has not acknowledged. A closing stream then lingers (stream_close.c). */
+    int (*unsettled)(csock_stream *st);
+    /* Closes the connection; the stream's descriptor is not used again. */
+    void (*close)(csock_stream *st);
+};
+
+/* A connected stream socket as it is. */
+extern const struct csock__transport csock__plain;
+
+/* ---- streams ---- */
 
 /* Bytes held by a stream: unread input, or output the socket has not taken yet. */
 struct csock__buffer {
@@ -17,16 +55,36 @@ struct csock__buffers {
     struct csock__buffer in, out;
 };
 
+/* The state bits of a stream. */
+enum {
+    CSOCK__STREAM_PAUSED = 1 << 0, /* the owner paused reading */
+    /* The queue reached high water: reading waits for the drain, unless the handler keeps
+     * reading. */
+    CSOCK__STREAM_BACKED_UP = 1 << 1,
+    CSOCK__STREAM_EOF = 1 << 2,        /* the peer ended its side */
+    CSOCK__STREAM_SHUT = 1 << 3,       /* shut down for writing once drained */
+    CSOCK__STREAM_SHUT_DONE = 1 << 4,  /* the transport's shutdown done */
+    CSOCK__STREAM_CLOSING = 1 << 5,    /* close once drained */
+    CSOCK__STREAM_CLOSED = 1 << 6,     /* on_close is due: no other callback runs */
+    CSOCK__STREAM_DEADLINES = 1 << 7,  /* the handler has an idle or total deadline */
+    CSOCK__STREAM_OWES_DRAIN = 1 << 8, /* a write returned 1: on_drain is owed */
+    CSOCK__STREAM_DRAINED = 1 << 9,    /* closed gracefully, its queue sent: may linger */
+    CSOCK__STREAM_DROPPED = 1 << 10,   /* input arrived while closing and was dropped */
+    /* on_close has run; reading and dropping until the peer's end. */
+    CSOCK__STREAM_LINGERING = 1 << 11,
+};
+
 struct csock_stream {
     csock_watch watch; /* watch.data is the user's data; watch.fd the socket */
     const csock_stream_handler *handler;
+    const struct csock__transport *transport;
     struct csock__buffers *bufs; /* NULL while nothing is held: an idle stream costs no buffers */
+    csock_stream *prev, *next;   /* the loop's streams: open, closing or lingering */
     csock_stream *next_closing;  /* in the loop's list of streams whose on_close is due */
-    uint32_t last_io_ms;         /* the loop's clock in ms, for the idle deadline */
-    uint32_t started_ms;         /* for the total deadline */
-    uint32_t close_by_ms;        /* a graceful close ends by then at the latest */
-    uint16_t state;              /* STREAM_* bits */
-    int32_t error;               /* why it closes, for on_close: 0 or a CSOCK_E* code */
+    int64_t last_io_ns, started_ns; /* the loop's clock, for the idle and total deadlines */
+    int64_t close_by_ns;            /* a graceful close ends by then at the latest */
+    uint16_t state;                 /* CSOCK__STREAM_* bits */
+    int32_t error;                  /* why it closes, for on_close: 0 or a CSOCK_E* code */
 };
 
 /* The bytes on_data is reading now: taken straight from the loop's read buffer when the stream
@@ -37,11 +95,14 @@ struct csock__view {
     size_t len, used;
 };
 
-/* A loop's state for its streams, made with the first one. */
+/* A loop's state for its streams, made with the first one: the loop's extension. */
 struct csock__streams {
+    csock__extension ext; /* first: the loop frees the state through it */
+    csock__hook closing_hook;
     char *scratch; /* where a stream with nothing held reads into */
     size_t scratch_size;
     struct csock__view view;
+    csock_stream *all;                    /* every stream not yet let go of, newest first */
     csock_stream *closing, *closing_tail; /* on_close due at the end of the pass, in order */
     csock_timer *sweep;                   /* checks deadlines, while a stream has one */
     int64_t sweep_ns;                     /* its interval */
@@ -53,6 +114,20 @@ struct csock__streams {
 /* The loop's stream state, made if needed; NULL with a recorded failure. */
 struct csock__streams *csock__streams_of(csock_loop *loop);
 
+/* The stream whose watch w is (the watch is its first member). */
+static inline csock_stream *csock__stream_of_watch(csock_watch *w)
+{
+    return (csock_stream *)w;
+}
+
+/* The state of a loop that has streams. */
+static inline struct csock__streams *csock__streams(const csock_loop *loop)
+{
+    return (struct csock__streams *)csock__loop_extension(loop);
+}
+
+/* ---- for servers ---- */
+
 /* Puts fd, a connected non-blocking stream socket, on loop as a stream (csock_stream_new without
  * the checks of a csock object). On failure fd is left open. */
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
@@ -60,6 +135,11 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
 
 /* Validates a handler: 0 or a recorded CSOCK_EINVAL. */
 int csock__stream_check_handler(const csock_stream_handler *handler);
+
+/* Has closed(st, context) called after the on_close of each stream on loop. Returns 0, or a
+ * recorded failure when the loop's stream state cannot be made. */
+int csock__streams_on_close(csock_loop *loop, void (*closed)(csock_stream *st, void *context),
+                            void *context);
 
 /* Closes every stream on loop gracefully, as csock_stream_close does, with error for their
  * on_close; streams already closing keep their own course. */
@@ -72,16 +152,78 @@ void csock__streams_abort_all(csock_loop *loop, int error);
 /* Whether loop has streams still open, closing or lingering. */
 int csock__streams_open(const csock_loop *loop);
 
-/* Writes a frame's prefix and payload, reporting failures as "stream write_frame". */
-int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2]);
+/* ---- between the stream files ---- */
+
+/* The handler's limits with the defaults applied. */
+size_t csock__stream_max_buffer(const csock_stream *st);
+size_t csock__stream_high_water(const csock_stream_handler *h);
+size_t csock__stream_low_water(const csock_stream_handler *h);
+size_t csock__stream_max_queue(const csock_stream_handler *h);
+
+/* A handler's timeout in nanoseconds (0: none), read by the library's rule for seconds; the
+ * handler was checked before. */
+int64_t csock__stream_ns(double seconds);
+
+/* Whether end of file was read. */
+int csock__stream_eof(const csock_stream *st);
+
+/* The stream's buffers, made if needed; NULL when memory is short. */
+struct csock__buffers *csock__stream_buffers(csock_stream *st);
+
+/* Releases the buffers once both are empty: an idle stream holds no memory beyond itself. */
+void csock__stream_trim(csock_stream *st);
+
+/* Makes room for more bytes after the held ones, up to limit in all. Returns 0, or -1 when the
+ * bytes would pass limit (or what an allocation can be) or memory is short. */
+int csock__buffer_reserve(struct csock__buffer *b, size_t more, size_t limit);
 
 /* Unread bytes of st: *p and the count. */
 size_t csock__stream_unread(csock_stream *st, const char **p);
 
-/* The handler's limits with the defaults applied. */
-size_t csock__stream_max_buffer(const csock_stream *st);
+/* Records "stream <op>: the stream is closing or shut down" and returns CSOCK_EPIPE. */
+int csock__stream_closed_error(const char *op);
 
-/* Whether end of file was read. */
-int csock__stream_eof(const csock_stream *st);
+/* Watches the socket for what the stream's state asks. */
+void csock__stream_update_events(csock_stream *st);
+
+/* Notes that bytes moved, for the idle deadline; a stream without deadlines reads no clock. */
+static inline void csock__stream_note_io(csock_stream *st)
+{
+    if (st->state & CSOCK__STREAM_DEADLINES) st->last_io_ns = csock__loop_now_ns(st->watch.loop);
+}
+
+/* The watch's callback: what the socket is ready for (stream_io.c). */
+void csock__stream_io(csock_loop *loop, csock_watch *w, int events, void *data);
+
+/* Writes a frame's prefix and payload, reporting failures as "stream write_frame". */
+int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2]);
+
+/* Closes st for a socket error code met by op, and records "stream <op> <peer>: <reason>".
+ * Returns code. */
+int csock__stream_socket_error(csock_stream *st, int code, const char *op);
+
+/* Marks st closed for the reason given and queues its on_close for the end of the pass. */
+void csock__stream_finish(csock_stream *st, int error);
+
+/* A close whose queue has drained: it may linger. */
+void csock__stream_finish_drained(csock_stream *st);
+
+/* Shuts the transport down for writing; with end of file read too, nothing more can happen, and
+ * the stream closes. */
+void csock__stream_shut_down(csock_stream *st);
+
+/* Reads and drops what the peer sends to a closing or lingering stream. Returns 1 when nothing
+ * more is there for now, 0 at end of file, or a negative code. */
+int csock__stream_drop_input(csock_stream *st);
+
+/* Ends a lingering stream: its socket is closed and its memory freed. */
+void csock__stream_end_linger(csock_stream *st);
+
+/* Starts watching the deadlines of a new stream with handler h (stream_close.c). Returns 0 or a
+ * recorded failure. */
+int csock__stream_watch_deadlines(csock_loop *loop, const csock_stream_handler *h);
+
+/* The end-of-pass hook of the loop's streams: runs the on_close callbacks due. */
+void csock__streams_closing_pass(csock_loop *loop, csock__hook *hook);
 
 #endif /* CSOCK_STREAM_INTERNAL_H */

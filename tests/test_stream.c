@@ -7,10 +7,32 @@
 
 #include <csock/stream.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
+
+/* How far the monotonic clocks are put ahead: the library's calls to clock_gettime come here
+ * (the test's definition wins over the C library's at link time), so a test can pass 50 days
+ * without waiting for them. 0 but in deadlines_past_49_days. */
+static _Atomic int64_t clock_ahead_ns;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    static int (*real)(clockid_t, struct timespec *);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "clock_gettime");
+    int rc = real(id, ts);
+    int64_t ahead = atomic_load(&clock_ahead_ns);
+    if (rc == 0 && ahead && (id == CLOCK_MONOTONIC || id == CLOCK_MONOTONIC_COARSE)) {
+        int64_t ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec + ahead;
+        ts->tv_sec = (time_t)(ns / 1000000000);
+        ts->tv_nsec = (long)(ns % 1000000000);
+    }
+    return rc;
+}
 
 /* What a test's handler saw. */
 struct log {
@@ -478,6 +500,62 @@ static void deadlines(void)
     CHECK_EQ(csock_recv(ci, &b, 1), 0);
     csock_free(ci);
     csock_free(ct);
+    csock_loop_free(loop);
+}
+
+/* Deadlines past 2^32 ms (49.7 days) still come: the loop's clock is kept in 64-bit nanoseconds,
+ * not a 32-bit count of milliseconds that wraps. */
+static void deadlines_past_49_days(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler idle = {
+        .on_data = ignore_data, .on_close = on_close, .idle_timeout = 60 * 86400.0};
+    static const csock_stream_handler total = {
+        .on_data = ignore_data, .on_close = on_close, .total_timeout = 50 * 86400.0};
+    struct log li = {0}, lt = {0};
+    csock *ci, *ct;
+    stream_pair(loop, &idle, &li, &ci);
+    stream_pair(loop, &total, &lt, &ct);
+    CHECK(csock_loop_run_once(loop, 0) >= 0);
+    CHECK_EQ(li.closes + lt.closes, 0);
+    atomic_store(&clock_ahead_ns, (int64_t)(60 * 86400 + 1) * 1000000000);
+    /* The check of the deadlines is overdue now: the next passes run it. */
+    for (int i = 0; i < 10 && li.closes + lt.closes < 2; i++)
+        CHECK(csock_loop_run_once(loop, 0.01) >= 0);
+    CHECK_EQ(li.closes, 1);
+    CHECK_EQ(lt.closes, 1);
+    CHECK_EQ(li.close_error, CSOCK_ETIMEOUT);
+    CHECK_EQ(lt.close_error, CSOCK_ETIMEOUT);
+    csock_free(ci);
+    csock_free(ct);
+    csock_loop_free(loop);
+    atomic_store(&clock_ahead_ns, 0);
+}
+
+/* Timeouts are read by the library's one rule for seconds: NaN and infinity are refused, and
+ * each says what it is. */
+static void timeouts_out_of_range(void)
+{
+    csock_loop *loop = csock_loop_new();
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    static const csock_stream_handler nan_idle = {.on_data = ignore_data, .idle_timeout = NAN};
+    static const csock_stream_handler inf_total = {.on_data = ignore_data,
+                                                   .total_timeout = INFINITY};
+    static const csock_stream_handler inf_close = {.on_data = ignore_data,
+                                                   .close_timeout = INFINITY};
+    static const csock_stream_handler negative = {.on_data = ignore_data, .idle_timeout = -1};
+    CHECK(csock_stream_new(loop, s, &nan_idle, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL,
+                "stream: idle_timeout nan: a timeout is 0 (none) or positive up to 2^31 s");
+    CHECK(csock_stream_new(loop, s, &inf_total, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: total_timeout inf: a timeout is 0 (none)");
+    CHECK(csock_stream_new(loop, s, &inf_close, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: close_timeout inf: a timeout is 0 (none)");
+    CHECK(csock_stream_new(loop, s, &negative, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: idle_timeout -1: a timeout is 0 (none)");
+    csock_free(c);
+    csock_free(s);
     csock_loop_free(loop);
 }
 
@@ -1014,6 +1092,87 @@ static void peer_reset(void)
     csock_loop_free(loop);
 }
 
+/* A write to a socket pair's closed peer: the peer has no name, so the descriptor names the
+ * stream ("stream write fd 7: Broken pipe", never "stream write : Broken pipe"). */
+static void write_error_on_an_unnamed_peer(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = ignore_data, .on_close = on_close};
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    struct log l = {0};
+    csock_stream *st = csock_stream_new(loop, pair[0], &h, &l);
+    CHECK(st != NULL);
+    csock_free(pair[1]);
+    int fd = csock_stream_fileno(st);
+    int rc = csock_stream_write(st, "x", 1);
+    const char *op = "write";
+    if (rc == 0) { /* the socket said "try again" (fault injection): the queue's send fails */
+        run_until(loop, &l.closes, 1);
+        rc = l.close_error;
+        op = "send";
+    }
+    CHECK(rc == CSOCK_EPIPE || rc == CSOCK_ECONNRESET);
+    char want[64];
+    snprintf(want, sizeof want, "stream %s fd %d: %s", op, fd, csock_strerror(rc));
+    CHECK_ERROR(rc, want);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, rc);
+    csock_loop_free(loop);
+}
+
+/* A write larger than max_queue with nothing queued: the message says so, and does not blame a
+ * peer that is not reading. */
+static void write_over_the_queue_limit_alone(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = ignore_data,
+                                           .on_close = on_close,
+                                           .high_water = 50,
+                                           .low_water = 10,
+                                           .max_queue = 100};
+    struct log l = {0};
+    csock *c;
+    csock_stream *st = stream_pair(loop, &h, &l, &c);
+    static char big[200];
+    CHECK_EQ(csock_stream_write(st, big, sizeof big), CSOCK_ENOBUFS);
+    CHECK_ERROR(CSOCK_ENOBUFS, "stream write: 200 bytes are more than the 100-byte queue limit "
+                               "(max_queue) allows, with nothing queued");
+    CHECK(strstr(csock_lasterror(), "not reading") == NULL);
+    CHECK_EQ(csock_stream_queued(st), 0);
+    CHECK_EQ(csock_stream_write(st, "ok", 2), 0); /* the stream goes on */
+    char got[2];
+    CHECK_EQ(recv_while_running(loop, c, got, 2), 2);
+    csock_free(c);
+    csock_loop_free(loop);
+}
+
+/* A listening socket and one never connected are refused, and left as they were. */
+static void refuse_listening_and_unconnected_sockets(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = ignore_data};
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    CHECK(csock_stream_new(loop, l, &h, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: a listening socket");
+    csock *u = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(csock_stream_new(loop, u, &h, NULL) == NULL);
+    CHECK_ERROR(CSOCK_ENOTCONN, "stream: socket is not connected");
+    /* Both are untouched: the listener still accepts, blocking as before. */
+    CHECK(csock_getblocking(l));
+    csock *c = csock_create_connection("127.0.0.1", port, 5, NULL);
+    CHECK(c != NULL);
+    csock *s = csock_accept(l, NULL);
+    CHECK(s != NULL);
+    CHECK(csock_fileno(u) >= 0);
+    csock_free(s);
+    csock_free(c);
+    csock_free(u);
+    csock_free(l);
+    csock_loop_free(loop);
+}
+
 /* ---- bad input ---- */
 
 static void bad_input(void)
@@ -1073,6 +1232,8 @@ int main(void)
     RUN(half_close);
     RUN(close_another_stream_in_the_same_pass);
     RUN(deadlines);
+    RUN(deadlines_past_49_days);
+    RUN(timeouts_out_of_range);
     RUN(pausing_and_writing_frames);
     RUN(bad_buffer_lists_change_nothing);
     RUN(huge_write_without_a_queue_limit);
@@ -1084,6 +1245,9 @@ int main(void)
     RUN(close_with_input_unread);
     RUN(close_over_the_input_limit);
     RUN(peer_reset);
+    RUN(write_error_on_an_unnamed_peer);
+    RUN(write_over_the_queue_limit_alone);
+    RUN(refuse_listening_and_unconnected_sockets);
     RUN(bad_input);
     CHECK_EQ(check_open_fds(), fds);
     return check_done();

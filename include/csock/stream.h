@@ -53,7 +53,8 @@ typedef struct csock_stream_handler {
                              CSOCK_ENOBUFS and queues nothing; 0: 4 * high_water (no limit when
                              that would pass SIZE_MAX) */
     double idle_timeout;  /* seconds without a byte read or written before the stream closes with
-                             CSOCK_ETIMEOUT (checked every 1/8 of it); 0: none */
+                             CSOCK_ETIMEOUT (checked every 1/8 of it, at most every second); 0:
+                             none. Each timeout is 0 or positive up to 2^31 s (68 years) */
     double total_timeout; /* seconds from the start before it closes with CSOCK_ETIMEOUT; 0: none */
     double close_timeout; /* seconds a graceful close may take at most, from csock_stream_close
                              (or a server's shutdown) to the socket's close: sending what is
@@ -70,8 +71,13 @@ typedef struct csock_stream_handler {
  * descriptor is closed with the stream) and handler->on_open has run; *handler must stay valid as
  * long as the stream. data is the stream's user data (csock_stream_data). Returns the stream, or
  * NULL leaving s untouched: CSOCK_EINVAL (NULL argument, no on_data, a socket that is not a
- * stream, low_water above high_water, high_water above max_queue, a negative timeout), CSOCK_EBADF
- * (closed socket), CSOCK_ENOMEM or the loop's error. */
+ * stream, low_water above high_water, high_water above max_queue, a timeout that is negative,
+ * NaN, infinite or over 2^31 s: "stream: idle_timeout nan: a timeout is 0 (none) or positive up
+ * to 2^31 s"), CSOCK_EINVAL for a listening socket ("stream: a listening socket (accept its
+ * connections, then make streams of them)"), CSOCK_ENOTCONN for a socket never connected
+ * ("stream: socket is not connected (getpeername: Transport endpoint is not connected)"; one
+ * csock_connect started, done or under way, counts as connected), CSOCK_EBADF (closed socket),
+ * CSOCK_ENOMEM or the loop's error. */
 csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_handler *handler,
                                void *data);
 
@@ -79,9 +85,13 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
  * when the queue has reached high_water (stop writing until on_drain; reading is paused until
  * then), or a negative code with nothing queued: CSOCK_EINVAL (NULL stream, NULL buf with len
  * above 0, len over SSIZE_MAX: the stream goes on), CSOCK_ENOBUFS (the queue would pass
- * max_queue), CSOCK_EPIPE (the stream is closing, or was shut down for writing), CSOCK_ENOMEM
- * (no memory to queue the bytes: the stream goes on if none of them was sent, and closes with
- * CSOCK_ENOMEM otherwise), a socket error (the stream then closes with it). */
+ * max_queue: "stream write: 100 bytes would pass the 1000-byte queue limit (950 queued): the peer
+ * is not reading", or with nothing queued "stream write: 2000 bytes are more than the 1000-byte
+ * queue limit (max_queue) allows, with nothing queued"), CSOCK_EPIPE (the stream is closing, or was
+ * shut down for writing), CSOCK_ENOMEM (no memory to queue the bytes: the stream goes on if none of
+ * them was sent, and closes with CSOCK_ENOMEM otherwise), a socket error (the stream then closes
+ * with it: "stream write 127.0.0.1:41234: Connection reset by peer", the descriptor named instead
+ * of a peer that has no name or is gone, "stream write fd 7: Broken pipe"). */
 int csock_stream_write(csock_stream *st, const void *buf, size_t len);
 
 /* Like csock_stream_write for several buffers at once, sent by one gathered system call when the
@@ -137,7 +147,7 @@ int csock_stream_shutdown(csock_stream *st);
  * socket is shut down for writing (the peer reads end of file after the last byte), and input
  * is read and dropped until the peer's end of file, an error, or close_timeout after this call
  * at the latest; only then is the socket closed. Otherwise it is closed at once. All of it runs
- * on the loop without blocking it; a lingering stream costs its socket and 104 bytes, makes no
+ * on the loop without blocking it; a lingering stream costs its socket and 144 bytes, makes no
  * callback, and is freed with the loop if that comes first. Idempotent.
  *
  * This ends the connection for every holder of the socket (another process, after fork):
