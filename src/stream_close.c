@@ -6,12 +6,11 @@
 
 #include <stdlib.h>
 
-#define DEFAULT_CLOSE_TIMEOUT 5.0 /* seconds: see close_timeout in stream.h */
 #define DROP_READS            4   /* reads of input to drop per pass, then others get their turn */
 
 static double close_timeout(const csock_stream_handler *h)
 {
-    return h->close_timeout > 0 ? h->close_timeout : DEFAULT_CLOSE_TIMEOUT;
+    return h->close_timeout > 0 ? h->close_timeout : CSOCK__CLOSE_TIMEOUT_DEFAULT;
 }
 
 /* ---- closing ---- */
@@ -134,7 +133,7 @@ static void begin_close(csock_stream *st)
     csock_loop *loop = st->watch.loop;
     const csock_stream_handler *h = st->handler;
     int64_t timeout_ns = h->close_timeout > 0 ? csock__stream_ns(h->close_timeout)
-                                              : (int64_t)(DEFAULT_CLOSE_TIMEOUT * 1e9);
+                                              : (int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9);
     st->state |= CSOCK__STREAM_CLOSING;
     st->close_by_ns = csock__loop_now_ns(loop) + timeout_ns;
     if (!st->bufs || st->bufs->out.len == 0) {

@@ -4,8 +4,6 @@
 #include "stream_internal.h"
 
 #include <errno.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,12 +41,11 @@ static int plain_shutdown(csock_stream *st)
     return shutdown(st->watch.fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
-/* What the kernel holds: input not yet read, or output the peer has not acknowledged. */
+/* What the kernel holds: input not yet read, or output the peer has not acknowledged (the one
+ * rule every graceful close shares, src/linger.c). */
 static int plain_unsettled(csock_stream *st)
 {
-    int n = 0;
-    if (ioctl(st->watch.fd, SIOCINQ, &n) == 0 && n > 0) return 1;
-    return ioctl(st->watch.fd, SIOCOUTQ, &n) == 0 && n > 0;
+    return csock__linger_needed(st->watch.fd);
 }
 
 static void plain_close(csock_stream *st)

@@ -532,11 +532,10 @@ static csock *try_client(int port, int *shed)
 
 /* Out of descriptors, each client that comes is shed and makes the pause before the next accept
  * longer. Once descriptors are free again, the next client must be taken within a fraction of a
- * second, however long the exhaustion lasted: the pause stays short. */
-static void accepting_resumes_soon_after_exhaustion(void)
+ * second, however long the exhaustion lasted: the pause stays short. Returns how long the next
+ * client took to be taken, in seconds. */
+static double resume_after_exhaustion(int port)
 {
-    pid_t child;
-    int port = start_echo_child(&child);
     csock *held[40];
     int count = 0, shed = 0;
     while (count < 40 && !shed) {
@@ -558,9 +557,23 @@ static void accepting_resumes_soon_after_exhaustion(void)
         late = try_client(port, &shed); /* one that came before the server closed its end is shed */
     double took = check_now() - freed;
     CHECK(late != NULL);
-    if (took >= 0.5) fprintf(stderr, "  taken %.3f s after descriptors were freed\n", took);
-    CHECK(took < 0.5);
     csock_free(late);
+    return took;
+}
+
+/* A pause that stayed long would make every round take about a second; a loaded machine may
+ * delay any one round, so the quickest of three is what is checked. */
+static void accepting_resumes_soon_after_exhaustion(void)
+{
+    pid_t child;
+    int port = start_echo_child(&child);
+    double quickest = 1e9;
+    for (int round = 0; round < 3 && quickest >= 0.5; round++) {
+        double took = resume_after_exhaustion(port);
+        if (took < quickest) quickest = took;
+    }
+    if (quickest >= 0.5) fprintf(stderr, "  taken %.3f s after descriptors were freed\n", quickest);
+    CHECK(quickest < 0.5);
     stop_echo_child(child);
 }
 
