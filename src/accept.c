@@ -16,7 +16,12 @@ static int bind_resolved(csock *s, const csock_addr *addr, const char *host, int
         char where[CSOCK_ADDRSTRLEN];
         csock__trace("bind %s -> %s", csock__addr_text(addr, where), csock__result_text(rc));
     }
-    return rc < 0 ? fail_at(rc, "bind", host, port, addr) : 0;
+    if (rc < 0) {
+        fail_at(rc, "bind", host, port, addr);
+        char buf[CSOCK__HINT_MAX];
+        csock__explain(csock__hint(s, rc, "bind", addr, buf));
+    }
+    return rc;
 }
 
 int csock_bind(csock *s, const char *host, int port)
@@ -98,6 +103,8 @@ csock *csock_accept(csock *s, csock_addr *peer)
         socklen_t len = sizeof self.ss;
         self.len = getsockname(s->fd, (struct sockaddr *)&self.ss, &len) == 0 ? len : 0;
         csock__fail(rc, "accept", &self);
+        char buf[CSOCK__HINT_MAX];
+        csock__explain(csock__hint(s, rc, "accept", NULL, buf));
         return NULL;
     }
     csock *conn = csock__new(fd, s->family, s->type, s->protocol, timeout);

@@ -13,6 +13,7 @@ static _Thread_local struct {
     int code;
     const char *op; /* NULL when text already holds the whole message */
     csock_addr addr;
+    char why[CSOCK__HINT_MAX]; /* what follows the reason, in parentheses, or "" */
     char text[1024];
 } last;
 
@@ -20,6 +21,7 @@ int csock__fail(int code, const char *op, const csock_addr *addr)
 {
     last.code = code;
     last.op = op;
+    last.why[0] = '\0';
     if (addr)
         last.addr = *addr;
     else
@@ -35,7 +37,13 @@ int csock__failf(int code, const char *fmt, ...)
     va_end(ap);
     last.code = code;
     last.op = NULL;
+    last.why[0] = '\0';
     return code;
+}
+
+void csock__explain(const char *why)
+{
+    if (why) snprintf(last.why, sizeof last.why, "%s", why);
 }
 
 const char *csock_lasterror(void)
@@ -48,6 +56,11 @@ const char *csock_lasterror(void)
         else
             snprintf(last.text, sizeof last.text, "%s: %s", last.op, csock_strerror(last.code));
         last.op = NULL;
+    }
+    if (last.why[0]) {
+        size_t n = strlen(last.text);
+        snprintf(last.text + n, sizeof last.text - n, " (%s)", last.why);
+        last.why[0] = '\0';
     }
     return last.text;
 }

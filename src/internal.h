@@ -46,6 +46,20 @@ int csock__fail(int code, const char *op, const csock_addr *addr);
  * code. For cold paths with specific wording. */
 int csock__failf(int code, const char *fmt, ...) CSOCK_PRINTF(2, 3);
 
+/* Adds why, when not NULL, to the failure just recorded, after its reason: "send: Broken pipe
+ * (the socket is not connected: csock_connect it first)". */
+void csock__explain(const char *why);
+
+/* The longest hint csock__hint writes. */
+#define CSOCK__HINT_MAX 200
+
+/* What to do next after op ("send", "recv", "accept", "bind", ...) failed on s with code, where
+ * the system's words alone mislead: a send on a socket never connected, a second bind, an
+ * accept on a socket not listening, a port reserved for root (addr: the address bound). Returns
+ * a static text, one written into buf, or NULL when there is nothing to add (hint.c). */
+const char *csock__hint(const csock *s, int code, const char *op, const csock_addr *addr,
+                        char buf[CSOCK__HINT_MAX]);
+
 /* Converts the current errno into a csock code. */
 int csock__errno(void);
 

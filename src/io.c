@@ -42,6 +42,16 @@ static ssize_t call_recvfrom(csock *s, void *args, int flags)
                     t->addr ? &t->addrlen : NULL);
 }
 
+/* Records a failed transfer, with a hint where the system's reason misleads. */
+static void fail_io(const csock *s, int code, const char *op, const csock_addr *addr)
+{
+    csock__fail(code, op, addr);
+    if (code != CSOCK_EAGAIN) {
+        char buf[CSOCK__HINT_MAX];
+        csock__explain(csock__hint(s, code, op, NULL, buf));
+    }
+}
+
 static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const csock_addr *to,
                        const char *op)
 {
@@ -51,7 +61,7 @@ static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const c
     struct transfer t = {(void *)buf, len, (csock_addr *)to, to ? to->len : 0};
     n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendto, &t);
     if (csock__tracing()) csock__trace_count(op, len, n, "bytes");
-    if (CSOCK_UNLIKELY(n < 0)) csock__fail((int)n, op, to ? to : &s->peer);
+    if (CSOCK_UNLIKELY(n < 0)) fail_io(s, (int)n, op, to ? to : &s->peer);
     return n;
 }
 
@@ -79,7 +89,7 @@ static ssize_t recv_from(csock *s, void *buf, size_t len, int flags, csock_addr 
     if (from) from->len = n >= 0 ? t.addrlen : 0;
     if (CSOCK_UNLIKELY(want_size && n > (ssize_t)len)) n = csock__datagram_cut(s, op, len, n, from);
     if (csock__tracing()) csock__trace_count(op, len, n, "bytes");
-    if (CSOCK_UNLIKELY(n < 0) && n != CSOCK_EMSGSIZE) csock__fail((int)n, op, &s->peer);
+    if (CSOCK_UNLIKELY(n < 0) && n != CSOCK_EMSGSIZE) fail_io(s, (int)n, op, &s->peer);
     return n;
 }
 
@@ -154,8 +164,11 @@ int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     }
     if (rc < 0) {
         char where[CSOCK_ADDRSTRLEN];
-        return csock__failf(rc, "sendall %s: %s after %zu of %zu bytes",
-                            csock__addr_text(&s->peer, where), csock_strerror(rc), done, len);
+        csock__failf(rc, "sendall %s: %s after %zu of %zu bytes", csock__addr_text(&s->peer, where),
+                     csock_strerror(rc), done, len);
+        char buf[CSOCK__HINT_MAX];
+        csock__explain(csock__hint(s, rc, "sendall", NULL, buf));
+        return rc;
     }
     return 0;
 }

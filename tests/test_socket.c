@@ -4,6 +4,8 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int cloexec(int fd)
 {
@@ -273,6 +275,81 @@ static void bad_buffers_are_refused(void)
     csock_free(pair[1]);
 }
 
+/* Where the system's reason alone would mislead, the message says what to do next. */
+static void messages_say_what_to_do(void)
+{
+    char buf[4];
+    csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(csock_send(s, "x", 1),
+             CSOCK_EPIPE); /* Linux's word for a TCP socket never connected */
+    CHECK_ERROR(CSOCK_EPIPE, "send: Broken pipe (the socket is not connected: csock_connect it");
+    CHECK_EQ(csock_sendall(s, "x", 1, NULL), CSOCK_EPIPE);
+    CHECK_ERROR(CSOCK_EPIPE, "after 0 of 1 bytes (the socket is not connected");
+    CHECK_EQ(csock_recv(s, buf, sizeof buf), CSOCK_ENOTCONN);
+    CHECK_ERROR(CSOCK_ENOTCONN, "(the socket is not connected: csock_connect it first)");
+    CHECK(csock_accept(s, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "Invalid argument (the socket is not listening: csock_listen first)");
+    CHECK_EQ(csock_bind(s, "127.0.0.1", 0), 0);
+    csock_addr bound;
+    char text[CSOCK_ADDRSTRLEN], want[CSOCK_ADDRSTRLEN + 64];
+    CHECK_EQ(csock_getsockname(s, &bound), 0);
+    csock_addr_format(&bound, text, sizeof text);
+    snprintf(want, sizeof want, "Invalid argument (the socket is already bound, to %s)", text);
+    CHECK_EQ(csock_bind(s, "127.0.0.1", 0), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, want);
+    csock_free(s);
+
+    csock *l = csock_create_server("127.0.0.1", 0, NULL);
+    CHECK_EQ(csock_send(l, "x", 1), CSOCK_EPIPE);
+    CHECK_ERROR(CSOCK_EPIPE, "(the socket is listening: send and receive on the sockets");
+    csock_free(l);
+    csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_EQ(csock_send(u, "x", 1), CSOCK_EDESTADDRREQ);
+    CHECK_ERROR(CSOCK_EDESTADDRREQ,
+                "(the socket is not connected: give the address with csock_sendto");
+    csock_free(u);
+    /* A connection that has ended is not "never connected": its reason stands alone. */
+    csock *a, *b;
+    check_tcp_pair("127.0.0.1", &a, &b);
+    csock_free(b);
+    while (csock_recv(a, buf, sizeof buf) > 0)
+        ;
+    int rc = 0;
+    for (int i = 0; i < 100 && rc >= 0; i++)
+        rc = (int)csock_send(a, "x", 1); /* the first meets a reset, a later one EPIPE */
+    CHECK(rc < 0);
+    CHECK(strstr(csock_lasterror(), "(the socket is not connected") == NULL);
+    csock_free(a);
+}
+
+/* A port below the unprivileged limit, bound without the privilege: the message names the
+ * capability and the sysctl (the check runs as nobody, in a child, when run as root). */
+static void reserved_port_says_what_allows_it(void)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0)) _exit(3);
+        int start = 1024;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+        if (f) {
+            if (fscanf(f, "%d", &start) != 1) start = 1024;
+            fclose(f);
+        }
+        if (start <= 1) _exit(0); /* every port is open to everyone here: nothing to say */
+        csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
+        if (csock_bind(s, "127.0.0.1", start - 1) != CSOCK_EACCES) _exit(4);
+        _exit(strstr(csock_lasterror(), "Permission denied (ports below ") &&
+                      strstr(csock_lasterror(), "CAP_NET_BIND_SERVICE") &&
+                      strstr(csock_lasterror(), "net.ipv4.ip_unprivileged_port_start")
+                  ? 0
+                  : 5);
+    }
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -285,5 +362,7 @@ int main(void)
     RUN(calls_on_a_closed_socket_fail_clearly);
     RUN(calls_on_null_fail_clearly);
     RUN(bad_buffers_are_refused);
+    RUN(messages_say_what_to_do);
+    RUN(reserved_port_says_what_allows_it);
     return check_done();
 }
