@@ -162,6 +162,15 @@ def parse(path, include):
     section = None
     pending = None  # a comment right above what follows
     group = None    # the group a following declaration joins
+    code = None     # the type or macro a following line of code joins
+
+    def current():
+        nonlocal section
+        if section is None:  # a header without banners is one section, named by its intro
+            section = [re.split(r": ", first_sentence(header.intro))[0] or include, []]
+            header.sections.append(section)
+        return section[1]
+
     for item in items:
         if item.kind == "comment":
             if "SPDX-License-Identifier" in item.text:
@@ -170,36 +179,36 @@ def parse(path, include):
             if title is not None:
                 section = [title, []]
                 header.sections.append(section)
-                pending = group = None
+                pending = group = code = None
                 continue
-            pending, group = item, None
+            pending, group, code = item, None, None
             continue
-        if item.kind in ("blank", "cpp"):
+        public_macro = item.kind == "cpp" and re.match(r"#\s*define\s+CSOCK_(?!_)\w*", item.text) \
+            and not re.match(r"#\s*define\s+CSOCK\w*_H\s*$", item.text)
+        if item.kind == "blank" or (item.kind == "cpp" and not public_macro):
             if pending is not None and section is None and not header.intro:
                 header.intro = pending.text  # the header's own comment, standing alone
             elif pending is not None:
-                if section is None:
-                    section = [first_sentence(header.intro) or include, []]
-                    header.sections.append(section)
-                section[1].append(pending)  # a comment about the lines after it
-            pending = group = None
+                current().append(pending)  # a comment about the lines after it
+            pending = group = code = None
             continue
-        if section is None:
-            section = [first_sentence(header.intro) or include, []]
-            header.sections.append(section)
         if item.name and PUBLIC.match(item.name):
             if group is None and pending is None:
                 header.undocumented.append(item)
                 continue
             if group is None:
+                entries = current()
                 group = Group(header, section[0], pending.text)
-                section[1].append(group)
+                entries.append(group)
             group.decls.append(item)
-            pending = None
+            pending = code = None
+            continue
+        if code is not None:  # the next line of a block of types or macros
+            code.text += "\n" + item.text
             continue
         item.comment = pending.text if pending is not None else ""
-        section[1].append(item)
-        pending = group = None
+        current().append(item)
+        code, pending, group = item, None, None
     return header
 
 
@@ -275,6 +284,10 @@ def sentences(text):
             depth += 1
         elif not quoted and c == ")":
             depth = max(0, depth - 1)
+            if (depth == 0 and text[i - 1] == "." and text[i + 1:i + 2] == " "
+                    and re.match(r"[A-Z]", text[i + 2:])):  # "(... of its own.) Then"
+                out.append(text[start:i + 1].strip())
+                start = i + 2
         elif (c == "." and not quoted and depth == 0 and text[i + 1:i + 2] == " "
               and re.match(r"[A-Za-z\"*(]", text[i + 2:])
               and not re.search(r"\b(e\.g|i\.e|etc|vs)$", text[start:i])):
@@ -286,16 +299,19 @@ def sentences(text):
     return out
 
 
-RETURNS = re.compile(r"^((Each|Both) returns?|Returns?|Fails|Never fails?|Errors:|On failure|On any other failure|"
-                     r"Every result)\b")
+RETURNS = re.compile(r"^((Each|Both) returns?|Returns?|Fails|Never (fails?|NULL)|Errors:|"
+                     r"On failure|On any other failure|Every result)\b")
+MORE_RETURNS = re.compile(r"CSOCK_E[A-Z]|\bNULL\b|negative code|\breturns?\b")
 
 
 def split_returns(text):
     """Takes the comment's sentences about what the function returns and how it fails out of its
     description: (description blocks, return sentences). A return sentence starts with
     "Returns" (or "Fails", "Errors:", ...); the sentences after it in its paragraph stay with it
-    while they name an error code or NULL."""
+    while they name an error code, NULL or what is returned. The first sentence, which says what
+    the function does, always stays in the description ("Returns the socket's timeout")."""
     desc, returns = [], []
+    first = True
     for kind, body in blocks(text):
         if kind != "p":
             desc.append((kind, body))
@@ -303,9 +319,13 @@ def split_returns(text):
         keep, taken = [], []
         in_returns = False
         for s in sentences(body):
+            if first:
+                first = False
+                keep.append(s)
+                continue
             if RETURNS.match(s):
                 in_returns = True
-            elif in_returns and not re.search(r"CSOCK_E[A-Z]|\bNULL\b|negative code", s):
+            elif in_returns and not MORE_RETURNS.search(s):
                 in_returns = False
             (taken if in_returns else keep).append(s)
         if keep:
@@ -612,9 +632,7 @@ def write_html(headers, path, version):
 
 
 def html_group(group, all_names):
-    out = []
-    for name in group.names:
-        out.append(f'<h4 id="{name}">{name}</h4>')
+    out = ["<h4>" + ", ".join(f'<span id="{n}">{n}</span>' for n in group.names) + "</h4>"]
     decls = "\n".join(d.text for d in group.decls)
     out.append(f"<pre>{html.escape(decls)}</pre>")
     desc, returns = split_returns(group.comment)
