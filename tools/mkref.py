@@ -336,7 +336,7 @@ def split_returns(text):
 
 
 def errors_named(text):
-    """The CSOCK_E* codes a comment names, in order, each with what it says about them: the
+    """The CSOCK_E* codes a text names, in order, each with what it says about them: the
     parenthesis right after the code, when there is one."""
     found = {}
     text = " ".join(text.split())
@@ -489,10 +489,10 @@ def man_page(group, version, date, all_names, see_docs, meanings):
         out += [".SH RETURN VALUE"]
         for para in returns:
             out += [".PP", roff_text(para, all_names)]
-    errors = errors_named(group.comment)
+    errors = errors_named(" ".join(returns))  # a code the description names may be a callback's
     if errors:
         out += [".SH ERRORS", ".PP",
-                "The codes named above, each with what the description says of it, or else with",
+                "The codes named under RETURN VALUE, each with what it says of the code or else",
                 "the text", ".BR csock_strerror (3)",
                 "gives for it. A failure\(aqs message, naming the operation, is read with",
                 ".BR csock_lasterror (3)."]
@@ -501,7 +501,7 @@ def man_page(group, version, date, all_names, see_docs, meanings):
             text = "; ".join(details) if details else meanings.get(code, "")
             out.append(roff_text(text, all_names) if text else "\&")
     others = [n for n in section_names(group) if n not in names]
-    docs = sorted(set(re.findall(r"\bdocs/[\w.-]+\.md\b", group.comment)))
+    docs = sorted(set(re.findall(r"\bdocs/[\w.-]+\.md\b", group.section + group.comment)))
     if others or docs:
         out += [".SH SEE ALSO"]
         if others:
