@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """The reference pages, made from the headers by tools/mkref.py, against the library and the
 headers themselves: every function the shared library exports has a page, every public function
-in the headers has a doc comment, every page's SYNOPSIS is its header's text, man renders every
-page without a warning, and an install puts them where `man 3 csock_socket` finds them.
+in the headers has a doc comment, every page's SYNOPSIS is its header's text (a function's
+declaration, or a documented structure's definition), man renders every page without a
+warning, and an install puts them where `man 3 csock_socket` finds them.
 Usage: reference.py SOURCE_DIR BUILD_DIR LIBCSOCK_SO CMAKE MANDIR DOCDIR"""
 import os
 import re
@@ -87,7 +88,7 @@ for name in pages:
     decl = "\n".join(unescape(line) for line in synopsis.splitlines() if not line.startswith("."))
     source = os.path.join(INCLUDE, include.group(1)) if include else ""
     if not (include and os.path.exists(source) and decl and decl in open(source).read()
-            and re.search(rf"\b{name}\(", decl)):
+            and re.search(rf"\b{name}\b", decl)):
         wrong.append(name)
     if f'"csock {version}"' not in text.split("\n.SH", 1)[0]:
         wrong.append(name + " (version)")
@@ -117,21 +118,27 @@ with tempfile.TemporaryDirectory() as prefix:
                                                     for w in wanted),
           ", ".join(w for w in wanted if not os.path.exists(os.path.join(docs, w))))
 
-    # man renders every page without a warning (a link from the top of the man tree, as man
-    # reads it), and finds the installed ones. Checks that failed so far are never hidden by
-    # a skip.
-    if not shutil.which("man") and checklib.failed:
+    # groff renders every page without a warning, at man's width of 80 (a link from the top of
+    # the man tree, as man reads it); man itself renders one of each kind and finds the
+    # installed ones. Checks that failed so far are never hidden by a skip.
+    if not (shutil.which("man") and shutil.which("groff")) and checklib.failed:
         done()
+    needs("groff", "groff-base")
     needs("man", "man-db")
-    env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
     noisy = []
     for name in pages:
+        got = run(["groff", "-s", "-man", "-Tutf8", "-ww", "-z", "-rLL=80n", "-rLT=80n",
+                   os.path.join("man3", name + ".3")], cwd=os.path.dirname(MAN3))
+        if got.returncode != 0 or got.stderr:
+            noisy.append(f"{name}: {got.stderr.strip()}")
+    check(f"groff renders all {len(pages)} pages without a warning", not noisy,
+          "; ".join(noisy[:5]))
+    env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
+    for name in ("csock_socket", "csock_type"):
         got = run(["man", "--warnings=w", "-l", os.path.join("man3", name + ".3")], env=env,
                   cwd=os.path.dirname(MAN3))
-        if got.returncode != 0 or got.stderr or "SYNOPSIS" not in got.stdout:
-            noisy.append(f"{name}: {got.stderr.strip()}")
-    check(f"man renders all {len(pages)} pages without a warning", not noisy,
-          "; ".join(noisy[:5]))
+        check(f"man --warnings -l renders {name}.3 without a warning",
+              got.returncode == 0 and not got.stderr and "SYNOPSIS" in got.stdout, got.stderr)
     env = dict(env, MANPATH=manpath)
     where = run(["man", "-w", "3", "csock_socket"], env=env)
     check("man -w 3 csock_socket finds the installed page",

@@ -36,10 +36,11 @@ class Item:
 
 
 class Group:
-    """Functions documented by one comment: one page."""
+    """Functions documented by one comment, or a structure with its comment: one page."""
 
-    def __init__(self, header, section, comment):
+    def __init__(self, header, section, comment, kind="function"):
         self.header, self.section, self.comment = header, section, comment
+        self.kind = kind  # "function" or "type"
         self.decls = []
 
     @property
@@ -52,6 +53,7 @@ class Header:
         self.path, self.include = path, include  # include: "csock/loop.h"
         self.intro = ""
         self.sections = []  # [title, [Group or Item]]
+        self.types = []  # a Group for each structure with a comment (csock_addr, csock_msg)
         self.undocumented = []  # declarations of public functions with no comment
 
 
@@ -208,6 +210,12 @@ def parse(path, include):
             continue
         item.comment = pending.text if pending is not None else ""
         current().append(item)
+        struct = re.match(r"typedef struct (csock_[a-z]\w*) \{.*\} (\w+);$",
+                          " ".join(strip_comments(item.text).split()))
+        if struct and struct.group(1) == struct.group(2) and pending is not None:
+            item.name = struct.group(1)
+            header.types.append(Group(header, section[0], pending.text, "type"))
+            header.types[-1].decls.append(item)
         code, pending, group = item, None, None
     return header
 
@@ -467,7 +475,8 @@ def roff_blocks(blocks_, names):
     return out
 
 
-def man_page(group, version, date, all_names, see_docs, meanings):
+def man_page(group, version, date, all_names, see_docs, meanings, type_names=(),
+             headers_seen=()):
     names = group.names
     title = names[0]
     desc, returns = split_returns(group.comment)
@@ -500,7 +509,13 @@ def man_page(group, version, date, all_names, see_docs, meanings):
             out += [".TP", f".B {code}"]
             text = "; ".join(details) if details else meanings.get(code, "")
             out.append(roff_text(text, all_names) if text else "\&")
-    others = [n for n in section_names(group) if n not in names]
+    if group.kind == "type":  # the functions that take it
+        others = [n for g in groups([group.header] + headers_seen) for n in g.names
+                  if any(re.search(rf"\b{title}\b", d.text) for d in g.decls)]
+    else:
+        others = [n for n in section_names(group) if n not in names]
+        others += [t for t in type_names if t not in others and
+                   any(re.search(rf"\b{t}\b", d.text) for d in group.decls)]
     docs = sorted(set(re.findall(r"\bdocs/[\w.-]+\.md\b", group.section + group.comment)))
     if others or docs:
         out += [".SH SEE ALSO"]
@@ -535,11 +550,15 @@ def write_man(headers, directory, version, date, docdir):
     man3 = os.path.join(directory, "man3")
     os.makedirs(man3, exist_ok=True)
     all_names = [n for g in groups(headers) for n in g.names]
+    types = [t for h in headers for t in h.types if t.names[0] not in all_names]
+    type_names = [t.names[0] for t in types]
     meanings = code_meanings(headers)
     wanted = set()
-    for group in groups(headers):
+    for group in list(groups(headers)) + types:
         first = group.names[0]
-        pages = {first: man_page(group, version, date, all_names, docdir, meanings)}
+        others = [h for h in headers if h is not group.header]
+        pages = {first: man_page(group, version, date, all_names + type_names, docdir, meanings,
+                                 type_names, others)}
         for other in group.names[1:]:
             pages[other] = f".so man3/{first}.3\n"
         for name, text in pages.items():
@@ -602,6 +621,7 @@ def section_id(header, title):
 
 def write_html(headers, path, version):
     all_names = [n for g in groups(headers) for n in g.names]
+    all_names += [t.names[0] for h in headers for t in h.types if t.names[0] not in all_names]
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>csock {version} reference</title>", f"<style>\n{CSS}\n</style>", "</head>",
            "<body>", f"<h1>csock {version} reference</h1>",
@@ -626,7 +646,8 @@ def write_html(headers, path, version):
                     out += html_blocks(blocks(entry.text), all_names)
                 else:
                     out += html_blocks(blocks(entry.comment), all_names)
-                    out.append(f"<pre>{html.escape(entry.text)}</pre>")
+                    anchor = f' id="{entry.name}"' if entry.name in all_names else ""
+                    out.append(f"<pre{anchor}>{html.escape(entry.text)}</pre>")
     out += ["</body>", "</html>"]
     write_if_changed(path, "\n".join(out) + "\n")
 
