@@ -85,9 +85,8 @@ def scan(text):
     items = []
     lines = text.split("\n")
     i = 0
-    cplusplus = 0  # depth inside #if blocks about __cplusplus
-    depth = 0      # #if nesting, to find the #endif of such a block
-    skip_at = []
+    depth = 0     # #if nesting, to find the #endif of a block about __cplusplus
+    skip_at = []  # the depths of the blocks about __cplusplus we are in
     while i < len(lines):
         line = lines[i]
         stripped = line.strip()
@@ -100,17 +99,15 @@ def scan(text):
                 depth += 1
                 if "__cplusplus" in directive:
                     skip_at.append(depth)
-                    cplusplus += 1
             elif directive.startswith("endif"):
                 if skip_at and skip_at[-1] == depth:
                     skip_at.pop()
-                    cplusplus -= 1
                 depth -= 1
-            if not cplusplus:
+            if not skip_at:
                 items.append(Item("cpp", start + 1, "\n".join(lines[start:i + 1])))
             i += 1
             continue
-        if cplusplus:
+        if skip_at:
             i += 1
             continue
         if not stripped:
@@ -377,22 +374,13 @@ def code_meanings(headers):
                     for m in re.finditer(r"/\*(.*?)\*/\s*(CSOCK_E\w+)\s*=", item.text, re.S):
                         out[m.group(2)] = " ".join(
                             re.sub(r"^\s*\* ?", "", m.group(1), flags=re.M).split())
-    resolver = "a resolver error: the name could not be looked up as asked (see getaddrinfo(3))"
-    out["CSOCK_EAI_* codes"] = resolver
-    return Resolver(out, resolver)
+    return out
 
 
-class Resolver(dict):
-    """code_meanings' table, which also answers for every CSOCK_EAI_ code."""
-
-    def __init__(self, table, resolver):
-        super().__init__(table)
-        self.resolver = resolver
-
-    def get(self, code, default=None):
-        if code.startswith("CSOCK_EAI_") and code not in self:
-            return self.resolver
-        return super().get(code, default)
+def meaning(code, meanings):
+    if code.startswith("CSOCK_EAI_"):
+        return "a resolver error: the name could not be looked up as asked (see getaddrinfo(3))"
+    return meanings.get(code, "")
 
 
 def balanced(text):
@@ -439,14 +427,18 @@ def remove_aside(s):
     if not m:
         return s
     inside = balanced(s[m.start() + 1:])
+    if not inside:  # unbalanced: leave it
+        return s
     return s[:m.start()] + s[m.start() + 1 + len(inside) + 2:]
 
 
 # --- Man pages --------------------------------------------------------------------------------
 
-def roff_escape(text):
+def roff_escape(text, code=False):
+    """Text troff shows as it is: backslashes, quotes and minus signs escaped (a hyphen between
+    two letters, as in "close-on-exec", stays a hyphen, except in code)."""
     text = text.replace("\\", "\\e").replace("'", "\\(aq").replace("`", "\\(ga")
-    return re.sub(r"(^|(?<=[\s(\"]))-(?=[\d.>]|\s|$)", r"\\-", text)
+    return re.sub(r"-" if code else r"(?<![A-Za-z])-|-(?![A-Za-z])", r"\\-", text)
 
 
 def roff_line(text):
@@ -470,7 +462,7 @@ def roff_blocks(blocks_, names):
         elif kind == "li":
             out += [".IP \\(bu 2", roff_text(body, names)]
         else:
-            out += [".PP", ".EX"] + [roff_line(roff_escape(line)) for line in body.split("\n")]
+            out += [".PP", ".EX"] + [roff_line(roff_escape(line, code=True)) for line in body.split("\n")]
             out += [".EE"]
     return out
 
@@ -491,7 +483,7 @@ def man_page(group, version, date, all_names, see_docs, meanings, type_names=(),
            f".B #include <{group.header.include}>",
            ".PP"]
     for decl in group.decls:
-        out += [roff_line(roff_escape(line)) for line in decl.text.split("\n")]
+        out += [roff_line(roff_escape(line, code=True)) for line in decl.text.split("\n")]
     out += [".fi", ".SH DESCRIPTION"]
     out += roff_blocks(desc, all_names)
     if returns:
@@ -507,7 +499,7 @@ def man_page(group, version, date, all_names, see_docs, meanings, type_names=(),
                 ".BR csock_lasterror (3)."]
         for code, details in errors.items():
             out += [".TP", f".B {code}"]
-            text = "; ".join(details) if details else meanings.get(code, "")
+            text = "; ".join(details) if details else meaning(code, meanings)
             out.append(roff_text(text, all_names) if text else "\&")
     if group.kind == "type":  # the functions that take it
         others = [n for g in groups([group.header] + headers_seen) for n in g.names
