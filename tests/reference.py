@@ -22,6 +22,11 @@ MAN3 = os.path.join(BUILD, "reference", "man", "man3")
 HTML = os.path.join(BUILD, "reference", "reference.html")
 
 
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, **kw)
 
@@ -35,7 +40,7 @@ def unescape(line):
 # The check that finds a function without its comment finds one.
 with tempfile.TemporaryDirectory() as tmp:
     os.makedirs(os.path.join(tmp, "csock"))
-    with open(os.path.join(tmp, "csock", "new.h"), "w") as f:
+    with open(os.path.join(tmp, "csock", "new.h"), "w", encoding="utf-8") as f:
         f.write("/* Opens it. Returns 0. */\nint csock_documented(void);\n\n"
                 "int csock_forgotten(int x);\n")
     got = run([sys.executable, MKREF, tmp, "--check"])
@@ -68,26 +73,25 @@ check("every function declared in a header is exported", not set(declared) - set
       ", ".join(sorted(set(declared) - set(exported))))
 
 # Each page's SYNOPSIS is its header's text; each link leads to a page that names it.
-header = open(os.path.join(INCLUDE, "csock.h")).read()
+header = read(os.path.join(INCLUDE, "csock.h"))
 version = ".".join(re.search(rf"^#define CSOCK_VERSION_{p} (\d+)$", header, re.M).group(1)
                    for p in ("MAJOR", "MINOR", "PATCH"))
 wrong, links, real = [], [], []
 for name in pages:
-    text = open(os.path.join(MAN3, name + ".3")).read()
+    text = read(os.path.join(MAN3, name + ".3"))
     if text.startswith(".so "):
-        target = text.split()[1]
-        target_text = open(os.path.join(MAN3, "..", target)).read() if os.path.exists(
-            os.path.join(MAN3, "..", target)) else ""
+        target = os.path.join(MAN3, "..", text.split()[1])  # .so man3/NAME.3
+        target_text = read(target) if os.path.exists(target) else ""
         name_line = target_text.split(".SH NAME\n", 1)[-1].split("\n", 1)[0]
         if not re.search(rf"\b{name}\b", name_line):
-            links.append(f"{name} -> {target}")
+            links.append(f"{name} -> {text.split()[1]}")
         continue
     real.append(name)
     synopsis = text.split(".SH SYNOPSIS\n", 1)[-1].split(".SH ", 1)[0]
     include = re.search(r"^\.B #include <(.*)>$", synopsis, re.M)
     decl = "\n".join(unescape(line) for line in synopsis.splitlines() if not line.startswith("."))
     source = os.path.join(INCLUDE, include.group(1)) if include else ""
-    if not (include and os.path.exists(source) and decl and decl in open(source).read()
+    if not (include and os.path.exists(source) and decl and decl in read(source)
             and re.search(rf"\b{name}\b", decl)):
         wrong.append(name)
     if f'"csock {version}"' not in text.split("\n.SH", 1)[0]:
@@ -97,7 +101,7 @@ check(f"every page's SYNOPSIS is in its header verbatim ({len(real)} pages)", re
 check(f"every link names a page that documents it ({len(pages) - len(real)} links)", not links,
       ", ".join(links))
 
-html = open(HTML).read()
+html = read(HTML)
 check("reference.html has every exported function", all(f'id="{n}"' in html for n in exported),
       ", ".join(n for n in exported if f'id="{n}"' not in html))
 

@@ -156,7 +156,7 @@ def banner_title(text):
 def parse(path, include):
     """Reads one header into its intro, its sections and their groups."""
     header = Header(path, include)
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         items = scan(f.read())
     section = None
     pending = None  # a comment right above what follows
@@ -232,7 +232,7 @@ def headers_under(include_dir):
 
 def version_of(headers):
     for header in headers:
-        with open(header.path) as f:
+        with open(header.path, encoding="utf-8") as f:
             text = f.read()
         parts = [re.search(rf"^#define CSOCK_VERSION_{p} (\d+)", text, re.M) for p in
                  ("MAJOR", "MINOR", "PATCH")]
@@ -528,12 +528,12 @@ def section_names(group):
 
 def write_if_changed(path, text):
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             if f.read() == text:
                 return
     except FileNotFoundError:
         pass
-    with open(path + ".tmp", "w") as f:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(path + ".tmp", path)
 
