@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Makes csock's reference from its public headers, so that it cannot drift from them: a
-section-3 man page for every public function, and one HTML page for them all.
+section-3 man page for every public function and every structure with a comment, csock(3) with
+the headers' own comments and a list of the pages, and one HTML page for it all.
 
 Every header under the include directory is read, whatever it is called. A function is
 documented by the comment right above its declaration; declarations that follow it with no blank
 line between share that comment and one page (the others become .so links to it). A header's
 banner comments (a line of dashes, a title, a line of dashes) divide it into sections, and a
-page's SEE ALSO names the other functions of its section.
+page's SEE ALSO names the other functions of its section. The comment's sentences that start
+"Returns" go to RETURN VALUE, and the codes they name to ERRORS.
 
 Usage:
   mkref.py INCLUDE_DIR --man DIR --html FILE [--docdir PATH] [--stamp FILE]
@@ -449,6 +451,8 @@ def roff_line(text):
 def roff_text(text, names):
     """Text for a filled paragraph: escaped, with csock's function names in bold."""
     out = roff_escape(text)
+    if not names:
+        return roff_line(out)
     pattern = r"\b(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b"
     out = re.sub(pattern, r"\\fB\1\\fR", out)
     return roff_line(out)
@@ -470,18 +474,10 @@ def roff_blocks(blocks_, names):
 def man_page(group, version, date, all_names, see_docs, meanings, type_names=(),
              headers_seen=()):
     names = group.names
-    title = names[0]
     desc, returns = split_returns(group.comment)
-    out = [".\\\" SPDX-License-Identifier: MIT",
-           f".\\\" Made by tools/mkref.py from include/{group.header.include}: edit the header.",
-           f'.TH {title} 3 "{date}" "csock {version}" "csock Library Functions"',
-           ".nh", ".ad l",
-           ".SH NAME",
-           roff_escape(", ".join(names)) + " \\- " + roff_escape(summary(group.comment)),
-           ".SH SYNOPSIS",
-           ".nf",
-           f".B #include <{group.header.include}>",
-           ".PP"]
+    out = page_head(names, "include/" + group.header.include, summary(group.comment), version,
+                    date)
+    out += [".SH SYNOPSIS", ".nf", f".B #include <{group.header.include}>", ".PP"]
     for decl in group.decls:
         out += [roff_line(roff_escape(line, code=True)) for line in decl.text.split("\n")]
     out += [".fi", ".SH DESCRIPTION"]
@@ -503,19 +499,57 @@ def man_page(group, version, date, all_names, see_docs, meanings, type_names=(),
             out.append(roff_text(text, all_names) if text else "\&")
     if group.kind == "type":  # the functions that take it
         others = [n for g in groups([group.header] + headers_seen) for n in g.names
-                  if any(re.search(rf"\b{title}\b", d.text) for d in g.decls)]
+                  if any(re.search(rf"\b{names[0]}\b", d.text) for d in g.decls)]
     else:
         others = [n for n in section_names(group) if n not in names]
         others += [t for t in type_names if t not in others and
                    any(re.search(rf"\b{t}\b", d.text) for d in group.decls)]
     docs = sorted(set(re.findall(r"\bdocs/[\w.-]+\.md\b", group.section + group.comment)))
-    if others or docs:
-        out += [".SH SEE ALSO"]
-        if others:
-            out += [f".BR {n} (3){',' if i + 1 < len(others) else ''}"
-                    for i, n in enumerate(others)]
-        for doc in docs:
-            out += [".PP", f"{doc}" + (f", installed as {see_docs}/{doc}" if see_docs else "")]
+    out += [".SH SEE ALSO"] + see_also(others + ["csock"])
+    for doc in docs:
+        out += [".PP", f"{doc}" + (f", installed as {see_docs}/{doc}" if see_docs else "")]
+    return "\n".join(out) + "\n"
+
+
+def page_head(names, source, what, version, date):
+    return [".\\\" SPDX-License-Identifier: MIT",
+            f".\\\" Made by tools/mkref.py from {source}: edit the header, not this page.",
+            f'.TH {names[0]} 3 "{date}" "csock {version}" "csock Library Functions"',
+            ".nh", ".ad l",
+            ".SH NAME",
+            roff_escape(", ".join(names)) + " \\- " + roff_escape(what)]
+
+
+def see_also(names):
+    return [f".BR {n} (3){',' if i + 1 < len(names) else ''}" for i, n in enumerate(names)]
+
+
+def overview_page(headers, version, date, all_names, see_docs):
+    """csock(3): the conventions every function follows (csock.h's own comment), then every
+    header with its comment and its pages, section by section."""
+    out = page_head(["csock"], "include/", "Python's socket module, in C: the library", version,
+                    date)
+    out += [".SH SYNOPSIS", ".nf"] + [f".B #include <{h.include}>" for h in headers]
+    out += [".PP", "Link with \\fI\\-lcsock\\fP (pkg-config: \\fIcsock\\fP).", ".fi"]
+    out += [".SH DESCRIPTION"]
+    for header in headers:
+        if header is not headers[0]:
+            out += [f'.SS "<{header.include}>"']
+        out += roff_blocks(blocks(header.intro), all_names)
+        for title, entries in header.sections:
+            pages = [g for g in entries if isinstance(g, Group)]
+            if not pages:
+                continue
+            out += [f'.SS "{roff_escape(title)}"' if len(header.sections) > 1 else ".PP"]
+            for group in pages:
+                out += [".TP", ", ".join(f"\\fB{n}\\fR(3)" for n in group.names),
+                        roff_text(summary(group.comment), all_names)]
+        types = [t for t in header.types if t.names[0] not in all_names]
+        if types:
+            out += [".PP", "Structures:"] + see_also([t.names[0] for t in types])
+    out += [".SH SEE ALSO", ".BR csock (1)"]
+    out += [".PP", "README.md, CHANGELOG.md, docs/*.md and reference.html" +
+            (f", installed in {see_docs}" if see_docs else "")]
     return "\n".join(out) + "\n"
 
 
@@ -556,6 +590,9 @@ def write_man(headers, directory, version, date, docdir):
         for name, text in pages.items():
             write_if_changed(os.path.join(man3, name + ".3"), text)
             wanted.add(name + ".3")
+    write_if_changed(os.path.join(man3, "csock.3"),
+                     overview_page(headers, version, date, all_names, docdir))
+    wanted.add("csock.3")
     for name in os.listdir(man3):
         if name.endswith(".3") and name not in wanted:
             os.remove(os.path.join(man3, name))
