@@ -5,7 +5,6 @@
  * tool's words for a refusal. */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
