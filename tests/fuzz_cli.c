@@ -83,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_address(text);
     double t;
-    if (parse_duration(text, &t) == 0 && !time_ok(t)) abort();
+    const char *why;
+    if (parse_duration(text, &t, &why) == 0 && !time_ok(t)) abort();
     free(text);
     return 0;
 }

@@ -16,15 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Built as its own program, and also as the ping command of the csock tool (tools/csock), which
- * names this function csock_ping_main and its messages "csock ping". */
-#ifndef PING_MAIN
-#define PING_MAIN main
-#endif
-#ifndef PING_NAME
-#define PING_NAME "ping"
-#endif
-
 struct config {
     int family;      /* 0: as the host resolves */
     long count;      /* 0: until interrupted */
@@ -52,11 +43,10 @@ static double now(void)
 
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            PING_NAME ": %s\nusage: " PING_NAME " [-4|-6] [-c count] [-i interval] [-W wait] "
-                      "[-s size] "
-                      "[-v] host\n",
-            why);
+    fprintf(
+        stderr,
+        "ping: %s\nusage: ping [-4|-6] [-c count] [-i interval] [-W wait] [-s size] [-v] host\n",
+        why);
     return 2;
 }
 
@@ -108,9 +98,7 @@ static int parse(int argc, char **argv, struct config *c)
     return 0;
 }
 
-int PING_MAIN(int argc, char **argv);
-
-int PING_MAIN(int argc, char **argv)
+int main(int argc, char **argv)
 {
     struct config c;
     if (parse(argc, argv, &c)) return 2;
@@ -119,12 +107,12 @@ int PING_MAIN(int argc, char **argv)
     csock *s = NULL;
     if (csock_addr_resolve(&to, c.host, 0, c.family) < 0 ||
         !(s = csock_icmp_socket(csock_addr_family(&to)))) {
-        fprintf(stderr, PING_NAME ": %s\n", csock_lasterror());
+        fprintf(stderr, "ping: %s\n", csock_lasterror());
         return 2;
     }
     csock_addr_host(&to, text, sizeof text);
     if (c.verbose)
-        fprintf(stderr, PING_NAME ": using %s\n",
+        fprintf(stderr, "ping: using %s\n",
                 csock_type(s) == SOCK_RAW ? "a raw socket"
                                           : "an unprivileged ICMP datagram socket");
     struct sigaction sa = {.sa_handler = on_interrupt};
@@ -142,7 +130,7 @@ int PING_MAIN(int argc, char **argv)
         memcpy(out, &start, sizeof start);
         sent++;
         if (csock_icmp_send(s, &to, id, seq, out, c.size) < 0)
-            fprintf(stderr, PING_NAME ": %s\n", csock_lasterror());
+            fprintf(stderr, "ping: %s\n", csock_lasterror());
         int last = c.count && sent == c.count;
         /* Replies are read until it is time for the next request (or, after the last, until
          * its reply came or the wait ran out). */
@@ -153,7 +141,7 @@ int PING_MAIN(int argc, char **argv)
             int rc = csock_icmp_recv(s, id, in, c.size + 64, &r);
             if (rc == CSOCK_ETIMEOUT) break;
             if (rc < 0) {
-                fprintf(stderr, PING_NAME ": %s\n", csock_lasterror());
+                fprintf(stderr, "ping: %s\n", csock_lasterror());
                 break;
             }
             double sent_at, ms;

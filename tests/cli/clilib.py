@@ -53,11 +53,14 @@ class Drain(threading.Thread):
 
 class Csock:
     """csock ARGS in the background. With listening, waits for its "listening on" line and sets
-    host and port. Use with "with"."""
+    host and port. preexec_fn runs in the child before csock starts (to set a limit, say). Use with
+    "with"."""
 
-    def __init__(self, args, listening=True, stdin=subprocess.PIPE, pass_fds=(), env=None):
+    def __init__(self, args, listening=True, stdin=subprocess.PIPE, pass_fds=(), env=None,
+                 preexec_fn=None):
         self.proc = subprocess.Popen([CSOCK] + args, stdin=stdin, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, pass_fds=pass_fds, env=env)
+                                     stderr=subprocess.PIPE, pass_fds=pass_fds, env=env,
+                                     preexec_fn=preexec_fn)
         self.first = ""
         if listening:
             self.first = self.proc.stderr.readline().decode().strip()

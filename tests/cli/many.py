@@ -2,6 +2,7 @@
 """csock listen -k: many clients at once, each one's bytes on standard output, standard input to
 every client, the -m limit, a client that does not read, and SIGTERM. Usage: many.py CSOCK"""
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -129,4 +130,57 @@ with Csock(["-v", "-w", "300ms", "-k", "listen", "127.0.0.1:0"]) as l:
     rc = l.signal()
     check("-w 300ms -k: once a client has come, csock serves on until a signal",
           rc == 0 and bytes(l.out.data) == b"came in timeand another", (rc, l.out.data))
+# Out of descriptors: csock says so once, clients are closed at once meanwhile (not left waiting),
+# and it serves again when a connection ends.
+def few_descriptors():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))
+
+
+def served(l, client, tag):
+    """Whether csock took client: tag, sent, comes out on its standard output."""
+    try:
+        client.sendall(tag)
+    except OSError:
+        return False
+    return l.out.wait_for(tag, timeout=5)
+
+
+def closed_at_once(client):
+    try:
+        return recv_all(client, timeout=5) == b""
+    except ConnectionResetError:
+        return True
+    except OSError:
+        return False
+
+
+OUT = b"Too many open files"
+with Csock(["-v", "-k", "listen", "127.0.0.1:0"], preexec_fn=few_descriptors) as l:
+    clients, shed = [], []
+    for i in range(24):  # until the message comes (its pipe may lag behind standard output's)
+        c = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+        (clients if served(l, c, b"<fd %02d>" % i) else shed).append(c)
+        if shed or OUT in l.err.data:
+            break
+    check("-k out of descriptors: said once the last one is taken",
+          l.err.wait_for(OUT) and clients and served(l, clients[-1], b"<last>"), l.err.text())
+    shed += [socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT) for _ in range(3)]
+    check("-k out of descriptors: the clients it cannot take are closed at once",
+          all(closed_at_once(c) for c in shed))
+    check("-k out of descriptors: said once, not once per client closed",
+          l.err.data.count(OUT) == 1, l.err.text())
+    clients.pop(0).close()
+    check("-k out of descriptors: -v says when a connection's end frees one",
+          l.err.wait_for(b"descriptors are free again"), l.err.text())
+    again = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
+    check("-k out of descriptors: a client is served again once one is free",
+          served(l, again, b"<again>"), l.err.text())
+    with l.err.grew:  # it took the last descriptor again
+        l.err.grew.wait_for(lambda: l.err.data.count(OUT) >= 2, TIMEOUT)
+    check("-k out of descriptors: the next burst is said again", l.err.data.count(OUT) == 2,
+          l.err.text())
+    rc = l.signal(signal.SIGTERM)
+    check("-k out of descriptors: SIGTERM still ends it with 0", rc == 0, (rc, l.err.text()))
+    for c in clients + shed + [again]:
+        c.close()
 done()

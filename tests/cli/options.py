@@ -57,8 +57,20 @@ usage_error(["connect", "127.0.0.1:0"], "connect needs a port above 0")
 usage_error(["connect", "127.0.0.1:1-5"], "a port is a number from 0 to 65535")
 usage_error(["-z", "connect", "127.0.0.1:9-5"], "a port range goes from the lower port to the higher")
 # Times.
-for bad in ["2x", "-1", "", "abc", "1e99", "nan", "1.5.5s"]:
+for bad in ["", "abc", "nan", "inf", "+1", " 1", "."]:
     usage_error(["-w", bad, "connect", "a:1"], f"-w takes a time such as 500ms, 2s or 1m, not '{bad}'")
+# A time is decimal, with csock's units: what strtod would take besides is refused, and said why.
+for bad, why in [("1e10", "a time is written without an exponent (1000s, not 1e3)"),
+                 ("1E3s", "a time is written without an exponent (1000s, not 1e3)"),
+                 ("0x10", "a time is a decimal number, not hexadecimal"),
+                 ("-1", "a time cannot be negative"),
+                 ("1.5.5s", "a time has one decimal point at most"),
+                 ("2x", "the unit is us, ms, s, m or h (none is seconds)"),
+                 ("1 s", "the unit is us, ms, s, m or h (none is seconds)"),
+                 ("3000000000", "a time is at most 2147483647s (68 years)"),
+                 ("40000000m", "a time is at most 2147483647s (68 years)")]:
+    usage_error(["-q", bad, "connect", "a:1"],
+                f"-q takes a time such as 500ms, 2s or 1m, not '{bad}': {why}")
 usage_error(["-w", "0", "connect", "a:1"], "-w needs a time above 0")
 usage_error(["-i", "0s", "connect", "a:1"], "-i needs a time above 0")
 usage_error(["-m", "0", "-k", "listen", ":0"], "-m takes a number of connections from 1 to 1000000")
@@ -92,6 +104,32 @@ usage_error(["-s", "unix:/tmp/x", "connect", "a:1"], "the source must be of the 
 usage_error(["-s", "1.2.3.4", "connect", "unix:/tmp/x"], "the source must be of the same kind")
 usage_error(["-s", "unix:/tmp/c", "connect", "unix:/tmp/x"], "-s with a Unix address needs -u")
 usage_error(["-s", "[::1", "connect", "a:1"], "an IPv6 address in brackets")
+# Families that cannot agree, when the addresses are numbers: the command line is wrong (exit 2).
+usage_error(["-4", "listen", "[::1]:0"], "cannot use -4 with [::1]:0, an IPv6 address")
+usage_error(["-4", "-k", "listen", "[::1]:0"], "cannot use -4 with [::1]:0, an IPv6 address")
+usage_error(["-4", "-u", "listen", "[::1]:0"], "cannot use -4 with [::1]:0, an IPv6 address")
+usage_error(["-6", "serve", "echo", "127.0.0.1:0"], "cannot use -6 with 127.0.0.1:0, an IPv4 address")
+usage_error(["-6", "connect", "127.0.0.1:9"], "cannot use -6 with 127.0.0.1:9, an IPv4 address")
+usage_error(["-4", "-s", "::1", "connect", "a:1"], "cannot use -4 with -s ::1, an IPv6 address")
+usage_error(["-s", "[::1]", "connect", "127.0.0.1:80"],
+            "-s [::1] is an IPv6 address and 127.0.0.1:80 an IPv4 one: the families differ")
+usage_error(["-s", "127.0.0.1:5", "-z", "connect", "[::1]:1-2"],
+            "-s 127.0.0.1:5 is an IPv4 address and [::1]:1-2 an IPv6 one: the families differ")
+# A name is looked up for the source's family only: when it has no address of that family, the
+# message says which family was asked for, and why.
+import socket
+try:
+    socket.getaddrinfo("localhost", 80, socket.AF_INET6)
+except socket.gaierror:
+    for args, why in [(["-s", "[::1]"], ", the family of -s [::1]"), (["-6"], ": -6"),
+                      (["-s", "[::1]", "-z"], ", the family of -s [::1]")]:
+        r = run(args + ["connect", "localhost:80"])
+        says = ("csock: connect localhost:80: Name or service not known (looked up for IPv6 "
+                f"addresses only{why})\n")
+        check(f"csock {' '.join(args)} connect localhost:80: exit 1, '{says.strip()}'",
+              r.returncode == 1 and r.stderr.decode() == says, r.stderr)
+else:
+    print("skipped the look-up for the source's family: localhost has an IPv6 address here")
 
 r = run(["--help"])
 text = r.stdout.decode()
@@ -116,7 +154,7 @@ check("-V: the version", r.returncode == 0 and r.stdout.decode().startswith("cso
       r.stdout)
 # Options may follow the command, and times take every unit.
 port, holder = refusing_port()
-for t in ["500ms", "2s", "1.5", "1m", "1h", "250us", ".5s"]:
+for t in ["500ms", "2s", "1.5", "1m", "1h", "250us", ".5s", "5.", "007s"]:
     r = run(["connect", f"127.0.0.1:{port}", "-w", t])
     check(f"-w {t} is taken (then the connection is refused: exit 1)", r.returncode == 1
           and b"Connection refused" in r.stderr, r.stderr)

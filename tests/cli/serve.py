@@ -3,6 +3,7 @@
 csock connect -z (port scan); csock -x (hex dump); csock ping on loopback.
 Usage: serve.py CSOCK"""
 import os
+import resource
 import socket
 import subprocess
 import tempfile
@@ -17,6 +18,36 @@ def chargen_ok(data):
     return len(lines) > 2 and all(
         line == bytes(32 + (first + n + i) % 95 for i in range(72)) for n, line in enumerate(lines))
 
+
+def echoed(client):
+    """Whether serve echo took client: a byte sent comes back."""
+    try:
+        client.sendall(b"?")
+        return client.recv(1) == b"?"
+    except OSError:
+        return False
+
+
+# Out of descriptors, serve says so once, like listen -k (many.py), and serves on.
+with Csock(["serve", "echo", "127.0.0.1:0", "-v"],
+           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))) as s:
+    taken = []
+    for _ in range(24):
+        taken.append(socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT))
+        if not echoed(taken[-1]) or b"Too many open files" in s.err.data:
+            break
+    late = [socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT) for _ in range(3)]
+    check("serve out of descriptors: the clients it cannot take are closed",
+          not any(echoed(c) for c in late))
+    check("serve out of descriptors: said once",
+          s.err.wait_for(b"Too many open files") and s.err.data.count(b"Too many open files") == 1,
+          s.err.text())
+    taken.pop(0).close()
+    s.err.wait_for(b"descriptors are free again")
+    check("serve out of descriptors: serves again once a connection ends",
+          echoed(socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT)), s.err.text())
+    for c in taken + late:
+        c.close()
 
 with Csock(["-v", "serve", "echo", "127.0.0.1:0"]) as s:
     clients = [socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT) for _ in range(20)]

@@ -1,23 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* csock connect: makes the connection (TCP, UDP, Unix stream or datagram), then hands it to the
  * relay or to the command of --exec. */
+#include "commands.h"
+#include "listener.h"
 #include "session.h"
 
 #include <string.h>
-
-/* The source address: -s, or with -4/-6 alone the wildcard of that family, so that only
- * addresses of the family are tried. Returns 1 with *out set, 0 for none, -1 on error (said). */
-int source_address(const struct config *c, csock_addr *out)
-{
-    if (!c->has_source && !c->family) return 0;
-    const char *host = c->has_source ? c->source.host : "";
-    int family = c->family;
-    if (!family && !host[0]) family = strchr(c->address.host, ':') ? AF_INET6 : AF_INET;
-    if (!host[0]) host = family == AF_INET6 ? "::" : "0.0.0.0";
-    if (csock_addr_resolve(out, host, c->source.port, family) == 0) return 1;
-    say_failed("bind", host, c->source.port);
-    return -1;
-}
 
 /* Each way of connecting returns the socket, or NULL having said why. */
 
@@ -52,7 +40,8 @@ static csock *connect_udp(const struct config *c, const csock_addr *source)
     csock_addrlist *list =
         csock_getaddrinfo(c->address.host, c->address.port, family, SOCK_DGRAM, 0, 0);
     if (!list) {
-        say_failed("connect", c->address.host, c->address.port);
+        if (!say_family_not_found(c, family))
+            say_failed("connect", c->address.host, c->address.port);
         return NULL;
     }
     csock *s = csock_socket(list->items[0].family, SOCK_DGRAM, 0);
@@ -79,7 +68,9 @@ static csock *make_connection(const struct config *c)
     csock *s =
         csock_create_connection(c->address.host, c->address.port,
                                 c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT, has ? &source : NULL);
-    if (!s) say("%s", csock_lasterror()); /* a connection that reached itself is refused */
+    /* A connection that reached itself is refused, and said as such. */
+    if (!s && !say_family_not_found(c, has ? csock_addr_family(&source) : 0))
+        say("%s", csock_lasterror());
     return s;
 }
 

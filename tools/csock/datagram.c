@@ -8,6 +8,7 @@
  *
  * Nothing is dropped without a word: a datagram over the receive buffer, input with no peer to
  * go to, a peer that is gone, each is said on standard error. */
+#include "listener.h"
 #include "local.h"
 #include "session.h"
 

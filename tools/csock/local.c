@@ -5,7 +5,7 @@
  * pass instead, so that the peer's data still gets its turn. */
 #include "local.h"
 
-#include "config.h"
+#include "report.h"
 
 #include <errno.h>
 #include <stdio.h>

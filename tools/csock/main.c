@@ -1,17 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* csock: a netcat built on libcsock. Reads the command line into a config, checks it, then runs
  * the command. csock.1 is the specification. */
-#include "config.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
-int failure_status(int code)
-{
-    return code == CSOCK_ETIMEOUT ? EXIT_TIMEOUT : EXIT_FAILED;
-}
 
 /* Opens /dev/null on each of standard input, output and error that is closed, so that no socket
  * csock makes is given descriptor 0, 1 or 2 and taken for one of them (the peer would get its own
@@ -32,7 +27,7 @@ static int open_standard_descriptors(void)
 int main(int argc, char **argv)
 {
     if (open_standard_descriptors() < 0) return EXIT_FAILED;
-    if (argc > 1 && strcmp(argv[1], "ping") == 0) return csock_ping_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ping") == 0) return run_ping(argc - 1, argv + 1);
     struct config c;
     int done;
     int rc = parse_command_line(argc, argv, &c, &done);

@@ -42,43 +42,11 @@ static const char help_text[] =
     "TIME is 500ms, 2s, 1.5s, 1m or 1h (a bare number is seconds).\n"
     "Exit status: 0 done, 1 failed, 2 usage error, 3 timed out. See csock(1).\n";
 
-/* One line on standard error, "csock: " and the message, then what follows it. csock's own words
- * have no control characters: any in the line come from what the user wrote (an argument, a
- * name, a path), and are escaped, so that a message stays one line and cannot drive the
- * terminal. */
-static void say_line(const char *after, const char *fmt, va_list ap)
-{
-    char line[1024], shown[4 * sizeof line];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
-        static const char named[] = {['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
-        if (*p >= 0x20 && *p != 0x7f) {
-            shown[n++] = (char)*p;
-        } else if (*p < sizeof named && named[*p]) {
-            shown[n++] = '\\';
-            shown[n++] = named[*p];
-        } else {
-            n += (size_t)snprintf(shown + n, sizeof shown - n, "\\x%02x", *p);
-        }
-    }
-    shown[n] = '\0';
-    fprintf(stderr, "csock: %s\n%s", shown, after);
-}
-
-void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    say_line("", fmt, ap);
-    va_end(ap);
-}
-
 static int usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say_line("Try 'csock --help'.\n", fmt, ap);
+    say_then("csock", "Try 'csock --help'.\n", fmt, ap);
     va_end(ap);
     return EXIT_USAGE;
 }
@@ -159,14 +127,17 @@ static int bad_option(const char *arg, int opt)
 
 static int duration_arg(const char *name, const char *text, double *out)
 {
-    if (parse_duration(text, out) == 0) return 0;
-    return usage("%s takes a time such as 500ms, 2s or 1m, not '%s'", name, text);
+    const char *why;
+    if (parse_duration(text, out, &why) == 0) return 0;
+    return usage("%s takes a time such as 500ms, 2s or 1m, not '%s'%s%s", name, text,
+                 why ? ": " : "", why ? why : "");
 }
 
 /* The options as given, before the command word is known. */
 struct given {
     int seen[OPT_NO_SHUTDOWN + 1];
     const char *source;
+    const char *address; /* as written */
 };
 
 static int read_options(int argc, char **argv, struct config *c, struct given *g, int *done)
@@ -179,9 +150,7 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
         switch (opt) {
         case '4':
         case '6':
-            if (c->family && c->family != (opt == '4' ? AF_INET : AF_INET6))
-                return usage("cannot use -4 and -6 together");
-            c->family = opt == '4' ? AF_INET : AF_INET6;
+            if (family_option(opt, &c->family) < 0) return usage("cannot use -4 and -6 together");
             break;
         case 'u':
             c->udp = 1;
@@ -257,7 +226,7 @@ static int one_of(const char *word, const char *const names[3])
     return -1;
 }
 
-static int read_command(int argc, char **argv, struct config *c)
+static int read_command(int argc, char **argv, struct config *c, struct given *g)
 {
     static const char *const services[] = {"echo", "discard", "chargen"};
     if (optind >= argc) return usage("no command: use connect, listen, serve or ping");
@@ -276,8 +245,32 @@ static int read_command(int argc, char **argv, struct config *c)
     if (optind + 1 < argc)
         return usage("%s takes one address; '%s' is one too many", word, argv[optind + 1]);
     const char *why;
+    g->address = argv[optind];
     if (parse_endpoint(argv[optind], 0, c->scan, &c->address, &why) < 0)
         return usage("%s: %s", argv[optind], why);
+    return EXIT_OK;
+}
+
+static const char *ip_version(int family)
+{
+    return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+/* -4 or -6, a numeric address and a numeric source must agree. */
+static int check_families(const struct config *c, const struct given *g)
+{
+    int address = endpoint_family(&c->address);
+    int source = c->has_source ? endpoint_family(&c->source) : 0;
+    const char *option = c->family == AF_INET ? "-4" : "-6";
+    if (c->family && address && address != c->family)
+        return usage("cannot use %s with %s, an %s address", option, g->address,
+                     ip_version(address));
+    if (c->family && source && source != c->family)
+        return usage("cannot use %s with -s %s, an %s address", option, g->source,
+                     ip_version(source));
+    if (address && source && address != source)
+        return usage("-s %s is an %s address and %s an %s one: the families differ", g->source,
+                     ip_version(source), g->address, ip_version(address));
     return EXIT_OK;
 }
 
@@ -334,17 +327,17 @@ static int check(const struct config *c, const struct given *g)
                      a->unix_socket ? "a Unix address" : "an IP address");
     if (c->has_source && c->source.unix_socket && !c->udp)
         return usage("-s with a Unix address needs -u: a Unix stream client has no name");
-    return EXIT_OK;
+    return check_families(c, g);
 }
 
 int parse_command_line(int argc, char **argv, struct config *c, int *done)
 {
     *c = (struct config){.wait = NO_LIMIT, .idle = NO_LIMIT, .quit_after = NO_LIMIT};
-    struct given g = {{0}, NULL};
+    struct given g = {{0}, NULL, NULL};
     *done = 0;
     int rc = read_options(argc, argv, c, &g, done);
     if (rc != EXIT_OK || *done) return rc;
-    if ((rc = read_command(argc, argv, c)) != EXIT_OK) return rc;
+    if ((rc = read_command(argc, argv, c, &g)) != EXIT_OK) return rc;
     if (g.source) {
         const char *why;
         if (parse_endpoint(g.source, 1, 0, &c->source, &why) < 0)

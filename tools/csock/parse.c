@@ -5,29 +5,54 @@
  * tool's words for a refusal. */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int parse_duration(const char *text, double *seconds)
+/* The time rule (csock.1, OPTIONS): a decimal number, digits with at most one point ("2", "1.5",
+ * ".5", "5."), then a unit or none. Nothing strtod would also take: no sign, no spaces, no
+ * exponent, no hexadecimal, no "inf" or "nan". */
+int parse_duration(const char *text, double *seconds, const char **why)
 {
     static const struct {
         const char *suffix;
         double scale;
     } units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"m", 60}, {"h", 3600}};
-    char *end;
-    if (!text || !*text || (!(text[0] >= '0' && text[0] <= '9') && text[0] != '.')) return -1;
-    double v = strtod(text, &end);
-    if (end == text || !isfinite(v)) return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            v *= units[i].scale;
-            if (!(v >= 0 && v <= 2147483647.0)) return -1;
-            *seconds = v;
-            return 0;
-        }
+    *why = NULL;
+    const char *p = text ? text : "";
+    size_t whole = strspn(p, "0123456789"), fraction = 0;
+    const char *unit = p + whole;
+    if (*unit == '.') {
+        fraction = strspn(unit + 1, "0123456789");
+        unit += 1 + fraction;
     }
+    if (whole + fraction == 0) { /* no number at all: the caller's example says enough */
+        if (p[0] == '-') *why = "a time cannot be negative";
+        return -1;
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        *why = "a time is a decimal number, not hexadecimal";
+        return -1;
+    }
+    if ((*unit == 'e' || *unit == 'E') && unit[1] && strchr("+-0123456789", unit[1])) {
+        *why = "a time is written without an exponent (1000s, not 1e3)";
+        return -1;
+    }
+    if (*unit == '.') {
+        *why = "a time has one decimal point at most";
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(unit, units[i].suffix) != 0) continue;
+        double v = strtod(p, NULL) * units[i].scale;
+        if (!(v <= 2147483647.0)) {
+            *why = "a time is at most 2147483647s (68 years)";
+            return -1;
+        }
+        *seconds = v;
+        return 0;
+    }
+    *why = "the unit is us, ms, s, m or h (none is seconds)";
     return -1;
 }
 
@@ -62,8 +87,7 @@ static int parse_ports(const char *text, int ranges, struct endpoint *out, const
 /* A Unix address (csock_unix_path said so): checked as the library will read it. */
 static int parse_unix(const char *text, const char *path, struct endpoint *out, const char **why)
 {
-    csock_addr a;
-    int rc = csock_addr_parse(&a, text);
+    int rc = csock_addr_parse(&out->unix_addr, text);
     out->unix_socket = 1;
     if (rc == CSOCK_ENAMETOOLONG)
         *why = "a Unix socket path has at most 107 bytes";
@@ -75,21 +99,20 @@ static int parse_unix(const char *text, const char *path, struct endpoint *out, 
     return 0;
 }
 
-/* Why csock_split_host_port refused text, in the tool's words, asked in the order it checks:
- * the bracket form, a bare IPv6 address before a port, stray brackets, then the port. */
+/* Why csock_split_host_port refused text, in the tool's words, from what it makes of the text
+ * when a port is optional: a host alone (a port is missing, and an IPv6 address needs brackets
+ * before one), or still no address (stray brackets). */
 static const char *split_refusal(const char *text, int rc, int port_optional, char *port,
                                  size_t size)
 {
     char host[sizeof((struct endpoint *)0)->host];
-    const char *colon = strrchr(text, ':');
-    /* Fine as a host alone: only the port is missing. */
     int host_alone = !port_optional && csock_split_host_port(text, host, sizeof host, port, size,
                                                              CSOCK_SPLIT_PORT_OPTIONAL) == 0;
     if (rc == CSOCK_ENOSPC) return "the host is too long";
-    if (text[0] == '[' && !host_alone) return "an IPv6 address in brackets looks like [::1]:80";
-    if (text[0] != '[' && colon && memchr(text, ':', (size_t)(colon - text)) && !port_optional)
+    if (host_alone && text[0] != '[' && strchr(host, ':'))
         return "an IPv6 address needs brackets before a port: [::1]:80";
     if (host_alone) return "a port is needed: host:port, [v6]:port or :port";
+    if (text[0] == '[') return "an IPv6 address in brackets looks like [::1]:80";
     return "brackets go around an IPv6 address only: [::1]:80";
 }
 
@@ -121,14 +144,17 @@ int parse_endpoint(const char *text, int port_optional, int ranges, struct endpo
     return rc < 0 ? -1 : 0;
 }
 
-void endpoint_text(const char *host, int port, char *buf, size_t size)
+int family_option(int opt, int *family)
 {
-    csock_join_host_port(host, port, buf, size);
+    int asked = opt == '4' ? AF_INET : AF_INET6;
+    if (*family && *family != asked) return -1;
+    *family = asked;
+    return 0;
 }
 
-void say_failed(const char *op, const char *host, int port)
+int endpoint_family(const struct endpoint *e)
 {
-    char where[300];
-    endpoint_text(host, port, where, sizeof where);
-    say("%s %s: %s", op, where, csock_strerror(csock_lastcode()));
+    csock_addr a;
+    if (e->unix_socket || !e->host[0] || csock_addr_make(&a, e->host, 0) < 0) return 0;
+    return csock_addr_family(&a);
 }

@@ -13,6 +13,7 @@
  * that only shut down its side still reads it. With -k, the end of standard input ends nothing,
  * and a client's end closes its connection. */
 #define _POSIX_C_SOURCE 200809L /* F_DUPFD_CLOEXEC */
+#include "listener.h"
 #include "local.h"
 #include "session.h"
 
@@ -73,13 +74,6 @@ static void stop(struct relay *r)
         csock_loop_stop(r->loop);
 }
 
-void peer_text(csock *s, char *buf, size_t size)
-{
-    csock_addr a;
-    if (csock_getpeername(s, &a) < 0 || csock_addr_format(&a, buf, size) <= 0)
-        snprintf(buf, size, "a client");
-}
-
 static void conn_open(csock_stream *st, void *data)
 {
     struct relay *r = data;
@@ -92,13 +86,12 @@ static void conn_open(csock_stream *st, void *data)
     }
     k->r = r;
     k->st = st;
-    csock_addr a;
-    if (csock_stream_peername(st, &a) < 0 || csock_addr_format(&a, k->peer, sizeof k->peer) <= 0)
-        snprintf(k->peer, sizeof k->peer, "a client");
+    stream_peer_text(st, k->peer, sizeof k->peer);
     k->next = r->conns;
     if (r->conns) r->conns->prev = k;
     r->conns = k;
     if (r->srv && r->c->verbose) say("connection from %s", k->peer);
+    if (r->srv) descriptors_taken(r->c, r->srv);
 }
 
 static void conn_data(csock_stream *st, void *data)
@@ -207,6 +200,7 @@ static void conn_close(csock_stream *st, int error, void *data)
     if (k->next) k->next->prev = k->prev;
     if (r->conns == k) r->conns = k->next;
     free(k);
+    if (r->srv) descriptors_freed(r->c, r->srv);
     if (!r->srv) stop(r); /* a single session ends with its connection */
 }
 

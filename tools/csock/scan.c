@@ -3,7 +3,8 @@
  * standard output for each that accepts (nothing is sent). With -v, each port that does not says
  * why on standard error. The host's first address is scanned, as nc does. A connection that
  * reached itself is no open port. */
-#include "session.h"
+#include "commands.h"
+#include "listener.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -42,7 +43,8 @@ int run_scan(const struct config *c)
         has < 0 ? NULL
                 : csock_getaddrinfo(c->address.host, c->address.port, family, SOCK_STREAM, 0, 0);
     if (!list) {
-        if (has >= 0) say_failed("connect", c->address.host, c->address.port);
+        if (has >= 0 && !say_family_not_found(c, family))
+            say_failed("connect", c->address.host, c->address.port);
         return EXIT_FAILED;
     }
     int open = 0;

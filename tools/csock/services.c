@@ -5,7 +5,8 @@
  * the client reads, and over datagrams one reply of 0 to 512 characters to each datagram. They
  * serve until SIGINT or SIGTERM, then exit with 0. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
-#include "session.h"
+#include "commands.h"
+#include "listener.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 
 static char chargen_text[CYCLE];
 static const struct config *config;
+static csock_server *server; /* streams */
 
 static void make_chargen_text(void)
 {
@@ -34,13 +36,6 @@ static void make_chargen_text(void)
 
 /* ---- streams ---- */
 
-static void stream_peer(csock_stream *st, char *buf, size_t size)
-{
-    csock_addr a;
-    if (csock_stream_peername(st, &a) < 0 || csock_addr_format(&a, buf, size) <= 0)
-        snprintf(buf, size, "a client");
-}
-
 static void fill(csock_stream *st)
 {
     while (csock_stream_write(st, chargen_text, CYCLE) == 0)
@@ -52,9 +47,10 @@ static void opened(csock_stream *st, void *data)
 {
     (void)data;
     char peer[CSOCK_ADDRSTRLEN];
-    stream_peer(st, peer, sizeof peer);
+    stream_peer_text(st, peer, sizeof peer);
     csock_stream_set_data(st, strdup(peer));
     if (config->verbose) say("connection from %s", peer);
+    descriptors_taken(config, server);
     if (config->service == SERVICE_CHARGEN) fill(st);
 }
 
@@ -85,6 +81,7 @@ static void closed(csock_stream *st, int error, void *data)
     else if (config->verbose)
         say("%s closed", peer);
     free(data);
+    descriptors_freed(config, server);
 }
 
 static int serve_streams(const struct config *c)
@@ -92,22 +89,13 @@ static int serve_streams(const struct config *c)
     static csock_stream_handler handler = {
         .on_open = opened, .on_data = received, .on_drain = drained, .on_close = closed};
     handler.idle_timeout = c->idle > 0 ? c->idle : 0;
-    char text[CSOCK_ADDRSTRLEN + 8];
     csock_server_config sc = {
         .handler = &handler, .max_connections = c->max_conns, .stop_on_signals = 1};
-    csock_server *srv = NULL;
     csock_addr where;
-    if (server_address(c, text, sizeof text) < 0) return EXIT_FAILED;
-    if (!(srv = csock_server_new(text, &sc)) || csock_server_address(srv, &where) < 0) {
-        say("%s", csock_lasterror());
-        csock_server_free(srv);
-        return EXIT_FAILED;
-    }
+    csock_server *srv = server = make_server(c, &sc, &where);
+    if (!srv) return EXIT_FAILED;
     remember_socket_file(c);
-    if (c->verbose) {
-        csock_addr_format(&where, text, sizeof text);
-        say("listening on %s", text);
-    }
+    announce(c, &where);
     int rc = csock_server_run(srv);
     if (rc < 0) say("%s", csock_lasterror());
     csock_server_free(srv);
@@ -171,18 +159,16 @@ static int serve_datagrams(const struct config *c)
     datagram = malloc(RECV_SIZE);
     if (!datagram) {
         say("out of memory");
-    } else if (!s || csock_getsockname(s, &where) < 0 || !(loop = csock_loop_new()) ||
+    } else if (!s) {
+        /* make_listener said why */
+    } else if (csock_getsockname(s, &where) < 0 || !(loop = csock_loop_new()) ||
                !csock_loop_add(loop, csock_fileno(s), CSOCK_READ, datagram_ready, s) ||
                csock_loop_on_signal(loop, SIGINT, NULL, NULL) < 0 ||
                csock_loop_on_signal(loop, SIGTERM, NULL, NULL) < 0) {
         say("%s", csock_lasterror());
     } else {
         remember_socket_file(c);
-        if (c->verbose) {
-            char text[CSOCK_ADDRSTRLEN];
-            csock_addr_format(&where, text, sizeof text);
-            say("listening on %s", text);
-        }
+        announce(c, &where);
         if (csock_loop_run(loop) == 0)
             status = EXIT_OK;
         else

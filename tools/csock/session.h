@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What connect and listen hand a connected socket to: the stream relay, the datagram relay, or
- * a command run per connection (--exec). */
+ * a command run per connection (--exec). These sit between the commands (connect.c, listen.c)
+ * and the floor they all stand on (report.h, listener.h). */
 #ifndef CSOCK_TOOL_SESSION_H
 #define CSOCK_TOOL_SESSION_H
 
@@ -72,30 +73,5 @@ int exec_session(const struct config *c, csock *s);
 /* spawn.c: serves srv with a command per connection, at most c->max_conns at once. */
 csock_server_config exec_server_config(const struct config *c);
 int exec_serve(const struct config *c, csock_server *srv);
-
-/* connect.c: the source address for connecting: -s, or with -4/-6 alone the wildcard of that
- * family, so that only addresses of the family are tried. Returns 1 with *out set, 0 for none,
- * -1 on error (said). */
-int source_address(const struct config *c, csock_addr *out);
-
-/* listen.c: a socket bound to c->address (listening, for a stream), or NULL with the message
- * set. */
-csock *make_listener(const struct config *c);
-
-/* listen.c: with -v, says "listening on ADDRESS". */
-void announce(const struct config *c, const csock_addr *where);
-
-/* listen.c: c->address as csock_server_new takes it (numeric: names are resolved here). Returns
- * 0, or -1 having said why. */
-int server_address(const struct config *c, char *text, size_t size);
-
-/* listen.c: a Unix socket file bound at c->address is removed by remove_socket_file, unless it
- * was replaced meanwhile; until then SIGINT, SIGTERM and SIGHUP, where nothing else catches them
- * (a loop's signal handling ends csock its own way), remove it before they end csock. */
-void remember_socket_file(const struct config *c);
-void remove_socket_file(void);
-
-/* Writes a connected socket's peer address, or "a client" for an unnamed Unix socket. */
-void peer_text(csock *s, char *buf, size_t size);
 
 #endif

@@ -94,9 +94,7 @@ static void command_open(csock_stream *st, void *data)
 {
     (void)data;
     char peer[CSOCK_ADDRSTRLEN];
-    csock_addr a;
-    if (csock_stream_peername(st, &a) < 0 || csock_addr_format(&a, peer, sizeof peer) <= 0)
-        snprintf(peer, sizeof peer, "a client");
+    stream_peer_text(st, peer, sizeof peer);
     const struct config *c = commands.c;
     if (c->max_conns && commands.running >= c->max_conns) {
         say("%s refused: %d commands are running (-m %d)", peer, commands.running, c->max_conns);

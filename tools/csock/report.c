@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* How csock says things: one line on standard error per message, the exit status of a failure,
+ * and the peer's address as the messages write it. */
+#include "report.h"
+
+#include <stdio.h>
+
+/* csock's own words have no control characters: any in the line come from what the user wrote
+ * (an argument, a name, a path), and are escaped, so that a message stays one line and cannot
+ * drive the terminal. */
+void say_then(const char *who, const char *after, const char *fmt, va_list ap)
+{
+    char line[1024], shown[4 * sizeof line];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        static const char named[] = {['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+        if (*p >= 0x20 && *p != 0x7f) {
+            shown[n++] = (char)*p;
+        } else if (*p < sizeof named && named[*p]) {
+            shown[n++] = '\\';
+            shown[n++] = named[*p];
+        } else {
+            n += (size_t)snprintf(shown + n, sizeof shown - n, "\\x%02x", *p);
+        }
+    }
+    shown[n] = '\0';
+    fprintf(stderr, "%s: %s\n%s", who, shown, after);
+}
+
+void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_then("csock", "", fmt, ap);
+    va_end(ap);
+}
+
+void endpoint_text(const char *host, int port, char *buf, size_t size)
+{
+    csock_join_host_port(host, port, buf, size);
+}
+
+void say_failed(const char *op, const char *host, int port)
+{
+    char where[300];
+    endpoint_text(host, port, where, sizeof where);
+    say("%s %s: %s", op, where, csock_strerror(csock_lastcode()));
+}
+
+int failure_status(int code)
+{
+    return code == CSOCK_ETIMEOUT ? EXIT_TIMEOUT : EXIT_FAILED;
+}
+
+/* An address that does not format (an unnamed Unix socket's is "") is "a client". */
+static void addr_or_client(int rc, const csock_addr *a, char *buf, size_t size)
+{
+    if (rc < 0 || csock_addr_format(a, buf, size) <= 0) snprintf(buf, size, "a client");
+}
+
+void peer_text(csock *s, char *buf, size_t size)
+{
+    csock_addr a;
+    addr_or_client(csock_getpeername(s, &a), &a, buf, size);
+}
+
+void stream_peer_text(csock_stream *st, char *buf, size_t size)
+{
+    csock_addr a;
+    addr_or_client(csock_stream_peername(st, &a), &a, buf, size);
+}
