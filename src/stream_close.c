@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#define DROP_READS            4   /* reads of input to drop per pass, then others get their turn */
+#define DROP_READS 4 /* reads of input to drop per pass, then others get their turn */
 
 static double close_timeout(const csock_stream_handler *h)
 {
