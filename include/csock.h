@@ -95,6 +95,7 @@ unsigned csock_version_number(void);
     X(ENFILE)              \
     X(EMFILE)              \
     X(ENOSPC)              \
+    X(ESPIPE)              \
     X(ENODATA)             \
     X(EPIPE)               \
     X(ERANGE)              \
@@ -499,7 +500,8 @@ ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
  * ends, /dev/zero, is sent until the deadline or an error.) With a timeout, the whole call has
  * one deadline, as csock_sendall. Returns 0 when everything was sent; *sent (unless NULL) says
  * how many bytes went, also on failure. Errors: CSOCK_EINVAL (not a stream socket, a negative
- * offset), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA (the input ended before count
+ * offset), CSOCK_ESPIPE (an offset other than 0 on a pipe or socket, which cannot seek: nothing
+ * is sent), CSOCK_EBADF (fd not open for reading), CSOCK_ENODATA (the input ended before count
  * bytes: "sendfile 127.0.0.1:80: fd 5 ended after 500 of 800 bytes"), or as csock_sendall: a
  * peer that is gone is CSOCK_EPIPE
  * or CSOCK_ECONNRESET, never SIGPIPE (sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is blocked in

@@ -420,7 +420,17 @@ int csock_addr_host(const csock_addr *addr, char *buf, size_t size)
 
 const char *csock__addr_text(const csock_addr *addr, char buf[CSOCK_ADDRSTRLEN])
 {
-    if (!addr || addr->len == 0 || format(addr, buf, CSOCK_ADDRSTRLEN, 1) <= 0)
+    /* Never records a failure: it runs while a message is being made (csock_lasterror), whose
+     * code and operation must stay as they are. So what format would refuse is said here. */
+    char why[96];
+    int family = addr && addr->len > 0 ? addr->ss.ss_family : AF_UNSPEC;
+    if (family == AF_UNSPEC)
+        strcpy(buf, "(unnamed)");
+    else if (bad_length(addr, why, sizeof why))
+        snprintf(buf, CSOCK_ADDRSTRLEN, "(an address of %u bytes)", (unsigned)addr->len);
+    else if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+        snprintf(buf, CSOCK_ADDRSTRLEN, "(an address of family %d)", family);
+    else if (format(addr, buf, CSOCK_ADDRSTRLEN, 1) <= 0)
         strcpy(buf, "(unnamed)");
     return buf;
 }

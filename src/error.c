@@ -92,6 +92,8 @@ int csock__gai_error(int gai)
 
 const char *csock_strerror(int code)
 {
+    /* glibc has no text of its own for EAI_OVERFLOW ("Unknown error"). */
+    if (code == CSOCK_EAI_OVERFLOW) return "Buffer too small for the name or service";
     switch (code) {
 #define CSOCK_GAI_TEXT_(name, value)                                                               \
     case value:                                                                                    \

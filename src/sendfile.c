@@ -27,6 +27,7 @@ static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int to_e
         size_t want = count < sizeof buf ? count : sizeof buf;
         ssize_t n = seekable ? pread(fd, buf, want, *offset) : read(fd, buf, want);
         if (n < 0 && errno == ESPIPE && seekable) {
+            if (*offset > 0) return CSOCK_ESPIPE; /* cannot seek: never send the wrong bytes */
             seekable = 0;
             continue;
         }
@@ -144,6 +145,13 @@ int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent)
         rc = fd < 0 ? CSOCK_EBADF : csock__errno();
         return csock__failf(rc, "sendfile fd %d: %s", fd, csock_strerror(rc));
     }
+    /* A pipe or a socket has no offsets: what is at offset 3 of one cannot be reached without
+     * taking (and losing) the bytes before it, so an offset there is refused, as Python's seek
+     * would fail, rather than sending from where the input stands. */
+    if (offset > 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return csock__failf(CSOCK_ESPIPE,
+                            "sendfile fd %d: offset %lld on a %s, which cannot seek (give 0)", fd,
+                            (long long)offset, S_ISFIFO(st.st_mode) ? "pipe" : "socket");
     /* count 0: to the end. A regular file's size says where that is; what has no size (a pipe,
      * a device) or says 0 although it holds text (a /proc file) is sent until it ends. */
     int to_end = count == 0 && !(S_ISREG(st.st_mode) && st.st_size > 0);

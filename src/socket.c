@@ -164,7 +164,16 @@ csock *csock_wrap(int fd)
         return NULL;
     }
     if (csock__tracing()) csock__trace("wrap fd %d -> ok", fd);
-    return csock__new(fd, family, type, protocol, timeout);
+    csock *s = csock__new(fd, family, type, protocol, timeout);
+    if (s) {
+        /* The peer, if it has one, for messages ("recv 127.0.0.1:40000: timed out"), as an
+         * accepted or connected socket names it. */
+        len = sizeof s->peer.ss;
+        int named = getpeername(fd, (struct sockaddr *)&s->peer.ss, &len) == 0 &&
+                    len > sizeof(sa_family_t); /* an unnamed Unix peer is no help */
+        s->peer.len = named ? len : 0;
+    }
+    return s;
 }
 
 csock *csock_fromfd(int fd)

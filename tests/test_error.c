@@ -19,6 +19,11 @@ static void ranges_do_not_overlap(void)
     CHECK_EQ(CSOCK_RESOLVER_FIRST, CSOCK_ERRNO_LAST - 1);
     CHECK_EQ(CSOCK_EAI_ADDRFAMILY, CSOCK_RESOLVER_FIRST);
     CHECK(CSOCK_EAI_OVERFLOW < CSOCK_RESOLVER_FIRST && CSOCK_EAI_OVERFLOW > CSOCK_OWN_FIRST);
+    /* Every code csock names has a text of its own, never the system's "Unknown error". */
+    CHECK_STR(csock_strerror(CSOCK_EAI_OVERFLOW), "Buffer too small for the name or service");
+#define CHECK_NAMED_TEXT_(name, value) CHECK(strstr(csock_strerror(value), "Unknown") == NULL);
+    CSOCK_RESOLVER_MAP(CHECK_NAMED_TEXT_)
+#undef CHECK_NAMED_TEXT_
     CHECK_EQ(CSOCK_ETIMEOUT, CSOCK_OWN_FIRST);
     /* A code in csock's ranges that names nothing is unknown, not some errno's text. */
     CHECK_STR(csock_strerror(CSOCK_RESOLVER_FIRST - 500), "Unknown error -3500");

@@ -276,6 +276,31 @@ static void bad_arguments(void)
     close(fd);
 }
 
+/* A pipe has no offsets: an offset on one is refused, and nothing is taken from it or sent. */
+static void offset_on_a_pipe_is_refused(void)
+{
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(write(p[1], "hello", 5), 5);
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    size_t sent = 99;
+    CHECK_EQ(csock_sendfile(c, p[0], 3, 0, &sent), CSOCK_ESPIPE);
+    CHECK_ERROR(CSOCK_ESPIPE, "offset 3 on a pipe, which cannot seek");
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(csock_sendfile(c, p[0], 3, 2, &sent), CSOCK_ESPIPE);
+    /* From offset 0 it is sent as it stands, all of it. */
+    CHECK_EQ(csock_sendfile(c, p[0], 0, 5, &sent), 0);
+    CHECK_EQ(sent, 5);
+    char buf[8] = {0};
+    CHECK_EQ(check_recv_exactly(s, buf, 5), 5);
+    CHECK_STR(buf, "hello");
+    csock_free(c);
+    csock_free(s);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -286,5 +311,6 @@ int main(void)
     RUN(one_deadline);
     RUN(closed_peer_is_an_error_not_a_signal);
     RUN(bad_arguments);
+    RUN(offset_on_a_pipe_is_refused);
     return check_done();
 }

@@ -275,6 +275,27 @@ static void bad_buffers_are_refused(void)
     csock_free(pair[1]);
 }
 
+/* A wrapped connected socket names its peer in messages, as an accepted one does. */
+static void wrapped_socket_names_its_peer(void)
+{
+    csock *c, *s;
+    check_tcp_pair("127.0.0.1", &c, &s);
+    csock_addr peer;
+    CHECK_EQ(csock_getpeername(c, &peer), 0);
+    char text[CSOCK_ADDRSTRLEN], want[CSOCK_ADDRSTRLEN + 32];
+    csock_addr_format(&peer, text, sizeof text);
+    csock *w = csock_fromfd(csock_fileno(c));
+    CHECK(w != NULL);
+    CHECK_EQ(csock_settimeout(w, 0.01), 0);
+    char buf[4];
+    CHECK_EQ(csock_recv(w, buf, sizeof buf), CSOCK_ETIMEOUT);
+    snprintf(want, sizeof want, "recv %s: timed out", text);
+    CHECK_STR(csock_lasterror(), want);
+    csock_free(w);
+    csock_free(c);
+    csock_free(s);
+}
+
 /* Where the system's reason alone would mislead, the message says what to do next. */
 static void messages_say_what_to_do(void)
 {
@@ -362,6 +383,7 @@ int main(void)
     RUN(calls_on_a_closed_socket_fail_clearly);
     RUN(calls_on_null_fail_clearly);
     RUN(bad_buffers_are_refused);
+    RUN(wrapped_socket_names_its_peer);
     RUN(messages_say_what_to_do);
     RUN(reserved_port_says_what_allows_it);
     return check_done();

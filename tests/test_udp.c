@@ -69,6 +69,21 @@ static void sendto_needs_an_address(void)
     csock_free(u);
 }
 
+/* An address of a family nothing knows: the message names the operation and says what the
+ * address is, and reading it leaves the code as the call left it. */
+static void unknown_family_is_said(void)
+{
+    csock *u = csock_socket(AF_INET, SOCK_DGRAM, 0);
+    csock_addr odd = {.len = 16};
+    odd.ss.ss_family = 12345;
+    CHECK_EQ(csock_sendto(u, "x", 1, &odd), CSOCK_EAFNOSUPPORT);
+    CHECK_EQ(csock_lastcode(), CSOCK_EAFNOSUPPORT);
+    CHECK_STR(csock_lasterror(),
+              "sendto (an address of family 12345): Address family not supported by protocol");
+    CHECK_EQ(csock_lastcode(), CSOCK_EAFNOSUPPORT);
+    csock_free(u);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -76,5 +91,6 @@ int main(void)
     RUN(unconnected_ipv6);
     RUN(connected);
     RUN(sendto_needs_an_address);
+    RUN(unknown_family_is_said);
     return check_done();
 }
