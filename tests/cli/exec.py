@@ -51,6 +51,15 @@ with Csock(["--exec", "cat; exit 3", "listen", "127.0.0.1:0", "-v"]) as l:
           got == b"echoed" and rc == 1 and "exited with status 3" in l.err.text(),
           (rc, l.err.text()))
 
+# csock itself ignores SIGPIPE (a closed output is a write error it says); the command gets
+# SIGPIPE as csock's caller gave it (here: its default action), which its status line shows.
+with Csock(["-v", "--exec", "grep SigIgn /proc/self/status", "listen", "127.0.0.1:0"]) as l:
+    line = talk(l.port, b"").decode()
+    l.wait()
+    ignored = int(line.split()[1], 16) if line.startswith("SigIgn:") else -1
+    check("--exec: the command does not inherit csock's ignored SIGPIPE",
+          ignored >= 0 and not ignored & (1 << (signal.SIGPIPE - 1)), line)
+
 with Csock(["-k", "-m", "2", "-v", "--exec", "cat", "listen", "127.0.0.1:0"]) as l:
     a = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)
     b = socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT)

@@ -475,4 +475,38 @@ for name, redirect, data in [("standard output", ">&-", b"sent"),
     got = s.finish()
     check(f"{name} closed: the server gets only what was sent, and csock ends well",
           r.returncode == 0 and got == data, (r.returncode, got, r.stderr))
+
+# ---- standard output that is a closed pipe, or non-blocking ----
+def endless(conn):
+    try:
+        while True:
+            conn.sendall(b"x" * 65536)
+    except OSError:
+        pass
+
+
+s = Server(endless)
+r = subprocess.run(["bash", "-c", f'"$0" -d connect 127.0.0.1:{s.port} | head -c 100 >/dev/null; '
+                    'exit ${PIPESTATUS[0]}', CSOCK], capture_output=True, timeout=TIMEOUT)
+s.finish()
+check("standard output a closed pipe: said, exit 1, not a silent death by SIGPIPE",
+      r.returncode == 1 and b"csock: write standard output: Broken pipe" in r.stderr,
+      (r.returncode, r.stderr))
+BIG = os.urandom(4_000_000)
+s = Server(lambda conn: conn.sendall(BIG))
+reader, writer = os.pipe()
+os.set_blocking(writer, False)  # as a program sharing the pipe may leave it
+fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)  # full at once: csock meets EAGAIN again and again
+p = subprocess.Popen([CSOCK, "-d", "connect", f"127.0.0.1:{s.port}"], stdout=writer,
+                     stderr=subprocess.PIPE)
+os.close(writer)
+got = bytearray()
+while chunk := os.read(reader, 65536):
+    got += chunk
+os.close(reader)
+err = p.stderr.read()
+p.wait(timeout=TIMEOUT)
+s.finish()
+check("a non-blocking standard output: every byte, no EAGAIN",
+      p.returncode == 0 and bytes(got) == BIG and not err, (p.returncode, len(got), err))
 done()

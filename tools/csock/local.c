@@ -3,11 +3,14 @@
  * be a terminal shared with the shell. One read per readiness never blocks on a pipe or a
  * terminal, and a regular file (which epoll refuses, and which is always ready) is read once a
  * pass instead, so that the peer's data still gets its turn. */
+#define _POSIX_C_SOURCE 200809L /* sigaction */
 #include "local.h"
 
 #include "report.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +108,32 @@ void input_stop(struct input *in)
     in->buf = NULL;
 }
 
+static struct sigaction sigpipe_at_start;
+
+void output_keep_sigpipe(void)
+{
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &sigpipe_at_start);
+}
+
+void output_give_sigpipe(void)
+{
+    sigaction(SIGPIPE, &sigpipe_at_start, NULL);
+}
+
 int output_write(const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, p, len);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* Standard output was made non-blocking by whoever shares it: wait for room, as a
+             * blocking write would, rather than lose the rest. */
+            struct pollfd p1 = {.fd = STDOUT_FILENO, .events = POLLOUT};
+            if (poll(&p1, 1, -1) >= 0 || errno == EINTR) continue;
+        }
         if (n < 0) {
             say("write standard output: %s", strerror(errno));
             return -1;

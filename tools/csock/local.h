@@ -39,6 +39,13 @@ void input_stop(struct input *in);
  * -1 with the reason said. */
 int output_write(const void *buf, size_t len);
 
+/* A closed pipe on standard output or error must be a write error csock says ("write standard
+ * output: Broken pipe", exit 1), not a SIGPIPE that kills it without a word: output_keep_sigpipe
+ * ignores SIGPIPE for csock, and output_give_sigpipe (async-signal-safe, for a child before
+ * exec) gives back the disposition csock was started with. */
+void output_keep_sigpipe(void);
+void output_give_sigpipe(void);
+
 /* Writes len bytes as hex-dump lines to standard error, each starting with direction ('>' sent,
  * '<' received) and the offset; *offset counts the direction's bytes so far. */
 void hexdump(char direction, uint64_t *offset, const void *buf, size_t len);

@@ -2,6 +2,7 @@
 /* csock: a netcat built on libcsock. Reads the command line into a config, checks it, then runs
  * the command. csock.1 is the specification. */
 #include "commands.h"
+#include "local.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@ static int open_standard_descriptors(void)
 int main(int argc, char **argv)
 {
     if (open_standard_descriptors() < 0) return EXIT_FAILED;
+    output_keep_sigpipe();
     if (argc > 1 && strcmp(argv[1], "ping") == 0) return run_ping(argc - 1, argv + 1);
     struct config c;
     int done;

@@ -4,6 +4,7 @@
  * before exec (the listening socket, other clients, the loop's own), whatever its flags, and the
  * signal mask and the socket's blocking mode are put back as a new program expects them. */
 #define _GNU_SOURCE /* close_range, strsignal */
+#include "local.h"
 #include "session.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ static void child(const char *command, int fd)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    output_give_sigpipe(); /* the command gets SIGPIPE as csock's own caller gave it */
     /* A descriptor below 2 would be closed by the dup2 onto it, or keep its close-on-exec flag. */
     if (fd < 2 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) _exit(127);
     if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0) _exit(127);
