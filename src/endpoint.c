@@ -271,6 +271,7 @@ int csock_shutdown(csock *s, int how)
     if (rc < 0) return rc;
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return csock__failf(CSOCK_EINVAL, "shutdown %d: how is SHUT_RD, SHUT_WR or SHUT_RDWR", how);
+    if (s->layer) return s->layer->ops->shutdown(s, how);
     rc = shutdown(s->fd, how) < 0 ? csock__errno() : 0;
     if (csock__tracing())
         csock__trace("shutdown %s -> %s",

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* TLS's internal interface: the context, a wrapped socket's state, the transport OpenSSL
+ * reaches the descriptor through, and OpenSSL's errors in csock's terms. */
+#ifndef CSOCK_TLS_INTERNAL_H
+#define CSOCK_TLS_INTERNAL_H
+
+#include "internal.h"
+
+#include "csock/tls.h"
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+
+struct csock_tls_context {
+    SSL_CTX *ssl;
+    int side;              /* CSOCK_TLS_CLIENT or CSOCK_TLS_SERVER */
+    atomic_int refs;       /* the caller's, and one for each wrapped socket */
+    atomic_int frozen;     /* a socket was wrapped with it: no setter may change it now */
+    int verify;            /* CSOCK_TLS_VERIFY_* */
+    int check_hostname;    /* clients: check the server name against the certificate */
+    unsigned char *alpn;   /* the ALPN list in its wire form (length-prefixed names), or NULL */
+    unsigned int alpn_len; /* its bytes */
+    int keylog_fd;         /* -1: no key log */
+    int system_ca;         /* trust the system's CAs too (loaded when the context freezes) */
+    pthread_mutex_t freezing;
+};
+
+/* Freezes ctx before its first use (loading the system's CAs if it trusts them). Returns 0 or
+ * a recorded failure. */
+int csock__tls_freeze(csock_tls_context *ctx);
+
+/* A wrapped socket's TLS state; s->layer points at its first member. */
+typedef struct csock__tls {
+    csock__layer layer;
+    csock *s;
+    SSL *ssl;
+    csock_tls_context *ctx;
+    char *server_name; /* a client's, as given; NULL on a server */
+    csock_addr where;  /* the peer, for messages */
+    int handshaken;    /* the handshake is done */
+    int failed;        /* a fatal error: no close_notify may follow */
+    int shut_rd;       /* csock_shutdown(SHUT_RD): csock_recv returns 0 */
+    int want;          /* POLLIN, POLLOUT or 0: what the last CSOCK_EAGAIN waits for */
+    char alpn[256];    /* the ALPN protocol agreed on, or "" */
+    /* The operation under way (one csock call), for the transport: */
+    int flags;        /* MSG_DONTWAIT when the caller asked for it */
+    int64_t deadline; /* when the call must end; 0: no deadline */
+    int fresh;        /* no system call of this operation has run yet, and the kernel's timeout
+                         is the whole of what is left */
+    int lowered_rcv, lowered_snd; /* kernel timeouts lowered to what remained: restore */
+    int err;                      /* the transport's last failure (a csock code), or 0 */
+    int eof;                      /* the transport read the end of the stream */
+} csock__tls;
+
+/* ---- the transport (tls_bio.c) ---- */
+
+/* A BIO that moves t's bytes over t->s's descriptor (recv, and send with MSG_NOSIGNAL), within
+ * the operation's deadline; NULL when out of memory. */
+BIO *csock__tls_bio(csock__tls *t);
+
+/* Starts an operation on t: flags (only MSG_DONTWAIT counts), a deadline (0: none), and fresh
+ * (1 when the socket's kernel timeout is the whole time the operation has). */
+void csock__tls_begin(csock__tls *t, int flags, int64_t deadline, int fresh);
+
+/* Ends an operation: restores kernel timeouts the transport lowered. */
+void csock__tls_end(csock__tls *t);
+
+/* ---- errors (tls_error.c) ---- */
+
+/* Why OpenSSL failed, as a csock code and a reason written into why (size bytes) from its
+ * error queue (the first error: the cause), which is then cleared. A system error in the queue
+ * keeps its errno code (CSOCK_ENOENT); other errors are fallback. */
+int csock__tls_reason(int fallback, char *why, size_t size);
+
+/* Records "what: reason" for a failed OpenSSL call that set up a context (what: "tls ca file
+ * x.pem") and returns the code, as csock__tls_reason. */
+int csock__tls_fail_setup(const char *what);
+
+#endif /* CSOCK_TLS_INTERNAL_H */
