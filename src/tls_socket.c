@@ -124,7 +124,7 @@ static int handshake(csock__tls *t, int64_t deadline, int fresh)
         const unsigned char *alpn;
         unsigned int len;
         SSL_get0_alpn_selected(t->ssl, &alpn, &len);
-        memcpy(t->alpn, alpn, len);
+        if (len > 0) memcpy(t->alpn, alpn, len); /* alpn is NULL when none was agreed */
         t->alpn[len] = '\0';
     }
     if (csock__tracing()) trace_result("tls handshake", t, rc);
