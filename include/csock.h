@@ -354,7 +354,8 @@ int csock_detach(csock *s);
 /* Step 6: closes the descriptor, at once and with nothing else, as close(2) and Python do. The
  * object stays valid and every later call on it fails with CSOCK_EBADF ("socket is closed");
  * closing again does nothing and returns 0. Returns 0, or the error close(2) reported (the
- * descriptor is released all the same).
+ * descriptor is released all the same). A TLS socket (csock/tls.h) first sends close_notify,
+ * waiting for room to send it within its timeout and 5 s at most.
  *
  * Beware: closing a TCP socket with input unread (or arriving afterwards) makes the kernel reset
  * the connection, and the peer then loses what it has not read yet, however much csock_sendall

@@ -62,10 +62,12 @@ static int why_failed(csock__tls *t, int ret, char *why, size_t size)
     t->failed = 1; /* fatal: OpenSSL forbids a close_notify after it */
     unsigned long first = ERR_peek_error();
     int lib = ERR_GET_LIB(first), reason = ERR_GET_REASON(first);
-    if (e == SSL_ERROR_SYSCALL ||
-        (lib == ERR_LIB_SSL && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+    int cut = lib == ERR_LIB_SSL && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    if (e == SSL_ERROR_SYSCALL || cut) {
         ERR_clear_error();
-        code = t->err ? t->err : t->eof ? CSOCK_ETLSEOF : CSOCK_EIO;
+        /* At an end of stream OpenSSL sends an alert to a peer that may be gone: the end is
+         * the news, not the failure of that send. */
+        code = cut || (t->eof && !t->err) ? CSOCK_ETLSEOF : t->err ? t->err : CSOCK_EIO;
         snprintf(why, size, "%s", code == CSOCK_ETLSEOF ? eof_text : csock_strerror(code));
         return code;
     }
@@ -131,13 +133,20 @@ static int handshake(csock__tls *t, int64_t deadline, int fresh)
     return rc;
 }
 
-/* Ends TLS on s (internal.h's end): close_notify first, if asked and it may be sent, without
- * waiting for room to send it. */
+/* How long a close waits at most for room to send close_notify, as Go's tls.Conn.Close. */
+#define CLOSE_NOTIFY_NS (5 * (int64_t)1000000000)
+
+/* Ends TLS on s (internal.h's end): close_notify first, if asked and it may be sent, waiting for
+ * room to send it no longer than the socket's timeout, and 5 s at most (not at all on a
+ * non-blocking socket). */
 static void end_tls(csock *s, int notify)
 {
     csock__tls *t = (csock__tls *)s->layer;
     if (notify && t->handshaken && !t->failed && !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
-        csock__tls_begin(t, MSG_DONTWAIT, 0, 1);
+        int64_t wait =
+            s->timeout_ns > 0 && s->timeout_ns < CLOSE_NOTIFY_NS ? s->timeout_ns : CLOSE_NOTIFY_NS;
+        /* Not fresh: the kernel's timeout (if any) is not this bound, so a wait lowers it. */
+        csock__tls_begin(t, s->timeout_ns == 0 ? MSG_DONTWAIT : 0, csock__now() + wait, 0);
         ERR_clear_error();
         SSL_shutdown(t->ssl);
         ERR_clear_error();

@@ -26,6 +26,10 @@
  * within it. Nothing on a TLS socket raises SIGPIPE: OpenSSL's only way to the descriptor is
  * csock's own transport, which sends with MSG_NOSIGNAL.
  *
+ * csock_close on a TLS socket sends close_notify first, waiting for room to send it within the
+ * socket's timeout and 5 s at most (not at all on a non-blocking socket); csock_shutdown with
+ * SHUT_WR or SHUT_RDWR sends it too, and csock_detach drops the session without it.
+ *
  * On a non-blocking socket (timeout 0) a call may fail with CSOCK_EAGAIN because TLS needs to
  * read where the caller wrote, or the reverse: csock_tls_want says which to wait for. After a
  * csock_send that failed with CSOCK_EAGAIN or CSOCK_ETIMEOUT, the next csock_send must offer
