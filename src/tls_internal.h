@@ -37,11 +37,10 @@ typedef struct csock__tls {
     csock_tls_context *ctx;
     char *server_name; /* a client's, as given; NULL on a server */
     csock_addr where;  /* the peer, for messages */
-    int handshaken;    /* the handshake is done */
     int failed;        /* a fatal error: no close_notify may follow */
     int shut_rd;       /* csock_shutdown(SHUT_RD): csock_recv returns 0 */
     int want;          /* POLLIN, POLLOUT or 0: what the last CSOCK_EAGAIN waits for */
-    char alpn[256];    /* the ALPN protocol agreed on, or "" */
+    char alpn[256];    /* the ALPN protocol agreed on, once asked for, or "" */
     /* The operation under way (one csock call), for the transport: */
     int flags;        /* MSG_DONTWAIT when the caller asked for it */
     int64_t deadline; /* when the call must end; 0: no deadline */

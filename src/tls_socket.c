@@ -121,14 +121,6 @@ static int handshake(csock__tls *t, int64_t deadline, int fresh)
     int ret = SSL_do_handshake(t->ssl);
     int rc = ret == 1 ? 0 : fail_op(t, ret, "tls handshake");
     csock__tls_end(t);
-    if (rc == 0) {
-        t->handshaken = 1;
-        const unsigned char *alpn;
-        unsigned int len;
-        SSL_get0_alpn_selected(t->ssl, &alpn, &len);
-        if (len > 0) memcpy(t->alpn, alpn, len); /* alpn is NULL when none was agreed */
-        t->alpn[len] = '\0';
-    }
     if (csock__tracing()) trace_result("tls handshake", t, rc);
     return rc;
 }
@@ -142,7 +134,8 @@ static int handshake(csock__tls *t, int64_t deadline, int fresh)
 static void end_tls(csock *s, int notify)
 {
     csock__tls *t = (csock__tls *)s->layer;
-    if (notify && t->handshaken && !t->failed && !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
+    if (notify && SSL_is_init_finished(t->ssl) && !t->failed &&
+        !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
         int64_t wait =
             s->timeout_ns > 0 && s->timeout_ns < CLOSE_NOTIFY_NS ? s->timeout_ns : CLOSE_NOTIFY_NS;
         /* Not fresh: the kernel's timeout (if any) is not this bound, so a wait lowers it. */
@@ -265,7 +258,7 @@ int csock_tls_handshake(csock *s)
 {
     csock__tls *t = tls_of(s);
     if (!t) return csock__failf(CSOCK_EINVAL, "tls handshake: not a TLS socket");
-    if (t->handshaken) return 0;
+    if (SSL_is_init_finished(t->ssl)) return 0;
     int rc = handshake(t, csock__deadline(s, 0), 1);
     if (rc < 0 && rc != CSOCK_EAGAIN) end_tls(s, 0);
     return rc;
@@ -273,6 +266,10 @@ int csock_tls_handshake(csock *s)
 
 csock *csock_tls_connect(const char *host, int port, csock_tls_context *ctx, double timeout)
 {
+    if (!ctx) {
+        csock__failf(CSOCK_EINVAL, "tls_connect: NULL context");
+        return NULL;
+    }
     int64_t ns = csock__default_timeout_ns();
     if (timeout != CSOCK_DEFAULT_TIMEOUT &&
         csock__seconds_ns(timeout, CSOCK__TIMEOUT, "tls_connect", &ns) < 0)
@@ -393,7 +390,7 @@ static int tls_shutdown(csock *s, int how)
     csock__tls *t = (csock__tls *)s->layer;
     int rc = 0;
     /* Writing ends with close_notify, so that the peer can tell the end from a cut. */
-    if (how != SHUT_RD && t->handshaken && !t->failed &&
+    if (how != SHUT_RD && SSL_is_init_finished(t->ssl) && !t->failed &&
         !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
         csock__tls_begin(t, 0, csock__deadline(s, 0), 1);
         ERR_clear_error();
@@ -403,7 +400,12 @@ static int tls_shutdown(csock *s, int how)
     }
     if (rc == 0 && how != SHUT_WR) t->shut_rd = 1;
     if (rc == 0 && shutdown(s->fd, how) < 0) rc = csock__fail(csock__errno(), "shutdown", &s->peer);
-    if (csock__tracing()) csock__trace("tls shutdown %d -> %s", how, csock__result_text(rc));
+    if (csock__tracing())
+        csock__trace("tls shutdown %s -> %s",
+                     how == SHUT_RD   ? "SHUT_RD"
+                     : how == SHUT_WR ? "SHUT_WR"
+                                      : "SHUT_RDWR",
+                     csock__result_text(rc));
     return rc;
 }
 
@@ -411,10 +413,12 @@ static const csock__layer_ops tls_ops = {tls_send, tls_recv, tls_sendall, tls_sh
 
 /* ---- what a TLS socket tells ---- */
 
+/* s's TLS state once its handshake is done (by csock_tls_handshake, or by a read or write on a
+ * non-blocking socket that went on with it), else NULL. */
 static csock__tls *handshaken(const csock *s)
 {
     csock__tls *t = tls_of(s);
-    return t && t->handshaken ? t : NULL;
+    return t && SSL_is_init_finished(t->ssl) ? t : NULL;
 }
 
 const char *csock_tls_version(const csock *s)
@@ -432,7 +436,17 @@ const char *csock_tls_cipher(const csock *s)
 const char *csock_tls_alpn(const csock *s)
 {
     csock__tls *t = handshaken(s);
-    return t && t->alpn[0] ? t->alpn : NULL;
+    if (!t) return NULL;
+    const unsigned char *alpn;
+    unsigned int len;
+    SSL_get0_alpn_selected(t->ssl, &alpn, &len);
+    if (len == 0) return NULL;
+    /* OpenSSL's copy has no NUL: one is made the first time, once it can no longer change. */
+    if (!t->alpn[0]) {
+        memcpy(t->alpn, alpn, len);
+        t->alpn[len] = '\0';
+    }
+    return t->alpn;
 }
 
 const char *csock_tls_server_name(const csock *s)
