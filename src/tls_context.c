@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -138,9 +139,16 @@ int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const ch
         snprintf(what, sizeof what, "tls ca file %s", file);
         return csock__tls_fail_setup(what);
     }
-    if (dir && !SSL_CTX_load_verify_dir(ctx->ssl, dir)) {
-        snprintf(what, sizeof what, "tls ca directory %s", dir);
-        return csock__tls_fail_setup(what);
+    if (dir) {
+        /* OpenSSL looks in a directory only when it verifies, and takes one that is not there
+         * without a word: so it is looked at here. */
+        struct stat st;
+        int rc = stat(dir, &st) < 0 ? csock__errno() : S_ISDIR(st.st_mode) ? 0 : CSOCK_ENOTDIR;
+        if (rc < 0) return csock__failf(rc, "tls ca directory %s: %s", dir, csock_strerror(rc));
+        if (!SSL_CTX_load_verify_dir(ctx->ssl, dir)) {
+            snprintf(what, sizeof what, "tls ca directory %s", dir);
+            return csock__tls_fail_setup(what);
+        }
     }
     return 0;
 }

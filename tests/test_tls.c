@@ -181,8 +181,11 @@ static void context_setters_check_and_freeze(void)
     csock_tls_context *ctx = csock_tls_context_new(CSOCK_TLS_CLIENT);
     CHECK_EQ(csock_tls_context_load_ca(ctx, "/nonexistent/x.pem", NULL), CSOCK_ENOENT);
     CHECK_ERROR(CSOCK_ENOENT, "tls ca file /nonexistent/x.pem: No such file or directory");
+    CHECK_EQ(csock_tls_context_load_ca(ctx, NULL, "/nonexistent"), CSOCK_ENOENT);
+    CHECK_ERROR(CSOCK_ENOENT, "tls ca directory /nonexistent: No such file or directory");
+    CHECK_EQ(csock_tls_context_load_ca(ctx, NULL, cert("ca.pem")), CSOCK_ENOTDIR);
     CHECK_EQ(csock_tls_context_load_ca(ctx, cert("ca.key"), NULL), CSOCK_ETLS);
-    CHECK_ERROR(CSOCK_ETLS, "tls ca file ");
+    CHECK_ERROR(CSOCK_ETLS, "ca.key: no certificate or crl found");
     CHECK_EQ(csock_tls_context_load_cert_chain(ctx, cert("client.pem"), cert("server.key")),
              CSOCK_ETLS);
     CHECK_ERROR(CSOCK_ETLS, "server.key: key values mismatch");

@@ -75,9 +75,11 @@ void csock_tls_context_free(csock_tls_context *ctx);
 
 /* Trusts the CA certificates in file (PEM, one or more) and/or in directory dir (hashed names,
  * as c_rehash makes them), in addition to what is trusted already; either may be NULL, not
- * both. Returns 0, or CSOCK_EINVAL (both NULL, frozen), the system's code for a file it could
- * not open ("tls ca file x.pem: No such file or directory": CSOCK_ENOENT), or CSOCK_ETLS for
- * one OpenSSL could not read ("tls ca file x.pem: no certificate or crl found"). */
+ * both. Returns 0, or CSOCK_EINVAL (both NULL, frozen), the system's code for a file or
+ * directory it could not open ("tls ca file x.pem: No such file or directory": CSOCK_ENOENT;
+ * "tls ca directory x.pem: Not a directory": CSOCK_ENOTDIR), or CSOCK_ETLS for a file OpenSSL
+ * could not read ("tls ca file x.pem: no certificate or crl found"). A server trusts only the
+ * CAs loaded here when it verifies its clients. */
 int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const char *dir);
 
 /* Drops the system's CAs from what a client trusts, so that only the CAs loaded with
