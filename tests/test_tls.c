@@ -543,6 +543,36 @@ static void timeouts_bound_the_handshake_and_reads(void)
     csock_tls_context_free(ctx);
 }
 
+/* Answers a ClientHello with the start of a record, then one byte every 20 ms, so that every
+ * read finds something and none would wait out a timeout of its own. */
+static void trickle(peer *p, csock *conn)
+{
+    (void)p;
+    char hello[512];
+    if (csock_recv(conn, hello, sizeof hello) <= 0) return;
+    static const char record[] = "\x16\x03\x03\x01\x00"; /* a handshake record of 256 bytes */
+    if (csock_sendall(conn, record, 5, NULL) < 0) return;
+    struct timespec pace = {0, 20000000};
+    for (int i = 0; i < 250 && csock_sendall(conn, "\x02", 1, NULL) == 0; i++)
+        nanosleep(&pace, NULL); /* pacing the peer, not waiting for the test */
+}
+
+static void a_trickling_peer_cannot_stretch_the_deadline(void)
+{
+    peer p;
+    start(&p, NULL, trickle);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = dial(&p);
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    double t0 = check_now();
+    CHECK_EQ(csock_tls_wrap_client(c, ctx, "localhost"), CSOCK_ETIMEOUT);
+    double took = check_now() - t0;
+    CHECK(took > 0.25 && took < 1.5);
+    csock_free(c);
+    finish(&p);
+    csock_tls_context_free(ctx);
+}
+
 /* Signals that interrupt the main thread's calls; each one is a byte in a pipe, and the peer
  * sends once it has counted five. */
 static volatile sig_atomic_t alarms;
@@ -807,6 +837,7 @@ int main(void)
     RUN(shutdown_sends_close_notify);
     RUN(a_plaintext_peer_is_named);
     RUN(timeouts_bound_the_handshake_and_reads);
+    RUN(a_trickling_peer_cannot_stretch_the_deadline);
     RUN(eintr_is_retried_within_the_deadline);
     RUN(no_sigpipe);
     RUN(unwrap_gives_the_plain_socket_back);
