@@ -37,6 +37,7 @@ typedef struct csock__tls {
     csock_tls_context *ctx;
     char *server_name; /* a client's, as given; NULL on a server */
     csock_addr where;  /* the peer, for messages */
+    int established;   /* the handshake was done (what the socket tells holds after a failure) */
     int failed;        /* a fatal error: no close_notify may follow */
     int shut_rd;       /* csock_shutdown(SHUT_RD): csock_recv returns 0 */
     int want;          /* POLLIN, POLLOUT or 0: what the last CSOCK_EAGAIN waits for */

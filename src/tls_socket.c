@@ -17,6 +17,15 @@ static csock__tls *tls_of(const csock *s)
     return s && s->layer && s->layer->ops == &tls_ops ? (csock__tls *)s->layer : NULL;
 }
 
+/* s's TLS state once its handshake is done (by csock_tls_handshake, or by a read or write on a
+ * non-blocking socket that went on with it), else NULL. */
+static csock__tls *handshaken(const csock *s)
+{
+    csock__tls *t = tls_of(s);
+    if (t && !t->established) t->established = SSL_is_init_finished(t->ssl);
+    return t && t->established ? t : NULL;
+}
+
 /* The peer, for messages: the name a client was given, with the port ("localhost:4433"), or
  * the address. */
 static const char *where(const csock__tls *t, char buf[CSOCK_ADDRSTRLEN])
@@ -121,6 +130,7 @@ static int handshake(csock__tls *t, int64_t deadline, int fresh)
     int ret = SSL_do_handshake(t->ssl);
     int rc = ret == 1 ? 0 : fail_op(t, ret, "tls handshake");
     csock__tls_end(t);
+    t->established = rc == 0;
     if (csock__tracing()) trace_result("tls handshake", t, rc);
     return rc;
 }
@@ -294,6 +304,7 @@ int csock_tls_unwrap(csock *s)
 {
     csock__tls *t = tls_of(s);
     if (!t) return csock__failf(CSOCK_EINVAL, "tls unwrap: not a TLS socket");
+    handshaken(s); /* what it tells stays after a failure here */
     csock__tls_begin(t, 0, csock__deadline(s, 0), 1);
     /* The first call sends close_notify (or finds it sent); the next reads the peer's. Read
      * ahead is off, so nothing after the peer's close_notify is taken from the socket. */
@@ -328,6 +339,7 @@ static ssize_t tls_send(csock *s, const void *buf, size_t len, int flags, const 
     ERR_clear_error();
     ssize_t rc = SSL_write_ex(t->ssl, buf, len, &n) ? (ssize_t)n : fail_op(t, 0, op);
     csock__tls_end(t);
+    handshaken(s);
     if (csock__tracing()) csock__trace_count(op, len, rc, "bytes");
     return rc;
 }
@@ -350,6 +362,7 @@ static ssize_t tls_recv(csock *s, void *buf, size_t len, int flags, csock_addr *
     ssize_t rc = (ssize_t)n;
     if (!ok) rc = SSL_get_error(t->ssl, 0) == SSL_ERROR_ZERO_RETURN ? 0 : fail_op(t, 0, op);
     csock__tls_end(t);
+    handshaken(s);
     if (csock__tracing()) csock__trace_count(op, len, rc, "bytes");
     return rc;
 }
@@ -412,14 +425,6 @@ static int tls_shutdown(csock *s, int how)
 static const csock__layer_ops tls_ops = {tls_send, tls_recv, tls_sendall, tls_shutdown, end_tls};
 
 /* ---- what a TLS socket tells ---- */
-
-/* s's TLS state once its handshake is done (by csock_tls_handshake, or by a read or write on a
- * non-blocking socket that went on with it), else NULL. */
-static csock__tls *handshaken(const csock *s)
-{
-    csock__tls *t = tls_of(s);
-    return t && SSL_is_init_finished(t->ssl) ? t : NULL;
-}
 
 const char *csock_tls_version(const csock *s)
 {

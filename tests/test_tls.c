@@ -670,6 +670,13 @@ static void unwrap_then_plain(peer *p, csock *conn)
     snprintf(p->text, sizeof p->text, "%s", csock_tls_version(conn) ? "tls" : "plain");
 }
 
+/* Sends a line, then waits for the client's end. */
+static void send_then_wait(peer *p, csock *conn)
+{
+    csock_sendall(conn, "data", 4, NULL);
+    wait_end(p, conn);
+}
+
 static void unwrap_gives_the_plain_socket_back(void)
 {
     peer p;
@@ -690,6 +697,17 @@ static void unwrap_gives_the_plain_socket_back(void)
     finish(&p);
     CHECK_EQ(p.n, 0);
     CHECK_STR(p.text, "plain");
+
+    /* Data where the peer's close_notify should be is refused, and the socket stays TLS. */
+    start(&p, server_ctx("server"), send_then_wait);
+    c = csock_tls_connect("localhost", p.port, ctx, 10);
+    CHECK(c != NULL);
+    CHECK_EQ(csock_tls_unwrap(c), CSOCK_ETLS);
+    CHECK_ERROR(CSOCK_ETLS, "tls unwrap localhost:");
+    CHECK_ERROR(CSOCK_ETLS, ": application data after close notify");
+    CHECK(csock_tls_version(c) != NULL);
+    csock_free(c);
+    finish(&p);
     csock_tls_context_free(ctx);
 }
 
