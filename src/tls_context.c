@@ -38,6 +38,21 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* Verification's own result, kept; for a host name the certificate does not have, its names are
+ * noted for the message. */
+static int verified(int ok, X509_STORE_CTX *store)
+{
+    int err = X509_STORE_CTX_get_error(store);
+    if (!ok && (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH)) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+        csock__tls *t = ssl ? SSL_get_app_data(ssl) : NULL;
+        if (t)
+            csock__tls_certificate_names(X509_STORE_CTX_get_current_cert(store), t->names,
+                                         sizeof t->names);
+    }
+    return ok;
+}
+
 /* Gives the OpenSSL context the verification mode ctx->verify asks for. */
 static void apply_verify(csock_tls_context *ctx)
 {
@@ -45,7 +60,7 @@ static void apply_verify(csock_tls_context *ctx)
     if (ctx->verify != CSOCK_TLS_VERIFY_NONE) mode = SSL_VERIFY_PEER;
     if (ctx->verify == CSOCK_TLS_VERIFY_REQUIRED && ctx->side == CSOCK_TLS_SERVER)
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx->ssl, mode, NULL);
+    SSL_CTX_set_verify(ctx->ssl, mode, verified);
 }
 
 csock_tls_context *csock_tls_context_new(int side)

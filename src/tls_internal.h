@@ -41,6 +41,7 @@ typedef struct csock__tls {
     int failed;        /* a fatal error: no close_notify may follow */
     int shut_rd;       /* csock_shutdown(SHUT_RD): csock_recv returns 0 */
     int want;          /* POLLIN, POLLOUT or 0: what the last CSOCK_EAGAIN waits for */
+    char names[256];   /* " (the certificate is for ...)" when its names did not match */
     char alpn[256];    /* the ALPN protocol agreed on, once asked for, or "" */
     /* The operation under way (one csock call), for the transport: */
     int flags;        /* MSG_DONTWAIT when the caller asked for it */
@@ -64,6 +65,10 @@ void csock__tls_begin(csock__tls *t, int flags, int64_t deadline, int fresh);
 
 /* Ends an operation: restores kernel timeouts the transport lowered. */
 void csock__tls_end(csock__tls *t);
+
+/* Writes " (the certificate is for example.com, 10.0.0.1)", the DNS and IP names of cert, into
+ * out (size bytes); "" when it has none. */
+void csock__tls_certificate_names(X509 *cert, char *out, size_t size);
 
 /* ---- errors (tls_error.c) ---- */
 

@@ -83,7 +83,7 @@ static int why_failed(csock__tls *t, int ret, char *why, size_t size)
     long verified = SSL_get_verify_result(t->ssl);
     if (lib == ERR_LIB_SSL && reason == SSL_R_CERTIFICATE_VERIFY_FAILED && verified != X509_V_OK) {
         ERR_clear_error();
-        snprintf(why, size, "%s", X509_verify_cert_error_string(verified));
+        snprintf(why, size, "%s%s", X509_verify_cert_error_string(verified), t->names);
         return CSOCK_ETLSVERIFY;
     }
     int plaintext = plaintext_reason(first);
@@ -240,6 +240,7 @@ static int wrap(csock *s, csock_tls_context *ctx, const char *server_name, int s
         t->ssl = NULL;
     } else {
         SSL_set_bio(t->ssl, bio, bio);
+        SSL_set_app_data(t->ssl, t);
         if (side == CSOCK_TLS_CLIENT) {
             SSL_set_connect_state(t->ssl);
             if (server_name) rc = name_server(t, server_name, op);
