@@ -108,6 +108,7 @@ void csock_tls_context_free(csock_tls_context *ctx)
 {
     if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
     SSL_CTX_free(ctx->ssl);
+    csock__tls_cache_free(ctx->cache);
     pthread_mutex_destroy(&ctx->freezing);
     free(ctx->alpn);
     if (ctx->keylog_fd >= 0) close(ctx->keylog_fd);
@@ -131,8 +132,7 @@ int csock__tls_freeze(csock_tls_context *ctx)
     return rc;
 }
 
-/* Checks that a setter may change ctx. Returns 0 or a recorded CSOCK_EINVAL. */
-static int changeable(const csock_tls_context *ctx, const char *op)
+int csock__tls_changeable(const csock_tls_context *ctx, const char *op)
 {
     if (!ctx) return csock__failf(CSOCK_EINVAL, "%s: NULL context", op);
     if (atomic_load(&ctx->frozen))
@@ -145,7 +145,7 @@ static int changeable(const csock_tls_context *ctx, const char *op)
 
 int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const char *dir)
 {
-    int rc = changeable(ctx, "tls ca");
+    int rc = csock__tls_changeable(ctx, "tls ca");
     if (rc < 0) return rc;
     if (!file && !dir) return csock__failf(CSOCK_EINVAL, "tls ca: neither a file nor a directory");
     char what[512];
@@ -170,7 +170,7 @@ int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const ch
 
 int csock_tls_context_no_system_ca(csock_tls_context *ctx)
 {
-    int rc = changeable(ctx, "tls no system ca");
+    int rc = csock__tls_changeable(ctx, "tls no system ca");
     if (rc < 0) return rc;
     ctx->system_ca = 0;
     return 0;
@@ -179,7 +179,7 @@ int csock_tls_context_no_system_ca(csock_tls_context *ctx)
 int csock_tls_context_load_cert_chain(csock_tls_context *ctx, const char *certfile,
                                       const char *keyfile)
 {
-    int rc = changeable(ctx, "tls certificate chain");
+    int rc = csock__tls_changeable(ctx, "tls certificate chain");
     if (rc < 0) return rc;
     if (!certfile) return csock__failf(CSOCK_EINVAL, "tls certificate chain: NULL file");
     if (!keyfile) keyfile = certfile;
@@ -199,7 +199,7 @@ int csock_tls_context_load_cert_chain(csock_tls_context *ctx, const char *certfi
 
 int csock_tls_context_set_verify(csock_tls_context *ctx, int mode)
 {
-    int rc = changeable(ctx, "tls verify");
+    int rc = csock__tls_changeable(ctx, "tls verify");
     if (rc < 0) return rc;
     if (mode != CSOCK_TLS_VERIFY_NONE && mode != CSOCK_TLS_VERIFY_OPTIONAL &&
         mode != CSOCK_TLS_VERIFY_REQUIRED)
@@ -214,7 +214,7 @@ int csock_tls_context_set_verify(csock_tls_context *ctx, int mode)
 
 int csock_tls_context_set_check_hostname(csock_tls_context *ctx, int on)
 {
-    int rc = changeable(ctx, "tls check hostname");
+    int rc = csock__tls_changeable(ctx, "tls check hostname");
     if (rc < 0) return rc;
     if (ctx->side != CSOCK_TLS_CLIENT)
         return csock__failf(CSOCK_EINVAL, "tls check hostname: only a client checks one");
@@ -229,7 +229,7 @@ static int version_ok(int v)
 
 int csock_tls_context_set_versions(csock_tls_context *ctx, int min, int max)
 {
-    int rc = changeable(ctx, "tls versions");
+    int rc = csock__tls_changeable(ctx, "tls versions");
     if (rc < 0) return rc;
     if (!version_ok(min) || !version_ok(max))
         return csock__failf(CSOCK_EINVAL,
@@ -246,7 +246,7 @@ int csock_tls_context_set_versions(csock_tls_context *ctx, int min, int max)
 
 int csock_tls_context_set_security_level(csock_tls_context *ctx, int level)
 {
-    int rc = changeable(ctx, "tls security level");
+    int rc = csock__tls_changeable(ctx, "tls security level");
     if (rc < 0) return rc;
     if (level < 0 || level > 5)
         return csock__failf(CSOCK_EINVAL, "tls security level %d: it is 0 to 5", level);
@@ -256,7 +256,7 @@ int csock_tls_context_set_security_level(csock_tls_context *ctx, int level)
 
 int csock_tls_context_set_alpn(csock_tls_context *ctx, const char *const *protocols, size_t count)
 {
-    int rc = changeable(ctx, "tls alpn");
+    int rc = csock__tls_changeable(ctx, "tls alpn");
     if (rc < 0) return rc;
     if (count > 0 && !protocols) return csock__failf(CSOCK_EINVAL, "tls alpn: NULL list");
     size_t total = 0;
@@ -291,7 +291,7 @@ int csock_tls_context_set_alpn(csock_tls_context *ctx, const char *const *protoc
 
 int csock_tls_context_set_ragged_eof(csock_tls_context *ctx, int on)
 {
-    int rc = changeable(ctx, "tls ragged eof");
+    int rc = csock__tls_changeable(ctx, "tls ragged eof");
     if (rc < 0) return rc;
     if (on)
         SSL_CTX_set_options(ctx->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -302,7 +302,7 @@ int csock_tls_context_set_ragged_eof(csock_tls_context *ctx, int on)
 
 int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path)
 {
-    int rc = changeable(ctx, "tls key log");
+    int rc = csock__tls_changeable(ctx, "tls key log");
     if (rc < 0) return rc;
     if (!path) return csock__failf(CSOCK_EINVAL, "tls key log: NULL path");
     if (ctx->keylog_fd >= 0)

@@ -11,23 +11,30 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 
+typedef struct csock__tls_cache csock__tls_cache;
+
 struct csock_tls_context {
     SSL_CTX *ssl;
-    int side;              /* CSOCK_TLS_CLIENT or CSOCK_TLS_SERVER */
-    atomic_int refs;       /* the caller's, and one for each wrapped socket */
-    atomic_int frozen;     /* a socket was wrapped with it: no setter may change it now */
-    int verify;            /* CSOCK_TLS_VERIFY_* */
-    int check_hostname;    /* clients: check the server name against the certificate */
-    unsigned char *alpn;   /* the ALPN list in its wire form (length-prefixed names), or NULL */
-    unsigned int alpn_len; /* its bytes */
-    int keylog_fd;         /* -1: no key log */
-    int system_ca;         /* trust the system's CAs too (loaded when the context freezes) */
+    int side;                /* CSOCK_TLS_CLIENT or CSOCK_TLS_SERVER */
+    atomic_int refs;         /* the caller's, and one for each wrapped socket */
+    atomic_int frozen;       /* a socket was wrapped with it: no setter may change it now */
+    int verify;              /* CSOCK_TLS_VERIFY_* */
+    int check_hostname;      /* clients: check the server name against the certificate */
+    unsigned char *alpn;     /* the ALPN list in its wire form (length-prefixed names), or NULL */
+    unsigned int alpn_len;   /* its bytes */
+    int keylog_fd;           /* -1: no key log */
+    int system_ca;           /* trust the system's CAs too (loaded when the context freezes) */
+    csock__tls_cache *cache; /* a client's sessions to resume (tls_session.c), or NULL */
     pthread_mutex_t freezing;
 };
 
 /* Freezes ctx before its first use (loading the system's CAs if it trusts them). Returns 0 or
  * a recorded failure. */
 int csock__tls_freeze(csock_tls_context *ctx);
+
+/* Checks that a setter op may change ctx (not NULL, not frozen). Returns 0 or a recorded
+ * CSOCK_EINVAL. */
+int csock__tls_changeable(const csock_tls_context *ctx, const char *op);
 
 /* A wrapped socket's TLS state; s->layer points at its first member. */
 typedef struct csock__tls {
@@ -52,6 +59,14 @@ typedef struct csock__tls {
     int err;                      /* the transport's last failure (a csock code), or 0 */
     int eof;                      /* the transport read the end of the stream */
 } csock__tls;
+
+/* ---- a client's session cache (tls_session.c) ---- */
+
+/* Offers t's server the session the cache holds for it, if any (before the handshake). */
+void csock__tls_cache_offer(csock__tls *t);
+
+/* Frees a cache and its sessions. NULL is allowed. */
+void csock__tls_cache_free(csock__tls_cache *c);
 
 /* ---- the transport (tls_bio.c) ---- */
 

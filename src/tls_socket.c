@@ -244,6 +244,7 @@ static int wrap(csock *s, csock_tls_context *ctx, const char *server_name, int s
         if (side == CSOCK_TLS_CLIENT) {
             SSL_set_connect_state(t->ssl);
             if (server_name) rc = name_server(t, server_name, op);
+            if (rc == 0) csock__tls_cache_offer(t);
         } else {
             SSL_set_accept_state(t->ssl);
         }

@@ -55,6 +55,7 @@ struct peer {
     char err[512];  /* and its message */
     char text[256]; /* what act found, for the test to check */
     ssize_t n;
+    int count; /* connections to serve */
     pthread_t thread;
 };
 
@@ -65,29 +66,38 @@ static void *serve(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGALRM); /* the tests' signals interrupt the main thread only */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    csock *conn = csock_accept(p->listener, NULL);
-    if (!conn) {
-        fprintf(stderr, "accept: %s\n", csock_lasterror());
-        return NULL;
+    for (int i = 0; i < p->count; i++) {
+        csock *conn = csock_accept(p->listener, NULL);
+        if (!conn) {
+            fprintf(stderr, "accept: %s\n", csock_lasterror());
+            return NULL;
+        }
+        csock_settimeout(conn, 10);
+        p->rc = p->ctx ? csock_tls_wrap_server(conn, p->ctx) : 0;
+        snprintf(p->err, sizeof p->err, "%s", p->rc < 0 ? csock_lasterror() : "");
+        if (p->rc == 0 && p->act) p->act(p, conn);
+        /* A server that refused a client reads what is on its way before closing, so that the
+         * client gets its alert rather than a reset. */
+        if (p->rc < 0) csock_close_gracefully(conn, 5);
+        csock_free(conn);
     }
-    csock_settimeout(conn, 10);
-    p->rc = p->ctx ? csock_tls_wrap_server(conn, p->ctx) : 0;
-    snprintf(p->err, sizeof p->err, "%s", p->rc < 0 ? csock_lasterror() : "");
-    if (p->rc == 0 && p->act) p->act(p, conn);
-    /* A server that refused a client reads what is on its way before closing, so that the
-     * client gets its alert rather than a reset. */
-    if (p->rc < 0) csock_close_gracefully(conn, 5);
-    csock_free(conn);
     return NULL;
 }
 
-static void start(peer *p, csock_tls_context *ctx, void (*act)(peer *, csock *))
+/* Starts a peer for count connections, one after the other. */
+static void start_for(peer *p, csock_tls_context *ctx, void (*act)(peer *, csock *), int count)
 {
     memset(p, 0, sizeof *p);
     p->listener = check_listener("127.0.0.1", &p->port);
     p->ctx = ctx;
     p->act = act;
+    p->count = count;
     p->thread = check_thread(serve, p);
+}
+
+static void start(peer *p, csock_tls_context *ctx, void (*act)(peer *, csock *))
+{
+    start_for(p, ctx, act, 1);
 }
 
 static void finish(peer *p)
@@ -798,6 +808,32 @@ static void alpn_versions_and_keylog(void)
     csock_tls_context_free(ctx);
 }
 
+/* A client with a session cache resumes its session with a server it has seen. */
+static void sessions_resume(void)
+{
+    for (int max = CSOCK_TLS_V1_2; max <= CSOCK_TLS_V1_3; max++) {
+        csock_tls_context *ctx = client_ctx();
+        CHECK_EQ(csock_tls_context_set_versions(ctx, 0, max), 0);
+        CHECK_EQ(csock_tls_context_set_session_cache(ctx, 4), 0);
+        peer p;
+        start_for(&p, server_ctx("server"), echo, 2);
+        for (int i = 0; i < 2; i++) {
+            csock *c = tls_client(&p, ctx, "localhost");
+            CHECK_EQ(csock_tls_session_reused(c), i); /* the second time */
+            char buf[4];
+            CHECK_EQ(csock_sendall(c, "s", 1, NULL), 0);
+            CHECK_EQ(csock_recv(c, buf, sizeof buf), 1); /* and a TLS 1.3 ticket with it */
+            csock_free(c);
+        }
+        finish(&p);
+        csock_tls_context_free(ctx);
+    }
+    csock_tls_context *server = csock_tls_context_new(CSOCK_TLS_SERVER);
+    CHECK_EQ(csock_tls_context_set_session_cache(server, 4), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "tls session cache: a server resumes sessions by itself");
+    csock_tls_context_free(server);
+}
+
 /* One context, shared by clients on several threads at once. */
 static csock_tls_context *shared;
 
@@ -818,6 +854,8 @@ static void a_context_is_shared_between_threads(void)
     peer p[CLIENTS];
     pthread_t t[CLIENTS];
     shared = client_ctx();
+    /* Fewer slots than servers: sessions are kept and replaced under the cache's lock. */
+    CHECK_EQ(csock_tls_context_set_session_cache(shared, 2), 0);
     for (int i = 0; i < CLIENTS; i++) {
         start(&p[i], server_ctx("server"), echo);
         t[i] = check_thread(shared_client, &p[i]);
@@ -862,6 +900,7 @@ int main(void)
     RUN(unwrap_gives_the_plain_socket_back);
     RUN(non_blocking_handshake);
     RUN(alpn_versions_and_keylog);
+    RUN(sessions_resume);
     RUN(a_context_is_shared_between_threads);
     snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", certs);

@@ -135,6 +135,14 @@ int csock_tls_context_set_ragged_eof(csock_tls_context *ctx, int on);
  * twice), or the system's code ("tls key log /x/keys: Permission denied"). */
 int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path);
 
+/* Gives a client context a cache of the sessions servers give, for size servers (by name and
+ * port, the oldest replaced first; 0: none, the default), as Go's ClientSessionCache: a later
+ * connection to the same server resumes its session (csock_tls_session_reused), which saves the
+ * server's signature and the certificate's verification. A TLS 1.3 server's session arrives
+ * with the first data read after the handshake. Returns 0, or CSOCK_EINVAL (a server context,
+ * which resumes sessions by itself; over 1024; frozen), CSOCK_ENOMEM. */
+int csock_tls_context_set_session_cache(csock_tls_context *ctx, size_t size);
+
 /* Makes a connected stream socket a TLS client and runs the handshake within the socket's
  * timeout. server_name is the host the server is meant to be: sent as SNI (unless it is an IP
  * literal) and checked against the certificate (a name, or an IP literal against its IP
