@@ -26,6 +26,10 @@
  * within it. Nothing on a TLS socket raises SIGPIPE: OpenSSL's only way to the descriptor is
  * csock's own transport, which sends with MSG_NOSIGNAL.
  *
+ * On a TLS socket csock_send_flags takes MSG_DONTWAIT (MSG_NOSIGNAL is implied) and
+ * csock_recv_flags MSG_DONTWAIT and MSG_PEEK; other flags, and an address for csock_sendto or
+ * csock_recvfrom, are CSOCK_EINVAL ("send: flags 0x1: a TLS socket takes only MSG_DONTWAIT").
+ *
  * csock_close on a TLS socket sends close_notify first, waiting for room to send it within the
  * socket's timeout and 5 s at most (not at all on a non-blocking socket); csock_shutdown with
  * SHUT_WR or SHUT_RDWR sends it too, and csock_detach drops the session without it.
