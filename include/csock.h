@@ -153,7 +153,16 @@ enum csock_error {
     CSOCK_ERRNO_MAP(CSOCK_ERRNO_ENUM_) CSOCK_RESOLVER_MAP(CSOCK_RESOLVER_ENUM_)
     /* A timeout set with csock_settimeout expired ("timed out"). Distinct from CSOCK_ETIMEDOUT,
      * which is the kernel giving up on a TCP connection. */
-    CSOCK_ETIMEOUT = CSOCK_OWN_FIRST
+    CSOCK_ETIMEOUT = CSOCK_OWN_FIRST,
+    /* TLS (include/csock/tls.h): the protocol failed, with OpenSSL's reason in the message
+     * ("tls handshake 127.0.0.1:443: wrong version number"). */
+    CSOCK_ETLS = CSOCK_OWN_FIRST - 1,
+    /* TLS: the peer's certificate (or its absence) was refused ("verify localhost:443:
+     * certificate has expired"). */
+    CSOCK_ETLSVERIFY = CSOCK_OWN_FIRST - 2,
+    /* TLS: the connection ended without the peer's close_notify, so what came may be cut
+     * short. */
+    CSOCK_ETLSEOF = CSOCK_OWN_FIRST - 3
 };
 
 #undef CSOCK_ERRNO_ENUM_
@@ -373,7 +382,8 @@ int csock_detach(csock *s);
 /* Step 6: closes the descriptor, at once and with nothing else, as close(2) and Python do. The
  * object stays valid and every later call on it fails with CSOCK_EBADF ("socket is closed");
  * closing again does nothing and returns 0. Returns 0, or the error close(2) reported (the
- * descriptor is released all the same).
+ * descriptor is released all the same). A TLS socket (csock/tls.h) first sends close_notify,
+ * waiting for room to send it within its timeout and 5 s at most.
  *
  * Beware: closing a TCP socket with input unread (or arriving afterwards) makes the kernel reset
  * the connection, and the peer then loses what it has not read yet, however much csock_sendall

@@ -102,6 +102,12 @@ const char *csock_strerror(int code)
 #undef CSOCK_GAI_TEXT_
     case CSOCK_ETIMEOUT:
         return "timed out";
+    case CSOCK_ETLS:
+        return "TLS error";
+    case CSOCK_ETLSVERIFY:
+        return "certificate verify failed";
+    case CSOCK_ETLSEOF:
+        return "TLS connection ended without close_notify";
     case 0:
         return "Success";
     default:
@@ -132,6 +138,12 @@ const char *csock_errname(int code)
 #undef CSOCK_GAI_NAME_
     case CSOCK_ETIMEOUT:
         return "ETIMEOUT";
+    case CSOCK_ETLS:
+        return "ETLS";
+    case CSOCK_ETLSVERIFY:
+        return "ETLSVERIFY";
+    case CSOCK_ETLSEOF:
+        return "ETLSEOF";
     case 0:
         return "OK";
     default:

@@ -26,6 +26,27 @@
 #define CSOCK_PRINTF(f, a)
 #endif
 
+/* A protocol layered over a connected stream socket's bytes (TLS, tls_socket.c). While a socket
+ * has one, csock_send, csock_sendall, csock_recv (and their variants), csock_shutdown and
+ * csock_close go through it; calls that would move bytes around it (csock_sendmsg,
+ * csock_sendfile, ...) are refused by csock__check_plain. The layer's state starts with this. */
+typedef struct csock__layer csock__layer;
+typedef struct csock__layer_ops {
+    /* As csock_send_flags and csock_recv_flags (to and from as for sendto and recvfrom); each
+     * records its own failures. */
+    ssize_t (*send)(csock *s, const void *buf, size_t len, int flags, const csock_addr *to,
+                    const char *op);
+    ssize_t (*recv)(csock *s, void *buf, size_t len, int flags, csock_addr *from, const char *op);
+    int (*sendall)(csock *s, const void *buf, size_t len, size_t *sent);
+    int (*shutdown)(csock *s, int how);
+    /* Ends the layer, freeing it and setting s->layer to NULL; with notify, it first tells the
+     * peer it is ending (TLS: close_notify), without waiting. */
+    void (*end)(csock *s, int notify);
+} csock__layer_ops;
+struct csock__layer {
+    const csock__layer_ops *ops;
+};
+
 struct csock {
     int fd; /* -1 once closed or detached */
     int family, type, protocol;
@@ -33,6 +54,9 @@ struct csock {
     int had_timeout;    /* the kernel timeouts were ever set: accepted sockets may carry them */
     csock_addr peer;    /* the peer as connected or accepted, for messages; len 0 if unknown */
     int no_segments;    /* the kernel refused UDP segmentation once: batches use sendmmsg */
+
+    /* NULL, or the protocol over the socket's bytes (TLS) */
+    csock__layer *layer;
 };
 
 /* ---- errors (error.c) ---- */
@@ -192,6 +216,19 @@ static inline int csock__check(const csock *s, const char *op)
     if (CSOCK_UNLIKELY(s == NULL)) return csock__failf(CSOCK_EINVAL, "%s: NULL socket", op);
     if (CSOCK_UNLIKELY(s->fd < 0)) return csock__failf(CSOCK_EBADF, "%s: socket is closed", op);
     return 0;
+}
+
+/* csock__check for calls that move bytes past a layer (TLS) and so are refused on a socket that
+ * has one: "sendmsg 127.0.0.1:443: not on a TLS socket (it would bypass TLS)". */
+static inline int csock__check_plain(const csock *s, const char *op)
+{
+    int rc = csock__check(s, op);
+    if (CSOCK_UNLIKELY(rc == 0 && s->layer != NULL)) {
+        char where[CSOCK_ADDRSTRLEN];
+        return csock__failf(CSOCK_EINVAL, "%s %s: not on a TLS socket (it would bypass TLS)", op,
+                            csock__addr_text(&s->peer, where));
+    }
+    return rc;
 }
 
 /* "AF_INET", "AF_INET6", "AF_UNIX", or "family N" written into buf. */

@@ -58,6 +58,7 @@ static ssize_t send_to(csock *s, const void *buf, size_t len, int flags, const c
     ssize_t n = check_io(s, buf, len, op);
     if (n == 0 && to) n = csock__addr_check(to, op);
     if (CSOCK_UNLIKELY(n < 0)) return n;
+    if (CSOCK_UNLIKELY(s->layer)) return s->layer->ops->send(s, buf, len, flags, to, op);
     struct transfer t = {(void *)buf, len, (csock_addr *)to, to ? to->len : 0};
     n = csock__retrying(s, SO_SNDTIMEO, flags, call_sendto, &t);
     if (csock__tracing()) csock__trace_count(op, len, n, "bytes");
@@ -81,6 +82,7 @@ static ssize_t recv_from(csock *s, void *buf, size_t len, int flags, csock_addr 
 {
     ssize_t n = check_io(s, buf, len, op);
     if (CSOCK_UNLIKELY(n < 0)) return n;
+    if (CSOCK_UNLIKELY(s->layer)) return s->layer->ops->recv(s, buf, len, flags, from, op);
     /* On message sockets MSG_TRUNC makes the kernel return the datagram's full size, so a
      * datagram larger than the buffer is seen, at no extra cost. */
     int want_size = s->type != SOCK_STREAM && !(flags & MSG_TRUNC);
@@ -151,6 +153,7 @@ int csock_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     if (sent) *sent = 0;
     int rc = check_io(s, buf, len, "sendall");
     if (rc < 0) return rc;
+    if (CSOCK_UNLIKELY(s->layer)) return s->layer->ops->sendall(s, buf, len, sent);
     /* One deadline for the whole call: each wait after partial progress gets only what is left. */
     csock__deadline d = csock__deadline_begin(s, SO_SNDTIMEO, 0);
     rc = csock__send_until(s, buf, len, &d, &done);

@@ -126,7 +126,7 @@ static void set_name(struct msghdr *h, csock_addr *addr, int receiving)
 static int prepare(const csock *s, const csock_msg *msg, struct msghdr *h, int receiving,
                    const char *op)
 {
-    int rc = csock__check(s, op);
+    int rc = csock__check_plain(s, op);
     if (rc == 0) rc = to_msghdr(msg, h, op);
     if (rc == 0 && !receiving) rc = csock__addr_check(msg->addr, op);
     if (rc == 0) set_name(h, msg->addr, receiving);
@@ -295,7 +295,7 @@ static ssize_t send_segments(csock *s, csock_msg *msgs, unsigned count, size_t s
 int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags)
 {
     struct batch b;
-    int rc = csock__check(s, "sendmany");
+    int rc = csock__check_plain(s, "sendmany");
     if (rc == 0) rc = to_batch(msgs, count, &b, 0, "sendmany");
     if (rc < 0) return rc;
     if (b.count == 0) return 0;
@@ -315,7 +315,7 @@ int csock_sendmany(csock *s, csock_msg *msgs, size_t count, int flags)
 int csock_recvmany(csock *s, csock_msg *msgs, size_t count, int flags)
 {
     struct batch b;
-    int rc = csock__check(s, "recvmany");
+    int rc = csock__check_plain(s, "recvmany");
     if (rc == 0) rc = to_batch(msgs, count, &b, 1, "recvmany");
     if (rc < 0) return rc;
     if (b.count == 0) return 0;

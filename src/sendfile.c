@@ -133,7 +133,7 @@ int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent)
 {
     size_t done = 0;
     if (sent) *sent = 0;
-    int rc = csock__check(s, "sendfile");
+    int rc = csock__check_plain(s, "sendfile");
     if (rc < 0) return rc;
     if (s->type != SOCK_STREAM)
         return csock__failf(CSOCK_EINVAL, "sendfile: needs a stream socket (SOCK_STREAM)");

@@ -58,6 +58,7 @@ csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns
     s->had_timeout = timeout_ns > 0;
     s->peer.len = 0;
     s->no_segments = 0;
+    s->layer = NULL;
     return s;
 }
 
@@ -192,6 +193,11 @@ csock *csock_fromfd(int fd)
 csock *csock_dup(csock *s)
 {
     if (csock__check(s, "dup") < 0) return NULL;
+    if (s->layer) {
+        /* Two objects cannot share one TLS session's state. */
+        csock__failf(CSOCK_EINVAL, "dup: a TLS socket cannot be duplicated");
+        return NULL;
+    }
     int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
         int rc = csock__errno();
@@ -262,6 +268,7 @@ int csock_detach(csock *s)
     int rc = csock__check(s, "detach");
     if (rc < 0) return rc;
     int fd = s->fd;
+    if (s->layer) s->layer->ops->end(s, 0); /* the TLS session is dropped, as it is */
     if (s->timeout_ns > 0) {
         csock__set_kernel_timeout(fd, SO_RCVTIMEO, 0);
         csock__set_kernel_timeout(fd, SO_SNDTIMEO, 0);
@@ -275,6 +282,8 @@ int csock_close(csock *s)
 {
     if (!s) return csock__failf(CSOCK_EINVAL, "close: NULL socket");
     if (s->fd < 0) return 0;
+    /* A TLS socket tells its peer it is ending (close_notify) if that can go out at once. */
+    if (s->layer) s->layer->ops->end(s, 1);
     /* The descriptor is released even when close reports an error (Linux never retries). */
     int fd = s->fd;
     int rc = close(fd) < 0 && errno != EINTR ? csock__errno() : 0;
@@ -290,6 +299,7 @@ int csock_shutdown(csock *s, int how)
     if (rc < 0) return rc;
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return csock__failf(CSOCK_EINVAL, "shutdown %d: how is SHUT_RD, SHUT_WR or SHUT_RDWR", how);
+    if (s->layer) return s->layer->ops->shutdown(s, how);
     rc = shutdown(s->fd, how) < 0 ? csock__errno() : 0;
     if (csock__tracing())
         csock__trace("shutdown %s -> %s",
@@ -335,6 +345,8 @@ int csock_close_gracefully(csock *s, double timeout)
     int64_t ns;
     int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "close_gracefully", &ns);
     if (rc < 0) return rc; /* the socket stays open */
+    /* A TLS socket's close_notify goes before the end of stream. */
+    if (s->layer) s->layer->ops->end(s, 1);
     int fd = s->fd;
     if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = csock__drain_to_end(s, ns);
     if (csock__tracing())

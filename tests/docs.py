@@ -3,7 +3,8 @@
 C block compiles (whole programs as they are, fragments inside a function), the README's
 server and client run against each other on a free port, and CI installs the README's set-up
 line.
-Usage: docs.py SOURCE_DIR CC LIBCSOCK_A [CFLAGS...]"""
+Usage: docs.py SOURCE_DIR CC LIBCSOCK_A [CFLAGS...]; where TLS is built, CSOCK_TLS_LIBS in the
+environment names the OpenSSL libraries its programs link with."""
 import os
 import re
 import socket
@@ -15,8 +16,12 @@ from checklib import check, done
 
 SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
 CFLAGS = sys.argv[4:]  # the library's own build flags, such as its sanitizers
+TLS_LIBS = os.environ.get("CSOCK_TLS_LIBS", "").split()
 DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md",
-        "docs/datagrams-raw-unix.md", "docs/servers.md"]
+        "docs/datagrams-raw-unix.md", "docs/servers.md", "docs/tls.md"]
+if not TLS_LIBS:
+    print("docs/tls.md not compiled: TLS is not built")
+    DOCS.remove("docs/tls.md")
 FRAGMENT = """#include <csock/server.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,7 +45,7 @@ def build(name, code):
     with open(src, "w") as f:
         f.write(code)
     r = subprocess.run([CC, "-std=c17", "-Wall", *CFLAGS, "-I", os.path.join(SOURCE, "include"),
-                        src, LIB, "-o", exe], capture_output=True, text=True)
+                        src, LIB, *TLS_LIBS, "-o", exe], capture_output=True, text=True)
     return exe, r
 
 

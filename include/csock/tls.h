@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* csock TLS: a connected csock socket, wrapped, speaks TLS through the same calls (csock_send,
+ * csock_sendall, csock_recv, csock_shutdown, csock_close, csock_settimeout), on OpenSSL 3.
+ * Built only where the build found OpenSSL 3 (then this header is installed too).
+ *
+ * A context (csock_tls_context) holds one side's settings: certificates, what to verify,
+ * versions, ALPN. Its defaults are the safe ones, and each is given up only by a call that
+ * says so: a client verifies the server's certificate against the system's CAs and checks the
+ * host name it was given (an IP literal against the certificate's IP addresses, and then no SNI
+ * is sent); TLS 1.2 at least; OpenSSL security level 2; renegotiation off; an end of stream
+ * without close_notify is an error (CSOCK_ETLSEOF).
+ *
+ * A context is configured first, on one thread, and then used: the first socket wrapped with it
+ * freezes it, and every setter then fails with CSOCK_EINVAL ("tls context: it is in use (a
+ * socket was wrapped with it) and can no longer change"). A frozen context may be shared by any
+ * number of threads and sockets. Each wrapped socket holds a reference to its context, so
+ * csock_tls_context_free may come as soon as the last wrap has.
+ *
+ * Errors are csock's: a negative code and a per-thread message with OpenSSL's reason, naming the
+ * address ("verify localhost:4433: certificate has expired", "tls ca file x.pem: No such file or
+ * directory"). OpenSSL's own errors are CSOCK_ETLS; a refused certificate is CSOCK_ETLSVERIFY;
+ * a file the system could not open keeps its errno code (CSOCK_ENOENT, CSOCK_EACCES).
+ *
+ * Timeouts are the socket's (csock_settimeout): the handshake, a recv, a send and a sendall each
+ * run within one deadline, however many records and system calls they take; EINTR is retried
+ * within it. Nothing on a TLS socket raises SIGPIPE: OpenSSL's only way to the descriptor is
+ * csock's own transport, which sends with MSG_NOSIGNAL.
+ *
+ * On a TLS socket csock_send_flags takes MSG_DONTWAIT (MSG_NOSIGNAL is implied) and
+ * csock_recv_flags MSG_DONTWAIT and MSG_PEEK; other flags, and an address for csock_sendto or
+ * csock_recvfrom, are CSOCK_EINVAL ("send: flags 0x1: a TLS socket takes only MSG_DONTWAIT").
+ *
+ * csock_close on a TLS socket sends close_notify first, waiting for room to send it within the
+ * socket's timeout and 5 s at most (not at all on a non-blocking socket); csock_shutdown with
+ * SHUT_WR or SHUT_RDWR sends it too, and csock_detach drops the session without it.
+ *
+ * On a non-blocking socket (timeout 0) a call may fail with CSOCK_EAGAIN because TLS needs to
+ * read where the caller wrote, or the reverse: csock_tls_want says which to wait for. After a
+ * csock_send that failed with CSOCK_EAGAIN or CSOCK_ETIMEOUT, the next csock_send must offer
+ * the same bytes again (at least as many), as OpenSSL requires: part of a record may be out.
+ */
+#ifndef CSOCK_TLS_H
+#define CSOCK_TLS_H
+
+#include <csock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The side a context is for. */
+#define CSOCK_TLS_CLIENT 1
+#define CSOCK_TLS_SERVER 2
+
+/* What to ask of the peer's certificate (csock_tls_context_set_verify). */
+#define CSOCK_TLS_VERIFY_NONE 0 /* nothing: any certificate, or none, is taken */
+#define CSOCK_TLS_VERIFY_OPTIONAL                                                                  \
+    1                               /* a server asks for one and verifies it if it comes (a        \
+                                       client takes this as REQUIRED, as Python does) */
+#define CSOCK_TLS_VERIFY_REQUIRED 2 /* one must come and verify: a client's default */
+
+/* Protocol versions (csock_tls_context_set_versions), the protocol's own numbers. */
+#define CSOCK_TLS_V1_2 0x0303
+#define CSOCK_TLS_V1_3 0x0304
+
+typedef struct csock_tls_context csock_tls_context;
+
+/* Creates a context for side CSOCK_TLS_CLIENT or CSOCK_TLS_SERVER with the defaults above: a
+ * client verifies (CSOCK_TLS_VERIFY_REQUIRED, the system's CAs, host name checked); a server
+ * asks for no certificate (CSOCK_TLS_VERIFY_NONE) and needs one of its own
+ * (csock_tls_context_load_cert_chain) before it can wrap. Returns the context (free it with
+ * csock_tls_context_free), or NULL with CSOCK_EINVAL ("tls context: side 3 is neither
+ * CSOCK_TLS_CLIENT nor CSOCK_TLS_SERVER") or CSOCK_ETLS/CSOCK_ENOMEM with OpenSSL's reason. */
+csock_tls_context *csock_tls_context_new(int side);
+
+/* Gives up the caller's reference to ctx; the context goes when the last socket wrapped with it
+ * has been closed or unwrapped. NULL is allowed. */
+void csock_tls_context_free(csock_tls_context *ctx);
+
+/* Trusts the CA certificates in file (PEM, one or more) and/or in directory dir (hashed names,
+ * as c_rehash makes them), in addition to what is trusted already; either may be NULL, not
+ * both. Returns 0, or CSOCK_EINVAL (both NULL, frozen), the system's code for a file or
+ * directory it could not open ("tls ca file x.pem: No such file or directory": CSOCK_ENOENT;
+ * "tls ca directory x.pem: Not a directory": CSOCK_ENOTDIR), or CSOCK_ETLS for a file OpenSSL
+ * could not read ("tls ca file x.pem: no certificate or crl found"). A server trusts only the
+ * CAs loaded here when it verifies its clients. */
+int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const char *dir);
+
+/* Drops the system's CAs from what a client trusts, so that only the CAs loaded with
+ * csock_tls_context_load_ca are (before or after this call). Returns 0, or CSOCK_EINVAL
+ * (frozen). */
+int csock_tls_context_no_system_ca(csock_tls_context *ctx);
+
+/* Loads this side's certificate chain (PEM: the certificate first, then its intermediates) and
+ * its private key (PEM; keyfile NULL: the key is in certfile), and checks that the two belong
+ * together. Returns 0, or as csock_tls_context_load_ca for either file ("tls certificate chain
+ * c.pem: ...", "tls private key k.pem: ..."), or CSOCK_ETLS "tls private key k.pem: key values
+ * mismatch" for a key of another certificate. */
+int csock_tls_context_load_cert_chain(csock_tls_context *ctx, const char *certfile,
+                                      const char *keyfile);
+
+/* Sets what is asked of the peer's certificate: CSOCK_TLS_VERIFY_NONE, _OPTIONAL or _REQUIRED
+ * (a server that requires client certificates refuses a client without one, CSOCK_ETLSVERIFY
+ * "verify 127.0.0.1:5000: peer did not return a certificate"). NONE on a client also stops the
+ * host name check. Returns 0, or CSOCK_EINVAL (another value, frozen). */
+int csock_tls_context_set_verify(csock_tls_context *ctx, int mode);
+
+/* A client's host name check: on (the default) or off (0): the certificate must then only be
+ * one the trusted CAs signed. Returns 0, or CSOCK_EINVAL (a server context, frozen). */
+int csock_tls_context_set_check_hostname(csock_tls_context *ctx, int on);
+
+/* Bounds the protocol versions: min and max are CSOCK_TLS_V1_2 or CSOCK_TLS_V1_3, or 0 for
+ * the default (min: TLS 1.2; max: the highest OpenSSL has). Returns 0, or CSOCK_EINVAL (another
+ * value, max below min, frozen): "tls versions: 0x0301 is not CSOCK_TLS_V1_2 or
+ * CSOCK_TLS_V1_3". */
+int csock_tls_context_set_versions(csock_tls_context *ctx, int min, int max);
+
+/* OpenSSL's security level, 0 to 5 (default 2: keys of 112 bits of security at least, no SHA-1
+ * signatures). Lowering it is for talking to old peers only. Returns 0, or CSOCK_EINVAL (out of
+ * range, frozen). */
+int csock_tls_context_set_security_level(csock_tls_context *ctx, int level);
+
+/* The ALPN protocols, count names of 1 to 255 bytes each ("h2", "http/1.1"), in order of
+ * preference. A client offers them; a server picks its first that the client offered, and goes
+ * on without ALPN when none is (as Python does). count 0 clears the list. The result is read
+ * with csock_tls_alpn. Returns 0, or CSOCK_EINVAL (NULL or an empty or long name, frozen),
+ * CSOCK_ENOMEM. */
+int csock_tls_context_set_alpn(csock_tls_context *ctx, const char *const *protocols, size_t count);
+
+/* Accepts an end of stream without close_notify as an ordinary end (csock_recv returns 0), for
+ * peers that just close (on, nonzero); by default (off) it is CSOCK_ETLSEOF, since an attacker
+ * (or a crash) may cut what the peer sent short: "recv 127.0.0.1:443: the peer ended without
+ * close_notify (what it sent may be cut short)". Returns 0, or CSOCK_EINVAL (frozen). */
+int csock_tls_context_set_ragged_eof(csock_tls_context *ctx, int on);
+
+/* Appends the keys of every connection made with ctx to path (created 0600 if new), in the NSS
+ * key log format Wireshark reads, as SSLKEYLOGFILE does elsewhere. Off unless asked: anyone who
+ * can read the file can read the traffic. Returns 0, or CSOCK_EINVAL (frozen, NULL path, set
+ * twice), or the system's code ("tls key log /x/keys: Permission denied"). */
+int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path);
+
+/* Gives a client context a cache of the sessions servers give, for size servers (by name and
+ * port, the oldest replaced first; 0: none, the default), as Go's ClientSessionCache: a later
+ * connection to the same server resumes its session (csock_tls_session_reused), which saves the
+ * server's signature and the certificate's verification. A TLS 1.3 server's session arrives
+ * with the first data read after the handshake. Returns 0, or CSOCK_EINVAL (a server context,
+ * which resumes sessions by itself; over 1024; frozen), CSOCK_ENOMEM. */
+int csock_tls_context_set_session_cache(csock_tls_context *ctx, size_t size);
+
+/* Makes a connected stream socket a TLS client and runs the handshake within the socket's
+ * timeout. server_name is the host the server is meant to be: sent as SNI (unless it is an IP
+ * literal) and checked against the certificate (a name, or an IP literal against its IP
+ * addresses); NULL only with the host name check or verification off. On success the socket
+ * speaks TLS: every data call goes through it, csock_sendmsg, csock_sendfile and their kin are
+ * refused (CSOCK_EINVAL), and csock_dup too. Returns 0, or: CSOCK_EINVAL (NULL, not a stream
+ * socket, TLS already, a server context, no server_name where one is needed), CSOCK_ETLSVERIFY
+ * ("verify localhost:4433: certificate has expired", "... : hostname mismatch (the certificate is
+ * for example.com)", "... : unable to get local issuer certificate", "... : self-signed
+ * certificate"), CSOCK_ETLS ("tls handshake localhost:4433: wrong version number (the peer does not
+ * seem to speak TLS)"), CSOCK_ETLSEOF (the peer closed during the handshake), CSOCK_ETIMEOUT,
+ * CSOCK_ECONNRESET, ... Then the socket is plain again and should be closed. On a non-blocking
+ * socket the handshake only starts: CSOCK_EAGAIN, and csock_tls_handshake goes on with it. */
+int csock_tls_wrap_client(csock *s, csock_tls_context *ctx, const char *server_name);
+
+/* Makes a connected (accepted) stream socket a TLS server, running the handshake within the
+ * socket's timeout. Returns as csock_tls_wrap_client; CSOCK_EINVAL also for a client context or
+ * one without a certificate ("tls wrap: the server context has no certificate (load one with
+ * csock_tls_context_load_cert_chain)"), and CSOCK_ETLSVERIFY for a client certificate refused
+ * ("verify 127.0.0.1:41000: peer did not return a certificate"). */
+int csock_tls_wrap_server(csock *s, csock_tls_context *ctx);
+
+/* Goes on with a handshake that a non-blocking socket left half done (CSOCK_EAGAIN). Returns 0
+ * once it is done (at once when it was), CSOCK_EAGAIN again (wait as csock_tls_want says), or as
+ * csock_tls_wrap_client; CSOCK_EINVAL for a socket that is not TLS. */
+int csock_tls_handshake(csock *s);
+
+/* Connects to host and port and makes the connection a TLS client of ctx with host as the
+ * server name, within one deadline of timeout seconds over resolving, connecting and the
+ * handshake (CSOCK_DEFAULT_TIMEOUT for the process default, CSOCK_NO_TIMEOUT for none; 0 is
+ * refused: a handshake must wait). The socket keeps timeout as its timeout. Returns the socket,
+ * or NULL with csock_create_connection's errors or csock_tls_wrap_client's (CSOCK_ETIMEOUT
+ * "tls handshake localhost:4433: timed out" when the deadline passes in the handshake). */
+csock *csock_tls_connect(const char *host, int port, csock_tls_context *ctx, double timeout);
+
+/* Ends TLS on s and leaves it a plain, open socket: sends close_notify, then waits (within the
+ * socket's timeout) for the peer's, as Python's SSLSocket.unwrap. Whatever the peer sends in
+ * plain after its close_notify is then read with csock_recv. Returns 0, or CSOCK_EINVAL (not
+ * TLS), CSOCK_ETLS (data came before the peer's close_notify: "tls unwrap 127.0.0.1:443:
+ * application data after close notify"), CSOCK_ETLSEOF (the peer closed without it),
+ * CSOCK_ETIMEOUT, CSOCK_EAGAIN (non-blocking: call it again). On failure the socket stays TLS. */
+int csock_tls_unwrap(csock *s);
+
+/* The protocol version in use ("TLSv1.2", "TLSv1.3"), or NULL for a socket that is not TLS or
+ * whose handshake is not done. Static text. */
+const char *csock_tls_version(const csock *s);
+
+/* The cipher suite in use ("TLS_AES_256_GCM_SHA384", "ECDHE-RSA-AES128-GCM-SHA256"), or NULL as
+ * csock_tls_version. Static text. */
+const char *csock_tls_cipher(const csock *s);
+
+/* The ALPN protocol agreed on ("h2"), or NULL when none was (or as csock_tls_version). Valid
+ * while s is TLS. */
+const char *csock_tls_alpn(const csock *s);
+
+/* The server name: on a client, the one it was wrapped with; on a server, the SNI the client
+ * sent (none for an IP literal). NULL when there is none or s is not TLS. Valid while s is TLS. */
+const char *csock_tls_server_name(const csock *s);
+
+/* Returns 1 if the handshake resumed an earlier session (a server remembers its sessions and
+ * gives TLS 1.3 clients tickets), else 0 (also for a socket that is not TLS). */
+int csock_tls_session_reused(const csock *s);
+
+/* Writes the subject of the peer's certificate, as RFC 2253 text ("CN=localhost,O=csock test"),
+ * into buf (size bytes). Returns its length, or CSOCK_ENOENT (the peer gave no certificate),
+ * CSOCK_ENOSPC (buf too small; buf then holds ""), CSOCK_EINVAL (not TLS, NULL buf). */
+int csock_tls_peer_subject(const csock *s, char *buf, size_t size);
+
+/* How many bytes of plaintext TLS has decrypted and csock_recv will return without reading the
+ * socket (which a poll on the descriptor does not see). 0 for a socket that is not TLS. */
+size_t csock_tls_pending(const csock *s);
+
+/* What the last call on a non-blocking TLS socket that failed with CSOCK_EAGAIN waits for:
+ * POLLIN or POLLOUT (<poll.h>); 0 when there is nothing to wait for or s is not TLS. */
+int csock_tls_want(const csock *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CSOCK_TLS_H */
