@@ -16,6 +16,14 @@ usage_error([], "no command: use connect, listen, serve or ping")
 usage_error(["frobnicate", "x:1"], "unknown command 'frobnicate'")
 usage_error(["connect"], "connect needs an address, e.g. 127.0.0.1:9000")
 usage_error(["connect", "a:1", "b:2"], "connect takes one address; 'b:2' is one too many")
+# nc's habits get a suggestion in csock's terms.
+usage_error(["listen", "9000"], "9000: a port is needed: host:port, [v6]:port or :port "
+            "(did you mean :9000?)")
+usage_error(["connect", "localhost", "9000"],
+            "connect takes one address; '9000' is one too many (did you mean localhost:9000?)")
+usage_error(["-l", "9000"], "unknown option -l: csock listens with the listen command and takes "
+            "the port in the address: csock listen :9000")
+usage_error(["-p", "9000", "connect", "a:1"], "unknown option -p: csock listens")
 usage_error(["serve", "telnet", ":23"], "unknown service 'telnet': use echo, discard or chargen")
 usage_error(["serve", "echo"], "serve needs an address")
 usage_error(["--bogus", "connect", "a:1"], "unknown option --bogus")
@@ -142,6 +150,9 @@ import os
 import re
 page = open(os.path.join(os.path.dirname(__file__), "../../tools/csock/csock.1")).read()
 page = page.replace("\\-", "-")
+# The options csock defines are those of the page's OPTIONS section (DIFFERENCES FROM NC names
+# nc's too).
+page = page.split("\n.SH OPTIONS\n", 1)[1].split("\n.SH ", 1)[0]
 defined = [line for line in page.splitlines() if re.match(r"\.BR? -", line)]
 listed = [line.split("  ")[1] for line in text.splitlines() if line.startswith("  -")]
 for kind, pattern in [("long", r"--([a-z][a-z-]*[a-z])"), ("short", r"(?<![\w-])-([a-zA-Z0-9])\b")]:

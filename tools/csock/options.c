@@ -104,6 +104,12 @@ static int known_option(int opt)
  * long option is found. */
 static int bad_option(const char *arg, int opt)
 {
+    /* nc's letters for listening and its port: csock names the command and the address. */
+    if (opt == 'l' || opt == 'p')
+        return usage(
+            "unknown option -%c: csock listens with the listen command and takes the "
+            "port in the address: csock listen :9000 (see DIFFERENCES FROM NC in csock(1))",
+            opt);
     if (opt && !known_option(opt)) return usage("unknown option -%c", opt);
     const char *name = arg + 2;
     int len = (int)strcspn(name, "=");
@@ -242,12 +248,23 @@ static int read_command(int argc, char **argv, struct config *c, struct given *g
         c->service = (enum service)s;
     }
     if (optind >= argc) return usage("%s needs an address, e.g. 127.0.0.1:9000", word);
-    if (optind + 1 < argc)
-        return usage("%s takes one address; '%s' is one too many", word, argv[optind + 1]);
+    const char *last = argv[optind];
+    int all_digits = last[0] && strspn(last, "0123456789") == strlen(last);
+    if (optind + 1 < argc) {
+        const char *next = argv[optind + 1];
+        if (optind + 2 == argc && next[0] && strspn(next, "0123456789") == strlen(next) &&
+            !strchr(last, ':') && !csock_unix_path(last))
+            return usage("%s takes one address; '%s' is one too many (did you mean %s:%s?)", word,
+                         next, last, next);
+        return usage("%s takes one address; '%s' is one too many", word, next);
+    }
     const char *why;
-    g->address = argv[optind];
-    if (parse_endpoint(argv[optind], 0, c->scan, &c->address, &why) < 0)
-        return usage("%s: %s", argv[optind], why);
+    g->address = last;
+    if (parse_endpoint(last, 0, c->scan, &c->address, &why) < 0) {
+        if (all_digits && strlen(last) <= 5)
+            return usage("%s: %s (did you mean :%s?)", last, why, last);
+        return usage("%s: %s", last, why);
+    }
     return EXIT_OK;
 }
 
