@@ -235,8 +235,10 @@ def own_program():
                                capture_output=True, text=True).stdout.split()
         exe = os.path.join(prefix, "shout-client")
         cc = os.environ.get("CC", "cc")
-        r = subprocess.run([cc, "-o", exe, os.path.join(SOURCE, "examples/tutorial/shout-client.c"),
-                            *flags], capture_output=True, text=True)
+        extra = os.environ.get("CSOCK_TEST_CFLAGS", "").split()
+        r = subprocess.run([cc, *extra, "-o", exe,
+                            os.path.join(SOURCE, "examples/tutorial/shout-client.c"), *flags],
+                           capture_output=True, text=True)
         check("shout-client builds against the install with pkg-config", r.returncode == 0,
               r.stderr)
         if r.returncode != 0:
