@@ -206,6 +206,450 @@ static void loop_freed_with_lookups_pending(void)
         CHECK_EQ(a[i].calls, 0);
 }
 
+/* ---- connecting ---- */
+
+typedef struct {
+    int calls, error, family;
+    double at;
+    char message[512];
+} outcome;
+
+static void on_connected(csock_loop *loop, csock *s, int error, void *data)
+{
+    outcome *o = data;
+    (void)loop;
+    o->calls++;
+    o->error = error;
+    o->at = check_now();
+    if (s) {
+        csock_addr peer;
+        o->family = csock_getpeername(s, &peer) == 0 ? peer.ss.ss_family : -1;
+        csock_free(s);
+    } else {
+        snprintf(o->message, sizeof o->message, "%s", csock_lasterror());
+    }
+}
+
+/* Connects to host and port on a loop of its own, and waits (30 s at most) for the answer;
+ * *seconds gets how long it took. */
+static outcome connect_once(const char *host, int port, const csock_connect_options *opts,
+                            double *seconds)
+{
+    csock_loop *loop = csock_loop_new();
+    outcome o = {0};
+    double start = check_now();
+    CHECK(csock_loop_connect(loop, host, port, opts, on_connected, &o) != NULL);
+    run_until(loop, &o.calls, 30);
+    CHECK_EQ(o.calls, 1);
+    *seconds = o.at - start;
+    csock_loop_free(loop);
+    return o;
+}
+
+/* A port bound on both [::1] and 127.0.0.1 (not listening: each refuses). */
+static int dual_port(csock **six, csock **four)
+{
+    for (int i = 0; i < 50; i++) {
+        int port = check_refusing_port("::1", six);
+        *four = csock_socket(AF_INET, SOCK_STREAM, 0);
+        if (*four && csock_bind(*four, "127.0.0.1", port) == 0) return port;
+        csock_free(*four);
+        csock_free(*six);
+    }
+    fprintf(stderr, "no port free on both families\n");
+    exit(1);
+}
+
+/* Makes l (bound to host:port) listen with its accept queue full, so that the SYNs of further
+ * connects are dropped: a black hole on loopback. The connections that fill it go into fill[]
+ * (8 at most); returns how many. */
+static int black_hole(csock *l, const char *host, int port, csock *fill[8])
+{
+    CHECK_EQ(csock_listen(l, 0), 0);
+    int n = 0;
+    while (n < 8) {
+        csock *s = csock_socket(strchr(host, ':') ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        csock_settimeout(s, 0.2);
+        if (csock_connect(s, host, port) < 0) {
+            csock_free(s); /* its SYN was dropped: the queue is full */
+            return n;
+        }
+        fill[n++] = s;
+    }
+    fprintf(stderr, "the accept queue of %s:%d never filled\n", host, port);
+    exit(1);
+}
+
+static void free_all(csock **s, int n)
+{
+    for (int i = 0; i < n; i++)
+        csock_free(s[i]);
+}
+
+static void only_ipv4_listening_connects_over_ipv4_at_once(void)
+{
+    csock *six, *four;
+    int port = dual_port(&six, &four);
+    CHECK_EQ(csock_listen(four, 16), 0);
+    csock_connect_options o = {.attempt_delay = 2.0};
+    double took;
+    outcome r = connect_once("csock-dual", port, &o, &took);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.family, AF_INET);
+    CHECK(took < 1.0); /* the refused IPv6 attempt started the next at once */
+    printf("     connected in %.3f s\n", took);
+    csock_free(six);
+    csock_free(four);
+}
+
+static void ipv6_black_holed_connects_over_ipv4_after_the_attempt_delay(void)
+{
+    csock *six, *four, *fill[8];
+    int port = dual_port(&six, &four);
+    int n = black_hole(six, "::1", port, fill);
+    CHECK_EQ(csock_listen(four, 16), 0);
+    double took;
+    outcome r = connect_once("csock-dual", port, NULL, &took);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.family, AF_INET);
+    CHECK(took >= 0.2); /* the attempt delay, 0.25 s */
+    CHECK(took < 0.9);  /* long before the SYN's first retry (1 s) */
+    printf("     connected in %.3f s\n", took);
+    free_all(fill, n);
+    csock_free(six);
+    csock_free(four);
+}
+
+static void both_refused_fails_at_once_naming_both(void)
+{
+    csock *six, *four;
+    int port = dual_port(&six, &four);
+    csock_connect_options o = {.attempt_delay = 2.0};
+    double took;
+    outcome r = connect_once("csock-dual", port, &o, &took);
+    CHECK_EQ(r.error, CSOCK_ECONNREFUSED);
+    char want[200];
+    snprintf(
+        want, sizeof want,
+        "connect csock-dual:%d: [::1]:%d: Connection refused; 127.0.0.1:%d: Connection refused",
+        port, port, port);
+    CHECK_STR(r.message, want);
+    CHECK(took < 1.0);
+    /* One address: csock_connect's words. */
+    o.family = AF_INET6;
+    r = connect_once("csock-dual", port, &o, &took);
+    snprintf(want, sizeof want, "connect csock-dual:%d ([::1]:%d): Connection refused", port, port);
+    CHECK_STR(r.message, want);
+    r = connect_once("127.0.0.1", port, NULL, &took);
+    snprintf(want, sizeof want, "connect 127.0.0.1:%d: Connection refused", port);
+    CHECK_STR(r.message, want);
+    csock_free(six);
+    csock_free(four);
+}
+
+static void both_black_holed_times_out_at_the_timeout(void)
+{
+    csock *six, *four, *fill6[8], *fill4[8];
+    int port = dual_port(&six, &four);
+    int n6 = black_hole(six, "::1", port, fill6);
+    int n4 = black_hole(four, "127.0.0.1", port, fill4);
+    csock_connect_options o = {.timeout = 0.6};
+    double took;
+    outcome r = connect_once("csock-dual", port, &o, &took);
+    CHECK_EQ(r.error, CSOCK_ETIMEOUT);
+    char want[200];
+    snprintf(want, sizeof want, "[::1]:%d: timed out", port);
+    CHECK(strstr(r.message, want) != NULL);
+    snprintf(want, sizeof want, "127.0.0.1:%d: timed out", port);
+    CHECK(strstr(r.message, want) != NULL);
+    CHECK(took >= 0.55);
+    CHECK(took < 3.0);
+    printf("     timed out after %.3f s: %s\n", took, r.message);
+    free_all(fill6, n6);
+    free_all(fill4, n4);
+    csock_free(six);
+    csock_free(four);
+}
+
+static void sequential_family_and_source(void)
+{
+    csock *six, *four;
+    int port = dual_port(&six, &four);
+    CHECK_EQ(csock_listen(four, 16), 0);
+    double took;
+    csock_connect_options o = {.sequential = 1};
+    outcome r = connect_once("csock-dual", port, &o, &took);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.family, AF_INET);
+    o = (csock_connect_options){.family = AF_INET};
+    r = connect_once("csock-dual", port, &o, &took);
+    CHECK_EQ(r.family, AF_INET);
+    o = (csock_connect_options){0};
+    CHECK_EQ(csock_addr_parse(&o.source, "127.0.0.1:0"), 0);
+    r = connect_once("csock-dual", port, &o, &took);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.family, AF_INET);
+    csock_loop *loop = csock_loop_new();
+    o.family = 7;
+    CHECK(csock_loop_connect(loop, "x", 1, &o, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect: family 7: 0, AF_INET or AF_INET6");
+    o = (csock_connect_options){.timeout = -1};
+    CHECK(csock_loop_connect(loop, "x", 1, &o, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect: timeout -1: a timeout is 0 (none)");
+    csock_loop_free(loop);
+    csock_free(six);
+    csock_free(four);
+}
+
+static void unix_connects_and_a_full_backlog_fails(void)
+{
+    char name[64];
+    snprintf(name, sizeof name, "@csock-loop-connect-%d", (int)getpid());
+    csock_listen_options lo = {.backlog = 1};
+    csock *l = csock_create_server(name, 0, &lo);
+    CHECK(l != NULL);
+    double took;
+    outcome r = connect_once(name, 0, NULL, &took);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.family, AF_UNIX);
+    /* Fill the backlog with connections nobody accepts. */
+    csock *fill[8];
+    int n = 0;
+    for (; n < 8; n++) {
+        fill[n] = csock_socket(AF_UNIX, SOCK_STREAM, 0);
+        csock_settimeout(fill[n], 0);
+        if (csock_connect(fill[n], name, 0) < 0) break;
+    }
+    CHECK_EQ(csock_lastcode(), CSOCK_EAGAIN);
+    csock_free(fill[n]);
+    r = connect_once(name, 0, NULL, &took);
+    CHECK_EQ(r.error, CSOCK_EAGAIN);
+    CHECK(strstr(r.message, "Resource temporarily unavailable") != NULL);
+    free_all(fill, n);
+    csock_free(l);
+}
+
+/* ---- the stream variant ---- */
+
+static int stream_opened, stream_closed, stream_close_error;
+
+static void st_open(csock_stream *st, void *data)
+{
+    (void)data;
+    stream_opened++;
+    csock_stream_close(st);
+}
+static void st_data(csock_stream *st, void *data)
+{
+    (void)st, (void)data;
+}
+static void st_close(csock_stream *st, int error, void *data)
+{
+    (void)data;
+    stream_closed += st ? 1 : 100;
+    stream_close_error = error;
+}
+static const csock_stream_handler st_handler = {
+    .on_open = st_open, .on_data = st_data, .on_close = st_close};
+
+static void stream_variant_opens_or_closes(void)
+{
+    csock *six, *four;
+    int port = dual_port(&six, &four);
+    CHECK_EQ(csock_listen(four, 16), 0);
+    csock_loop *loop = csock_loop_new();
+    CHECK(csock_stream_connect(loop, "csock-dual", port, NULL, &st_handler, NULL) != NULL);
+    run_until(loop, &stream_closed, 10);
+    CHECK_EQ(stream_opened, 1);
+    CHECK_EQ(stream_closed, 1);
+    CHECK_EQ(stream_close_error, 0);
+    stream_closed = 0;
+    CHECK(csock_stream_connect(loop, "::1", port, NULL, &st_handler, NULL) != NULL);
+    run_until(loop, &stream_closed, 10);
+    CHECK_EQ(stream_opened, 1);
+    CHECK_EQ(stream_closed, 100); /* on_close(NULL, ...) */
+    CHECK_EQ(stream_close_error, CSOCK_ECONNREFUSED);
+    CHECK(csock_stream_connect(loop, "::1", port, NULL, &(csock_stream_handler){0}, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect: no on_data");
+    csock_loop_free(loop);
+    csock_free(six);
+    csock_free(four);
+}
+
+/* ---- a resolver that never answers ---- */
+
+typedef struct {
+    double last, worst;
+    int ticks;
+} ticker;
+
+static void on_tick(csock_loop *loop, csock_timer *t, void *data)
+{
+    ticker *k = data;
+    double now = check_now();
+    (void)loop, (void)t;
+    if (k->last && now - k->last > k->worst) k->worst = now - k->last;
+    k->last = now;
+    k->ticks++;
+}
+
+static void hung_resolver_blocks_neither_the_loop_nor_the_timeouts(void)
+{
+    csock_loop *loop = csock_loop_new();
+    ticker k = {0};
+    csock_timer *t = csock_loop_call_every(loop, 0.01, on_tick, &k);
+    outcome o[20] = {{0}};
+    int done = 0;
+    double start = check_now();
+    csock_connect_options opts = {.timeout = 0.3};
+    for (int i = 0; i < 20; i++)
+        CHECK(csock_loop_connect(loop, "hang.test", 80, &opts, on_connected, &o[i]) != NULL);
+    while (!done && check_now() < start + 10) {
+        csock_loop_run_once(loop, 0.05);
+        done = 1;
+        for (int i = 0; i < 20; i++)
+            done &= o[i].calls == 1;
+    }
+    double worst = 0;
+    for (int i = 0; i < 20; i++) {
+        CHECK_EQ(o[i].calls, 1);
+        CHECK_EQ(o[i].error, CSOCK_ETIMEOUT);
+        if (o[i].at - start > worst) worst = o[i].at - start;
+        CHECK(o[i].at - start >= 0.29);
+    }
+    CHECK_STR(o[0].message, "connect hang.test:80: timed out resolving the name");
+    CHECK(worst < 1.5);
+    CHECK(k.worst < 0.25); /* the 10 ms timer kept running */
+    CHECK(k.ticks >= 10);
+    printf("     20 timed out by %.3f s; the 10 ms timer ran %d times, its longest gap %.3f s\n",
+           worst, k.ticks, k.worst);
+    csock_timer_cancel(t);
+    /* Cancelled while resolving: no callback. */
+    outcome c = {0};
+    csock_connecting *h = csock_loop_connect(loop, "hang.test", 80, NULL, on_connected, &c);
+    csock_loop_run_once(loop, 0.01);
+    csock_connect_cancel(h);
+    release_hung_lookups();
+    for (int i = 0; i < 20; i++)
+        csock_loop_run_once(loop, 0.01);
+    CHECK_EQ(c.calls, 0);
+    csock_loop_free(loop);
+}
+
+/* Cancelled after 0, 1, 2 or 3 passes of a connect to a listener: the callback ran exactly
+ * when it came before the cancel. */
+static void cancel_racing_completion(void)
+{
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    csock_loop *loop = csock_loop_new();
+    int ran = 0;
+    for (int i = 0; i < 200; i++) {
+        outcome o = {0};
+        csock_connecting *c = csock_loop_connect(loop, i % 2 ? "localhost" : "127.0.0.1", port,
+                                                 NULL, on_connected, &o);
+        for (int pass = 0; pass < i % 4 && !o.calls; pass++)
+            csock_loop_run_once(loop, 0.001 * (i % 3));
+        int before = o.calls;
+        if (!before) csock_connect_cancel(c);
+        for (int pass = 0; pass < 3; pass++)
+            csock_loop_run_once(loop, 0);
+        CHECK_EQ(o.calls, before);
+        ran += before;
+        csock *a;
+        while ((csock_settimeout(l, 0), a = csock_accept(l, NULL)) != NULL)
+            csock_free(a);
+    }
+    printf("     %d of 200 connected before the cancel\n", ran);
+    csock_loop_free(loop);
+    csock_free(l);
+}
+
+/* ---- many ---- */
+
+enum { LOOPS = 4, PER_LOOP = 2500, IN_FLIGHT = 32 };
+
+typedef struct {
+    csock_loop *loop;
+    csock *listener;
+    int port, started, answered, failed;
+} many;
+
+static void start_one(many *m);
+
+static void on_many(csock_loop *loop, csock *s, int error, void *data)
+{
+    many *m = data;
+    (void)loop;
+    m->answered++;
+    if (error) m->failed++;
+    if (s) {
+        struct linger lg = {1, 0}; /* a reset: no TIME_WAIT left for the next run */
+        csock_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        csock_free(s);
+    }
+    if (m->started < PER_LOOP) start_one(m);
+    if (m->answered == PER_LOOP) csock_loop_stop(m->loop);
+}
+
+static void start_one(many *m)
+{
+    const char *host = m->started % 4 == 0 ? "localhost" : "127.0.0.1";
+    m->started++;
+    csock_connect_options o = {.timeout = 20};
+    if (!csock_loop_connect(m->loop, host, m->port, &o, on_many, m)) {
+        m->answered++, m->failed++;
+        fprintf(stderr, "loop connect: %s\n", csock_lasterror());
+    }
+}
+
+static void on_accept(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    many *m = data;
+    csock *a;
+    (void)loop, (void)w, (void)events;
+    for (int i = 0; i < 64 && (a = csock_accept(m->listener, NULL)) != NULL; i++)
+        csock_free(a);
+}
+
+static void *run_many(void *arg)
+{
+    many *m = arg;
+    for (int i = 0; i < IN_FLIGHT; i++)
+        start_one(m);
+    csock_loop_run(m->loop);
+    return NULL;
+}
+
+static void ten_thousand_connects_on_four_loops(void)
+{
+    int fds = check_open_fds();
+    many m[LOOPS];
+    pthread_t t[LOOPS];
+    for (int i = 0; i < LOOPS; i++) {
+        m[i] = (many){.loop = csock_loop_new()};
+        m[i].listener = check_listener("127.0.0.1", &m[i].port);
+        csock_settimeout(m[i].listener, 0);
+        csock_loop_add(m[i].loop, csock_fileno(m[i].listener), CSOCK_READ, on_accept, &m[i]);
+    }
+    double start = check_now();
+    for (int i = 0; i < LOOPS; i++)
+        t[i] = check_thread(run_many, &m[i]);
+    for (int i = 0; i < LOOPS; i++)
+        check_join(t[i]);
+    int answered = 0, failed = 0;
+    for (int i = 0; i < LOOPS; i++) {
+        answered += m[i].answered;
+        failed += m[i].failed;
+        csock_loop_free(m[i].loop);
+        csock_free(m[i].listener);
+    }
+    CHECK_EQ(answered, LOOPS * PER_LOOP);
+    CHECK_EQ(failed, 0);
+    CHECK_EQ(check_open_fds(), fds);
+    printf("     %d connects in %.2f s\n", answered, check_now() - start);
+}
+
 int main(void)
 {
     check_watchdog(100);
@@ -216,6 +660,16 @@ int main(void)
     RUN(resolve_failure_comes_with_its_message);
     RUN(resolve_cancel_means_no_callback);
     RUN(loop_freed_with_lookups_pending);
+    RUN(only_ipv4_listening_connects_over_ipv4_at_once);
+    RUN(ipv6_black_holed_connects_over_ipv4_after_the_attempt_delay);
+    RUN(both_refused_fails_at_once_naming_both);
+    RUN(both_black_holed_times_out_at_the_timeout);
+    RUN(sequential_family_and_source);
+    RUN(unix_connects_and_a_full_backlog_fails);
+    RUN(stream_variant_opens_or_closes);
+    RUN(hung_resolver_blocks_neither_the_loop_nor_the_timeouts);
+    RUN(cancel_racing_completion);
+    RUN(ten_thousand_connects_on_four_loops);
     CHECK_EQ(check_open_fds(), fds);
     return check_done();
 }
