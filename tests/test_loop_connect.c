@@ -20,7 +20,11 @@ static int hang_released, hang_inside;
 
 static csock_addrlist *hanging_lookup(const char *host, int port, int family)
 {
-    if (strcmp(host, "hang.test") != 0)
+    /* late6.test: its A answer comes at once, its AAAA one never. */
+    int late6 = strcmp(host, "late6.test") == 0;
+    if (late6 && family == AF_INET)
+        return csock_getaddrinfo("127.0.0.1", port, AF_INET, SOCK_STREAM, 0, 0);
+    if (strcmp(host, "hang.test") != 0 && !late6)
         return csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0);
     pthread_mutex_lock(&hang_lock);
     hang_inside++;
@@ -429,6 +433,47 @@ static void unix_connects_and_a_full_backlog_fails(void)
     csock_free(l);
 }
 
+/* The A answer first: attempts wait the resolution delay (50 ms) for the AAAA one, which never
+ * comes, then go ahead over IPv4. */
+static void ipv4_answer_first_waits_the_resolution_delay(void)
+{
+    int port;
+    csock *l = check_listener("127.0.0.1", &port);
+    double took;
+    outcome r = connect_once("late6.test", port, NULL, &took);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.family, AF_INET);
+    CHECK(took >= 0.045);
+    CHECK(took < 0.2 + 0.5); /* not the attempt delay or more, with room for a loaded machine */
+    printf("     connected in %.3f s\n", took);
+    release_hung_lookups();
+    csock_free(l);
+}
+
+/* A loop freed with connects pending (resolving, attempting): no callback, nothing left open. */
+static void loop_freed_with_connects_pending(void)
+{
+    int fds = check_open_fds();
+    csock *six, *four, *fill[8];
+    int port = dual_port(&six, &four);
+    int n = black_hole(six, "::1", port, fill);
+    csock_loop *loop = csock_loop_new();
+    outcome o[2] = {{0}};
+    int before = check_open_fds();
+    CHECK(csock_loop_connect(loop, "::1", port, NULL, on_connected, &o[0]) != NULL);
+    CHECK(csock_loop_connect(loop, "hang.test", port, NULL, on_connected, &o[1]) != NULL);
+    for (int i = 0; i < 5; i++)
+        csock_loop_run_once(loop, 0.01);
+    CHECK(check_open_fds() > before); /* the attempt's socket */
+    csock_loop_free(loop);
+    release_hung_lookups();
+    CHECK_EQ(o[0].calls + o[1].calls, 0);
+    free_all(fill, n);
+    csock_free(six);
+    csock_free(four);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
 /* ---- the stream variant ---- */
 
 static int stream_opened, stream_closed, stream_close_error;
@@ -666,6 +711,8 @@ int main(void)
     RUN(both_black_holed_times_out_at_the_timeout);
     RUN(sequential_family_and_source);
     RUN(unix_connects_and_a_full_backlog_fails);
+    RUN(ipv4_answer_first_waits_the_resolution_delay);
+    RUN(loop_freed_with_connects_pending);
     RUN(stream_variant_opens_or_closes);
     RUN(hung_resolver_blocks_neither_the_loop_nor_the_timeouts);
     RUN(cancel_racing_completion);
