@@ -16,7 +16,7 @@ from checklib import check, done
 SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
 CFLAGS = sys.argv[4:]  # the library's own build flags, such as its sanitizers
 DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md",
-        "docs/datagrams-raw-unix.md", "docs/servers.md"]
+        "docs/datagrams-raw-unix.md", "docs/servers.md", "docs/clients.md"]
 FRAGMENT = """#include <csock/server.h>
 #include <signal.h>
 #include <stdio.h>
