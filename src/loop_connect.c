@@ -287,9 +287,13 @@ static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
         csock_free(s);
         return 0;
     }
-    rc = connect(s->fd, (const struct sockaddr *)&item->addr.ss, item->addr.len) < 0
-             ? csock__errno()
-             : 0;
+    /* An interrupted TCP connect goes on in the background; an interrupted AF_UNIX one is
+     * abandoned, so it is made again. */
+    do
+        rc = connect(s->fd, (const struct sockaddr *)&item->addr.ss, item->addr.len) < 0
+                 ? csock__errno()
+                 : 0;
+    while (rc == CSOCK_EINTR && item->family == AF_UNIX);
     /* A Unix socket connects or fails at once; a full backlog there is CSOCK_EAGAIN, a failed
      * attempt (the header says why it is not retried). */
     if (rc == 0 || rc == CSOCK_EINPROGRESS || rc == CSOCK_EINTR) {
