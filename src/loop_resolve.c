@@ -159,6 +159,30 @@ static void *pool_thread(void *arg)
     return NULL;
 }
 
+/* fork keeps only the thread that called it: the child's pool has no threads, whatever the
+ * parent's had, so its first lookup starts one (and answers what was queued too). The lock is
+ * held across the fork so that the child's copy is not taken. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&pool.lock);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static void after_fork_child(void)
+{
+    pool.threads = pool.idle = 0;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
 /* Queues r for the pool, starting a thread when more wait than threads are idle and the limit
  * allows; with the
  * pool's lock held. Returns 0, or a recorded failure when no thread runs at all. */
@@ -172,6 +196,8 @@ static int submit(csock_resolve *r)
         pool.head = r;
     pool.tail = r;
     pool.queued++;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_handlers);
     if (pool.queued > pool.idle && pool.threads < pool_max()) {
         /* The thread takes no signals: they are for the loops' threads. */
         sigset_t all, old;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 /* The pool's lookup (src/loop_internal.h): the tests put theirs in its place. */
 extern csock_addrlist *(*csock__resolver_lookup)(const char *host, int port, int family);
@@ -192,6 +193,42 @@ static void resolve_cancel_means_no_callback(void)
     printf("     %d of 300 answered before the cancel\n", ran);
     csock_loop_free(loop);
     CHECK_EQ(csock_set_resolver_threads(4), 0);
+}
+
+/* ThreadSanitizer cannot start threads in a child forked from a process with threads. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+/* A child forked after the pool has threads has none of them: its lookups still get answered. */
+static void resolve_in_a_forked_child(void)
+{
+#ifdef UNDER_TSAN
+    printf("     skipped under ThreadSanitizer\n");
+    return;
+#endif
+    csock_loop *loop = csock_loop_new();
+    answer a = {0};
+    CHECK(csock_loop_resolve(loop, "csock-dual", 80, 0, on_answer, &a) != NULL);
+    run_until(loop, &a.calls, 10);
+    CHECK_EQ(a.calls, 1);
+    csock_loop_free(loop);
+    pid_t pid = fork();
+    if (pid == 0) {
+        csock_loop *child = csock_loop_new();
+        answer b = {0};
+        csock_loop_resolve(child, "csock-dual", 80, 0, on_answer, &b);
+        run_until(child, &b.calls, 10);
+        _exit(b.calls == 1 && b.error == 0 ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0);
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* A loop freed with lookups queued, under way and posted: none calls back, nothing leaks. */
@@ -705,6 +742,7 @@ int main(void)
     RUN(resolve_failure_comes_with_its_message);
     RUN(resolve_cancel_means_no_callback);
     RUN(loop_freed_with_lookups_pending);
+    RUN(resolve_in_a_forked_child);
     RUN(only_ipv4_listening_connects_over_ipv4_at_once);
     RUN(ipv6_black_holed_connects_over_ipv4_after_the_attempt_delay);
     RUN(both_refused_fails_at_once_naming_both);

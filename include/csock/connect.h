@@ -44,7 +44,8 @@ typedef void (*csock_resolve_cb)(csock_loop *loop, csock_addrlist *list, int err
  * need them and kept for the process's life. A lookup that hangs holds one thread (threads are
  * never cancelled: getaddrinfo is not safe to cancel); while every thread is held, further
  * lookups wait in a queue, first come first served, and are answered once a thread comes free.
- * A waiting lookup that is cancelled leaves the queue at once. The loop is never blocked. */
+ * A waiting lookup that is cancelled leaves the queue at once. The loop is never blocked. A child
+ * process made by fork has none of its parent's threads: its first lookup starts its own. */
 csock_resolve *csock_loop_resolve(csock_loop *loop, const char *host, int port, int family,
                                   csock_resolve_cb cb, void *data);
 
