@@ -175,6 +175,9 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
     pool.threads = pool.idle = 0;
+    /* The condition still counts the parent's waiting threads, which the child does not have:
+     * signalling it would wait for them forever. */
+    pthread_cond_init(&pool.work, NULL);
     pthread_mutex_unlock(&pool.lock);
 }
 

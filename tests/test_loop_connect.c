@@ -18,6 +18,7 @@ extern csock_addrlist *(*csock__resolver_lookup)(const char *host, int port, int
 static pthread_mutex_t hang_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hang_cond = PTHREAD_COND_INITIALIZER;
 static int hang_released, hang_inside;
+static int looking_up; /* threads inside getaddrinfo */
 
 static csock_addrlist *hanging_lookup(const char *host, int port, int family)
 {
@@ -25,8 +26,17 @@ static csock_addrlist *hanging_lookup(const char *host, int port, int family)
     int late6 = strcmp(host, "late6.test") == 0;
     if (late6 && family == AF_INET)
         return csock_getaddrinfo("127.0.0.1", port, AF_INET, SOCK_STREAM, 0, 0);
-    if (strcmp(host, "hang.test") != 0 && !late6)
-        return csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0);
+    if (strcmp(host, "hang.test") != 0 && !late6) {
+        pthread_mutex_lock(&hang_lock);
+        looking_up++;
+        pthread_mutex_unlock(&hang_lock);
+        csock_addrlist *list = csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0);
+        pthread_mutex_lock(&hang_lock);
+        looking_up--;
+        pthread_cond_broadcast(&hang_cond);
+        pthread_mutex_unlock(&hang_lock);
+        return list;
+    }
     pthread_mutex_lock(&hang_lock);
     hang_inside++;
     pthread_cond_broadcast(&hang_cond);
@@ -35,7 +45,10 @@ static csock_addrlist *hanging_lookup(const char *host, int port, int family)
     hang_inside--;
     pthread_cond_broadcast(&hang_cond);
     pthread_mutex_unlock(&hang_lock);
-    return csock_getaddrinfo("nosuch.invalid", port, family, SOCK_STREAM, 0, 0);
+    /* A failure that looks nothing up (a port out of range), so that no thread is inside
+     * getaddrinfo, holding its locks, when a test forks. */
+    (void)port;
+    return csock_getaddrinfo(host, -1, family, SOCK_STREAM, 0, 0);
 }
 
 /* Waits (10 s at most) until n lookups hang. */
@@ -217,11 +230,23 @@ static void resolve_in_a_forked_child(void)
     run_until(loop, &a.calls, 10);
     CHECK_EQ(a.calls, 1);
     csock_loop_free(loop);
+    /* Cancelled lookups of the tests before may still run: fork when none is inside
+     * getaddrinfo (whose locks a child would find held). */
+    struct timespec end;
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += 10;
+    pthread_mutex_lock(&hang_lock);
+    while (looking_up > 0 && pthread_cond_timedwait(&hang_cond, &hang_lock, &end) == 0)
+        ;
+    pthread_mutex_unlock(&hang_lock);
     pid_t pid = fork();
     if (pid == 0) {
+        alarm(20); /* the watchdog's alarm is not inherited */
         csock_loop *child = csock_loop_new();
         answer b = {0};
-        csock_loop_resolve(child, "csock-dual", 80, 0, on_answer, &b);
+        /* A name the test's lookup answers without the system's resolver, whose locks a thread
+         * of the parent may have held at the fork. */
+        csock_loop_resolve(child, "late6.test", 80, AF_INET, on_answer, &b);
         run_until(child, &b.calls, 10);
         _exit(b.calls == 1 && b.error == 0 ? 0 : 1);
     }

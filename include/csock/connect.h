@@ -45,7 +45,9 @@ typedef void (*csock_resolve_cb)(csock_loop *loop, csock_addrlist *list, int err
  * never cancelled: getaddrinfo is not safe to cancel); while every thread is held, further
  * lookups wait in a queue, first come first served, and are answered once a thread comes free.
  * A waiting lookup that is cancelled leaves the queue at once. The loop is never blocked. A child
- * process made by fork has none of its parent's threads: its first lookup starts its own. */
+ * process made by fork has none of its parent's threads: its first lookup starts its own (as
+ * with any threads, a fork while a lookup is under way may leave the C library's resolver locked
+ * in the child: fork when no lookup is under way, or exec). */
 csock_resolve *csock_loop_resolve(csock_loop *loop, const char *host, int port, int family,
                                   csock_resolve_cb cb, void *data);
 
