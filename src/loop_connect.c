@@ -490,8 +490,8 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
     int unix_host = csock_unix_path(host) != NULL;
     csock_addr numeric;
     if ((!unix_host && (port < 0 || port > 65535)) ||
-        (unix_host &&
-         csock__lookup(&numeric, host, port, AF_UNIX, SOCK_STREAM, 0, "connect") < 0)) {
+        (unix_host && csock__lookup(&numeric, host, port, o.family ? o.family : AF_UNIX,
+                                    SOCK_STREAM, 0, "connect") < 0)) {
         if (!unix_host) {
             char where[CSOCK_ADDRSTRLEN];
             csock__failf(CSOCK_EINVAL, "connect %s: port out of range (0-65535)",

@@ -462,6 +462,12 @@ static void sequential_family_and_source(void)
     o = (csock_connect_options){.timeout = -1};
     CHECK(csock_loop_connect(loop, "x", 1, &o, on_connected, NULL) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "connect: timeout -1: a timeout is 0 (none)");
+    o = (csock_connect_options){.family = AF_INET};
+    CHECK(csock_loop_connect(loop, "/tmp/x.sock", 0, &o, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EAFNOSUPPORT,
+                "connect /tmp/x.sock: an AF_UNIX address for an AF_INET socket");
+    CHECK(csock_loop_connect(loop, "/tmp/x.sock", 80, NULL, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect /tmp/x.sock: a Unix address has no port (got 80)");
     csock_loop_free(loop);
     csock_free(six);
     csock_free(four);

@@ -102,8 +102,10 @@ typedef void (*csock_connect_cb)(csock_loop *loop, csock *s, int error, void *da
  * Returns the handle, or NULL with cb not called: CSOCK_EINVAL (NULL loop or cb, no host, a
  * port out of range, a timeout or attempt_delay that is negative, NaN, infinite or over 2^31 s:
  * "connect: timeout nan: a timeout is 0 (none) or positive up to 2^31 s", a family other than 0,
- * AF_INET, AF_INET6, a bad source), CSOCK_ENOMEM, or an error of csock_loop_resolve. Errors of the
- * lookups and attempts come to cb. */
+ * AF_INET, AF_INET6, a bad source, a Unix address with a port: "connect /run/a.sock: a Unix
+ * address has no port (got 80)"), CSOCK_EAFNOSUPPORT (a Unix address with family AF_INET or
+ * AF_INET6: "connect /run/a.sock: an AF_UNIX address for an AF_INET socket"), CSOCK_ENOMEM, or an
+ * error of csock_loop_resolve. Errors of the lookups and attempts come to cb. */
 csock_connecting *csock_loop_connect(csock_loop *loop, const char *host, int port,
                                      const csock_connect_options *opts, csock_connect_cb cb,
                                      void *data);
