@@ -721,8 +721,9 @@ int csock_setmulticast_loop(csock *s, int on);
  * ------------------------------------------------------------------------------------------- */
 
 /* Connects to host and port like Python's socket.create_connection: resolves the name, tries
- * every address in order (a Unix address, csock_unix_path, is the one address, with port 0),
- * and returns the first socket that connects, with the given timeout
+ * every address (a Unix address, csock_unix_path, is the one address, with port 0), racing a
+ * name's addresses unless csock_set_happy_eyeballs(0) asks for them in order, and returns the
+ * first socket that connects, with the given timeout
  * (CSOCK_DEFAULT_TIMEOUT for the process default). The timeout bounds the whole attempt, across
  * all addresses; it is refused as csock_settimeout refuses it (CSOCK_EINVAL: "create_connection
  * nan: a timeout is ..."). source (may be NULL) is bound before connecting; only addresses of its
@@ -731,6 +732,16 @@ int csock_setmulticast_loop(csock *s, int on);
  * 127.0.0.1:9: Connection refused"). */
 csock *csock_create_connection(const char *host, int port, double timeout,
                                const csock_addr *source);
+
+/* Whether csock_create_connection races the addresses of a name (1, the default, as Go's net
+ * does) or tries them in order, one at a time (0). Racing is Happy Eyeballs (RFC 8305), as
+ * csock_loop_connect does it (<csock/connect.h>), on a loop of the call's own: the IPv6 and IPv4
+ * lookups run in parallel, the families take turns, and the next attempt starts 250 ms after the
+ * last or at once when one fails, so a name whose IPv6 address hangs connects over IPv4 in about
+ * 250 ms rather than at the timeout. A numeric or Unix address, a timeout of 0, or a process out
+ * of descriptors for the loop is tried in order either way. Process-wide and thread-safe.
+ * Returns the previous setting. */
+int csock_set_happy_eyeballs(int on);
 
 /* Options for the listening socket csock_create_server makes; all zeros means the defaults.
  * (The server framework's settings are csock_server_config, in <csock/server.h>.) */

@@ -57,13 +57,9 @@ static int finish_connect(csock *s, const csock_addr *addr, csock__deadline *d)
     }
 }
 
-static const char reached_itself_text[] = " (the connection reached itself: nothing listens there)";
+const char csock__reached_itself_text[] = " (the connection reached itself: nothing listens there)";
 
-/* Whether a TCP connect that succeeded met its own socket. With nothing listening on a local port
- * in the range source ports come from, a connect that happens to be given that very port as its
- * source reaches itself (a "simultaneous open") and succeeds, talking to itself. Go's net
- * refuses such a connection as well. One getsockname, after a connect that succeeded only. */
-static int reached_itself(const csock *s, const csock_addr *addr)
+int csock__reached_itself(const csock *s, const csock_addr *addr)
 {
     if (s->type != SOCK_STREAM || (s->family != AF_INET && s->family != AF_INET6)) return 0;
     struct sockaddr_storage self;
@@ -95,12 +91,12 @@ static int connect_resolved(csock *s, const csock_addr *addr, const char **why)
         else
             rc = csock__deadline_error(&d, errno);
     }
-    if (rc == 0 && reached_itself(s, addr)) {
+    if (rc == 0 && csock__reached_itself(s, addr)) {
         /* Undone (connect to AF_UNSPEC dissolves it), so the socket is as a refused one is. */
         struct sockaddr none = {.sa_family = AF_UNSPEC};
         connect(s->fd, &none, sizeof none);
         rc = CSOCK_ECONNREFUSED;
-        *why = reached_itself_text;
+        *why = csock__reached_itself_text;
     }
     /* Kept for messages, also when a non-blocking connect is still in progress. */
     if (rc == 0 || rc == CSOCK_EINPROGRESS) s->peer = *addr;

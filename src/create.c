@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Python's conveniences: create_connection (every address, one deadline) and create_server. */
+/* Python's conveniences: create_connection (every address, one deadline; a name's addresses
+ * raced by Happy Eyeballs on a loop of the call's own) and create_server. */
 #include "internal.h"
+
+#include "csock/connect.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +65,54 @@ static void connect_item(char *buf, size_t size, const csock_addr *addr, int rc,
              why ? why : "");
 }
 
+static atomic_int happy_eyeballs = 1;
+
+int csock_set_happy_eyeballs(int on)
+{
+    return atomic_exchange(&happy_eyeballs, on != 0);
+}
+
+struct raced {
+    csock *s;
+    int done;
+};
+
+static void on_raced(csock_loop *loop, csock *s, int error, void *data)
+{
+    struct raced *r = data;
+    (void)loop, (void)error;
+    r->s = s;
+    r->done = 1;
+}
+
+/* Connects to a name by Happy Eyeballs, the loop's way (src/loop_connect.c), on a loop of the
+ * call's own, so the blocking call and the loop's race addresses alike and word their failures
+ * alike. Returns the socket, or NULL with the failure recorded; *ran is 0 when no loop could be
+ * made (nothing recorded then: the caller tries the addresses in order instead). */
+static csock *race(const char *host, int port, int64_t timeout_ns, const csock_addr *source,
+                   int *ran)
+{
+    csock_loop *loop = csock_loop_new();
+    *ran = loop != NULL;
+    if (!loop) return NULL;
+    csock_connect_options o = {.timeout = timeout_ns > 0 ? (double)timeout_ns / 1e9 : 0};
+    if (source) o.source = *source;
+    struct raced r = {0};
+    if (csock_loop_connect(loop, host, port, &o, on_raced, &r))
+        while (!r.done && csock_loop_run_once(loop, CSOCK_NO_TIMEOUT) >= 0)
+            ;
+    csock_loop_free(loop);
+    int rc = r.s ? csock__set_timeout_ns(r.s, timeout_ns) : 0;
+    if (rc < 0) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock_free(r.s);
+        r.s = NULL;
+        csock__failf(rc, "connect %s: %s", csock__hostport_text(host, port, where, sizeof where),
+                     csock_strerror(rc));
+    }
+    return r.s;
+}
+
 csock *csock_create_connection(const char *host, int port, double timeout, const csock_addr *source)
 {
     char where[CSOCK_ADDRSTRLEN];
@@ -82,6 +133,14 @@ csock *csock_create_connection(const char *host, int port, double timeout, const
     if (csock_unix_path(host) &&
         csock__lookup(&unix_addr, host, port, family, SOCK_STREAM, 0, "connect") < 0)
         return NULL;
+    /* A name may have addresses of both families: they are raced. A numeric or Unix address is
+     * the one there is, and a timeout of 0 cannot wait for any race. */
+    if (atomic_load(&happy_eyeballs) && timeout_ns != 0 && !csock_unix_path(host) &&
+        csock__numeric_host(&unix_addr, host, port) != 0 && port >= 0 && port <= 65535) {
+        int ran;
+        csock *s = race(host, port, timeout_ns, source, &ran);
+        if (ran) return s;
+    }
     csock_addrlist *list = csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0);
     if (!list) {
         rc = csock_lastcode();

@@ -164,6 +164,15 @@ int csock__fail_why(int rc, const char *op, const char *host, int port, const cs
  * s's family. Returns 0 or a recorded failure ("connect: no address"). */
 int csock__check_addr(const csock *s, const csock_addr *addr, const char *op);
 
+/* Whether a TCP connect that succeeded met its own socket. With nothing listening on a local port
+ * in the range source ports come from, a connect that happens to be given that very port as its
+ * source reaches itself (a "simultaneous open") and succeeds, talking to itself. Go's net
+ * refuses such a connection as well: the caller undoes it and reports CSOCK_ECONNREFUSED with
+ * csock__reached_itself_text after the reason. One getsockname, after a connect that succeeded
+ * only (connect.c). */
+int csock__reached_itself(const csock *s, const csock_addr *addr);
+extern const char csock__reached_itself_text[];
+
 /* csock_connect_addr, also giving the text that followed the reason in its message (such as
  * " (the connection reached itself: nothing listens there)"), or NULL, in *why. The returned
  * code, addr and *why are the parts of the failure's message, for a caller that composes its own

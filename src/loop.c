@@ -114,6 +114,11 @@ void csock_loop_free(csock_loop *loop)
     csock__drop_signals(loop);
     if (loop->extension) loop->extension->free(loop, loop->extension);
     loop->extension = NULL;
+    while (loop->extensions) {
+        csock__extension *ext = loop->extensions;
+        loop->extensions = ext->next;
+        ext->free(loop, ext);
+    }
     free_removed(loop);
     while (loop->live) {
         csock_watch *w = loop->live;
@@ -254,6 +259,22 @@ static void run_hooks(csock_loop *loop)
 void csock__loop_set_extension(csock_loop *loop, csock__extension *ext)
 {
     loop->extension = ext;
+}
+
+void csock__loop_add_extension(csock_loop *loop, csock__extension *ext)
+{
+    csock__extension **at = &loop->extensions;
+    while (*at)
+        at = &(*at)->next;
+    ext->next = NULL;
+    *at = ext;
+}
+
+csock__extension *csock__loop_find_extension(const csock_loop *loop, const void *key)
+{
+    for (csock__extension *ext = loop->extensions; ext; ext = ext->next)
+        if (ext->key == key) return ext;
+    return NULL;
 }
 
 /* The posted functions, in order; each removed before it runs. */

@@ -83,6 +83,10 @@ struct csock__hook {
 typedef struct csock__extension csock__extension;
 struct csock__extension {
     void (*free)(csock_loop *loop, csock__extension *ext);
+    /* For the layers beside the one in the slot (csock__loop_add_extension): what finds the
+     * state (any address the layer owns, such as its own function's), and the loop's list. */
+    const void *key;
+    csock__extension *next;
 };
 
 /* Signals a loop asked for, and what to do for each (loop_signal.c). */
@@ -106,6 +110,7 @@ struct csock_loop {
     int hooks_due;                             /* a hook is marked due: the pass ends with it */
     csock__hook *hooks;                        /* run at the end of a pass when due */
     csock__extension *extension;               /* the layer above's state, or NULL */
+    csock__extension *extensions;              /* further layers' (csock__loop_add_extension) */
 
     csock_watch *live;        /* every watch not removed */
     csock_watch wake_watch;   /* the loop's own, on wake_fd[0] */
@@ -156,6 +161,15 @@ void csock__loop_hook_due(csock_loop *loop, csock__hook *hook);
 /* Puts ext in the loop's extension slot (empty before; NULL empties it). */
 void csock__loop_set_extension(csock_loop *loop, csock__extension *ext);
 
+/* Adds ext to the loop's further extensions, for a layer that is not the one in the slot (the
+ * loop's client side, beside its streams). csock_loop_free calls each one's free after the
+ * slot's, in the order added, before it releases the watches still live: a free may remove its
+ * watches and cancel its timers, but must not use another layer's state. */
+void csock__loop_add_extension(csock_loop *loop, csock__extension *ext);
+
+/* The further extension added with key, or NULL (a walk of a list of a few). */
+csock__extension *csock__loop_find_extension(const csock_loop *loop, const void *key);
+
 /* What the extension slot holds, or NULL. */
 static inline csock__extension *csock__loop_extension(const csock_loop *loop)
 {
@@ -165,5 +179,12 @@ static inline csock__extension *csock__loop_extension(const csock_loop *loop)
 /* The loop's clock in nanoseconds: inside a pass, the time its first caller read (a pass that
  * needs no time reads no clock); outside one, now. */
 int64_t csock__loop_now_ns(csock_loop *loop);
+
+/* ---- the client side (loop_resolve.c, loop_connect.c) ---- */
+
+/* The lookup the resolver pool's threads run: csock_getaddrinfo for stream sockets of family.
+ * Returns the list, or NULL with the failure recorded (on the calling thread). A variable only
+ * so that tests can put a lookup that never answers in its place. */
+extern csock_addrlist *(*csock__resolver_lookup)(const char *host, int port, int family);
 
 #endif /* CSOCK_LOOP_INTERNAL_H */

@@ -18,7 +18,7 @@ SOURCE, CC, LIB = sys.argv[1], sys.argv[2], sys.argv[3]
 CFLAGS = sys.argv[4:]  # the library's own build flags, such as its sanitizers
 TLS_LIBS = os.environ.get("CSOCK_TLS_LIBS", "").split()
 DOCS = ["README.md", "docs/tutorial.md", "docs/design.md", "docs/python-to-c.md",
-        "docs/datagrams-raw-unix.md", "docs/servers.md", "docs/tls.md"]
+        "docs/datagrams-raw-unix.md", "docs/servers.md", "docs/clients.md", "docs/tls.md"]
 if not TLS_LIBS:
     print("docs/tls.md not compiled: TLS is not built")
     DOCS.remove("docs/tls.md")

@@ -91,6 +91,44 @@ static void timeout_bounds_the_whole_attempt(void)
         csock_free(all[i]);
 }
 
+/* IPv6 hangs (its listener's queue is full) and IPv4 answers: the addresses are raced, so the
+ * call connects over IPv4 about the attempt delay (250 ms) after it starts, not at the timeout;
+ * tried in order, the IPv6 attempt takes the whole timeout. */
+static void a_hanging_ipv6_address_is_raced(void)
+{
+    csock *l4 = NULL, *l6 = NULL, *f6 = NULL, *extra6 = NULL;
+    int port = 0;
+    for (int i = 0; i < 20 && !l6; i++) {
+        csock_free(l4);
+        l4 = check_listener("127.0.0.1", &port);
+        l6 = full_listener("::1", port, &f6);
+    }
+    CHECK(l6 != NULL);
+    extra6 = csock_create_connection("::1", port, 0.05, NULL); /* the queue is full now */
+    double t0 = check_now();
+    csock *c = csock_create_connection("csock-dual", port, 5, NULL);
+    double took = check_now() - t0;
+    CHECK(c != NULL);
+    CHECK_EQ(csock_family(c), AF_INET);
+    CHECK(csock_gettimeout(c) == 5);
+    CHECK(took >= 0.2 && took < 2.0);
+    printf("     raced: connected over IPv4 in %.3f s\n", took);
+    csock_free(c);
+    CHECK_EQ(csock_set_happy_eyeballs(0), 1);
+    t0 = check_now();
+    CHECK(csock_create_connection("csock-dual", port, 0.5, NULL) == NULL);
+    took = check_now() - t0;
+    CHECK_EQ(csock_lastcode(), CSOCK_ETIMEOUT);
+    char want[160];
+    snprintf(want, sizeof want, "127.0.0.1:%d: not tried, timed out", port);
+    CHECK(strstr(csock_lasterror(), want) != NULL);
+    CHECK(took >= 0.45);
+    CHECK_EQ(csock_set_happy_eyeballs(1), 0);
+    csock *all[] = {l4, l6, f6, extra6};
+    for (size_t i = 0; i < 4; i++)
+        csock_free(all[i]);
+}
+
 static void source_address(void)
 {
     int port;
@@ -273,6 +311,7 @@ int main(void)
     RUN(connects_by_name_trying_each_address);
     RUN(failure_lists_every_address);
     RUN(timeout_bounds_the_whole_attempt);
+    RUN(a_hanging_ipv6_address_is_raced);
     RUN(source_address);
     RUN(failed_bind_is_listed_whole);
     RUN(listen_options);

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: MIT */
+/* Connecting on the loop: the lookups (csock_loop_resolve), non-blocking attempts on every
+ * address, Happy Eyeballs (RFC 8305) between the families, one deadline, and the list of what
+ * was tried in the failure's message, worded as csock_create_connection's. */
+#include "loop_internal.h"
+
+#include "csock/connect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* RFC 8305: the resolution delay (section 3) and the attempt delay's default and bounds
+ * (section 5), in nanoseconds. */
+#define RESOLUTION_DELAY_NS  50000000LL
+#define ATTEMPT_DELAY_NS     250000000LL
+#define ATTEMPT_DELAY_MIN_NS 100000000LL
+#define ATTEMPT_DELAY_MAX_NS 2000000000LL
+
+/* The untried addresses of one lookup, in the order it gave them. */
+struct queue {
+    csock_addrinfo *items;
+    size_t count, next;
+};
+
+/* One connect under way. */
+struct attempt {
+    csock_connecting *c;
+    csock *s;
+    csock_watch *w;
+    csock_addr addr;
+    struct attempt *next;
+};
+
+struct csock_connecting {
+    csock_loop *loop;
+    csock_connect_cb cb;
+    const csock_stream_handler *handler; /* the stream variant's, else NULL */
+    void *data;
+    csock_connecting *prev, *next; /* the loop's */
+    csock_addr source;
+    int family, sequential;
+    int64_t delay_ns;
+    /* [0] IPv6 (or the one lookup), [1] IPv4 */
+    csock_resolve *lookup[2];
+    struct queue q[2];
+    int turn; /* the queue the next attempt comes from first */
+    struct attempt *attempts;
+    csock_timer *deadline, *delay, *resolution_delay;
+    /* For the failure's message: what was tried, and the last attempt's parts. */
+    char tried[1024];
+    size_t ntried, cut;
+    int rc, connect_rc;
+    const char *why;
+    csock_addr last_addr;
+    int lookup_rc; /* a failed lookup's code, and its message */
+    char lookup_message[512];
+    int port;
+    char host[];
+};
+
+struct loop_connects {
+    csock__extension ext;
+    csock_connecting *first;
+};
+
+/* ---- the loop's list ---- */
+
+static void free_connecting(csock_connecting *c);
+
+/* Drops the loop's connects without calling back (csock_loop_free's): their lookups are the
+ * resolver's to drop. */
+static void free_connects(csock_loop *loop, csock__extension *ext)
+{
+    struct loop_connects *lc = (struct loop_connects *)ext;
+    (void)loop;
+    while (lc->first) {
+        csock_connecting *c = lc->first;
+        lc->first = c->next;
+        c->lookup[0] = c->lookup[1] = NULL;
+        free_connecting(c);
+    }
+    free(lc);
+}
+
+static struct loop_connects *connects_of(csock_loop *loop)
+{
+    struct loop_connects *lc =
+        (struct loop_connects *)csock__loop_find_extension(loop, csock_loop_connect);
+    if (lc) return lc;
+    if (!(lc = calloc(1, sizeof *lc))) return NULL;
+    lc->ext.free = free_connects;
+    lc->ext.key = csock_loop_connect;
+    csock__loop_add_extension(loop, &lc->ext);
+    return lc;
+}
+
+static void unlink_connecting(csock_connecting *c)
+{
+    struct loop_connects *lc =
+        (struct loop_connects *)csock__loop_find_extension(c->loop, csock_loop_connect);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        lc->first = c->next;
+    if (c->next) c->next->prev = c->prev;
+}
+
+/* ---- the message ---- */
+
+/* Adds an item to the list of what was tried, "; " between items; a list too long for its
+ * buffer ends with " ..." rather than being cut silently. */
+static void note(csock_connecting *c, const char *item)
+{
+    size_t used = strlen(c->tried), room = sizeof c->tried - used;
+    if (c->cut) return;
+    int n = snprintf(c->tried + used, room, "%s%s", used ? "; " : "", item);
+    if (n < 0 || (size_t)n + 5 > room) {
+        c->tried[used] = '\0';
+        snprintf(c->tried + used, room, " ...");
+        c->cut = 1;
+    }
+}
+
+/* Notes a failed attempt: "addr: reason" for its connect, else another step's whole message. */
+static void note_failure(csock_connecting *c, const csock_addr *addr, int rc, int connecting,
+                         const char *why)
+{
+    char where[CSOCK_ADDRSTRLEN], item[CSOCK_ADDRSTRLEN + 256];
+    c->ntried++;
+    c->rc = rc;
+    c->connect_rc = connecting ? rc : 0;
+    c->why = why;
+    c->last_addr = *addr;
+    if (connecting)
+        snprintf(item, sizeof item, "%s: %s%s", csock__addr_text(addr, where), csock_strerror(rc),
+                 why ? why : "");
+    note(c, connecting ? item : csock_lasterror());
+}
+
+/* Records the failure's message: "connect host:port: " and the list, or for one address tried
+ * the words csock_connect uses ("connect localhost:9 (127.0.0.1:9): Connection refused"). */
+static void record_failure(csock_connecting *c)
+{
+    char asked[CSOCK_ADDRSTRLEN];
+    csock__hostport_text(c->host, c->port, asked, sizeof asked);
+    if (c->ntried == 0 && c->rc != CSOCK_ETIMEOUT) {
+        if (c->lookup_rc) {
+            csock__failf(c->lookup_rc, "connect %s: %s", asked, csock_strerror(c->lookup_rc));
+            c->rc = c->lookup_rc;
+        } else {
+            c->rc = CSOCK_EADDRNOTAVAIL;
+            csock__failf(c->rc, "connect %s: no address of the source address's family", asked);
+        }
+        return;
+    }
+    if (c->ntried == 0) {
+        csock__failf(c->rc, "connect %s: timed out resolving the name", asked);
+        return;
+    }
+    if (c->ntried == 1 && c->connect_rc < 0) {
+        char addr[CSOCK_ADDRSTRLEN];
+        const char *why = c->why ? c->why : "";
+        csock__addr_text(&c->last_addr, addr);
+        if (strcmp(addr, asked) == 0)
+            csock__failf(c->rc, "connect %s: %s%s", asked, csock_strerror(c->rc), why);
+        else
+            csock__failf(c->rc, "connect %s (%s): %s%s", asked, addr, csock_strerror(c->rc), why);
+        return;
+    }
+    csock__failf(c->rc, "connect %s: %s", asked, c->tried);
+}
+
+/* ---- the end ---- */
+
+static void close_attempt(struct attempt *a)
+{
+    csock_watch_remove(a->w);
+    csock_free(a->s);
+    free(a);
+}
+
+static void free_connecting(csock_connecting *c)
+{
+    csock_resolve_cancel(c->lookup[0]);
+    csock_resolve_cancel(c->lookup[1]);
+    csock_timer_cancel(c->deadline);
+    csock_timer_cancel(c->delay);
+    csock_timer_cancel(c->resolution_delay);
+    while (c->attempts) {
+        struct attempt *a = c->attempts;
+        c->attempts = a->next;
+        close_attempt(a);
+    }
+    free(c->q[0].items);
+    free(c->q[1].items);
+    free(c);
+}
+
+/* Ends c with s connected, or with the failure c holds: everything else is closed first, then
+ * the callback runs, and c is freed. */
+static void finish(csock_connecting *c, csock *s)
+{
+    csock_loop *loop = c->loop;
+    unlink_connecting(c);
+    csock_connect_cb cb = c->cb;
+    const csock_stream_handler *handler = c->handler;
+    void *data = c->data;
+    if (!s) record_failure(c);
+    int rc = s ? 0 : c->rc;
+    free_connecting(c);
+    if (!handler) {
+        cb(loop, s, rc, data);
+        return;
+    }
+    if (s && csock_stream_new(loop, s, handler, data)) return;
+    if (s) {
+        rc = csock_lastcode();
+        csock_free(s);
+    }
+    if (handler->on_close) handler->on_close(NULL, rc, data);
+}
+
+/* ---- attempts ---- */
+
+static void pump(csock_connecting *c);
+
+static void unlink_attempt(struct attempt *a)
+{
+    struct attempt **at = &a->c->attempts;
+    while (*at != a)
+        at = &(*at)->next;
+    *at = a->next;
+}
+
+static void trace_connect(const csock_addr *addr, int rc)
+{
+    if (csock__tracing()) {
+        char where[CSOCK_ADDRSTRLEN];
+        csock__trace("connect %s -> %s", csock__addr_text(addr, where), csock__result_text(rc));
+    }
+}
+
+/* An attempt's socket became writable: it connected, or failed. */
+static void on_writable(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    struct attempt *a = data;
+    csock_connecting *c = a->c;
+    (void)loop, (void)w, (void)events;
+    int err = 0;
+    socklen_t len = sizeof err;
+    int rc = getsockopt(a->s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? csock__errno() : -err;
+    const char *why = NULL;
+    if (rc == 0 && csock__reached_itself(a->s, &a->addr)) {
+        rc = CSOCK_ECONNREFUSED;
+        why = csock__reached_itself_text;
+    }
+    trace_connect(&a->addr, rc);
+    unlink_attempt(a);
+    if (rc == 0) {
+        csock *s = a->s;
+        a->s = NULL;
+        s->peer = a->addr;
+        close_attempt(a);
+        finish(c, s);
+        return;
+    }
+    note_failure(c, &a->addr, rc, 1, why);
+    close_attempt(a);
+    /* A failure starts the next attempt at once. */
+    csock_timer_cancel(c->delay);
+    c->delay = NULL;
+    pump(c);
+}
+
+/* Starts an attempt on item. Returns 1 when it is under way, 0 when it failed at once (noted),
+ * or connected at once (c is finished then: -1). */
+static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
+{
+    csock *s = csock_socket(item->family, SOCK_STREAM, item->protocol);
+    int rc = s ? csock__set_timeout_ns(s, 0) : csock_lastcode();
+    if (s && rc < 0) csock__fail(rc, "settimeout", NULL);
+    if (s && rc == 0 && c->source.len) rc = csock_bind_addr(s, &c->source);
+    if (rc < 0) {
+        note_failure(c, &item->addr, rc, 0, NULL);
+        csock_free(s);
+        return 0;
+    }
+    /* An interrupted TCP connect goes on in the background; an interrupted AF_UNIX one is
+     * abandoned, so it is made again. */
+    do
+        rc = connect(s->fd, (const struct sockaddr *)&item->addr.ss, item->addr.len) < 0
+                 ? csock__errno()
+                 : 0;
+    while (rc == CSOCK_EINTR && item->family == AF_UNIX);
+    /* A Unix socket connects or fails at once; a full backlog there is CSOCK_EAGAIN, a failed
+     * attempt (the header says why it is not retried). */
+    if (rc == 0 || rc == CSOCK_EINPROGRESS || rc == CSOCK_EINTR) {
+        struct attempt *a = calloc(1, sizeof *a);
+        csock_watch *w = a ? csock_loop_add(c->loop, s->fd, CSOCK_WRITE, on_writable, a) : NULL;
+        if (w) {
+            /* Kept in the order started, for the message. */
+            *a = (struct attempt){c, s, w, item->addr, NULL};
+            struct attempt **at = &c->attempts;
+            while (*at)
+                at = &(*at)->next;
+            *at = a;
+            return 1; /* a connect done at once is writable at once: on_writable finishes it */
+        }
+        free(a);
+        rc = a ? csock_lastcode() : csock__failf(CSOCK_ENOMEM, "connect: out of memory");
+        note_failure(c, &item->addr, rc, 0, NULL);
+        csock_free(s);
+        return 0;
+    }
+    trace_connect(&item->addr, rc);
+    note_failure(c, &item->addr, rc, 1, NULL);
+    csock_free(s);
+    return 0;
+}
+
+/* The next untried address, families taking turns (IPv6 first), or NULL. */
+static const csock_addrinfo *next_address(csock_connecting *c)
+{
+    for (int i = 0; i < 2; i++) {
+        struct queue *q = &c->q[c->turn ^ i];
+        if (q->next < q->count) {
+            c->turn = (c->turn ^ i) ^ 1;
+            return &q->items[q->next++];
+        }
+    }
+    return NULL;
+}
+
+static void on_delay(csock_loop *loop, csock_timer *t, void *data)
+{
+    csock_connecting *c = data;
+    (void)loop, (void)t;
+    c->delay = NULL;
+    pump(c);
+}
+
+static void on_resolution_delay(csock_loop *loop, csock_timer *t, void *data)
+{
+    csock_connecting *c = data;
+    (void)loop, (void)t;
+    c->resolution_delay = NULL;
+    pump(c);
+}
+
+/* Starts what may start now: an attempt when none is under way, or (Happy Eyeballs) when the
+ * attempt delay since the last has passed; fails c when nothing is left to wait for. */
+static void pump(csock_connecting *c)
+{
+    while (!c->resolution_delay && !c->delay && !(c->sequential && c->attempts)) {
+        const csock_addrinfo *item = next_address(c);
+        if (!item) break;
+        if (!start_attempt(c, item)) continue;
+        if (!c->sequential) {
+            c->delay = csock_loop_call_later(c->loop, (double)c->delay_ns / 1e9, on_delay, c);
+            if (!c->delay) c->sequential = 1; /* no memory for a timer: one at a time */
+        }
+        break;
+    }
+    if (!c->attempts && !c->lookup[0] && !c->lookup[1] && !c->resolution_delay &&
+        c->q[0].next == c->q[0].count && c->q[1].next == c->q[1].count)
+        finish(c, NULL);
+}
+
+static void on_deadline(csock_loop *loop, csock_timer *t, void *data)
+{
+    csock_connecting *c = data;
+    (void)loop, (void)t;
+    c->deadline = NULL;
+    char where[CSOCK_ADDRSTRLEN], item[CSOCK_ADDRSTRLEN + 32];
+    for (struct attempt *a = c->attempts; a; a = a->next) {
+        snprintf(item, sizeof item, "%s: %s", csock__addr_text(&a->addr, where),
+                 csock_strerror(CSOCK_ETIMEOUT));
+        c->ntried++;
+        note(c, item);
+    }
+    for (int i = 0; i < 2; i++)
+        for (size_t j = c->q[i].next; j < c->q[i].count; j++) {
+            snprintf(item, sizeof item, "%s: not tried, timed out",
+                     csock__addr_text(&c->q[i].items[j].addr, where));
+            c->ntried++;
+            note(c, item);
+        }
+    c->rc = CSOCK_ETIMEOUT;
+    c->connect_rc = 0;
+    finish(c, NULL);
+}
+
+/* ---- lookups ---- */
+
+/* Whether addr is queued already: glibc, for one, gives 127.0.0.1 twice for an IPv4 lookup of a
+ * name that /etc/hosts lists as both ::1 and 127.0.0.1. */
+static int queued_before(const csock_connecting *c, const csock_addr *addr)
+{
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < c->q[i].count; j++)
+            if (c->q[i].items[j].addr.len == addr->len &&
+                memcmp(&c->q[i].items[j].addr.ss, &addr->ss, addr->len) == 0)
+                return 1;
+    return 0;
+}
+
+/* Queues the addresses of a lookup's answer that are new and of the source's family. */
+static void take_addresses(csock_connecting *c, struct queue *q, const csock_addrlist *list)
+{
+    q->items = malloc((list->count ? list->count : 1) * sizeof *q->items);
+    if (!q->items) {
+        c->lookup_rc = CSOCK_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        const csock_addrinfo *item = &list->items[i];
+        if (c->source.len && item->family != c->source.ss.ss_family) continue;
+        if (c->family && item->family != c->family) continue;
+        if (queued_before(c, &item->addr)) continue;
+        q->items[q->count++] = *item;
+    }
+}
+
+static void on_resolved(csock_connecting *c, int which, csock_addrlist *list, int error)
+{
+    c->lookup[which] = NULL;
+    if (list) {
+        take_addresses(c, &c->q[which], list);
+        csock_freeaddrinfo(list);
+    } else if (!c->lookup_rc || which == 1) {
+        c->lookup_rc = error;
+    }
+    int attempted = c->ntried || c->attempts;
+    if (which == 1 && c->lookup[0] && !attempted && c->q[1].count) {
+        /* The A answer came first: the AAAA one gets the resolution delay. */
+        c->resolution_delay = csock_loop_call_later(c->loop, (double)RESOLUTION_DELAY_NS / 1e9,
+                                                    on_resolution_delay, c);
+        if (c->resolution_delay) return; /* else (no memory for a timer) no delay */
+    }
+    if (which == 0 && c->resolution_delay) {
+        csock_timer_cancel(c->resolution_delay);
+        c->resolution_delay = NULL;
+    }
+    pump(c);
+}
+
+static void on_aaaa(csock_loop *loop, csock_addrlist *list, int error, void *data)
+{
+    (void)loop;
+    on_resolved(data, 0, list, error);
+}
+
+static void on_a(csock_loop *loop, csock_addrlist *list, int error, void *data)
+{
+    (void)loop;
+    on_resolved(data, 1, list, error);
+}
+
+/* ---- the calls ---- */
+
+static csock_connecting *start(csock_loop *loop, const char *host, int port,
+                               const csock_connect_options *opts, csock_connect_cb cb,
+                               const csock_stream_handler *handler, void *data)
+{
+    csock_connect_options o = {0};
+    if (opts) o = *opts;
+    int64_t timeout_ns = 0, delay_ns = ATTEMPT_DELAY_NS;
+    if (!loop || (!cb && !handler)) {
+        csock__failf(CSOCK_EINVAL, "connect: NULL %s", !loop ? "loop" : "callback");
+        return NULL;
+    }
+    if (!host || !*host) {
+        csock__failf(CSOCK_EINVAL, "connect: no host to connect to");
+        return NULL;
+    }
+    if (csock__seconds_ns(o.timeout, CSOCK__TIMEOUT_ZERO, "connect: timeout", &timeout_ns) < 0)
+        return NULL;
+    if (o.attempt_delay != 0 &&
+        csock__seconds_ns(o.attempt_delay, CSOCK__DELAY, "connect: attempt_delay", &delay_ns) < 0)
+        return NULL;
+    if (delay_ns < ATTEMPT_DELAY_MIN_NS) delay_ns = ATTEMPT_DELAY_MIN_NS;
+    if (delay_ns > ATTEMPT_DELAY_MAX_NS) delay_ns = ATTEMPT_DELAY_MAX_NS;
+    if (o.family != 0 && o.family != AF_INET && o.family != AF_INET6) {
+        csock__failf(CSOCK_EINVAL, "connect: family %d: 0, AF_INET or AF_INET6", o.family);
+        return NULL;
+    }
+    if (o.source.len && csock__addr_check(&o.source, "connect source") < 0) return NULL;
+    int unix_host = csock_unix_path(host) != NULL;
+    csock_addr numeric;
+    if ((!unix_host && (port < 0 || port > 65535)) ||
+        (unix_host && csock__lookup(&numeric, host, port, o.family ? o.family : AF_UNIX,
+                                    SOCK_STREAM, 0, "connect") < 0)) {
+        if (!unix_host) {
+            char where[CSOCK_ADDRSTRLEN];
+            csock__failf(CSOCK_EINVAL, "connect %s: port out of range (0-65535)",
+                         csock__hostport_text(host, port, where, sizeof where));
+        }
+        return NULL;
+    }
+    size_t n = strlen(host);
+    csock_connecting *c = calloc(1, sizeof *c + n + 1);
+    struct loop_connects *lc = c ? connects_of(loop) : NULL;
+    if (!lc) {
+        free(c);
+        csock__failf(CSOCK_ENOMEM, "connect: out of memory");
+        return NULL;
+    }
+    memcpy(c->host, host, n + 1);
+    c->loop = loop;
+    c->cb = cb;
+    c->handler = handler;
+    c->data = data;
+    c->port = port;
+    c->source = o.source;
+    c->family = o.family;
+    c->sequential = o.sequential;
+    c->delay_ns = delay_ns;
+    /* One lookup when the answer needs none, is for one family, or comes in order. */
+    int one = unix_host || csock__numeric_host(&numeric, host, port) == 0 || o.sequential ||
+              o.family || (o.source.len && o.source.ss.ss_family != AF_UNSPEC);
+    int family = o.family ? o.family : o.source.len ? o.source.ss.ss_family : 0;
+    if (unix_host) family = 0;
+    if (one) {
+        c->lookup[0] = csock_loop_resolve(loop, host, port, family, on_aaaa, c);
+    } else {
+        c->lookup[0] = csock_loop_resolve(loop, host, port, AF_INET6, on_aaaa, c);
+        c->lookup[1] = c->lookup[0] ? csock_loop_resolve(loop, host, port, AF_INET, on_a, c) : NULL;
+    }
+    if (timeout_ns > 0 && c->lookup[0] && (one || c->lookup[1]))
+        c->deadline = csock_loop_call_later(loop, (double)timeout_ns / 1e9, on_deadline, c);
+    if (!c->lookup[0] || (!one && !c->lookup[1]) || (timeout_ns > 0 && !c->deadline)) {
+        int rc = csock_lastcode();
+        free_connecting(c);
+        csock__failf(rc, "connect: %s", csock_strerror(rc));
+        return NULL;
+    }
+    c->next = lc->first;
+    if (lc->first) lc->first->prev = c;
+    lc->first = c;
+    return c;
+}
+
+csock_connecting *csock_loop_connect(csock_loop *loop, const char *host, int port,
+                                     const csock_connect_options *opts, csock_connect_cb cb,
+                                     void *data)
+{
+    if (!cb) {
+        csock__failf(CSOCK_EINVAL, "connect: NULL callback");
+        return NULL;
+    }
+    return start(loop, host, port, opts, cb, NULL, data);
+}
+
+csock_connecting *csock_stream_connect(csock_loop *loop, const char *host, int port,
+                                       const csock_connect_options *opts,
+                                       const csock_stream_handler *handler, void *data)
+{
+    if (!handler || !handler->on_data) {
+        csock__failf(CSOCK_EINVAL, "connect: %s", !handler ? "NULL handler" : "no on_data");
+        return NULL;
+    }
+    return start(loop, host, port, opts, NULL, handler, data);
+}
+
+void csock_connect_cancel(csock_connecting *c)
+{
+    if (!c) return;
+    unlink_connecting(c);
+    free_connecting(c);
+}
