@@ -51,8 +51,8 @@ static void count(csock_loop *loop, csock_watch *w, int events, void *data)
 
 static void readiness(void)
 {
-    printf("  backend: %s\n", csock_loop_backend());
     csock_loop *loop = csock_loop_new();
+    printf("  backend: %s\n", csock_loop_backend(loop));
     csock *a, *b;
     check_tcp_pair("127.0.0.1", &a, &b);
     struct seen s = {.close_fd = -1};
