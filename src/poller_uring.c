@@ -4,7 +4,7 @@
  * pass that submits what changed and waits.
  *
  * Raw system calls, not liburing: what a poller needs is three request shapes (poll add, poll
- * update, poll remove), one submission queue and one completion queue, about a hundred lines. So
+ * update, poll remove) and the two rings, which take about a hundred lines. So
  * the backend is always built and always tested, and libcsock, its static archive, pkg-config file
  * and Debian packages gain no dependency. <linux/io_uring.h> comes with the kernel headers glibc's
  * own headers need. The two rings are shared with the kernel: their indices are read with acquire
@@ -170,9 +170,15 @@ static int create(csock__poller **out, char *why, size_t size)
         snprintf(why, size, "out of memory");
         return CSOCK_ENOMEM;
     }
-    struct io_uring_params params = {0};
-    /* The descriptor is close-on-exec: io_uring_setup always makes it so. */
+    /* Completions are posted when the loop's thread enters the kernel anyway, rather than by
+     * interrupting it (IORING_SETUP_COOP_TASKRUN, Linux 5.19; without it where refused). The
+     * descriptor is close-on-exec: io_uring_setup always makes it so. */
+    struct io_uring_params params = {.flags = IORING_SETUP_COOP_TASKRUN};
     p->fd = (int)syscall(SYS_io_uring_setup, SQ_ENTRIES, &params);
+    if (p->fd < 0 && errno == EINVAL) {
+        params = (struct io_uring_params){0};
+        p->fd = (int)syscall(SYS_io_uring_setup, SQ_ENTRIES, &params);
+    }
     int code = p->fd < 0 ? -errno : 0;
     if (code < 0) {
         snprintf(why, size, "io_uring_setup: %s", csock_strerror(code));

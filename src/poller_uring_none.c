@@ -8,7 +8,7 @@
 static int create(csock__poller **out, char *why, size_t size)
 {
     (void)out;
-    snprintf(why, size, "built without io_uring: <linux/io_uring.h> older than Linux 5.17");
+    snprintf(why, size, "built without io_uring: <linux/io_uring.h> older than Linux 5.19");
     return CSOCK_ENOSYS;
 }
 
