@@ -26,8 +26,9 @@
  * stale. A poll holds a reference to the open file, so a removal is submitted at once: the
  * descriptor the owner closes next then really closes.
  *
- * Only the loop's thread uses the ring; other threads wake the loop through its pipe, which is
- * one more watch. No SQPOLL (a kernel thread spinning per loop). Needs Linux 5.17
+ * Only the loop's thread uses the ring, and only a thread that waits submits polls (removals and
+ * changes may go from the thread that sets the loop up); other threads wake the loop through its
+ * pipe, which is one more watch. No SQPOLL (a kernel thread spinning per loop). Needs Linux 5.17
  * (IORING_FEAT_CQE_SKIP; multishot poll came in 5.13, EXT_ARG timeouts in 5.11): elsewhere
  * creating fails and poller.c falls back to epoll. */
 #include "loop_internal.h"
@@ -47,13 +48,17 @@
 #define FEATURES_NEEDED                                                                            \
     (IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP)
 
+/* Where a descriptor's poll is. */
+enum { IDLE, PENDING, ARMED };
+
 /* What the backend knows of one descriptor (the table is indexed by descriptor). */
 struct entry {
     csock_watch *watch;   /* NULL: not watched */
     unsigned gen;         /* with the descriptor, names the current poll (never 0) */
-    unsigned char armed;  /* a poll is in the kernel, or queued for it */
+    unsigned char state;  /* IDLE: no poll; PENDING: to arm at the next wait; ARMED */
     unsigned char ready;  /* CSOCK_READ | CSOCK_WRITE completed and not reported yet */
     unsigned char listed; /* on the ready list */
+    unsigned char to_arm; /* on the list of polls to arm */
 };
 
 struct csock__poller {
@@ -68,7 +73,10 @@ struct csock__poller {
     size_t ring_size, sqes_size;
     struct entry *entries;
     int *ready_list; /* descriptors whose entry is listed, in the order their readiness came */
-    size_t cap, ready_count;
+    int *arm_list;   /* descriptors whose poll is to be armed by the next wait */
+    size_t cap, ready_count, arm_count;
+    pthread_t owner; /* the thread that waited last: the polls are its own */
+    int owned;
     uint64_t checks[FETCH_MAX]; /* polls reported by the last wait, to re-poll before the next */
     int check_count;
 };
@@ -130,12 +138,18 @@ static int queue(csock__poller *p, int op, int fd, uint64_t addr, unsigned len, 
     return 0;
 }
 
-/* A multishot poll for the entry's watch, under a new generation. */
-static int arm(csock__poller *p, int fd, struct entry *e, int events)
+/* Marks the entry's poll to be armed by the next wait, so that only a thread that waits submits
+ * polls. A poll's completions are posted by the thread that submitted it, as task work when it
+ * next enters the kernel (IORING_SETUP_COOP_TASKRUN: it is not interrupted for them), so a poll
+ * submitted by the thread that made the loop, and is now busy with something else, would complete
+ * late. */
+static void arm_later(csock__poller *p, int fd, struct entry *e)
 {
-    e->armed = 1;
-    return queue(p, IORING_OP_POLL_ADD, fd, 0, IORING_POLL_ADD_MULTI, poll_mask(events), 0,
-                 poll_id(fd, next_gen(e)));
+    e->state = PENDING;
+    if (!e->to_arm) {
+        e->to_arm = 1;
+        p->arm_list[p->arm_count++] = fd;
+    }
 }
 
 /* Changes the events of the entry's poll, which also polls the file again at once. */
@@ -149,10 +163,12 @@ static int update(csock__poller *p, int fd, struct entry *e, int events)
 /* Cancels the entry's poll; its completions from now on are stale. */
 static int disarm(csock__poller *p, int fd, struct entry *e)
 {
-    int rc =
-        queue(p, IORING_OP_POLL_REMOVE, -1, poll_id(fd, e->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS, 0);
+    int rc = 0;
+    if (e->state == ARMED)
+        rc = queue(p, IORING_OP_POLL_REMOVE, -1, poll_id(fd, e->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS,
+                   0);
     next_gen(e);
-    e->armed = 0;
+    e->state = IDLE;
     e->ready = 0;
     return rc;
 }
@@ -232,12 +248,13 @@ static void destroy(csock__poller *p)
     /* Cancelled first, so that the files the polls hold are let go now rather than when the
      * kernel tears the ring down in the background. */
     for (size_t fd = 0; fd < p->cap; fd++)
-        if (p->entries[fd].armed) disarm(p, (int)fd, &p->entries[fd]);
+        disarm(p, (int)fd, &p->entries[fd]);
     flush(p);
     unmap(p);
     close(p->fd);
     free(p->entries);
     free(p->ready_list);
+    free(p->arm_list);
     free(p);
 }
 
@@ -249,8 +266,10 @@ static int grow(csock__poller *p, int fd)
     struct entry *entries = realloc(p->entries, cap * sizeof *entries);
     if (entries) p->entries = entries;
     int *list = entries ? realloc(p->ready_list, cap * sizeof *list) : NULL;
-    if (!list) return csock__failf(CSOCK_ENOMEM, "loop: watch fd %d: out of memory", fd);
-    p->ready_list = list;
+    if (list) p->ready_list = list;
+    int *arms = list ? realloc(p->arm_list, cap * sizeof *arms) : NULL;
+    if (!arms) return csock__failf(CSOCK_ENOMEM, "loop: watch fd %d: out of memory", fd);
+    p->arm_list = arms;
     memset(p->entries + p->cap, 0, (cap - p->cap) * sizeof *entries);
     p->cap = cap;
     return 0;
@@ -268,28 +287,28 @@ static int add(csock__poller *p, csock_watch *w, int events)
     if (e->watch) return CSOCK_EEXIST; /* the loop says so */
     e->watch = w;
     e->ready = 0;
-    e->armed = 0;
-    int rc = events ? arm(p, w->fd, e, events) : 0;
-    if (rc < 0) {
-        e->watch = NULL;
-        return failed(rc, "watch", w->fd);
-    }
+    e->state = IDLE;
+    if (events) arm_later(p, w->fd, e);
     return 0;
 }
 
 static int set(csock__poller *p, csock_watch *w, int events)
 {
     struct entry *e = &p->entries[w->fd];
-    int rc = !events    ? disarm(p, w->fd, e)
-             : e->armed ? update(p, w->fd, e, events)
-                        : arm(p, w->fd, e, events);
+    int rc = 0;
+    if (!events)
+        rc = disarm(p, w->fd, e);
+    else if (e->state == ARMED)
+        rc = update(p, w->fd, e, events);
+    else
+        arm_later(p, w->fd, e); /* armed with the watch's events as they are then */
     return rc < 0 ? failed(rc, "change", w->fd) : 0;
 }
 
 static void forget(csock__poller *p, csock_watch *w)
 {
     struct entry *e = &p->entries[w->fd];
-    if (e->armed) disarm(p, w->fd, e);
+    disarm(p, w->fd, e);
     /* The owner may close the descriptor next: the poll (cancelled now, or by a pause still
      * queued) must let go of the file first, or the close would not close it. */
     if (p->sq_pending) flush(p);
@@ -315,8 +334,8 @@ static void complete(csock__poller *p, const struct io_uring_cqe *cqe)
         p->ready_list[p->ready_count++] = (int)fd;
     }
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        e->armed = 0;
-        if (e->watch->events) arm(p, (int)fd, e, e->watch->events);
+        e->state = IDLE;
+        if (e->watch->events) arm_later(p, (int)fd, e);
     }
 }
 
@@ -335,30 +354,68 @@ static void queue_checks(csock__poller *p)
     for (int i = 0; i < p->check_count; i++) {
         size_t fd = (size_t)(p->checks[i] >> 32);
         struct entry *e = &p->entries[fd];
-        if (e->watch && e->armed && e->gen == (unsigned)p->checks[i])
+        if (e->watch && e->state == ARMED && e->gen == (unsigned)p->checks[i])
             update(p, (int)fd, e, e->watch->events);
     }
     p->check_count = 0;
 }
 
+/* Queues the polls marked to arm, each under a new generation. A loop that another thread runs now
+ * moves its polls to this one, for the same reason (a thread that ran it and has ended had its
+ * polls cancelled by the kernel, and they are armed again as any poll that ends). */
+static int queue_arms(csock__poller *p)
+{
+    pthread_t self = pthread_self();
+    if (p->owned && !pthread_equal(p->owner, self))
+        for (size_t fd = 0; fd < p->cap; fd++) {
+            struct entry *e = &p->entries[fd];
+            if (e->state != ARMED) continue;
+            disarm(p, (int)fd, e);
+            arm_later(p, (int)fd, e);
+        }
+    p->owner = self;
+    p->owned = 1;
+    for (size_t i = 0; i < p->arm_count; i++) {
+        int fd = p->arm_list[i];
+        struct entry *e = &p->entries[fd];
+        e->to_arm = 0;
+        if (!e->watch || e->state != PENDING || !e->watch->events) continue;
+        int rc = queue(p, IORING_OP_POLL_ADD, fd, 0, IORING_POLL_ADD_MULTI,
+                       poll_mask(e->watch->events), 0, poll_id(fd, next_gen(e)));
+        if (rc < 0) {
+            /* The rest stay marked for the next wait. */
+            memmove(p->arm_list, p->arm_list + i, (p->arm_count - i) * sizeof *p->arm_list);
+            p->arm_count -= i;
+            e->to_arm = 1;
+            return csock__failf(rc, "loop: watch fd %d: io_uring_enter: %s", fd,
+                                csock_strerror(rc));
+        }
+        e->state = ARMED;
+    }
+    p->arm_count = 0;
+    return 0;
+}
+
 static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
 {
+    int rc = queue_arms(p);
+    if (rc < 0) return rc;
     queue_checks(p);
     struct io_uring_getevents_arg arg = {0};
     struct __kernel_timespec ts = {timeout_ms / 1000, (long long)(timeout_ms % 1000) * 1000000};
     if (timeout_ms > 0) arg.ts = (uint64_t)(uintptr_t)&ts;
     unsigned submitting = p->sq_pending;
-    int rc = enter(p, p->ready_count || !timeout_ms ? 0 : 1,
-                   IORING_ENTER_GETEVENTS | (timeout_ms > 0 ? IORING_ENTER_EXT_ARG : 0),
-                   timeout_ms > 0 ? &arg : NULL);
+    rc = enter(p, p->ready_count || !timeout_ms ? 0 : 1,
+               IORING_ENTER_GETEVENTS | (timeout_ms > 0 ? IORING_ENTER_EXT_ARG : 0),
+               timeout_ms > 0 ? &arg : NULL);
     if (rc < 0 && rc != CSOCK_EINTR && rc != -ETIME && rc != CSOCK_EBUSY && rc != CSOCK_EAGAIN)
         return csock__failf(rc, "loop: io_uring_enter: %s", csock_strerror(rc));
     reap(p);
     if (!p->ready_count) {
-        /* io_uring_enter reports the wait's own end only when it submitted nothing: after a
-         * submission, an empty queue may mean a signal as well as the time running out. */
-        if (rc == CSOCK_EINTR || (submitting && timeout_ms)) return CSOCK_EINTR;
-        return 0;
+        /* Nothing for the loop: the time ran out, or the wait ended early (a signal, or only
+         * completions of no interest), and the loop waits again for what is left. io_uring_enter
+         * reports the time running out (ETIME) only when it submitted nothing. */
+        return !timeout_ms || (rc == -ETIME && !submitting) ? 0 : CSOCK_EINTR;
     }
     int got = 0;
     size_t i = 0;
@@ -371,7 +428,7 @@ static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
         ready[got].events = e->ready;
         e->ready = 0;
         got++;
-        if (e->armed) p->checks[p->check_count++] = poll_id(p->ready_list[i], e->gen);
+        if (e->state == ARMED) p->checks[p->check_count++] = poll_id(p->ready_list[i], e->gen);
     }
     p->ready_count -= i;
     memmove(p->ready_list, p->ready_list + i, p->ready_count * sizeof *p->ready_list);
