@@ -4,8 +4,8 @@
  * pass that submits what changed and waits.
  *
  * Raw system calls, not liburing: what a poller needs is three request shapes (poll add, poll
- * update, poll remove) and the two rings, which take about a hundred lines. So
- * the backend is always built and always tested, and libcsock, its static archive, pkg-config file
+ * update, cancel) and the two rings, which take about a hundred lines. So the backend is always
+ * built and always tested, and libcsock, its static archive, pkg-config file
  * and Debian packages gain no dependency. <linux/io_uring.h> comes with the kernel headers glibc's
  * own headers need. The two rings are shared with the kernel: their indices are read with acquire
  * and written with release ordering, as io_uring(7) prescribes.
@@ -14,7 +14,8 @@
  * wait queue wakes it (new data, freed space), not while the descriptor stays ready, so alone it
  * is edge-triggered. A watch reported ready is therefore checked again before the next wait: its
  * poll is updated with the same events (IORING_POLL_UPDATE_EVENTS), which re-polls the file at
- * once and completes again if it is still ready. That check travels in the next pass's one
+ * once and completes again if it is still ready (an update that cannot take, while a wake-up is
+ * being handled, makes way for a new poll: see update()). That check travels in the next pass's one
  * io_uring_enter, so a level-triggered pass costs no more system calls than epoll_wait; a quiet
  * watch costs nothing. A multishot poll that ends (no IORING_CQE_F_MORE: an error, an overflowed
  * completion queue) is armed again if its watch still wants events. A paused watch has no poll
@@ -86,6 +87,9 @@ static uint64_t poll_id(int fd, unsigned gen)
     return (uint64_t)(unsigned)fd << 32 | gen;
 }
 
+/* Marks the user_data of an update of poll_id's poll, whose failure comes back to it. */
+#define UPDATE_OF ((uint64_t)1 << 63)
+
 static unsigned next_gen(struct entry *e)
 {
     return e->gen = e->gen + 1 ? e->gen + 1 : 1;
@@ -152,20 +156,25 @@ static void arm_later(csock__poller *p, int fd, struct entry *e)
     }
 }
 
-/* Changes the events of the entry's poll, which also polls the file again at once. */
+/* Changes the events of the entry's poll, which also polls the file again at once. It fails
+ * (EALREADY) while a wake-up of the poll is being handled, which may report only the events of that
+ * wake-up: complete() then replaces the poll. */
 static int update(csock__poller *p, int fd, struct entry *e, int events)
 {
-    return queue(p, IORING_OP_POLL_REMOVE, -1, poll_id(fd, e->gen),
+    uint64_t id = poll_id(fd, e->gen);
+    return queue(p, IORING_OP_POLL_REMOVE, -1, id,
                  IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, poll_mask(events),
-                 IOSQE_CQE_SKIP_SUCCESS, 0);
+                 IOSQE_CQE_SKIP_SUCCESS, id | UPDATE_OF);
 }
 
-/* Cancels the entry's poll; its completions from now on are stale. */
+/* Cancels the entry's poll; its completions from now on are stale. IORING_OP_ASYNC_CANCEL, not
+ * IORING_OP_POLL_REMOVE: a poll removal fails (EALREADY) while a wake-up of the poll is being
+ * handled, and the poll would then keep its file; a cancellation always takes. */
 static int disarm(csock__poller *p, int fd, struct entry *e)
 {
     int rc = 0;
     if (e->state == ARMED)
-        rc = queue(p, IORING_OP_POLL_REMOVE, -1, poll_id(fd, e->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS,
+        rc = queue(p, IORING_OP_ASYNC_CANCEL, -1, poll_id(fd, e->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS,
                    0);
     next_gen(e);
     e->state = IDLE;
@@ -318,11 +327,21 @@ static void forget(csock__poller *p, csock_watch *w)
 /* Takes in one completion: readiness for its entry, or the end of its poll. */
 static void complete(csock__poller *p, const struct io_uring_cqe *cqe)
 {
-    if (!cqe->user_data) return; /* an update or removal that failed: its poll had ended */
-    size_t fd = (size_t)(cqe->user_data >> 32);
+    if (!cqe->user_data) return; /* a cancellation that failed: its poll had ended */
+    uint64_t id = cqe->user_data & ~UPDATE_OF;
+    size_t fd = (size_t)(id >> 32);
     struct entry *e = fd < p->cap ? &p->entries[fd] : NULL;
-    if (!e || !e->watch || e->gen != (unsigned)cqe->user_data) return; /* stale */
+    if (!e || !e->watch || e->gen != (unsigned)id) return; /* stale */
     int res = cqe->res;
+    if (cqe->user_data & UPDATE_OF) {
+        /* An update that failed. ENOENT: the poll has ended, and its last completion arms it
+         * again. Otherwise it is replaced by a new poll, which polls the file afresh. */
+        if (res != -ENOENT && e->state == ARMED) {
+            disarm(p, (int)fd, e);
+            if (e->watch->events) arm_later(p, (int)fd, e);
+        }
+        return;
+    }
     /* An error on the poll (a bad descriptor) is reported as both, as poll reports POLLNVAL:
      * the owner's next call says what it is. A cancellation is only the end of the poll. */
     int events = res < 0 ? (res == -ECANCELED ? 0 : CSOCK_READ | CSOCK_WRITE)
