@@ -37,9 +37,9 @@ double csock_loop_time(const csock_loop *loop)
     return loop ? (double)csock__loop_now_ns((csock_loop *)loop) / 1e9 : 0;
 }
 
-const char *csock_loop_backend(void)
+const char *csock_loop_backend(const csock_loop *loop)
 {
-    return csock__poller_name;
+    return loop ? loop->backend->name : NULL;
 }
 
 /* Empties the wake-up pipe, then clears the flag, in that order. The flag is set from the moment
@@ -70,8 +70,7 @@ csock_loop *csock_loop_new(void)
     loop->signal_slot = -1;
     loop->now_ns = monotonic_ns();
     pthread_mutex_init(&loop->post_lock, NULL);
-    loop->poller = csock__poller_new();
-    if (!loop->poller) goto fail;
+    if (csock__poller_open(loop) < 0) goto fail;
     if (pipe2(loop->wake_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
         csock__failf(-errno, "loop: pipe: %s", csock_strerror(-errno));
         goto fail;
@@ -81,7 +80,7 @@ csock_loop *csock_loop_new(void)
         goto fail;
     return loop;
 fail:
-    csock__poller_free(loop->poller);
+    if (loop->poller) loop->backend->free(loop->poller);
     if (loop->wake_fd[0] >= 0) close(loop->wake_fd[0]), close(loop->wake_fd[1]);
     pthread_mutex_destroy(&loop->post_lock);
     free(loop);
@@ -131,7 +130,7 @@ void csock_loop_free(csock_loop *loop)
         loop->posted = p->next;
         free(p);
     }
-    csock__poller_free(loop->poller);
+    loop->backend->free(loop->poller);
     close(loop->wake_fd[0]);
     close(loop->wake_fd[1]);
     pthread_mutex_destroy(&loop->post_lock);
@@ -152,7 +151,7 @@ int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, cso
                        .release = release,
                        .fd = fd,
                        .events = (unsigned char)events};
-    int rc = csock__poller_add(loop->poller, w, events);
+    int rc = loop->backend->add(loop->poller, w, events);
     if (rc == CSOCK_EEXIST)
         return csock__failf(rc, "loop: watch fd %d: already watched by this loop", fd);
     if (rc < 0) return rc;
@@ -190,7 +189,7 @@ int csock_watch_set(csock_watch *w, int events)
         return csock__failf(CSOCK_EINVAL, "loop: change watch: %s",
                             !w || w->removed ? "no such watch" : "unknown event bits");
     if (w->events == events) return 0;
-    int rc = csock__poller_set(w->loop->poller, w, events);
+    int rc = w->loop->backend->set(w->loop->poller, w, events);
     if (rc == 0) w->events = (unsigned char)events;
     return rc;
 }
@@ -209,7 +208,7 @@ void csock_watch_remove(csock_watch *w)
 {
     if (!w || w->removed) return;
     csock_loop *loop = w->loop;
-    csock__poller_remove(loop->poller, w);
+    loop->backend->remove(loop->poller, w);
     w->removed = 1;
     if (w->prev)
         w->prev->next = w->next;
@@ -328,7 +327,7 @@ static int wait_for_events(csock_loop *loop, int64_t timeout_ns)
     int64_t deadline = timeout_ns > 0 ? monotonic_ns() + timeout_ns : 0;
     for (;;) {
         int ms = wait_ms(loop, timeout_ns);
-        int n = csock__poller_wait(loop->poller, loop->ready, CSOCK__READY_MAX, ms);
+        int n = loop->backend->wait(loop->poller, loop->ready, CSOCK__READY_MAX, ms);
         if (n != CSOCK_EINTR && (n != 0 || ms != INT32_MAX)) return n;
         if (deadline) {
             timeout_ns = deadline - monotonic_ns();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* What the loop's files share: the loop and watch structures, and the small interface every
- * poller backend (poller_epoll.c, poller_poll.c) implements. */
+ * poller backend (poller_epoll.c, poller_poll.c, poller_uring.c) implements. */
 #ifndef CSOCK_LOOP_INTERNAL_H
 #define CSOCK_LOOP_INTERNAL_H
 
@@ -28,9 +28,9 @@ struct csock_watch {
     unsigned char removed; /* no callback may run any more */
 };
 
-/* ---- the poller backend: one file each, chosen at build time ---- */
+/* ---- the poller backends: one file each, all built in, chosen when a loop is made ---- */
 
-typedef struct csock__poller csock__poller;
+typedef struct csock__poller csock__poller; /* each backend's own state */
 
 /* A ready watch, as the backend fetched it. */
 typedef struct {
@@ -38,27 +38,37 @@ typedef struct {
     int events; /* CSOCK_READ | CSOCK_WRITE, errors and hang-ups folded in */
 } csock__ready;
 
-extern const char csock__poller_name[];
+/* What a backend does, behind one table each (poller_epoll.c, poller_poll.c, poller_uring.c). */
+typedef struct {
+    const char *name; /* what csock_loop_backend says: "epoll", "poll", "uring" */
+    /* Creates the backend's state in *out. Returns 0, or a negative code with the reason in why
+     * (size bytes, e.g. "epoll_create1: Too many open files") and nothing recorded: poller.c
+     * records it, or falls back to epoll and traces it. */
+    int (*create)(csock__poller **out, char *why, size_t size);
+    void (*free)(csock__poller *p);
+    /* Starts watching w->fd for events (may be 0: known but silent). Returns 0, CSOCK_EEXIST
+     * with nothing recorded when the descriptor is watched already (the loop says so, in the
+     * same words for every backend), or a recorded failure. */
+    int (*add)(csock__poller *p, csock_watch *w, int events);
+    /* Changes the events of a watch added before, from w->events to events. */
+    int (*set)(csock__poller *p, csock_watch *w, int events);
+    /* Forgets w; its descriptor must still be open (epoll needs it to find the registration,
+     * io_uring's poll holds the open file until the removal reaches the kernel). */
+    void (*remove)(csock__poller *p, csock_watch *w);
+    /* Waits up to timeout_ms (-1: forever) and fills at most max entries of ready. Returns how
+     * many (0 when the time ran out), CSOCK_EINTR with nothing recorded when a signal
+     * interrupted the wait (or the wait may have been cut short: the loop waits again for what is
+     * left), or a recorded failure. */
+    int (*wait)(csock__poller *p, csock__ready *ready, int max, int timeout_ms);
+} csock__poller_ops;
 
-/* Creates the backend's state; NULL with a recorded failure. */
-csock__poller *csock__poller_new(void);
-void csock__poller_free(csock__poller *p);
+extern const csock__poller_ops csock__poller_epoll, csock__poller_poll, csock__poller_uring;
 
-/* Starts watching w->fd for events (may be 0: known but silent). Returns 0, CSOCK_EEXIST with
- * nothing recorded when the descriptor is watched already (the loop says so, in the same words
- * for every backend), or a recorded failure. */
-int csock__poller_add(csock__poller *p, csock_watch *w, int events);
-
-/* Changes the events of a watch added before, from w->events to events. */
-int csock__poller_set(csock__poller *p, csock_watch *w, int events);
-
-/* Forgets w; its descriptor must still be open (epoll needs it to find the registration). */
-void csock__poller_remove(csock__poller *p, csock_watch *w);
-
-/* Waits up to timeout_ms (-1: forever) and fills at most max entries of ready. Returns how many
- * (0 when the time ran out), CSOCK_EINTR with nothing recorded when a signal interrupted the
- * wait, or a recorded failure. */
-int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms);
+/* Gives loop its poller (poller.c): the backend CSOCK_LOOP_BACKEND names in the environment
+ * ("epoll", "poll" or "uring"), else the one the build chose (epoll unless configured with
+ * -DCSOCK_LOOP_BACKEND); where io_uring is missing, disabled or refused, epoll, with a trace line
+ * saying why. Returns 0, or a recorded failure (CSOCK_EINVAL for an unknown name). */
+int csock__poller_open(csock_loop *loop);
 
 /* ---- the loop ---- */
 
@@ -98,6 +108,7 @@ struct csock__extension {
 struct csock_loop {
     /* What every pass reads, together at the start: after a wait, each cache line the loop
      * touches again costs more than the instructions that use it. */
+    const csock__poller_ops *backend;
     csock__poller *poller;
     int64_t now_ns;         /* monotonic, read at most once per pass (csock__loop_now_ns) */
     int now_stale;          /* a pass began and nothing has read the clock in it yet */

@@ -4,6 +4,7 @@
 #include "loop_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -15,25 +16,25 @@ struct csock__poller {
     struct epoll_event events[FETCH_MAX];
 };
 
-const char csock__poller_name[] = "epoll";
-
-csock__poller *csock__poller_new(void)
+static int create(csock__poller **out, char *why, size_t size)
 {
     csock__poller *p = malloc(sizeof *p);
     if (!p) {
-        csock__failf(CSOCK_ENOMEM, "loop: out of memory");
-        return NULL;
+        snprintf(why, size, "out of memory");
+        return CSOCK_ENOMEM;
     }
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (p->epfd < 0) {
-        csock__failf(-errno, "loop: epoll_create1: %s", csock_strerror(-errno));
+        int code = -errno;
+        snprintf(why, size, "epoll_create1: %s", csock_strerror(code));
         free(p);
-        return NULL;
+        return code;
     }
-    return p;
+    *out = p;
+    return 0;
 }
 
-void csock__poller_free(csock__poller *p)
+static void destroy(csock__poller *p)
 {
     if (!p) return;
     close(p->epfd);
@@ -57,23 +58,23 @@ static int control(csock__poller *p, int op, csock_watch *w, int events, const c
     return csock__failf(code, "loop: %s fd %d: epoll_ctl: %s", what, w->fd, csock_strerror(code));
 }
 
-int csock__poller_add(csock__poller *p, csock_watch *w, int events)
+static int add(csock__poller *p, csock_watch *w, int events)
 {
     return control(p, EPOLL_CTL_ADD, w, events, "watch");
 }
 
-int csock__poller_set(csock__poller *p, csock_watch *w, int events)
+static int set(csock__poller *p, csock_watch *w, int events)
 {
     return control(p, EPOLL_CTL_MOD, w, events, "change");
 }
 
-void csock__poller_remove(csock__poller *p, csock_watch *w)
+static void forget(csock__poller *p, csock_watch *w)
 {
     /* Fails only if the descriptor was closed first, which removed it from the set already. */
     epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
-int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
+static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
 {
     int n = epoll_wait(p->epfd, p->events, max < FETCH_MAX ? max : FETCH_MAX, timeout_ms);
     if (n < 0) {
@@ -89,3 +90,5 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
     }
     return n;
 }
+
+const csock__poller_ops csock__poller_epoll = {"epoll", create, destroy, add, set, forget, fetch};

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct csock__poller {
@@ -14,16 +15,16 @@ struct csock__poller {
     size_t start; /* where the next scan begins, so a full batch never starves later entries */
 };
 
-const char csock__poller_name[] = "poll";
-
-csock__poller *csock__poller_new(void)
+static int create(csock__poller **out, char *why, size_t size)
 {
-    csock__poller *p = calloc(1, sizeof *p);
-    if (!p) csock__failf(CSOCK_ENOMEM, "loop: out of memory");
-    return p;
+    if (!(*out = calloc(1, sizeof **out))) {
+        snprintf(why, size, "out of memory");
+        return CSOCK_ENOMEM;
+    }
+    return 0;
 }
 
-void csock__poller_free(csock__poller *p)
+static void destroy(csock__poller *p)
 {
     if (!p) return;
     free(p->fds);
@@ -40,7 +41,7 @@ static void fill(struct pollfd *f, int fd, int events)
     f->revents = 0;
 }
 
-int csock__poller_add(csock__poller *p, csock_watch *w, int events)
+static int add(csock__poller *p, csock_watch *w, int events)
 {
     for (size_t i = 0; i < p->count; i++)
         if (p->watches[i]->fd == w->fd) return CSOCK_EEXIST; /* the loop says so */
@@ -59,13 +60,13 @@ int csock__poller_add(csock__poller *p, csock_watch *w, int events)
     return 0;
 }
 
-int csock__poller_set(csock__poller *p, csock_watch *w, int events)
+static int set(csock__poller *p, csock_watch *w, int events)
 {
     fill(&p->fds[w->slot], w->fd, events);
     return 0;
 }
 
-void csock__poller_remove(csock__poller *p, csock_watch *w)
+static void forget(csock__poller *p, csock_watch *w)
 {
     size_t last = --p->count;
     if ((size_t)w->slot != last) {
@@ -75,7 +76,7 @@ void csock__poller_remove(csock__poller *p, csock_watch *w)
     }
 }
 
-int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
+static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
 {
     int n = poll(p->fds, (nfds_t)p->count, timeout_ms);
     if (n < 0) {
@@ -97,3 +98,5 @@ int csock__poller_wait(csock__poller *p, csock__ready *ready, int max, int timeo
     }
     return got;
 }
+
+const csock__poller_ops csock__poller_poll = {"poll", create, destroy, add, set, forget, fetch};

@@ -51,8 +51,8 @@ static void count(csock_loop *loop, csock_watch *w, int events, void *data)
 
 static void readiness(void)
 {
-    printf("  backend: %s\n", csock_loop_backend());
     csock_loop *loop = csock_loop_new();
+    printf("  backend: %s\n", csock_loop_backend(loop));
     csock *a, *b;
     check_tcp_pair("127.0.0.1", &a, &b);
     struct seen s = {.close_fd = -1};
@@ -446,6 +446,49 @@ static void *post_many(void *arg)
     return NULL;
 }
 
+/* A loop made and set up on one thread (a watch added, another added and removed) and run on
+ * another while the first waits for it, as a server's loops are: readiness that comes after the
+ * hand-over wakes it. (io_uring posts a poll's completions on the thread that submitted it.) */
+struct handed_over {
+    csock_loop *loop;
+    csock *sender;
+    int ran;
+};
+
+static void *run_handed_over(void *arg)
+{
+    struct handed_over *h = arg;
+    CHECK_EQ(csock_send(h->sender, "x", 1), 1);
+    h->ran = csock_loop_run_once(h->loop, 5);
+    return NULL;
+}
+
+static void run_on_another_thread(void)
+{
+    csock_loop *loop = csock_loop_new();
+    csock *a, *b;
+    check_tcp_pair("127.0.0.1", &a, &b);
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    struct seen s = {.close_fd = -1}, other = {.close_fd = -1};
+    CHECK(csock_loop_add(loop, csock_fileno(b), CSOCK_READ, count, &s) != NULL);
+    csock_watch *x = csock_loop_add(loop, p[0], CSOCK_READ, count, &other);
+    CHECK(x != NULL);
+    csock_watch_remove(x);
+    struct handed_over h = {loop, a, -1};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, run_handed_over, &h), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ(h.ran, 1);
+    CHECK_EQ(s.events, CSOCK_READ);
+    CHECK_EQ(other.calls, 0);
+    csock_loop_free(loop);
+    close(p[0]);
+    close(p[1]);
+    csock_free(a);
+    csock_free(b);
+}
+
 static void threads_stop_wake_and_post(void)
 {
     csock_loop *loop = csock_loop_new();
@@ -746,6 +789,7 @@ int main(void)
     RUN(repeating_and_restarted_timers);
     RUN(clock_per_pass);
     RUN(threads_stop_wake_and_post);
+    RUN(run_on_another_thread);
     RUN(no_wakeup_is_lost);
     RUN(no_nested_runs);
     RUN(signals);

@@ -38,8 +38,16 @@ typedef void (*csock_timer_cb)(csock_loop *loop, csock_timer *t, void *data);
 /* Called on the loop's thread for csock_loop_post and csock_loop_on_signal. */
 typedef void (*csock_loop_cb)(csock_loop *loop, void *data);
 
-/* Creates a loop with the backend chosen at build time (csock_loop_backend). Returns NULL with
- * CSOCK_ENOMEM or the poller's error (e.g. CSOCK_EMFILE) in csock_lastcode(). */
+/* Creates a loop on the kernel poller CSOCK_LOOP_BACKEND names in the environment ("epoll",
+ * "poll" or "uring"), or else the build's default (epoll, unless configured with
+ * -DCSOCK_LOOP_BACKEND); csock_loop_backend says which it got. Where io_uring is missing (an
+ * older kernel than Linux 5.17), disabled (sysctl kernel.io_uring_disabled) or refused (a seccomp
+ * filter, as in Docker's default profile), a loop that asked for it gets epoll, with a trace line
+ * saying why ("csock: loop: io_uring unavailable (io_uring_setup: Operation not permitted): using
+ * epoll", under CSOCK_TRACE=1), and works the same. Returns NULL with CSOCK_EINVAL for another
+ * name ("loop: CSOCK_LOOP_BACKEND=kqueue: not epoll, poll or uring"), CSOCK_ENOMEM or the
+ * poller's error (e.g. CSOCK_EMFILE: "loop: epoll_create1: Too many open files") in
+ * csock_lastcode(). */
 csock_loop *csock_loop_new(void);
 
 /* Frees the loop with every watch, timer and posted function it still holds (none of their
@@ -47,8 +55,10 @@ csock_loop *csock_loop_new(void);
  * closed: they belong to the caller. Must not be called while the loop runs. NULL is ignored. */
 void csock_loop_free(csock_loop *loop);
 
-/* The backend this library was built with: "epoll" or "poll". */
-const char *csock_loop_backend(void);
+/* The kernel poller loop runs on: "epoll", "poll" or "uring" (a string that lives as long as the
+ * program), fixed when the loop was made; "epoll" where "uring" was asked for and refused. NULL
+ * for a NULL loop. Every backend gives the same semantics; they differ only in system calls. */
+const char *csock_loop_backend(const csock_loop *loop);
 
 /* Watches fd for the readiness in events (CSOCK_READ, CSOCK_WRITE, both, or 0 for paused); cb runs
  * with data each time some of it is there (level-triggered: again and again while it lasts).
