@@ -114,15 +114,10 @@ static void a_hanging_ipv6_address_is_raced(void)
     CHECK(took >= 0.2 && took < 2.0);
     printf("     raced: connected over IPv4 in %.3f s\n", took);
     csock_free(c);
+    /* Racing off is not checked here: the raced attempt's SYN to ::1 may still sit in the full
+     * queue and be completed when a slot opens, so ::1 is no longer a sure black hole (seen in
+     * CI: the in-order call connected there). */
     CHECK_EQ(csock_set_happy_eyeballs(0), 1);
-    t0 = check_now();
-    CHECK(csock_create_connection("csock-dual", port, 0.5, NULL) == NULL);
-    took = check_now() - t0;
-    CHECK_EQ(csock_lastcode(), CSOCK_ETIMEOUT);
-    char want[160];
-    snprintf(want, sizeof want, "127.0.0.1:%d: not tried, timed out", port);
-    CHECK(strstr(csock_lasterror(), want) != NULL);
-    CHECK(took >= 0.45);
     CHECK_EQ(csock_set_happy_eyeballs(1), 0);
     csock *all[] = {l4, l6, f6, extra6};
     for (size_t i = 0; i < 4; i++)
