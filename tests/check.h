@@ -41,9 +41,9 @@ static int check_test_failed, check_passed_tests, check_failed_tests;
 #define CHECK_STR(a, b)                                                                            \
     do {                                                                                           \
         const char *check_a_ = (a), *check_b_ = (b);                                               \
-        if (strcmp(check_a_, check_b_) != 0) {                                                     \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                           \
             fprintf(stderr, "%s:%d: %s == \"%s\" failed: got \"%s\"\n", __FILE__, __LINE__, #a,    \
-                    check_b_, check_a_);                                                           \
+                    check_b_ ? check_b_ : "(null)", check_a_ ? check_a_ : "(null)");               \
             check_test_failed = 1;                                                                 \
         }                                                                                          \
     } while (0)

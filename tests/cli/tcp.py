@@ -69,16 +69,20 @@ def greet_and_close(conn):
     conn.sendall(b"hello, and goodbye")
 
 
-s = Server(greet_and_close)
-terminal, typist = os.openpty()
-with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False, stdin=terminal) as c:
-    rc = c.wait()  # nothing typed yet, and nothing typed later can be lost
-    check("connect from a terminal: the peer closing ends the session with exit 0, its data "
-          "written", rc == 0 and bytes(c.out.data) == b"hello, and goodbye",
-          (rc, c.out.data, c.err.text()))
-s.finish()
-os.close(terminal)
-os.close(typist)
+try:
+    terminal, typist = os.openpty()
+except OSError as e:  # a root without devpts mounted on /dev/pts
+    print(f"skip connect from a terminal: no pseudo-terminal here ({e.strerror})")
+else:
+    s = Server(greet_and_close)
+    with Csock(["connect", f"127.0.0.1:{s.port}"], listening=False, stdin=terminal) as c:
+        rc = c.wait()  # nothing typed yet, and nothing typed later can be lost
+        check("connect from a terminal: the peer closing ends the session with exit 0, its "
+              "data written", rc == 0 and bytes(c.out.data) == b"hello, and goodbye",
+              (rc, c.out.data, c.err.text()))
+    s.finish()
+    os.close(terminal)
+    os.close(typist)
 
 
 def half_close_then_read(conn):
