@@ -96,6 +96,13 @@ static int start_linger(csock_stream *st)
 static void let_go(csock_stream *st)
 {
     struct csock__streams *sh = csock__streams(st->watch.loop);
+    if (st->state & CSOCK__STREAM_PENDING) { /* no pass may read it once it is freed */
+        csock_stream **at = &sh->pending;
+        while (*at != st)
+            at = &(*at)->next_pending;
+        *at = st->next_pending;
+        st->state &= (uint16_t)~CSOCK__STREAM_PENDING;
+    }
     if (st->prev)
         st->prev->next = st->next;
     else
@@ -229,6 +236,18 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
             continue;
         }
         if (st->state & CSOCK__STREAM_CLOSED) continue;
+        if (st->state & CSOCK__STREAM_OPENING) {
+            needed = 1;
+            if (now >= st->close_by_ns) {
+                char peer[CSOCK_ADDRSTRLEN];
+                csock__stream_finish(st, csock__failf(CSOCK_ETIMEOUT,
+                                                      "%s handshake %s: timed out before the "
+                                                      "handshake was done",
+                                                      st->transport->name,
+                                                      csock__stream_peer_text(st, peer)));
+                continue;
+            }
+        }
         if (st->state & CSOCK__STREAM_CLOSING) {
             needed = 1;
             if (now >= st->close_by_ns) {
@@ -272,4 +291,22 @@ int csock__stream_watch_deadlines(csock_loop *loop, const csock_stream_handler *
     double shortest = h->idle_timeout > 0 ? h->idle_timeout : h->total_timeout;
     if (h->total_timeout > 0 && h->total_timeout < shortest) shortest = h->total_timeout;
     return ensure_sweep(loop, shortest);
+}
+
+int csock__stream_watch_open(csock_loop *loop, double timeout)
+{
+    return ensure_sweep(loop, timeout);
+}
+
+int csock__stream_begin_open(csock_stream *st, double timeout)
+{
+    csock_loop *loop = st->watch.loop;
+    int rc = ensure_sweep(loop, timeout);
+    if (rc < 0) return rc;
+    st->state |= CSOCK__STREAM_OPENING;
+    st->state &= (uint16_t) ~(CSOCK__STREAM_READ_WANTS_WRITE | CSOCK__STREAM_WRITE_WANTS_READ);
+    st->close_by_ns = csock__loop_now_ns(loop) + (int64_t)(timeout * 1e9);
+    /* The first step runs when the loop next looks (a client's hello goes out at once). */
+    csock_watch_set(&st->watch, CSOCK_READ | CSOCK_WRITE);
+    return 0;
 }
