@@ -141,6 +141,11 @@ static void begin_close(csock_stream *st)
     const csock_stream_handler *h = st->handler;
     int64_t timeout_ns = h->close_timeout > 0 ? csock__stream_ns(h->close_timeout)
                                               : (int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9);
+    if (st->state & CSOCK__STREAM_OPENING) {
+        /* Nothing was said yet (a handshake under way): nothing to deliver or tell. */
+        csock__stream_finish(st, st->error);
+        return;
+    }
     st->state |= CSOCK__STREAM_CLOSING;
     st->close_by_ns = csock__loop_now_ns(loop) + timeout_ns;
     if (!st->bufs || st->bufs->out.len == 0) {
