@@ -202,7 +202,7 @@ int csock_stream_shutdown(csock_stream *st);
  * socket is shut down for writing (the peer reads end of file after the last byte), and input
  * is read and dropped until the peer's end of file, an error, or close_timeout after this call
  * at the latest; only then is the socket closed. Otherwise it is closed at once. All of it runs
- * on the loop without blocking it; a lingering stream costs its socket and 144 bytes, makes no
+ * on the loop without blocking it; a lingering stream costs its socket and 160 bytes, makes no
  * callback, and is freed with the loop if that comes first. Idempotent.
  *
  * This ends the connection for every holder of the socket (another process, after fork):
