@@ -523,6 +523,71 @@ static void pause_and_resume_with_plaintext_held(void)
     csock_tls_context_free(cctx);
 }
 
+/* The peer sends one record, then, once the client has backed up (told through a pipe), reads
+ * 16 MB before it waits for the client's end. */
+#define BIG_WRITE (16u << 20)
+
+static int backed_up[2]; /* a pipe: the client writes a byte once its queue passed high water */
+
+static void send_then_read(peer *p, csock *conn)
+{
+    char buf[16000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = byte_at(i);
+    CHECK_EQ(csock_sendall(conn, buf, sizeof buf, NULL), 0);
+    struct pollfd gate = {.fd = backed_up[0], .events = POLLIN};
+    CHECK_EQ(poll(&gate, 1, 20000), 1);
+    size_t got = 0;
+    static char in[65536];
+    while (got < BIG_WRITE) {
+        ssize_t n = csock_recv(conn, in, sizeof in);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    p->n = (ssize_t)got;
+    struct pollfd pf = {.fd = csock_fileno(conn), .events = POLLIN};
+    CHECK_EQ(poll(&pf, 1, 20000), 1);
+}
+
+/* Writes 8 MB at the first bytes: the queue passes high water, reading pauses with the rest of
+ * the record held by TLS, and the drain must bring it. */
+static void back_up(csock_stream *st, void *data)
+{
+    struct seen *s = data;
+    seen_data(st, data);
+    if (!s->sent) {
+        static char big[BIG_WRITE];
+        s->sent = 1;
+        CHECK_EQ(csock_stream_write(st, big, sizeof big), 1);
+        CHECK_EQ(write(backed_up[1], "", 1), 1);
+    }
+}
+
+static void high_water_pause_with_plaintext_held(void)
+{
+    CHECK_EQ(pipe(backed_up), 0);
+    peer p;
+    start(&p, server_ctx("server"), send_then_read);
+    csock_tls_context *cctx = client_ctx();
+    csock_loop *loop = csock_loop_new();
+    struct seen s = {.want = 16000};
+    static const csock_stream_handler h = {.on_open = seen_open,
+                                           .on_data = back_up,
+                                           .on_close = seen_close,
+                                           .max_buffer = 100,
+                                           .max_queue = 2 * BIG_WRITE};
+    client_stream(loop, p.port, cctx, "localhost", &h, &s);
+    run_until(loop, &s.done);
+    CHECK_EQ(s.got, 16000);
+    CHECK_EQ(s.error, 0);
+    csock_loop_free(loop);
+    finish(&p);
+    CHECK_EQ(p.n, BIG_WRITE); /* the close delivered the whole queue */
+    csock_tls_context_free(cctx);
+    close(backed_up[0]);
+    close(backed_up[1]);
+}
+
 /* ---- ends ---- */
 
 static void ragged_end_is_an_error_unless_allowed(void)
@@ -646,6 +711,73 @@ static void graceful_close_delivers_all_while_the_peer_uploads(void)
     CHECK_EQ(atomic_load(&server_error), 0);
     stop_server(&r);
     csock_tls_context_free(sctx);
+    csock_tls_context_free(cctx);
+}
+
+/* ---- lines, deadlines, abort ---- */
+
+static void send_lines(peer *p, csock *conn)
+{
+    (void)p;
+    CHECK_EQ(csock_sendall(conn, "one\ntwo\nthr", 11, NULL), 0);
+    struct pollfd pf = {.fd = csock_fileno(conn), .events = POLLIN};
+    CHECK_EQ(poll(&pf, 1, 20000), 1); /* the client's end */
+}
+
+static void take_lines(csock_stream *st, void *data)
+{
+    struct seen *s = data;
+    const char *line;
+    size_t len;
+    while (csock_stream_read_line(st, &line, &len) == 1)
+        s->got++;
+}
+
+static void lines_and_the_idle_deadline_over_tls(void)
+{
+    peer p;
+    start(&p, server_ctx("server"), send_lines);
+    csock_tls_context *cctx = client_ctx();
+    csock_loop *loop = csock_loop_new();
+    struct seen s = {0};
+    static const csock_stream_handler h = {
+        .on_open = seen_open, .on_data = take_lines, .on_close = seen_close, .idle_timeout = 0.3};
+    client_stream(loop, p.port, cctx, "localhost", &h, &s);
+    double start = check_now();
+    run_until(loop, &s.done);
+    CHECK(check_now() - start >= 0.25);
+    CHECK_EQ(s.got, 2); /* "thr" waits for its newline */
+    CHECK_EQ(s.error, CSOCK_ETIMEOUT);
+    CHECK(strstr(s.message, "idle deadline") != NULL);
+    csock_loop_free(loop);
+    finish(&p);
+    csock_tls_context_free(cctx);
+}
+
+static void abort_open(csock_stream *st, void *data)
+{
+    seen_open(st, data);
+    CHECK_EQ(csock_stream_write(st, "x", 1), 0);
+    csock_stream_abort(st);
+}
+
+static void abort_sends_no_close_notify(void)
+{
+    peer p;
+    start(&p, server_ctx("server"), wait_end);
+    csock_tls_context *cctx = client_ctx();
+    csock_loop *loop = csock_loop_new();
+    struct seen s = {0};
+    static const csock_stream_handler h = {
+        .on_open = abort_open, .on_data = seen_data, .on_close = seen_close};
+    client_stream(loop, p.port, cctx, "localhost", &h, &s);
+    run_until(loop, &s.done);
+    CHECK_EQ(s.error, 0);
+    csock_loop_free(loop);
+    finish(&p);
+    /* The peer saw a cut, not an orderly end: an end without close_notify, or a reset where the
+     * client's kernel still held bytes of the peer (session tickets) at the close. */
+    CHECK(p.n == CSOCK_ETLSEOF || p.n == CSOCK_ECONNRESET);
     csock_tls_context_free(cctx);
 }
 
@@ -884,9 +1016,12 @@ int main(void)
     RUN(megabyte_both_ways);
     RUN(handler_taking_three_bytes_at_a_time);
     RUN(pause_and_resume_with_plaintext_held);
+    RUN(high_water_pause_with_plaintext_held);
     RUN(ragged_end_is_an_error_unless_allowed);
     RUN(half_close_sends_close_notify_and_reads_on);
     RUN(graceful_close_delivers_all_while_the_peer_uploads);
+    RUN(lines_and_the_idle_deadline_over_tls);
+    RUN(abort_sends_no_close_notify);
     RUN(starttls_upgrades_in_place);
     RUN(sni_callback_switches_certificates);
     RUN(many_handshakes_on_threads_sharing_contexts);
