@@ -228,6 +228,7 @@ void csock__stream_update_events(csock_stream *st)
     /* A transport's read that must write first, or its write that must read first. */
     if (st->state & CSOCK__STREAM_READ_WANTS_WRITE) events |= CSOCK_WRITE;
     if (st->state & CSOCK__STREAM_WRITE_WANTS_READ) events |= CSOCK_READ;
+    if (st->state & CSOCK__STREAM_NOTIFYING) events |= CSOCK_WRITE;
     if (events != st->watch.events) csock_watch_set(&st->watch, events);
     /* Input the transport holds makes the socket no more readable: it is read without waiting
      * (after a pause at high water too). */
@@ -246,7 +247,7 @@ int csock_stream_pause(csock_stream *st, int pause)
     if (pause)
         st->state |= CSOCK__STREAM_PAUSED;
     else
-        st->state &= (uint16_t)~CSOCK__STREAM_PAUSED;
+        st->state &= (uint32_t)~CSOCK__STREAM_PAUSED;
     csock__stream_update_events(st);
     return 0;
 }

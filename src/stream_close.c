@@ -34,6 +34,14 @@ void csock__stream_finish(csock_stream *st, int error)
 
 void csock__stream_finish_drained(csock_stream *st)
 {
+    /* The peer is told first where the transport has a word for it (TLS: close_notify), within
+     * close_timeout (the sweep ends a close that takes longer). */
+    if (st->transport->notify && !(st->state & CSOCK__STREAM_CLOSED) &&
+        st->transport->notify(st) == CSOCK_EAGAIN) {
+        st->state |= CSOCK__STREAM_NOTIFYING;
+        csock__stream_update_events(st);
+        return;
+    }
     if (!(st->state & CSOCK__STREAM_CLOSED)) st->state |= CSOCK__STREAM_DRAINED;
     csock__stream_finish(st, st->error);
 }
@@ -101,7 +109,7 @@ static void let_go(csock_stream *st)
         while (*at != st)
             at = &(*at)->next_pending;
         *at = st->next_pending;
-        st->state &= (uint16_t)~CSOCK__STREAM_PENDING;
+        st->state &= (uint32_t)~CSOCK__STREAM_PENDING;
     }
     if (st->prev)
         st->prev->next = st->next;
@@ -150,6 +158,9 @@ static void begin_close(csock_stream *st)
     st->close_by_ns = csock__loop_now_ns(loop) + timeout_ns;
     if (!st->bufs || st->bufs->out.len == 0) {
         csock__stream_finish_drained(st);
+        /* A close_notify waiting for room is bounded by close_timeout too. */
+        if ((st->state & CSOCK__STREAM_NOTIFYING) && ensure_sweep(loop, close_timeout(h)) < 0)
+            csock__stream_finish(st, csock_lastcode());
         return;
     }
     int rc = ensure_sweep(loop, close_timeout(h));
@@ -173,7 +184,11 @@ void csock_stream_abort(csock_stream *st)
 
 void csock__stream_shut_down(csock_stream *st)
 {
-    st->transport->shutdown(st);
+    if (st->transport->shutdown(st) == CSOCK_EAGAIN) { /* no room for TLS's close_notify yet */
+        st->state |= CSOCK__STREAM_NOTIFYING;
+        csock__stream_update_events(st);
+        return;
+    }
     st->state |= CSOCK__STREAM_SHUT_DONE;
     if (st->state & CSOCK__STREAM_EOF) csock__stream_finish(st, 0);
 }
@@ -309,7 +324,7 @@ int csock__stream_begin_open(csock_stream *st, double timeout)
     int rc = ensure_sweep(loop, timeout);
     if (rc < 0) return rc;
     st->state |= CSOCK__STREAM_OPENING;
-    st->state &= (uint16_t) ~(CSOCK__STREAM_READ_WANTS_WRITE | CSOCK__STREAM_WRITE_WANTS_READ);
+    st->state &= (uint32_t) ~(CSOCK__STREAM_READ_WANTS_WRITE | CSOCK__STREAM_WRITE_WANTS_READ);
     st->close_by_ns = csock__loop_now_ns(loop) + (int64_t)(timeout * 1e9);
     /* The first step runs when the loop next looks (a client's hello goes out at once). */
     csock_watch_set(&st->watch, CSOCK_READ | CSOCK_WRITE);

@@ -51,6 +51,10 @@ struct csock__transport {
     /* The reason for a code the last call returned, when the transport knows better than
      * csock_strerror ("the peer ended without close_notify"), or NULL. */
     const char *(*reason)(const csock_stream *st, int code);
+    /* Tells the peer that the stream ends gracefully, before a close (TLS's close_notify): 0
+     * once told (or when it never can be), CSOCK_EAGAIN to wait for the socket to be writable.
+     * shutdown may return CSOCK_EAGAIN in the same way. */
+    int (*notify)(csock_stream *st);
 };
 
 /* A connected stream socket as it is. */
@@ -91,6 +95,9 @@ enum {
     CSOCK__STREAM_READ_WANTS_WRITE = 1 << 13,
     CSOCK__STREAM_WRITE_WANTS_READ = 1 << 14,
     CSOCK__STREAM_PENDING = 1 << 15, /* in the loop's list of streams with input held */
+    /* The transport's word of a graceful end (TLS's close_notify, for a close or a shutdown)
+     * waits for room in the socket; the close or the shutdown goes on once it is out. */
+    CSOCK__STREAM_NOTIFYING = 1 << 16,
 };
 
 struct csock_stream {
@@ -104,7 +111,7 @@ struct csock_stream {
     csock_stream *next_pending;  /* in the loop's list of streams whose transport holds input */
     int64_t last_io_ns, started_ns; /* the loop's clock, for the idle and total deadlines */
     int64_t close_by_ns;            /* a graceful close ends by then at the latest */
-    uint16_t state;                 /* CSOCK__STREAM_* bits */
+    uint32_t state;                 /* CSOCK__STREAM_* bits */
     int32_t error;                  /* why it closes, for on_close: 0 or a CSOCK_E* code */
 };
 

@@ -85,9 +85,9 @@ static void write_ready(csock_stream *st)
         csock__stream_trim(st);
     }
     if ((st->state & CSOCK__STREAM_BACKED_UP) && queued <= csock__stream_low_water(st->handler)) {
-        st->state &= (uint16_t)~CSOCK__STREAM_BACKED_UP;
+        st->state &= (uint32_t)~CSOCK__STREAM_BACKED_UP;
         if ((st->state & CSOCK__STREAM_OWES_DRAIN) && st->handler->on_drain) {
-            st->state &= (uint16_t)~CSOCK__STREAM_OWES_DRAIN;
+            st->state &= (uint32_t)~CSOCK__STREAM_OWES_DRAIN;
             st->handler->on_drain(st, st->watch.data);
         }
     }
@@ -340,7 +340,7 @@ void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook)
         csock_stream *st = list;
         list = st->next_pending;
         st->next_pending = NULL;
-        st->state &= (uint16_t)~CSOCK__STREAM_PENDING;
+        st->state &= (uint32_t)~CSOCK__STREAM_PENDING;
         /* A closing stream drops its input; the socket's readiness still ends it. */
         if (csock__stream_reads(st) && !(st->state & CSOCK__STREAM_CLOSING)) read_ready(st);
     }
@@ -350,7 +350,7 @@ void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook)
 
 void csock__stream_opened(csock_stream *st, int rc)
 {
-    st->state &= (uint16_t)~CSOCK__STREAM_OPENING;
+    st->state &= (uint32_t)~CSOCK__STREAM_OPENING;
     if (rc < 0) {
         csock__stream_finish(st, rc);
         return;
@@ -389,10 +389,20 @@ void csock__stream_io(csock_loop *loop, csock_watch *w, int events, void *data)
         open_step(st);
         return;
     }
+    /* Room for the transport's word of a graceful end: the close or the shutdown goes on. */
+    if ((events & CSOCK_WRITE) && (st->state & CSOCK__STREAM_NOTIFYING)) {
+        st->state &= (uint32_t)~CSOCK__STREAM_NOTIFYING;
+        if (st->state & CSOCK__STREAM_CLOSING)
+            csock__stream_finish_drained(st);
+        else
+            csock__stream_shut_down(st);
+        if (st->state & CSOCK__STREAM_CLOSED) return;
+        csock__stream_update_events(st);
+    }
     /* The readiness a transport's read or write waited for, though the other direction's. */
     int read_for_write = (events & CSOCK_WRITE) && (st->state & CSOCK__STREAM_READ_WANTS_WRITE);
     int write_for_read = (events & CSOCK_READ) && (st->state & CSOCK__STREAM_WRITE_WANTS_READ);
-    st->state &= (uint16_t) ~((read_for_write ? CSOCK__STREAM_READ_WANTS_WRITE : 0) |
+    st->state &= (uint32_t) ~((read_for_write ? CSOCK__STREAM_READ_WANTS_WRITE : 0) |
                               (write_for_read ? CSOCK__STREAM_WRITE_WANTS_READ : 0));
     if (((events & CSOCK_WRITE) || write_for_read) && st->bufs && st->bufs->out.len > 0)
         write_ready(st);

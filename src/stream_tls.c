@@ -190,8 +190,6 @@ static struct stream_tls *new_state(int fd, csock_tls_context *ctx, const char *
 
 /* ---- the transport ---- */
 
-static int send_notify(struct stream_tls *x);
-
 /* Before each SSL call: no failure of the transport yet. */
 static void begin(struct stream_tls *x)
 {
@@ -216,8 +214,6 @@ static ssize_t tls_read(csock_stream *st, void *buf, size_t len, int *wants)
 {
     struct stream_tls *x = tls_of(st);
     size_t n = 0;
-    /* A close_notify that found no room goes first, then the end of file after it. */
-    if (x->notify_pending && send_notify(x)) shutdown(x->fd, SHUT_WR);
     begin(x);
     if (SSL_read_ex(x->t.ssl, buf, len, &n)) return (ssize_t)n;
     if (SSL_get_error(x->t.ssl, 0) == SSL_ERROR_ZERO_RETURN) return 0; /* close_notify */
@@ -257,7 +253,10 @@ static int send_notify(struct stream_tls *x)
     if ((SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) && !x->notify_pending) return 1;
     begin(x);
     int ret = SSL_shutdown(ssl), wants;
-    x->notify_pending = ret < 0 && failed(x, ret, &wants) == CSOCK_EAGAIN;
+    /* A retry that sent only part of the alert returns 0, its rest still to go. */
+    x->notify_pending =
+        ret < 0 ? failed(x, ret, &wants) == CSOCK_EAGAIN : ret == 0 && SSL_want_write(ssl);
+
     ERR_clear_error();
     return !x->notify_pending;
 }
@@ -266,9 +265,14 @@ static int tls_shutdown(csock_stream *st)
 {
     struct stream_tls *x = tls_of(st);
     /* close_notify, so that the peer tells the end from a cut; then end of file after it. If
-     * the socket has no room for it now, it goes with the next read or at the close. */
+     * the socket has no room for it now, the stream calls again once it has. */
     if (!send_notify(x)) return CSOCK_EAGAIN;
     return shutdown(x->fd, SHUT_WR) == 0 ? 0 : csock__errno();
+}
+
+static int tls_notify(csock_stream *st)
+{
+    return send_notify(tls_of(st)) ? 0 : CSOCK_EAGAIN;
 }
 
 static int tls_unsettled(csock_stream *st)
@@ -280,6 +284,7 @@ static int tls_unsettled(csock_stream *st)
 static void tls_close(csock_stream *st)
 {
     struct stream_tls *x = tls_of(st);
+
     /* A graceful close ends with close_notify, if the socket has room for it now. */
     if ((st->state & CSOCK__STREAM_DRAINED) || x->notify_pending) send_notify(x);
     close(x->fd);
@@ -347,6 +352,7 @@ static const struct csock__transport tls_transport = {
     .open = tls_open,
     .pending = tls_pending,
     .reason = tls_reason,
+    .notify = tls_notify,
 };
 
 /* ---- making TLS streams ---- */
