@@ -606,6 +606,36 @@ static void high_water_pause_with_plaintext_held(void)
     close(backed_up[1]);
 }
 
+/* After a TLS 1.3 handshake the server's session tickets come with no data: reading them must
+ * neither deliver nor spin (each pass then waits its full time). */
+static void tickets_without_data_neither_deliver_nor_spin(void)
+{
+    peer p;
+    start(&p, server_ctx("server"), wait_end);
+    csock_tls_context *cctx = client_ctx();
+    csock_loop *loop = csock_loop_new();
+    struct seen s = {0};
+    client_stream(loop, p.port, cctx, "localhost", &seen_handler, &s);
+    double end = check_now() + 20;
+    while (!s.opened && check_now() < end)
+        csock_loop_run_once(loop, 0.1);
+    CHECK_STR(s.text, "TLSv1.3");
+    double start = check_now();
+    int ran = 0;
+    for (int i = 0; i < 20; i++)
+        ran += csock_loop_run_once(loop, 0.01);
+    CHECK(check_now() - start >= 0.15); /* the passes waited: nothing was ready again and again */
+    CHECK(ran <= 4);                    /* the tickets' reads, at most */
+    CHECK_EQ(s.got, 0);
+    csock_stream_close(s.st);
+    run_until(loop, &s.done);
+    CHECK_EQ(s.error, 0);
+    csock_loop_free(loop);
+    finish(&p);
+    CHECK_EQ(p.n, 0); /* the peer read our close_notify */
+    csock_tls_context_free(cctx);
+}
+
 /* ---- ends ---- */
 
 static void ragged_end_is_an_error_unless_allowed(void)
@@ -1038,6 +1068,7 @@ int main(void)
     RUN(handler_taking_three_bytes_at_a_time);
     RUN(pause_and_resume_with_plaintext_held);
     RUN(high_water_pause_with_plaintext_held);
+    RUN(tickets_without_data_neither_deliver_nor_spin);
     RUN(ragged_end_is_an_error_unless_allowed);
     RUN(half_close_sends_close_notify_and_reads_on);
     RUN(graceful_close_delivers_all_while_the_peer_uploads);
