@@ -256,7 +256,6 @@ static int send_notify(struct stream_tls *x)
     /* A retry that sent only part of the alert returns 0, its rest still to go. */
     x->notify_pending =
         ret < 0 ? failed(x, ret, &wants) == CSOCK_EAGAIN : ret == 0 && SSL_want_write(ssl);
-
     ERR_clear_error();
     return !x->notify_pending;
 }
@@ -284,8 +283,8 @@ static int tls_unsettled(csock_stream *st)
 static void tls_close(csock_stream *st)
 {
     struct stream_tls *x = tls_of(st);
-
-    /* A graceful close ends with close_notify, if the socket has room for it now. */
+    /* A graceful close has sent close_notify (csock__stream_finish_drained); this is the last
+     * try for one that still waits for room. */
     if ((st->state & CSOCK__STREAM_DRAINED) || x->notify_pending) send_notify(x);
     close(x->fd);
     free_state(x);

@@ -140,19 +140,25 @@ static const csock_stream_handler seen_handler = {
 static atomic_int server_opened, server_closed, server_error;
 static char server_message[512];
 static char server_name_seen[128];
+static pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER; /* for the two texts: LOOPS
+                                                                  servers write from two loops */
 
 static void server_open(csock_stream *st, void *data)
 {
     (void)data;
     atomic_fetch_add(&server_opened, 1);
     const char *name = csock_stream_tls_server_name(st);
+    pthread_mutex_lock(&server_lock);
     snprintf(server_name_seen, sizeof server_name_seen, "%s", name ? name : "(none)");
+    pthread_mutex_unlock(&server_lock);
 }
 
 static void server_close(csock_stream *st, int error, void *data)
 {
     (void)st, (void)data;
+    pthread_mutex_lock(&server_lock);
     if (error) snprintf(server_message, sizeof server_message, "%s", csock_lasterror());
+    pthread_mutex_unlock(&server_lock);
     atomic_store(&server_error, error);
     atomic_fetch_add(&server_closed, 1);
 }
@@ -162,7 +168,18 @@ static void reset_server_counts(void)
     atomic_store(&server_opened, 0);
     atomic_store(&server_closed, 0);
     atomic_store(&server_error, 0);
+    pthread_mutex_lock(&server_lock);
     server_message[0] = server_name_seen[0] = '\0';
+    pthread_mutex_unlock(&server_lock);
+}
+
+/* Whether the server's text (server_message or server_name_seen) has want, read under the lock. */
+static int server_text_has(const char *text, const char *want)
+{
+    pthread_mutex_lock(&server_lock);
+    int has = strstr(text, want) != NULL;
+    pthread_mutex_unlock(&server_lock);
+    return has;
 }
 
 static const csock_stream_handler echo_handler = {
@@ -222,7 +239,7 @@ static void echo_server_in_loop_modes(void)
             echo_once(r.port, cctx, "localhost", "hello over TLS\n");
         wait_server_closed(4);
         CHECK_EQ(atomic_load(&server_opened), 4);
-        CHECK_STR(server_name_seen, "localhost");
+        CHECK(server_text_has(server_name_seen, "localhost"));
         stop_server(&r);
     }
     csock_tls_context_free(sctx);
@@ -295,8 +312,8 @@ static void handshake_timeout_closes_silent_and_plaintext_peers(void)
     CHECK(took < 3);
     wait_server_closed(1);
     CHECK_EQ(atomic_load(&server_error), CSOCK_ETIMEOUT);
-    CHECK(strstr(server_message, "tls handshake 127.0.0.1:") != NULL);
-    CHECK(strstr(server_message, "timed out before the handshake was done") != NULL);
+    CHECK(server_text_has(server_message, "tls handshake 127.0.0.1:"));
+    CHECK(server_text_has(server_message, "timed out before the handshake was done"));
     CHECK_EQ(atomic_load(&server_opened), 0);
     CHECK_EQ(csock_server_connections(r.srv), 0);
     csock_free(c);
@@ -318,7 +335,7 @@ static void handshake_timeout_closes_silent_and_plaintext_peers(void)
     CHECK(check_now() - start < 5);
     wait_server_closed(1);
     CHECK_EQ(atomic_load(&server_error), CSOCK_ETLS);
-    CHECK(strstr(server_message, "does not seem to speak TLS") != NULL);
+    CHECK(server_text_has(server_message, "does not seem to speak TLS"));
     csock_free(c);
     stop_server(&r);
     csock_tls_context_free(sctx);
@@ -950,10 +967,10 @@ static void sni_callback_switches_certificates(void)
     start_server(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
     echo_once(r.port, cctx, "localhost", "default site\n");
     wait_server_closed(1);
-    CHECK_STR(server_name_seen, "localhost");
+    CHECK(server_text_has(server_name_seen, "localhost"));
     echo_once(r.port, cctx, "example.com", "other site\n"); /* verified as example.com */
     wait_server_closed(2);
-    CHECK_STR(server_name_seen, "example.com");
+    CHECK(server_text_has(server_name_seen, "example.com"));
     csock *c = connect_to(r.port);
     int rc = csock_tls_wrap_client(c, cctx, "refused.test");
     CHECK(rc < 0);
