@@ -316,3 +316,13 @@ int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path)
     SSL_CTX_set_keylog_callback(ctx->ssl, keylog_line);
     return 0;
 }
+
+int csock_tls_context_set_handshake_timeout(csock_tls_context *ctx, double seconds)
+{
+    int rc = csock__tls_changeable(ctx, "tls handshake timeout");
+    int64_t ns;
+    if (rc == 0) rc = csock__seconds_ns(seconds, CSOCK__INTERVAL, "tls handshake timeout", &ns);
+    if (rc < 0) return rc;
+    ctx->handshake_timeout = seconds;
+    return 0;
+}

@@ -515,3 +515,20 @@ int csock_tls_want(const csock *s)
     csock__tls *t = tls_of(s);
     return t ? t->want : 0;
 }
+
+/* ---- for TLS streams (stream_tls.c), which keep a csock__tls of their own ---- */
+
+int csock__tls_why(csock__tls *t, int ret, char *why, size_t size)
+{
+    return why_failed(t, ret, why, size);
+}
+
+int csock__tls_name_server(csock__tls *t, const char *name, const char *op)
+{
+    return name_server(t, name, op);
+}
+
+const char *csock__tls_where(const csock__tls *t, char buf[CSOCK_ADDRSTRLEN])
+{
+    return where(t, buf);
+}

@@ -147,6 +147,30 @@ int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path);
  * which resumes sessions by itself; over 1024; frozen), CSOCK_ENOMEM. */
 int csock_tls_context_set_session_cache(csock_tls_context *ctx, size_t size);
 
+/* Bounds the handshake of a TLS stream (csock_stream_new_tls, csock_stream_start_tls) or of a
+ * server's connection (csock_server_config.tls, every mode) to seconds (default 10): a peer that
+ * sends nothing, or too little, is closed then with CSOCK_ETIMEOUT, and costs nothing but its
+ * descriptor and memory meanwhile (a peer that sends what is not TLS is closed at once,
+ * CSOCK_ETLS). Blocking wraps keep the socket's own timeout. Returns 0, or CSOCK_EINVAL (not
+ * positive, NaN, over 2^31 s: "tls handshake timeout: ..."; frozen). */
+int csock_tls_context_set_handshake_timeout(csock_tls_context *ctx, double seconds);
+
+/* A server's choice of certificate by the name a client asks for (SNI): called during each
+ * handshake of a server context with the name (NULL when the client sent none) and the data
+ * given. It returns 0 to go on, leaving *use NULL to keep the context or setting it to another
+ * server context (with a certificate) to switch to for this connection, or a negative value to
+ * refuse the client (which gets an unrecognized_name alert; the handshake fails with
+ * CSOCK_ETLS). Called on the thread that runs the handshake, so possibly on several at once. */
+typedef int (*csock_tls_sni_callback)(const char *server_name, csock_tls_context **use, void *data);
+
+/* Sets the SNI callback of a server context (fn NULL: none, the default; every client gets ctx).
+ * A context fn switches to is frozen then and held by the connection while it needs it; it must
+ * not be freed by its owner before the last handshake that may switch to it. A context switched
+ * to gives its certificate and key; the first context's other settings (verification, ALPN,
+ * versions) stay. Returns 0, or CSOCK_EINVAL (a client context, frozen). */
+int csock_tls_context_set_sni_callback(csock_tls_context *ctx, csock_tls_sni_callback fn,
+                                       void *data);
+
 /* Makes a connected stream socket a TLS client and runs the handshake within the socket's
  * timeout. server_name is the host the server is meant to be: sent as SNI (unless it is an IP
  * literal) and checked against the certificate (a name, or an IP literal against its IP
