@@ -64,7 +64,7 @@ static void shutdown_sends_close_notify(void)
     CHECK_EQ(csock_shutdown(c, SHUT_WR), 0);
     char buf[8];
     CHECK_EQ(check_recv_exactly(c, buf, 4), 4);
-    CHECK_EQ(csock_send(c, "more", 4), CSOCK_ETLS); /* nothing may follow close_notify */
+    CHECK_EQ(csock_send(c, "more", 4), CSOCK_EPIPE); /* nothing may follow close_notify */
     csock_free(c);
     finish(&p);
     CHECK_EQ(p.n, 0);
@@ -127,7 +127,8 @@ static void timeouts_bound_the_handshake_and_reads(void)
     CHECK_ERROR(CSOCK_ETIMEOUT, ": timed out");
     CHECK(took > 0.25 && took < 2);
     CHECK(csock_tls_connect("localhost", port, ctx, 0) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "tls_connect: timeout 0 never waits");
+    CHECK_ERROR(CSOCK_EINVAL, "tls connect localhost:");
+    CHECK_ERROR(CSOCK_EINVAL, ": timeout 0 never waits");
     csock_free(l);
 
     /* A read times out, and the socket goes on working. */
@@ -304,13 +305,14 @@ static void unwrap_gives_the_plain_socket_back(void)
     CHECK_EQ(p.n, 0);
     CHECK_STR(p.text, "plain");
 
-    /* Data where the peer's close_notify should be is refused, and the socket stays TLS. */
+    /* Data where the peer's close_notify should be is kept (test_tls_close.c), and the socket
+     * stays TLS. */
     start(&p, server_ctx("server"), send_then_wait);
     c = csock_tls_connect("localhost", p.port, ctx, 10);
     CHECK(c != NULL);
     CHECK_EQ(csock_tls_unwrap(c), CSOCK_ETLS);
     CHECK_ERROR(CSOCK_ETLS, "tls unwrap localhost:");
-    CHECK_ERROR(CSOCK_ETLS, ": application data after close notify");
+    CHECK_ERROR(CSOCK_ETLS, ": 4 bytes of data came before the peer's close_notify");
     CHECK(csock_tls_version(c) != NULL);
     csock_free(c);
     finish(&p);
