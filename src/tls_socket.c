@@ -456,12 +456,20 @@ int csock_tls_unwrap(csock *s)
 
 /* ---- the layer: csock's data calls on a TLS socket ---- */
 
-/* Why op may not write on t now (TLS failed, or close_notify was sent): 0, or a recorded
+/* Why op may not write len bytes on t now (TLS failed, close_notify was sent, or fewer bytes
+ * than a record under way holds, which OpenSSL would take as fatal): 0, or a recorded
  * failure. */
-static int check_writable(csock__tls *t, const char *op)
+static int check_writable(csock__tls *t, size_t len, const char *op)
 {
     if (t->failed) return failed_earlier(t, op);
     if (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) return ended_for_writing(t, op);
+    if (len < t->pending) {
+        char at[CSOCK_ADDRSTRLEN];
+        return csock__failf(CSOCK_EINVAL,
+                            "%s %s: %zu bytes: a send that could not finish left a record under "
+                            "way: offer the same %zu bytes again (at least as many)",
+                            op, where(t, at), len, t->pending);
+    }
     return 0;
 }
 
@@ -474,7 +482,7 @@ static ssize_t tls_send(csock *s, const void *buf, size_t len, int flags, const 
         return csock__failf(CSOCK_EINVAL, "%s: flags 0x%x: a TLS socket takes only MSG_DONTWAIT",
                             op, (unsigned)flags);
     if (len == 0) return 0; /* OpenSSL refuses empty writes */
-    ssize_t rc = check_writable(t, op);
+    ssize_t rc = check_writable(t, len, op);
     if (rc < 0) return rc;
     csock__tls_begin(t, flags, csock__tls_deadline(s, flags), 1);
     size_t n = 0;
@@ -516,7 +524,7 @@ static int tls_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     size_t done = 0;
     int rc = 0;
     char why[320];
-    if (len > 0 && (rc = check_writable(t, "sendall")) < 0) {
+    if (len > 0 && (rc = check_writable(t, len, "sendall")) < 0) {
         if (sent) *sent = 0;
         return rc;
     }

@@ -366,6 +366,84 @@ static void non_blocking_handshake(void)
     csock_tls_context_free(sctx);
 }
 
+/* Reads the ClientHello, then resets the connection (SO_LINGER 0). */
+static void reset_in_handshake(peer *p, csock *conn)
+{
+    (void)p;
+    char hello[512];
+    csock_recv(conn, hello, sizeof hello);
+    struct linger now = {1, 0};
+    setsockopt(csock_fileno(conn), SOL_SOCKET, SO_LINGER, &now, sizeof now);
+    close(csock_detach(conn));
+}
+
+static void a_reset_in_the_handshake_is_named(void)
+{
+    peer p;
+    start(&p, NULL, reset_in_handshake);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = dial(&p);
+    CHECK_EQ(csock_tls_wrap_client(c, ctx, "localhost"), CSOCK_ECONNRESET);
+    CHECK_ERROR(CSOCK_ECONNRESET, "tls handshake localhost:");
+    CHECK_ERROR(CSOCK_ECONNRESET, ": Connection reset by peer");
+    CHECK(csock_tls_version(c) == NULL);
+    CHECK_EQ(csock_close(c), 0);
+    csock_free(c);
+    finish(&p);
+    csock_tls_context_free(ctx);
+}
+
+/* Reads nothing until the client says, then everything. */
+static void read_when_told(peer *p, csock *conn)
+{
+    char c;
+    if (read(wake_pipe[0], &c, 1) != 1) return;
+    static char buf[65536];
+    size_t total = 0;
+    while ((p->n = csock_recv(conn, buf, sizeof buf)) > 0)
+        total += (size_t)p->n;
+    snprintf(p->text, sizeof p->text, "%zu", total);
+}
+
+/* A send that could not finish must be offered as many bytes again: fewer are refused (OpenSSL
+ * would end the connection), and the connection goes on. */
+static void a_shorter_retry_is_refused(void)
+{
+    CHECK_EQ(pipe(wake_pipe), 0);
+    peer p;
+    start(&p, server_ctx("server"), read_when_told);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = csock_tls_connect("localhost", p.port, ctx, 10);
+    CHECK(c != NULL);
+    CHECK_EQ(csock_settimeout(c, 0), 0);
+    static char block[16384];
+    memset(block, 'x', sizeof block);
+    ssize_t n;
+    size_t sent = 0;
+    for (int i = 0; i < 10000 && (n = csock_send(c, block, sizeof block)) > 0; i++)
+        sent += (size_t)n;
+    CHECK_EQ(n, CSOCK_EAGAIN);
+    CHECK_EQ(csock_send(c, block, 10), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "send localhost:");
+    CHECK_ERROR(CSOCK_EINVAL, "offer the same 16384 bytes again");
+    CHECK_EQ(csock_sendall(c, block, 10, NULL), CSOCK_EINVAL);
+    CHECK_EQ(write(wake_pipe[1], "!", 1), 1);
+    CHECK_EQ(csock_settimeout(c, 10), 0);
+    CHECK_EQ(csock_sendall(c, block, sizeof block, NULL), 0); /* the same bytes, now whole */
+    sent += sizeof block;
+    CHECK_EQ(csock_sendall(c, block, 10, NULL), 0);
+    sent += 10;
+    csock_free(c);
+    finish(&p);
+    CHECK_EQ(p.n, 0);
+    char want[32];
+    snprintf(want, sizeof want, "%zu", sent);
+    CHECK_STR(p.text, want);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    csock_tls_context_free(ctx);
+}
+
 int main(void)
 {
     check_tls_setup();
@@ -378,5 +456,7 @@ int main(void)
     RUN(no_sigpipe);
     RUN(unwrap_gives_the_plain_socket_back);
     RUN(non_blocking_handshake);
+    RUN(a_reset_in_the_handshake_is_named);
+    RUN(a_shorter_retry_is_refused);
     return check_tls_done();
 }

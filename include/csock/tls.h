@@ -47,6 +47,9 @@
  * read where the caller wrote, or the reverse: csock_tls_want says which to wait for. After a
  * csock_send that failed with CSOCK_EAGAIN or CSOCK_ETIMEOUT, the next csock_send must offer
  * the same bytes again (at least as many), as OpenSSL requires: part of a record may be out.
+ * Fewer are refused with CSOCK_EINVAL ("send localhost:4433: 10 bytes: a send that could not
+ * finish left a record under way: offer the same 16384 bytes again (at least as many)"), and the
+ * connection goes on.
  */
 #ifndef CSOCK_TLS_H
 #define CSOCK_TLS_H
