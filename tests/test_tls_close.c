@@ -123,6 +123,45 @@ static void close_waits_for_room_for_close_notify(void)
     close_full(1);
 }
 
+/* Reads nothing until told, then ends. */
+static void never_read(peer *p, csock *conn)
+{
+    (void)p;
+    (void)conn;
+    char c;
+    if (read(go_pipe[0], &c, 1) != 1) return;
+}
+
+/* A peer that reads nothing bounds the close by the socket's timeout (non-blocking: no wait). */
+static void close_is_bounded_when_the_peer_reads_nothing(void)
+{
+    csock_tls_context *ctx = client_ctx();
+    for (int mode = 0; mode < 2; mode++) {
+        CHECK_EQ(pipe(go_pipe), 0);
+        peer p;
+        start(&p, server_ctx("server"), never_read);
+        csock *c = csock_tls_connect("localhost", p.port, ctx, 10);
+        CHECK(c != NULL);
+        CHECK_EQ(csock_settimeout(c, 0.1), 0);
+        static char block[16 << 20];
+        CHECK_EQ(csock_sendall(c, block, sizeof block, NULL), CSOCK_ETIMEOUT);
+        CHECK_EQ(csock_settimeout(c, mode ? 0 : 0.3), 0);
+        double t0 = check_now();
+        CHECK_EQ(csock_close(c), 0);
+        double took = check_now() - t0;
+        if (mode)
+            CHECK(took < 0.2);
+        else
+            CHECK(took > 0.25 && took < 2);
+        csock_free(c);
+        CHECK_EQ(write(go_pipe[1], "!", 1), 1);
+        finish(&p);
+        close(go_pipe[0]);
+        close(go_pipe[1]);
+    }
+    csock_tls_context_free(ctx);
+}
+
 /* Sends a line, reads to the client's close_notify, unwraps, then echoes five plain bytes. */
 static void data_then_unwrap(peer *p, csock *conn)
 {
@@ -273,6 +312,7 @@ int main(void)
     check_tls_setup();
     RUN(close_after_a_large_send_delivers_everything);
     RUN(close_waits_for_room_for_close_notify);
+    RUN(close_is_bounded_when_the_peer_reads_nothing);
     RUN(unwrap_keeps_data_that_came_first);
     RUN(a_failed_connection_keeps_its_reason);
     RUN(send_after_shutdown_is_epipe);
