@@ -243,6 +243,44 @@ static void eintr_is_retried_within_the_deadline(void)
     csock_tls_context_free(ctx);
 }
 
+/* Waits for five signals, then reads everything to the end, counting. */
+static void count_after_signals(peer *p, csock *conn)
+{
+    char c;
+    for (int seen = 0; seen < 5;)
+        if (read(wake_pipe[0], &c, 1) == 1) seen++;
+    static char buf[65536];
+    size_t total = 0;
+    while ((p->n = csock_recv(conn, buf, sizeof buf)) > 0)
+        total += (size_t)p->n;
+    snprintf(p->text, sizeof p->text, "%zu", total);
+}
+
+/* A close that lingers (input unread: the session tickets) goes on through signals. */
+static void a_lingering_close_goes_on_through_signals(void)
+{
+    csock_tls_context *ctx = client_ctx();
+    CHECK_EQ(pipe(wake_pipe), 0);
+    peer p;
+    start(&p, server_ctx("server"), count_after_signals);
+    csock *c = csock_tls_connect("localhost", p.port, ctx, 10);
+    CHECK(c != NULL);
+    static char block[65536];
+    CHECK_EQ(csock_sendall(c, block, sizeof block, NULL), 0);
+    alarms = 0;
+    set_alarms(1);
+    CHECK_EQ(csock_close(c), 0);
+    set_alarms(0);
+    CHECK(alarms >= 5);
+    csock_free(c);
+    finish(&p);
+    CHECK_EQ(p.n, 0);
+    CHECK_STR(p.text, "65536");
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    csock_tls_context_free(ctx);
+}
+
 /* A peer gone: sends fail with an error, and no SIGPIPE kills the process. */
 static void no_sigpipe(void)
 {
@@ -454,6 +492,7 @@ int main(void)
     RUN(a_trickling_peer_cannot_stretch_the_deadline);
     RUN(eintr_is_retried_within_the_deadline);
     RUN(no_sigpipe);
+    RUN(a_lingering_close_goes_on_through_signals);
     RUN(unwrap_gives_the_plain_socket_back);
     RUN(non_blocking_handshake);
     RUN(a_reset_in_the_handshake_is_named);
