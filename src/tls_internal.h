@@ -49,7 +49,9 @@ typedef struct csock__tls {
     char *server_name; /* a client's, as given; NULL on a server */
     csock_addr where;  /* the peer, for messages */
     int established;   /* the handshake was done (what the socket tells holds after a failure) */
-    int failed;        /* a fatal error: no close_notify may follow */
+    int failed;        /* a fatal error (its code): no close_notify may follow */
+    char failure[320]; /* its reason, which every later call gives again */
+    size_t pending;    /* the plaintext bytes of a record a send left half written, or 0 */
     int shut_rd;       /* csock_shutdown(SHUT_RD): csock_recv returns 0 */
     int want;          /* POLLIN, POLLOUT or 0: what the last CSOCK_EAGAIN waits for */
     char names[256];   /* " (the certificate is for ...)" when its names did not match */
