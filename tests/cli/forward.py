@@ -132,6 +132,40 @@ with Target(bulk) as t, forwarder(t.address) as f:
           f.err.text().count("closed by both sides after 1.5 MiB to %s, 2.5 MiB back" % t.address)
           == 4, f.err.text())
 
+# ---- back-pressure: a target that does not read makes the client wait, nothing is lost ----
+
+gate = threading.Event()
+taken = []
+
+
+def slow_reader(conn):
+    gate.wait(TIMEOUT)
+    taken.append(hashlib.sha256(recv_all(conn)).hexdigest())
+
+
+with Target(slow_reader) as t, forwarder(t.address) as f:
+    c = client(f)
+    c.setblocking(False)
+    sent = hashlib.sha256()
+    total, block = 0, os.urandom(65536)
+    while total < (256 << 20):  # the bound: without back-pressure, 256 MiB would go in
+        try:
+            n = c.send(block)
+        except BlockingIOError:
+            break
+        sent.update(block[:n])
+        total += n
+    check("forward: a target that does not read makes the client's sends wait (bounded)",
+          0 < total < (64 << 20), total)
+    gate.set()
+    c.setblocking(True)
+    c.settimeout(TIMEOUT)
+    c.shutdown(socket.SHUT_WR)
+    recv_all(c)
+    t.join()
+    check("forward: once the target reads, it gets every byte", taken == [sent.hexdigest()],
+          (taken, total))
+
 # ---- half-close, each way ----
 
 
