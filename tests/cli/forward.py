@@ -298,6 +298,25 @@ with Target(echo) as t, forwarder(t.address, "-m", "2") as f:
     for c in two + [third, fourth]:
         c.close()
 
+# ---- a name: its addresses are raced (csock-dual is ::1 and 127.0.0.1, under no_dns.sh) ----
+
+def families(name):
+    try:
+        return {a[0] for a in socket.getaddrinfo(name, 0, 0, socket.SOCK_STREAM)}
+    except socket.gaierror:
+        return set()
+
+
+if len(families("csock-dual")) == 2:
+    with Target(echo) as t, forwarder("csock-dual:%d" % t.sock.getsockname()[1]) as f:
+        c = client(f)  # ::1 refuses (nothing listens there): IPv4 answers
+        c.sendall(b"dual")
+        check("forward to a name: the address that answers is used", c.recv(4) == b"dual")
+        check("forward -v: names the target and the address it reached",
+              f.err.wait_for(b"connected to csock-dual:%d (127.0.0.1:%d)"
+                             % ((t.sock.getsockname()[1],) * 2)), f.err.text())
+        c.close()
+
 # ---- Unix sockets on either side ----
 
 with tempfile.TemporaryDirectory() as d:

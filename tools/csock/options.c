@@ -20,6 +20,7 @@ static const char help_text[] =
     "Moves standard input to the peer and the peer's data to standard output, both ways at\n"
     "once. At the end of standard input the connection is shut down for writing; csock exits\n"
     "when the peer closes (input from a pipe or a file is sent to its end first).\n"
+    "forward connects each client accepted on LISTEN to TARGET, both ways at once.\n"
     "\n"
     "ADDRESS is host:port, [v6addr]:port, :port (every interface), unix:/path or unix:@name.\n"
     "\n"
