@@ -23,7 +23,7 @@ class Target:
         self.sock.bind(path or ("127.0.0.1", 0))
         self.sock.listen(backlog)
         self.address = path or "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.handle, self.threads = handle, []
+        self.handle, self.threads, self.errors = handle, [], []
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -35,14 +35,14 @@ class Target:
                 return
             conn.settimeout(TIMEOUT)
             t = threading.Thread(target=self.run_one, args=(conn,), daemon=True)
+            self.threads.append(t)  # before it runs: join() then waits for it
             t.start()
-            self.threads.append(t)
 
     def run_one(self, conn):
         try:
             self.handle(conn)
-        except OSError:
-            pass
+        except OSError as e:
+            self.errors.append(e)
         finally:
             conn.close()
 
@@ -200,7 +200,7 @@ with Target(speak_first) as t, forwarder(t.address) as f:
     c.close()
     t.join()
     check("forward: the client still sends after the target's shutdown", late == [b"still here"],
-          late)
+          (late, t.errors))
 
 # ---- many clients at once ----
 
@@ -220,7 +220,8 @@ with socket.socket() as hole:
     hole.bind(("127.0.0.1", 0))
     hole.listen(0)
     port = hole.getsockname()[1]
-    with forwarder("127.0.0.1:%d" % port, "-w", "2s") as f:
+    # -w 4s: a forwarder that waited for b's connect would hold a's round trips that long.
+    with forwarder("127.0.0.1:%d" % port, "-w", "4s") as f:
         a = client(f)
         conn, _ = hole.accept()  # a's target connection, echoed by a thread
         threading.Thread(target=lambda: (echo(conn), conn.close()), daemon=True).start()
@@ -246,7 +247,7 @@ with socket.socket() as hole:
         took = time.monotonic() - t0
         stuck = b"127.0.0.1:%d: connected" % b.getsockname()[1] not in f.err.data
         check("forward: 200 round trips for one client while another's target hangs",
-              rounds == 200 and took < 1.5 and stuck, (rounds, took, f.err.text()))
+              rounds == 200 and took < 3 and stuck, (rounds, took, f.err.text()))
         b.settimeout(TIMEOUT)
         check("forward -w: the client whose target never answered is closed",
               b.recv(1) == b"")
