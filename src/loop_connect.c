@@ -146,19 +146,25 @@ static void record_failure(csock_connecting *c)
     char asked[CSOCK_ADDRSTRLEN];
     csock__hostport_text(c->host, c->port, asked, sizeof asked);
     if (c->ntried == 0 && c->rc != CSOCK_ETIMEOUT) {
-        if (c->lookup_rc) {
+        if (c->lookup_rc && !(c->source.len && c->lookup_rc == CSOCK_EAI_ADDRFAMILY)) {
             csock__failf(c->lookup_rc, "connect %s: %s", asked, csock_strerror(c->lookup_rc));
             c->rc = c->lookup_rc;
         } else {
+            /* The name has addresses, none of the source's family (asked for alone). */
+            char src[CSOCK_ADDRSTRLEN];
             c->rc = CSOCK_EADDRNOTAVAIL;
-            csock__failf(c->rc, "connect %s: no address of the source address's family", asked);
+            csock__failf(c->rc, "connect %s: no address of the source address's family (%s)", asked,
+                         csock__addr_text(&c->source, src));
         }
         return;
     }
     if (c->ntried == 0) {
-        csock__failf(c->rc, "connect %s: timed out resolving the name", asked);
+        csock_addr numeric;
+        int named = !csock_unix_path(c->host) && csock__numeric_host(&numeric, c->host, 0) != 0;
+        csock__failf(c->rc, "connect %s: timed out%s", asked, named ? " resolving the name" : "");
         return;
     }
+    /* One address: the words csock_connect uses, also when the timeout ended it. */
     if (c->ntried == 1 && c->connect_rc < 0) {
         char addr[CSOCK_ADDRSTRLEN];
         const char *why = c->why ? c->why : "";
@@ -374,10 +380,13 @@ static void on_deadline(csock_loop *loop, csock_timer *t, void *data)
     (void)loop, (void)t;
     c->deadline = NULL;
     char where[CSOCK_ADDRSTRLEN], item[CSOCK_ADDRSTRLEN + 32];
+    size_t noted = 0;
     for (struct attempt *a = c->attempts; a; a = a->next) {
         snprintf(item, sizeof item, "%s: %s", csock__addr_text(&a->addr, where),
                  csock_strerror(CSOCK_ETIMEOUT));
         c->ntried++;
+        noted++;
+        c->last_addr = a->addr;
         note(c, item);
     }
     for (int i = 0; i < 2; i++)
@@ -385,10 +394,14 @@ static void on_deadline(csock_loop *loop, csock_timer *t, void *data)
             snprintf(item, sizeof item, "%s: not tried, timed out",
                      csock__addr_text(&c->q[i].items[j].addr, where));
             c->ntried++;
+            noted++;
+            c->last_addr = c->q[i].items[j].addr;
             note(c, item);
         }
+    c->why = NULL;
     c->rc = CSOCK_ETIMEOUT;
-    c->connect_rc = 0;
+    /* When the one address noted is the deadline's, the message names it as csock_connect does. */
+    c->connect_rc = c->ntried == 1 && noted == 1 ? CSOCK_ETIMEOUT : 0;
     finish(c, NULL);
 }
 

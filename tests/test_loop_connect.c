@@ -391,6 +391,43 @@ static void both_black_holed_times_out_at_the_timeout(void)
     csock_free(four);
 }
 
+/* One numeric address that times out is named once, in csock_connect's words; a timeout before
+ * a numeric address's answer is not a name's lookup. */
+static void one_address_timing_out_is_named_once(void)
+{
+    csock *l = csock_socket(AF_INET, SOCK_STREAM, 0), *fill[8];
+    CHECK_EQ(csock_bind(l, "127.0.0.1", 0), 0);
+    csock_addr a;
+    CHECK_EQ(csock_getsockname(l, &a), 0);
+    int port = csock_addr_port(&a);
+    int n = black_hole(l, "127.0.0.1", port, fill);
+    csock_connect_options o = {.timeout = 0.3};
+    double took;
+    outcome r = connect_once("127.0.0.1", port, &o, &took);
+    CHECK_EQ(r.error, CSOCK_ETIMEOUT);
+    char want[200];
+    snprintf(want, sizeof want, "connect 127.0.0.1:%d: timed out", port);
+    CHECK_STR(r.message, want);
+    o.timeout = 1e-9;
+    r = connect_once("127.0.0.1", port, &o, &took);
+    CHECK_EQ(r.error, CSOCK_ETIMEOUT);
+    CHECK_STR(r.message, want);
+    free_all(fill, n);
+    csock_free(l);
+}
+
+/* A source of the other family: no address to try, said as the same failure for every target. */
+static void a_source_of_the_other_family_is_named(void)
+{
+    csock_connect_options o = {0};
+    CHECK_EQ(csock_addr_make(&o.source, "::1", 0), 0);
+    double took;
+    outcome r = connect_once("127.0.0.1", 9, &o, &took);
+    CHECK_EQ(r.error, CSOCK_EADDRNOTAVAIL);
+    CHECK_STR(r.message,
+              "connect 127.0.0.1:9: no address of the source address's family ([::1]:0)");
+}
+
 static void sequential_family_and_source(void)
 {
     csock *six, *four;
@@ -732,6 +769,8 @@ int main(void)
     RUN(ipv6_black_holed_connects_over_ipv4_after_the_attempt_delay);
     RUN(both_refused_fails_at_once_naming_both);
     RUN(both_black_holed_times_out_at_the_timeout);
+    RUN(one_address_timing_out_is_named_once);
+    RUN(a_source_of_the_other_family_is_named);
     RUN(sequential_family_and_source);
     RUN(unix_connects_and_a_full_backlog_fails);
     RUN(ipv4_answer_first_waits_the_resolution_delay);

@@ -71,7 +71,8 @@ typedef struct csock_connect_options {
                              none of csock's own (the kernel gives up on a TCP attempt after
                              about two minutes) */
     csock_addr source;    /* bound before each attempt; len 0: none. Only addresses of its
-                             family are tried */
+                             family are tried (none: CSOCK_EADDRNOTAVAIL, "no address of the
+                             source address's family") */
     int family;           /* AF_INET or AF_INET6: only that family is looked up and tried; 0:
                              both */
     int sequential;       /* nonzero: no Happy Eyeballs: one lookup, the addresses in the order it
