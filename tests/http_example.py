@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: MIT
 """The HTTP example driven by real clients: curl (two requests over one kept-alive connection), wrk,
 Python's http.client (keep-alive, a request with a body, Connection: close), pipelined requests
-on a raw socket, HTTP/1.0, a bad request, a bad Content-Length and a header too large.
+on a raw socket, HTTP/1.0, a bad request, a bad Content-Length and a header too large; and
+HTTPS (--tls) with curl and Python's ssl against a test CA.
 Usage: http_example.py BUILD_DIR"""
 import http.client
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 
 from checklib import Program, check, done, needs
 
@@ -79,7 +82,57 @@ def main():
                   got.startswith(b"HTTP/1.1 400 ") and HELLO not in got, got[:200])
         rc = p.stop()
         check("SIGTERM: status 0", rc == 0, p.stderr())
+    https()
     done()
+
+
+def https():
+    """hello-server --tls: curl and Python's ssl verify it against the test CA."""
+    probe = subprocess.run([SERVER, "--tls", "/nonexistent.pem", "/nonexistent.key", "x"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    if "built without TLS" in probe.stderr:
+        print("skip HTTPS: csock was built without TLS")
+        return
+    check("--tls with a missing certificate: exit 1, the file named",
+          probe.returncode == 1 and "/nonexistent.pem" in probe.stderr, probe.stderr)
+    with tempfile.TemporaryDirectory() as certs:
+        subprocess.run(["sh", os.path.join(os.path.dirname(__file__), "tls_certs.sh"), certs],
+                       check=True)
+        cert, key = os.path.join(certs, "server.pem"), os.path.join(certs, "server.key")
+        ca = os.path.join(certs, "ca.pem")
+        with Program([SERVER, "--tls", cert, key, "127.0.0.1:0"]) as p:
+            url = f"https://localhost:{p.port}"
+            resolve = f"localhost:{p.port}:127.0.0.1"  # no lookup of localhost
+            r = subprocess.run(["curl", "-sS", "-v", "--cacert", ca, "--resolve", resolve,
+                                f"{url}/", f"{url}/again"],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            check("curl over HTTPS: verified, two requests, one connection, ALPN http/1.1",
+                  r.returncode == 0 and r.stdout == "Hello, world\nHello, world\n" and
+                  "Re-using existing connection" in r.stderr and
+                  "ALPN: server accepted http/1.1" in r.stderr, r.stderr[-1500:])
+            r = subprocess.run(["curl", "-sS", "--resolve", resolve, f"{url}/"],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            check("curl without the test CA: refused (exit 60, the certificate)",
+                  r.returncode == 60, (r.returncode, r.stderr))
+            ctx = ssl.create_default_context(cafile=ca)
+            with socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                    s.sendall(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+                    got = b""
+                    while chunk := s.recv(65536):
+                        got += chunk
+            check("Python's ssl: an answer, then close_notify", got.endswith(HELLO), got[:200])
+            with socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT) as raw:
+                raw.sendall(b"GET / HTTP/1.1\r\n\r\n")
+                raw.settimeout(TIMEOUT)
+                try:
+                    got = raw.recv(100)
+                except ConnectionResetError:
+                    got = b""
+            check("plain HTTP to the HTTPS port: no answer in plain text",
+                  HELLO not in got, got[:200])
+            rc = p.stop()
+            check("HTTPS: SIGTERM, status 0", rc == 0, p.stderr())
 
 
 if __name__ == "__main__":

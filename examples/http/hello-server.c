@@ -3,9 +3,15 @@
  * (and answers pipelined requests in order), closes when the client asks or speaks HTTP/1.0
  * without keep-alive. Serves until SIGINT or SIGTERM.
  *
- * Usage: hello-server ADDRESS   (127.0.0.1:8080, [::1]:0, ...; port 0 prints the real one) */
+ * Usage: hello-server [--tls CERT KEY] ADDRESS   (127.0.0.1:8080, [::1]:0, ...; port 0 prints
+ * the real one). With --tls it speaks HTTPS, with the certificate chain in CERT and its key in
+ * KEY (PEM files), offering ALPN's http/1.1. */
 #include "../serve.h"
 #include "request.h"
+
+#ifdef HELLO_TLS
+#include <csock/tls.h>
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,9 +126,30 @@ static const csock_stream_handler http = {
 
 int main(int argc, char **argv)
 {
+    csock_server_config config = {.handler = &http};
+    if (argc == 5 && strcmp(argv[1], "--tls") == 0) {
+#ifdef HELLO_TLS
+        static const char *const alpn[] = {"http/1.1"};
+        csock_tls_context *ctx = csock_tls_context_new(CSOCK_TLS_SERVER);
+        if (!ctx || csock_tls_context_load_cert_chain(ctx, argv[2], argv[3]) < 0 ||
+            csock_tls_context_set_alpn(ctx, alpn, 1) < 0) {
+            fprintf(stderr, "hello-server: %s\n", csock_lasterror());
+            csock_tls_context_free(ctx);
+            return 1;
+        }
+        config.tls = ctx; /* the server holds it while it serves */
+        int rc = serve("hello-server", argv[4], config);
+        csock_tls_context_free(ctx);
+        return rc;
+#else
+        fprintf(stderr, "hello-server: --tls: csock was built without TLS (apt-get install "
+                        "libssl-dev, then build again)\n");
+        return 1;
+#endif
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: hello-server ADDRESS\n");
+        fprintf(stderr, "usage: hello-server [--tls CERT KEY] ADDRESS\n");
         return 2;
     }
-    return serve("hello-server", argv[1], (csock_server_config){.handler = &http});
+    return serve("hello-server", argv[1], config);
 }
