@@ -6,6 +6,7 @@ reported with the CPU time of both its processes (not cat's), and csock's ratio 
 other tool. Writes Markdown tables.
 
 Usage: cli.py CSOCK [RUNS] [MEGABYTES]"""
+import json
 import os
 import re
 import resource
@@ -80,6 +81,7 @@ def one_run(listen, pattern, connect, piped):
     return wall, cpu
 
 
+figures = {}
 for piped in (False, True):
     results = {name: [] for name in TOOLS}
     for _ in range(runs):
@@ -92,6 +94,8 @@ for piped in (False, True):
           "output; CPU is both ends' processes.\n")
     print("| tool | wall | MiB/s | CPU (both ends) | wall vs csock |")
     print("|---|---|---|---|---|")
+    figures["pipe" if piped else "file"] = {
+        name: sorted(megabytes / w for w, _ in r) for name, r in results.items()}
     median = {name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
               for name, r in results.items()}
     for name, (wall, cpu) in median.items():
@@ -101,3 +105,10 @@ for piped in (False, True):
     if others:
         print(f"\ncsock's speed against the fastest other tool: "
               f"{min(others) / median['csock'][0]:.2f}x\n")
+
+# Every run's MiB/s, for bench/charts.py.
+os.makedirs("bench/results", exist_ok=True)
+with open(time.strftime("bench/results/cli-%Y%m%d-%H%M%S.json"), "w") as f:
+    json.dump({"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, Linux "
+               f"{os.uname().release}", "megabytes": megabytes, "runs": runs,
+               "mib_per_s": figures}, f, indent=1)

@@ -7,7 +7,8 @@
  * into a socket nobody reads (the kernel delivers or drops each datagram inside the sending call),
  * "receive" takes datagrams from a queue filled beforehand, CHUNK at a time so the queue never
  * overflows. Then as a pipeline: a sender on one core, a receiver on the other, counting what is
- * delivered. Each variant runs several times, interleaved, and the median is reported.
+ * delivered. Each round runs every variant once, the order turning every round; figures are
+ * medians over rounds, ratios the median of same-round ratios with a 95% confidence interval.
  *
  * Usage: bench-datagram [rounds] [datagrams per round]   (defaults 9 50000) */
 #define _GNU_SOURCE
@@ -227,18 +228,41 @@ static void measure(int variant, double *send_rate, double *recv_rate)
     csock_free(tx);
 }
 
-/* Runs every variant rounds times, interleaved; the medians of its two figures go to a and b. */
+/* Per round and variant, the two figures of the last run_rounds. */
+static double fig_a[VARIANTS][100], fig_b[VARIANTS][100];
+static int nrounds;
+
+/* Runs every variant rounds times, interleaved (the order turning every round); each round's
+ * figures go to fig_a and fig_b, their medians to a and b. */
 static void run_rounds(void (*round)(int, double *, double *), int rounds, double a[VARIANTS],
                        double b[VARIANTS])
 {
-    static double x[VARIANTS][100], y[VARIANTS][100];
+    nrounds = rounds;
     for (int i = 0; i < rounds; i++)
-        for (int v = 0; v < VARIANTS; v++)
-            round(v, &x[v][i], &y[v][i]);
+        for (int k = 0; k < VARIANTS; k++) {
+            int v = (k + i) % VARIANTS;
+            round(v, &fig_a[v][i], &fig_b[v][i]);
+        }
     for (int v = 0; v < VARIANTS; v++) {
-        a[v] = bench_median(x[v], rounds);
-        b[v] = bench_median(y[v], rounds);
+        a[v] = bench_median_ci(fig_a[v], rounds).median;
+        b[v] = bench_median_ci(fig_b[v], rounds).median;
     }
+}
+
+/* Prints the median over rounds of variant v's figure over ref's in the same round, with its 95%
+ * confidence interval ("-" where either has none). */
+static void print_ratio(double fig[VARIANTS][100], int v, int ref)
+{
+    double r[100];
+    for (int i = 0; i < nrounds; i++) {
+        if (fig[v][i] <= 0 || fig[ref][i] <= 0) {
+            printf("-");
+            return;
+        }
+        r[i] = fig[v][i] / fig[ref][i];
+    }
+    struct bench_ci ci = bench_median_ci(r, nrounds);
+    printf("%.3f (%.3f-%.3f)", ci.median, ci.low, ci.high);
 }
 
 int main(int argc, char **argv)
@@ -254,7 +278,9 @@ int main(int argc, char **argv)
 
     double ms[VARIANTS], mr[VARIANTS];
     run_rounds(measure, rounds, ms, mr);
-    printf("%d-byte UDP datagrams over loopback, one core; median of %d rounds of %d datagrams\n\n",
+    printf("%d-byte UDP datagrams over loopback, one core; median of %d rounds of %d datagrams; "
+           "ratios are the median of each round's figure "
+           "over the other's in the same round, with a 95%% confidence interval\n\n",
            SIZE, rounds, count);
     printf("| variant | send (datagrams/s) | receive (datagrams/s) | send vs raw | receive vs raw "
            "| send vs one per call | receive vs one per call |\n");
@@ -270,16 +296,15 @@ int main(int argc, char **argv)
             printf("%.0f", mr[v]);
         else
             printf("-");
-        printf(" | %.3f | ", ms[v] / ms[raw_send[v]]);
-        if (mr[v] > 0)
-            printf("%.3f", mr[v] / mr[raw_recv[v]]);
-        else
-            printf("-");
-        printf(" | %.3f | ", ms[v] / ms[single]);
-        if (mr[v] > 0)
-            printf("%.3f |\n", mr[v] / mr[single]);
-        else
-            printf("- |\n");
+        printf(" | ");
+        print_ratio(fig_a, v, raw_send[v]);
+        printf(" | ");
+        print_ratio(fig_b, v, raw_recv[v]);
+        printf(" | ");
+        print_ratio(fig_a, v, single);
+        printf(" | ");
+        print_ratio(fig_b, v, single);
+        printf(" |\n");
     }
 
     /* The pipeline: sender and receiver on separate cores, each the variant's way. */
@@ -295,8 +320,11 @@ int main(int argc, char **argv)
     int raw_pipe[VARIANTS] = {RAW_ONE, RAW_ONE, RAW_MMSG, RAW_SEGMENT, RAW_SEGMENT};
     for (int v = 0; v < VARIANTS; v++) {
         int single = v == CSOCK_ONE || v == CSOCK_BATCH ? CSOCK_ONE : RAW_ONE;
-        printf("| %s | %.0f | %.1f%% | %.3f | %.3f |\n", names[v], md[v], 100 * ml[v],
-               md[v] / md[raw_pipe[v]], md[v] / md[single]);
+        printf("| %s | %.0f | %.1f%% | ", names[v], md[v], 100 * ml[v]);
+        print_ratio(fig_a, v, raw_pipe[v]);
+        printf(" | ");
+        print_ratio(fig_a, v, single);
+        printf(" |\n");
     }
     return 0;
 }

@@ -16,9 +16,10 @@ window in the same round, with a 95% confidence interval for that median. This m
 drifts by more than the margins measured (raw epoll's own CPU per message moves by a third between
 runs seconds apart); windows a fraction of a second apart see the same machine.
 The other figures are the median of RUNS interleaved runs of SECONDS.
-Writes a Markdown report and a PNG chart (gnuplot) to bench/results/.
+Writes a Markdown report and the figures as JSON (for bench/charts.py) to bench/results/.
 
 Usage: echo.py BUILD_DIR [ROUNDS] [WINDOW] [RUNS] [SECONDS]"""
+import json
 import math
 import os
 import statistics
@@ -198,6 +199,8 @@ def main():
         rounds = echo_rounds(names, conns, size)
         for name in names:
             r = {k: median([x[name][k] for x in rounds]) for k in rounds[0][name]}
+            r.update({k + "_ci": median_interval([x[name][k] for x in rounds])
+                      for k in rounds[0][name]})
             r.update({k + "_vs": median_interval([x[name][k] / x[REF][k] for x in rounds])
                       for k in rounds[0][name]})
             results[(name, conns, size)] = r
@@ -246,28 +249,26 @@ def main():
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with open(f"bench/results/echo-{stamp}.md", "w") as f:
         f.write(report)
-    chart(names, results, f"bench/results/echo-{stamp}")
+    # The figures for bench/charts.py: medians with their 95% intervals, absolute and relative.
+    with open(f"bench/results/echo-{stamp}.json", "w") as f:
+        json.dump({"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rounds": ROUNDS,
+                   "window": WINDOW, "servers": names,
+                   "configs": [{"connections": c, "size": sz,
+                                "results": {n: results[(n, c, sz)] for n in names}}
+                               for c, sz in CONFIGS],
+                   "connects": connects}, f, indent=1)
 
 
-def chart(names, results, stem):
-    """Server CPU per message relative to raw epoll, one group per configuration."""
-    data = stem + ".dat"
-    with open(data, "w") as f:
-        f.write("config " + " ".join(f'"{n}"' for n in names) + "\n")
-        for conns, size in CONFIGS:
-            f.write(f'"{conns}x{size}B" ' +
-                    " ".join(f"{results[(n, conns, size)]['cpu_us_vs'][0]:.3f}" for n in names) +
-                    "\n")
-    script = (f'set terminal pngcairo size 900,450; set output "{stem}.png";'
-              'set title "Server CPU per message, relative to raw epoll (lower is better)";'
-              'set style data histograms; set style fill solid border -1; set key top left;'
-              'set yrange [0:*]; set ylabel "x raw epoll";'
-              f'plot for [i=2:{len(names) + 1}] "{data}" using i:xtic(1) title columnhead')
+def machine():
+    """A short description of the machine, for the reports and the charts."""
+    model = ""
     try:
-        subprocess.run(["gnuplot", "-e", script], check=True, timeout=60)
-        print(f"chart: {stem}.png", file=sys.stderr)
-    except (OSError, subprocess.SubprocessError) as e:
-        print(f"no chart ({e})", file=sys.stderr)
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f
+                          if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Linux {os.uname().release}".replace(", ,", ",")
 
 
 if __name__ == "__main__":

@@ -6,17 +6,18 @@ build=${1:-build}
 mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
 
-# The echo comparison needs libuv and libevent (for their reference servers) and gnuplot (for
-# its chart): installed here where possible (Debian, as root), then built.
-if ! pkg-config --exists libuv libevent 2>/dev/null || ! command -v gnuplot >/dev/null; then
+# The echo and connect comparisons need libuv and libevent (for their reference servers and
+# client), the charts matplotlib: installed here where possible (Debian, as root), then built.
+if ! pkg-config --exists libuv libevent 2>/dev/null || [ ! -d /usr/lib/python3/dist-packages/matplotlib ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends libuv1-dev libevent-dev gnuplot-nox \
-            pkg-config >/dev/null
+        apt-get install -y -qq --no-install-recommends libuv1-dev libevent-dev \
+            python3-matplotlib pkg-config >/dev/null
         cmake "$build" >/dev/null
         cmake --build "$build" -j2
     else
-        echo "bench: without libuv1-dev, libevent-dev and gnuplot, their parts are left out" >&2
+        echo "bench: without libuv1-dev, libevent-dev and python3-matplotlib, their parts are" \
+            "left out" >&2
     fi
 fi
 
@@ -37,6 +38,9 @@ if ! "$build/bench/soak" "${SOAK_CYCLES:-100000}" "${SOAK_FAILURES:-10000}" \
 fi
 cat "bench/results/soak-$stamp.md"
 echo
+"$build/bench/bench-connect" "${CONNECT_ROUNDS:-20}" "${CONNECT_WINDOW:-0.5}" 50 -- \
+    "$build/examples/echo/echo-server" 127.0.0.1:0 | tee "bench/results/connect-$stamp.md"
+echo
 python3 bench/echo.py "$build" "${ECHO_ROUNDS:-60}" "${ECHO_WINDOW:-0.25}" "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}"
 echo
 # The csock tool against OpenBSD netcat and socat (installed here where possible).
@@ -47,4 +51,11 @@ if ! command -v nc >/dev/null || ! command -v socat >/dev/null; then
 fi
 python3 bench/cli.py "$build/tools/csock/csock" "${CLI_RUNS:-7}" "${CLI_MEGABYTES:-1024}" |
     tee "bench/results/cli-$stamp.md"
+# The charts, with whichever Python has matplotlib (Debian's, where python3 is another).
+for py in python3 /usr/bin/python3; do
+    if "$py" -c 'import matplotlib' 2>/dev/null; then
+        "$py" bench/charts.py bench/results
+        break
+    fi
+done
 echo "reports: bench/results/"

@@ -2,8 +2,10 @@
 /* csock against raw BSD system calls on loopback TCP, side by side in one run: 1-byte ping-pong
  * latency and bulk throughput with 64 KiB and 4 KiB buffers, each with no timeout and with a
  * timeout set. Both ends run as threads on one core, so any per-call overhead shows. Each
- * variant runs several times, interleaved; the median is reported with csock/raw ratios of
- * wall time and CPU time per operation.
+ * round runs every variant once, the order turning every round; a variant's ratio against raw
+ * is the median over rounds of its figure over raw's in the same round (the machine's speed
+ * drifts between rounds, and both runs of a round see the same machine), with a 95% confidence
+ * interval, for wall time and CPU time per operation.
  *
  * Usage: bench-stream [rounds] [pingpongs] [megabytes]   (defaults 7 50000 256) */
 #define _GNU_SOURCE
@@ -168,25 +170,37 @@ int main(int argc, char **argv)
                      {"throughput 64 KiB", "us/64 KiB", 65536, 1e6},
                      {"throughput 4 KiB", "us/4 KiB", 4096, 1e6}};
 
-    printf("csock vs raw system calls, loopback TCP, both ends on one core; median of %d rounds\n"
-           "(%ld round trips, %zu MiB per throughput run)\n\n",
+    printf("csock vs raw system calls, loopback TCP, both ends on one core; %d rounds, the four "
+           "variants one run each per round in an order that turns every round\n"
+           "(%ld round trips, %zu MiB per throughput run). Figures are medians over rounds; ratios "
+           "are the median of each round's figure over raw's in the same round, with a 95%% "
+           "confidence interval (order statistics).\n\n",
            rounds, pingpongs, total_bytes >> 20);
-    printf("| workload | variant | wall %s | CPU | wall vs raw | CPU vs raw |\n", "per op");
+    printf(
+        "| workload | variant | wall per op | CPU | wall vs raw (95%% CI) | CPU vs raw (95%% CI) "
+        "|\n");
     printf("|---|---|---|---|---|---|\n");
     for (size_t w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
         double wall[VARIANTS][100], cputime[VARIANTS][100];
         for (int i = 0; i < rounds; i++)
-            for (int v = 0; v < VARIANTS; v++)
+            for (int k = 0; k < VARIANTS; k++) {
+                int v = (k + i) % VARIANTS;
                 measure(v, workloads[w].chunk, &wall[v][i], &cputime[v][i]);
-        double mw[VARIANTS], mc[VARIANTS];
+            }
         for (int v = 0; v < VARIANTS; v++) {
-            mw[v] = bench_median(wall[v], rounds);
-            mc[v] = bench_median(cputime[v], rounds);
+            double rw[100], rc[100];
+            for (int i = 0; i < rounds; i++) {
+                rw[i] = wall[v][i] / wall[RAW][i];
+                rc[i] = cputime[v][i] / cputime[RAW][i];
+            }
+            struct bench_ci mw = bench_median_ci(wall[v], rounds);
+            struct bench_ci mc = bench_median_ci(cputime[v], rounds);
+            struct bench_ci qw = bench_median_ci(rw, rounds), qc = bench_median_ci(rc, rounds);
+            printf("| %s | %s | %.3f %s | %.3f | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) |\n",
+                   workloads[w].name, variant_names[v], mw.median * workloads[w].scale,
+                   workloads[w].unit, mc.median * workloads[w].scale, qw.median, qw.low, qw.high,
+                   qc.median, qc.low, qc.high);
         }
-        for (int v = 0; v < VARIANTS; v++)
-            printf("| %s | %s | %.3f %s | %.3f | %.3f | %.3f |\n", workloads[w].name,
-                   variant_names[v], mw[v] * workloads[w].scale, workloads[w].unit,
-                   mc[v] * workloads[w].scale, mw[v] / mw[RAW], mc[v] / mc[RAW]);
         fflush(stdout);
     }
     return 0;
