@@ -71,7 +71,7 @@ static void take(struct csock__worker *wk, int fd)
     atomic_fetch_add(&srv->connections, 1);
     if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__serve_on_thread(srv, fd);
-    } else if (!csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data)) {
+    } else if (!csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data, 1)) {
         close(fd);
         atomic_fetch_sub(&srv->connections, 1);
     }

@@ -70,6 +70,7 @@ static void free_streams(csock_loop *loop, csock__extension *ext)
 static void release(csock_watch *w)
 {
     csock_stream *st = csock__stream_of_watch(w);
+    csock__stream_detach_receive(st);
     if (w->fd >= 0) st->transport->close(st);
     if (st->bufs) {
         free(st->bufs->in.data);
@@ -95,10 +96,12 @@ struct csock__streams *csock__streams_of(csock_loop *loop)
     }
     sh->ext.free = free_streams;
     sh->closing_hook.run = csock__streams_closing_pass;
+    sh->held_hook.run = csock__streams_held_pass;
     sh->scratch = scratch;
     sh->scratch_size = SCRATCH_SIZE;
     csock__loop_set_extension(loop, &sh->ext);
     csock__loop_add_hook(loop, &sh->closing_hook);
+    csock__loop_add_hook(loop, &sh->held_hook);
     return sh;
 }
 
@@ -205,17 +208,22 @@ size_t csock_stream_peek(csock_stream *st, const char **p)
 
 /* ---- what the socket is watched for ---- */
 
+int csock__stream_wants_input(const csock_stream *st)
+{
+    if (st->state & CSOCK__STREAM_CLOSING)
+        return !(st->state & CSOCK__STREAM_EOF); /* to drop what the peer still sends */
+    int waits_for_drain = (st->state & CSOCK__STREAM_BACKED_UP) && !st->handler->keep_reading;
+    return !(st->state & (CSOCK__STREAM_PAUSED | CSOCK__STREAM_EOF)) && !waits_for_drain;
+}
+
 void csock__stream_update_events(csock_stream *st)
 {
     if (st->state & CSOCK__STREAM_CLOSED) return;
-    int events = 0, reads;
-    if (st->state & CSOCK__STREAM_CLOSING) {
-        reads = !(st->state & CSOCK__STREAM_EOF); /* to drop what the peer still sends */
-    } else {
-        int waits_for_drain = (st->state & CSOCK__STREAM_BACKED_UP) && !st->handler->keep_reading;
-        reads = !(st->state & (CSOCK__STREAM_PAUSED | CSOCK__STREAM_EOF)) && !waits_for_drain;
-    }
-    if (reads) events |= CSOCK_READ;
+    int events = 0, reads = csock__stream_wants_input(st);
+    if (st->state & CSOCK__STREAM_COMPLETES)
+        csock__stream_receive(st, reads);
+    else if (reads)
+        events |= CSOCK_READ;
     if (st->bufs && st->bufs->out.len > 0) events |= CSOCK_WRITE;
     if (events != st->watch.events) csock_watch_set(&st->watch, events);
 }
@@ -260,7 +268,7 @@ int csock__stream_check_handler(const csock_stream_handler *h)
 }
 
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
-                                  void *data)
+                                  void *data, int bytestream)
 {
     struct csock__streams *sh = csock__streams_of(loop);
     if (!sh) return NULL;
@@ -270,13 +278,16 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
         return NULL;
     }
     int deadlines = handler->idle_timeout > 0 || handler->total_timeout > 0;
+    int completes = bytestream && csock__loop_completes(loop, CSOCK__OP_RECV);
     if ((deadlines && csock__stream_watch_deadlines(loop, handler) < 0) ||
-        csock__loop_attach(loop, &st->watch, fd, CSOCK_READ, csock__stream_io, data, release) < 0) {
+        csock__loop_attach(loop, &st->watch, fd, completes ? 0 : CSOCK_READ, csock__stream_io, data,
+                           release) < 0) {
         free(st);
         return NULL;
     }
     st->handler = handler;
     st->transport = &csock__plain;
+    if (completes) csock__stream_use_completions(st);
     st->next = sh->all;
     if (sh->all) sh->all->prev = st;
     sh->all = st;
@@ -332,7 +343,7 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
         csock__failf(-errno, "stream: fcntl: %s", csock_strerror(-errno));
         return NULL;
     }
-    csock_stream *st = csock__stream_adopt(loop, fd, handler, data);
+    csock_stream *st = csock__stream_adopt(loop, fd, handler, data, s->type == SOCK_STREAM);
     if (!st) {
         if (!(flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags);
         return NULL;

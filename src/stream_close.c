@@ -86,6 +86,8 @@ static int start_linger(csock_stream *st)
         free(st->bufs);
         st->bufs = NULL;
     }
+    if (st->state & CSOCK__STREAM_COMPLETES) /* its completions drop the input from now on */
+        return csock__op_start(loop, &st->recv, CSOCK__OP_RECV, st->watch.fd) == 0 ? 0 : -1;
     if (csock_watch_set(&st->watch, CSOCK_READ) < 0) return -1;
     int rc = csock__stream_drop_input(st); /* what is there already; end of file may be too */
     return rc == 1 ? 0 : -1;
@@ -101,6 +103,7 @@ static void let_go(csock_stream *st)
     else
         sh->all = st->next;
     if (st->next) st->next->prev = st->prev;
+    csock__stream_detach_receive(st);
     csock_watch_remove(&st->watch);
 }
 
