@@ -423,6 +423,14 @@ static void stop(csock__poller *p, csock__op *op, int detach)
     }
 }
 
+/* Drops the completion of a detached operation: a connection a multishot accept took for it is
+ * closed (nothing else knows of the descriptor). */
+static void drop(csock__poller *p, struct slot *s, const struct io_uring_cqe *cqe)
+{
+    if (s->kind == CSOCK__OP_ACCEPT && cqe->res >= 0) close(cqe->res);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) free_slot(p, s);
+}
+
 /* Takes in an operation's completion: for the loop, or dropped when its operation was detached.
  * Returns 0, or -1 when the completions fetched are as many as a wait hands over. */
 static int take_op(csock__poller *p, const struct io_uring_cqe *cqe)
@@ -432,7 +440,7 @@ static int take_op(csock__poller *p, const struct io_uring_cqe *cqe)
     struct slot *s = slot_of(p, cqe->user_data);
     if (!s) return 0;
     if (!s->op) {
-        if (!(cqe->flags & IORING_CQE_F_MORE)) free_slot(p, s);
+        drop(p, s, cqe);
         return 0;
     }
     p->done[p->done_count++] =
@@ -446,8 +454,12 @@ static csock__op *claim(csock__poller *p, const csock__ready *r, const char **da
     *more = (r->flags & IORING_CQE_F_MORE) != 0;
     if (!s) return NULL;
     csock__op *op = s->op;
-    if (!*more) free_slot(p, s); /* detached since it was fetched, or its end */
-    if (!op) return NULL;
+    if (!op) { /* detached since it was fetched */
+        if (s->kind == CSOCK__OP_ACCEPT && r->events >= 0) close(r->events);
+        if (!*more) free_slot(p, s);
+        return NULL;
+    }
+    if (!*more) free_slot(p, s);
     *data = r->flags & IORING_CQE_F_BUFFER
                 ? p->buffers + (size_t)(r->flags >> IORING_CQE_BUFFER_SHIFT) * BUF_SIZE
                 : NULL;
@@ -481,10 +493,9 @@ static void drain_ops(csock__poller *p)
         for (; head != tail; head++) {
             const struct io_uring_cqe *cqe = &p->cqes[head & p->cq_mask];
             struct slot *s = cqe->user_data & OP_TAG ? slot_of(p, cqe->user_data) : NULL;
-            if (s && !(cqe->flags & IORING_CQE_F_MORE)) {
-                if (s->state == SLOT_ACTIVE) active--;
-                free_slot(p, s);
-            }
+            if (!s) continue;
+            if (!(cqe->flags & IORING_CQE_F_MORE)) active--;
+            drop(p, s, cqe);
         }
         __atomic_store_n(p->cq_head, head, __ATOMIC_RELEASE);
     }

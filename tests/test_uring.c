@@ -18,6 +18,7 @@
 /* Internal: the provided buffers a new loop gets, and whether a stream receives by completions. */
 extern unsigned csock__uring_buffers;
 int csock__stream_completes(const csock_stream *st);
+int csock__server_completes(const csock_server *srv);
 
 /* A loop on io_uring, or NULL where io_uring is refused (the test is then skipped). */
 static csock_loop *uring_loop(void)
@@ -373,7 +374,9 @@ static void *run_server(void *arg)
     return NULL;
 }
 
-static void server_echoes_on_uring(void)
+/* A server's loop accepts by multishot accepts, or by readiness with completions off; either
+ * way every client is served. */
+static void serve_twenty(int want_completes)
 {
     csock_loop *probe = uring_loop();
     if (!probe) return;
@@ -382,6 +385,8 @@ static void server_echoes_on_uring(void)
     csock_server_config config = {.mode = CSOCK_SERVE_LOOP, .handler = &echo};
     csock_server *srv = csock_server_new("127.0.0.1:0", &config);
     CHECK(srv != NULL);
+    if (!srv) return;
+    CHECK_EQ(csock__server_completes(srv), want_completes);
     csock_addr addr;
     CHECK_EQ(csock_server_address(srv, &addr), 0);
     int port = csock_addr_port(&addr);
@@ -404,6 +409,18 @@ static void server_echoes_on_uring(void)
     csock_server_free(srv);
 }
 
+static void server_accepts_by_completions(void)
+{
+    serve_twenty(1);
+}
+
+static void server_accepts_by_readiness_when_off(void)
+{
+    setenv("CSOCK_URING_COMPLETIONS", "0", 1);
+    serve_twenty(0);
+    unsetenv("CSOCK_URING_COMPLETIONS");
+}
+
 int main(void)
 {
     check_watchdog(110);
@@ -418,6 +435,7 @@ int main(void)
     RUN(readiness_when_completions_are_off);
     RUN(closed_receive_reaches_no_one_else);
     RUN(graceful_close_sends_the_queue);
-    RUN(server_echoes_on_uring);
+    RUN(server_accepts_by_completions);
+    RUN(server_accepts_by_readiness_when_off);
     return check_done();
 }
