@@ -396,7 +396,7 @@ static int queue_starts(csock__poller *p)
         s->state = SLOT_ACTIVE;
     }
     p->start_count -= done;
-    memmove(p->starts, p->starts + done, p->start_count * sizeof *p->starts);
+    if (p->start_count) memmove(p->starts, p->starts + done, p->start_count * sizeof *p->starts);
     return rc;
 }
 
