@@ -75,6 +75,7 @@ static void release(csock_watch *w)
     if (st->bufs) {
         free(st->bufs->in.data);
         free(st->bufs->out.data);
+        free(st->bufs->held.data);
         free(st->bufs);
     }
     free(st);
@@ -141,7 +142,7 @@ void csock__stream_trim(csock_stream *st)
         free(b->out.data);
         b->out = (struct csock__buffer){0};
     }
-    if (!b->in.data && !b->out.data) {
+    if (!b->in.data && !b->out.data && !b->held.data) {
         free(b);
         st->bufs = NULL;
     }

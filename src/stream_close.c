@@ -64,7 +64,9 @@ int csock__stream_drop_input(csock_stream *st)
 static int should_linger(csock_stream *st)
 {
     if (!(st->state & CSOCK__STREAM_DRAINED) || (st->state & CSOCK__STREAM_EOF)) return 0;
-    if ((st->state & CSOCK__STREAM_DROPPED) || (st->bufs && st->bufs->in.len > 0)) return 1;
+    if ((st->state & CSOCK__STREAM_DROPPED) ||
+        (st->bufs && (st->bufs->in.len > 0 || st->bufs->held.len > 0)))
+        return 1;
     return st->transport->unsettled(st);
 }
 
@@ -83,6 +85,7 @@ static int start_linger(csock_stream *st)
     if (st->bufs) { /* the queue is empty; unread input is dropped */
         free(st->bufs->in.data);
         free(st->bufs->out.data);
+        free(st->bufs->held.data);
         free(st->bufs);
         st->bufs = NULL;
     }

@@ -53,6 +53,9 @@ struct csock__buffer {
 
 struct csock__buffers {
     struct csock__buffer in, out;
+    /* Input received by completions while reading was off, not yet handed to on_data (at most
+     * what the loop's provided buffers hold: stream_recv.c). */
+    struct csock__buffer held;
 };
 
 /* The state bits of a stream. */

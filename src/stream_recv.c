@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static csock_stream *stream_of_op(csock__op *op)
@@ -48,52 +49,58 @@ static void unlist(csock_stream *st)
 static void hold(csock_stream *st, const char *data, size_t n)
 {
     struct csock__buffers *b = csock__stream_buffers(st);
-    if (!b || csock__buffer_reserve(&b->in, n, b->in.len + n) < 0) {
+    if (!b || csock__buffer_reserve(&b->held, n, b->held.len + n) < 0) {
         if (b) csock__stream_trim(st);
         csock__stream_finish(st,
                              csock__failf(CSOCK_ENOMEM, "stream: out of memory for unread bytes"));
         return;
     }
-    memcpy(b->in.data + b->in.start + b->in.len, data, n);
-    b->in.len += n;
+    memcpy(b->held.data + b->held.start + b->held.len, data, n);
+    b->held.len += n;
     st->state |= CSOCK__STREAM_HELD;
     if (csock__stream_wants_input(st)) list_held(st);
 }
 
-/* Hands n received bytes to on_data, at most the handler's max_buffer at a time, as readiness
- * streams read them; what comes while reading is off is held. */
-static void take(csock_stream *st, const char *data, size_t n)
+/* Hands up to n received bytes to on_data, at most the handler's max_buffer at a time, as
+ * readiness streams read them, while reading is on. Returns how many were taken (dropped, when
+ * the stream is closing); the rest are the caller's to hold. */
+static size_t take(csock_stream *st, const char *data, size_t n)
 {
-    while (n > 0) {
+    size_t taken = 0;
+    while (taken < n) {
         if (st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_CLOSING)) {
             if (!(st->state & CSOCK__STREAM_CLOSED)) st->state |= CSOCK__STREAM_DROPPED;
-            return;
+            return n;
         }
-        if (!csock__stream_wants_input(st) || (st->state & CSOCK__STREAM_HELD)) {
-            hold(st, data, n);
-            return;
-        }
-        size_t limit = csock__stream_max_buffer(st), chunk;
+        if (!csock__stream_wants_input(st)) return taken;
+        size_t limit = csock__stream_max_buffer(st), chunk, left = n - taken;
         struct csock__buffer *in = st->bufs ? &st->bufs->in : NULL;
         if (!in || in->len == 0) {
-            chunk = n < limit ? n : limit;
-            csock__stream_deliver(st, data, chunk, 0);
+            chunk = left < limit ? left : limit;
+            csock__stream_deliver(st, data + taken, chunk, 0);
         } else {
             size_t room = limit > in->len ? limit - in->len : 0;
-            if (room == 0) return; /* delivering closed the stream */
-            chunk = n < room ? n : room;
+            if (room == 0) return n; /* delivering closed the stream */
+            chunk = left < room ? left : room;
             if (csock__buffer_reserve(in, chunk, limit) < 0) {
                 csock__stream_finish(
                     st, csock__failf(CSOCK_ENOMEM, "stream: out of memory for unread bytes"));
-                return;
+                return n;
             }
-            memcpy(in->data + in->start + in->len, data, chunk);
+            memcpy(in->data + in->start + in->len, data + taken, chunk);
             in->len += chunk;
             csock__stream_deliver(st, in->data + in->start, in->len, 1);
         }
-        data += chunk;
-        n -= chunk;
+        taken += chunk;
     }
+    return taken;
+}
+
+/* Takes n bytes of a completion: after what is held, else to on_data, the rest held. */
+static void receive_bytes(csock_stream *st, const char *data, size_t n)
+{
+    size_t taken = st->state & CSOCK__STREAM_HELD ? 0 : take(st, data, n);
+    if (taken < n && !(st->state & CSOCK__STREAM_CLOSED)) hold(st, data + taken, n - taken);
 }
 
 /* A lingering stream's receive: drops the input until the peer's end or an error. */
@@ -139,7 +146,7 @@ static void received(csock_loop *loop, csock__op *op, int res, const char *data,
         }
         st->state |= CSOCK__STREAM_EOF_HELD;
     } else {
-        take(st, data, (size_t)res);
+        receive_bytes(st, data, (size_t)res);
     }
     if (!more) csock__stream_update_events(st);
 }
@@ -178,26 +185,31 @@ void csock__stream_detach_receive(csock_stream *st)
     csock__op_stop(st->watch.loop, &st->recv, 1);
 }
 
-/* Hands st's held input to on_data, then its held end of file. */
+/* Hands st's held input to on_data, then its held end of file, for as long as reading stays on. */
 static void hand_over(csock_stream *st)
 {
-    int eof = (st->state & CSOCK__STREAM_EOF_HELD) != 0;
-    st->state &= (uint16_t) ~(CSOCK__STREAM_HELD | CSOCK__STREAM_EOF_HELD);
-    if (st->state & CSOCK__STREAM_CLOSING) {
-        if (st->bufs && st->bufs->in.len > 0) {
-            st->state |= CSOCK__STREAM_DROPPED;
-            st->bufs->in.len = 0;
-            csock__stream_trim(st);
-        }
-        if (eof) st->state |= CSOCK__STREAM_EOF;
-    } else if (st->bufs && st->bufs->in.len > 0) {
-        csock__stream_deliver(st, st->bufs->in.data + st->bufs->in.start, st->bufs->in.len, 1);
+    struct csock__buffer *held = st->bufs ? &st->bufs->held : NULL;
+    if (held && held->len > 0) {
+        size_t taken = take(st, held->data + held->start, held->len);
+        if (st->state & CSOCK__STREAM_CLOSED) return;
+        held->start += taken;
+        held->len -= taken;
+        if (held->len > 0) return; /* reading is off again: the rest waits */
+        free(held->data);
+        *held = (struct csock__buffer){0};
+        csock__stream_trim(st);
     }
-    if (st->state & (CSOCK__STREAM_CLOSED)) return;
-    if (eof && !(st->state & CSOCK__STREAM_CLOSING))
-        csock__stream_read_eof(st);
-    else
+    st->state &= (uint16_t)~CSOCK__STREAM_HELD;
+    int eof = (st->state & CSOCK__STREAM_EOF_HELD) != 0;
+    st->state &= (uint16_t)~CSOCK__STREAM_EOF_HELD;
+    if (st->state & CSOCK__STREAM_CLOSING) {
+        if (eof) st->state |= CSOCK__STREAM_EOF;
         csock__stream_update_events(st);
+    } else if (eof) {
+        csock__stream_read_eof(st);
+    } else {
+        csock__stream_update_events(st);
+    }
 }
 
 void csock__streams_held_pass(csock_loop *loop, csock__hook *hook)

@@ -46,6 +46,7 @@ static unsigned char pattern(int c, size_t i)
 #define CONNS     100
 #define PER_CONN  (160 * 1024)
 #define SEND_SIZE 3000
+#define SINK_MAX  8192 /* max_buffer: less than what comes while a stream is paused */
 
 struct sink {
     csock_loop *loop;
@@ -77,6 +78,7 @@ static void sink_data(csock_stream *st, void *data)
     struct sink *k = data;
     const char *p;
     size_t n = csock_stream_peek(st, &p);
+    CHECK(n <= SINK_MAX); /* held input too comes at most max_buffer at a time */
     size_t take = k->index % 2 && n > 1 ? n / 2 : n;
     for (size_t i = 0; i < take; i++)
         if ((unsigned char)p[i] != pattern(k->index, k->got + i)) k->bad = 1;
@@ -113,7 +115,7 @@ static void sink_close(csock_stream *st, int error, void *data)
 }
 
 static const csock_stream_handler sink_handler = {
-    .on_data = sink_data, .on_end = sink_end, .on_close = sink_close};
+    .on_data = sink_data, .on_end = sink_end, .on_close = sink_close, .max_buffer = SINK_MAX};
 
 struct flood {
     csock *clients[CONNS];
