@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The io_uring backend, readiness only: the epoll backend's semantics (level-triggered, paused
- * watches silent, removal safe within a pass) on multishot polls, with one io_uring_enter per
- * pass that submits what changed and waits.
+/* The io_uring backend's rings and readiness: the epoll backend's semantics (level-triggered,
+ * paused watches silent, removal safe within a pass) on multishot polls, with one io_uring_enter
+ * per pass that submits what changed and waits. Completions (operations the layers above start:
+ * multishot receives and accepts) are in poller_uring_ops.c, and travel in the same enter.
  *
  * Raw system calls, not liburing: what a poller needs is three request shapes (poll add, poll
  * update, cancel) and the two rings, which take about a hundred lines. So the backend is always
@@ -32,82 +33,16 @@
  * pipe, which is one more watch. No SQPOLL (a kernel thread spinning per loop). Needs Linux 5.17
  * (IORING_FEAT_CQE_SKIP; multishot poll came in 5.13, EXT_ARG timeouts in 5.11): elsewhere
  * creating fails and poller.c falls back to epoll. */
-#include "loop_internal.h"
+#include "poller_uring.h"
 
 #include <errno.h>
-#include <linux/io_uring.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
-
-#define SQ_ENTRIES 256 /* queued changes per enter; more are submitted early (CQ: twice this) */
-#define FETCH_MAX  256 /* watches reported per wait; the rest are reported by the next one */
-#define FEATURES_NEEDED                                                                            \
-    (IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP)
-
-/* Where a descriptor's poll is. */
-enum { IDLE, PENDING, ARMED };
-
-/* What the backend knows of one descriptor (the table is indexed by descriptor). */
-struct entry {
-    csock_watch *watch;   /* NULL: not watched */
-    unsigned gen;         /* with the descriptor, names the current poll (never 0) */
-    unsigned char state;  /* IDLE: no poll; PENDING: to arm at the next wait; ARMED */
-    unsigned char ready;  /* CSOCK_READ | CSOCK_WRITE completed and not reported yet */
-    unsigned char listed; /* on the ready list */
-    unsigned char to_arm; /* on the list of polls to arm */
-};
-
-/* One operation's place in the table (poller_uring.c's completions): a token names the slot and
- * its generation. */
-struct slot {
-    csock__op *op;       /* NULL: detached (its completions are dropped) or free */
-    unsigned gen;        /* bumped each time the slot is taken */
-    unsigned char state; /* SLOT_FREE, SLOT_PENDING (to submit with the next wait), SLOT_ACTIVE */
-    unsigned char kind;
-    int fd;
-    unsigned next;        /* the free list */
-    unsigned char listed; /* on the list to submit */
-};
-
-enum { SLOT_FREE, SLOT_PENDING, SLOT_ACTIVE };
-
-struct csock__poller {
-    int fd;
-    /* Completions: the operation table, the provided buffers and the kinds the kernel has. */
-    struct slot *slots;
-    unsigned slot_cap, free_slot;  /* the free list runs through slot.next; NO_SLOT ends it */
-    unsigned *starts, start_count; /* slots to submit with the next wait */
-    int can[2];                    /* CSOCK__OP_RECV, CSOCK__OP_ACCEPT */
-    struct io_uring_buf_ring *buf_ring;
-    char *buffers;
-    unsigned buf_count, buf_tail, *returns, return_count;
-    size_t buf_ring_size;
-    csock__ready done[FETCH_MAX]; /* completions reaped, not yet handed to the loop */
-    int done_count;
-    /* The submission queue: the kernel's head, our tail, the index array, the entries. */
-    unsigned *sq_head, *sq_tail, sq_mask, sq_entries, sq_pending;
-    struct io_uring_sqe *sqes;
-    /* The completion queue: our head, the kernel's tail. */
-    unsigned *cq_head, *cq_tail, cq_mask;
-    struct io_uring_cqe *cqes;
-    void *ring;
-    size_t ring_size, sqes_size;
-    struct entry *entries;
-    int *ready_list; /* descriptors whose entry is listed, in the order their readiness came */
-    int *arm_list;   /* descriptors whose poll is to be armed by the next wait */
-    size_t cap, ready_count, arm_count;
-    pthread_t owner; /* the thread that waited last: the polls are its own */
-    int owned;
-    uint64_t checks[FETCH_MAX]; /* polls reported by the last wait, to re-poll before the next */
-    int check_count;
-};
 
 static uint64_t poll_id(int fd, unsigned gen)
 {
@@ -128,8 +63,8 @@ static unsigned poll_mask(int events)
     return (events & CSOCK_READ ? POLLIN | POLLRDHUP : 0u) | (events & CSOCK_WRITE ? POLLOUT : 0u);
 }
 
-static int enter(csock__poller *p, unsigned min_complete, unsigned flags,
-                 const struct io_uring_getevents_arg *arg)
+int csock__uring_enter(csock__poller *p, unsigned min_complete, unsigned flags,
+                       const struct io_uring_getevents_arg *arg)
 {
     long rc = syscall(SYS_io_uring_enter, p->fd, p->sq_pending, min_complete, flags, arg,
                       arg ? sizeof *arg : 0);
@@ -142,13 +77,13 @@ static int enter(csock__poller *p, unsigned min_complete, unsigned flags,
 static int flush(csock__poller *p)
 {
     int rc = 0;
-    while (p->sq_pending && (rc = enter(p, 0, 0, NULL)) == CSOCK_EINTR) {
+    while (p->sq_pending && (rc = csock__uring_enter(p, 0, 0, NULL)) == CSOCK_EINTR) {
     }
     return rc < 0 ? rc : 0;
 }
 
 /* Queues one request (submitted by the next enter, or at once when the queue is full). */
-static int queue_sqe(csock__poller *p, const struct io_uring_sqe *request)
+int csock__uring_queue_sqe(csock__poller *p, const struct io_uring_sqe *request)
 {
     unsigned tail = *p->sq_tail;
     if (tail - __atomic_load_n(p->sq_head, __ATOMIC_ACQUIRE) == p->sq_entries) {
@@ -162,16 +97,16 @@ static int queue_sqe(csock__poller *p, const struct io_uring_sqe *request)
 }
 
 /* Queues a request of the shape polls and cancellations have. */
-static int queue(csock__poller *p, int op, int fd, uint64_t addr, unsigned len, unsigned events,
-                 unsigned char flags, uint64_t user_data)
+int csock__uring_queue(csock__poller *p, int op, int fd, uint64_t addr, unsigned len,
+                       unsigned events, unsigned char flags, uint64_t user_data)
 {
-    return queue_sqe(p, &(struct io_uring_sqe){.opcode = (unsigned char)op,
-                                               .flags = flags,
-                                               .fd = fd,
-                                               .addr = addr,
-                                               .len = len,
-                                               .poll32_events = events,
-                                               .user_data = user_data});
+    return csock__uring_queue_sqe(p, &(struct io_uring_sqe){.opcode = (unsigned char)op,
+                                                            .flags = flags,
+                                                            .fd = fd,
+                                                            .addr = addr,
+                                                            .len = len,
+                                                            .poll32_events = events,
+                                                            .user_data = user_data});
 }
 
 /* Marks the entry's poll to be armed by the next wait, so that only a thread that waits submits
@@ -194,9 +129,9 @@ static void arm_later(csock__poller *p, int fd, struct entry *e)
 static int update(csock__poller *p, int fd, struct entry *e, int events)
 {
     uint64_t id = poll_id(fd, e->gen);
-    return queue(p, IORING_OP_POLL_REMOVE, -1, id,
-                 IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, poll_mask(events),
-                 IOSQE_CQE_SKIP_SUCCESS, id | UPDATE_OF);
+    return csock__uring_queue(p, IORING_OP_POLL_REMOVE, -1, id,
+                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, poll_mask(events),
+                              IOSQE_CQE_SKIP_SUCCESS, id | UPDATE_OF);
 }
 
 /* Cancels the entry's poll; its completions from now on are stale. IORING_OP_ASYNC_CANCEL, not
@@ -206,299 +141,12 @@ static int disarm(csock__poller *p, int fd, struct entry *e)
 {
     int rc = 0;
     if (e->state == ARMED)
-        rc = queue(p, IORING_OP_ASYNC_CANCEL, -1, poll_id(fd, e->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS,
-                   0);
+        rc = csock__uring_queue(p, IORING_OP_ASYNC_CANCEL, -1, poll_id(fd, e->gen), 0, 0,
+                                IOSQE_CQE_SKIP_SUCCESS, 0);
     next_gen(e);
     e->state = IDLE;
     e->ready = 0;
     return rc;
-}
-
-/* ---- completions: multishot receives into provided buffers, multishot accepts ---- */
-
-/* The loop's provided buffers: page-sized, as the read buffer of readiness streams is filled a
- * page at a time. Their count bounds what every stream of the loop may have received and not yet
- * handled; a receive that finds none left ends (ENOBUFS) and its stream starts it again once the
- * pass has given them back. A variable only so that tests can make the ring small. */
-unsigned csock__uring_buffers = 256;
-#define BUF_SIZE  4096
-#define BUF_GROUP 0
-#define NO_SLOT   UINT32_MAX
-
-/* Marks the user_data of an operation: OP_TAG | slot << 32 | generation. */
-#define OP_TAG ((uint64_t)1 << 62)
-
-static uint64_t op_token(unsigned slot, unsigned gen)
-{
-    return OP_TAG | (uint64_t)slot << 32 | gen;
-}
-
-static struct slot *slot_of(csock__poller *p, uint64_t token)
-{
-    unsigned i = (unsigned)(token >> 32 & 0x3fffffff);
-    struct slot *s = i < p->slot_cap ? &p->slots[i] : NULL;
-    return s && s->state != SLOT_FREE && s->gen == (unsigned)token ? s : NULL;
-}
-
-static void free_slot(csock__poller *p, struct slot *s)
-{
-    s->state = SLOT_FREE;
-    s->op = NULL;
-    s->next = p->free_slot;
-    p->free_slot = (unsigned)(s - p->slots);
-}
-
-/* Gives a buffer a completion used back to the ring, with the next wait. */
-static void give_back(csock__poller *p, unsigned flags)
-{
-    if (flags & IORING_CQE_F_BUFFER)
-        p->returns[p->return_count++] = flags >> IORING_CQE_BUFFER_SHIFT;
-}
-
-/* Puts the buffers given back since the last wait in the ring, with one store of its tail. */
-static void return_buffers(csock__poller *p)
-{
-    if (!p->return_count) return;
-    unsigned mask = p->buf_count - 1;
-    for (unsigned i = 0; i < p->return_count; i++) {
-        unsigned bid = p->returns[i];
-        p->buf_ring->bufs[p->buf_tail++ & mask] = (struct io_uring_buf){
-            .addr = (uint64_t)(uintptr_t)(p->buffers + (size_t)bid * BUF_SIZE),
-            .len = BUF_SIZE,
-            .bid = (unsigned short)bid};
-    }
-    __atomic_store_n(&p->buf_ring->tail, (unsigned short)p->buf_tail, __ATOMIC_RELEASE);
-    p->return_count = 0;
-}
-
-/* Linux's version from uname, as major * 1000 + minor (0 when unreadable). */
-static int kernel_version(void)
-{
-    struct utsname u;
-    int major = 0, minor = 0;
-    if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2) return 0;
-    return major * 1000 + minor;
-}
-
-/* Finds out which kinds this kernel completes: the opcodes its probe lists, the multishot flags
- * by version (a probe cannot tell them: multishot accept came in 5.19, multishot receive in 6.0),
- * and a ring of provided buffers registered (5.19). Where one is missing, that kind is not
- * offered and its users stay on readiness, on this same ring. CSOCK_URING_COMPLETIONS=0 asks for
- * readiness only. */
-static void probe_completions(csock__poller *p)
-{
-    const char *env = getenv("CSOCK_URING_COMPLETIONS");
-    if (env && strcmp(env, "0") == 0) return;
-    size_t probe_size = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
-    struct io_uring_probe *probe = calloc(1, probe_size);
-    if (!probe) return;
-    int probed = syscall(SYS_io_uring_register, p->fd, IORING_REGISTER_PROBE, probe, 256) == 0;
-    int version = kernel_version();
-#define HAS(op) (probed && probe->last_op >= (op) && (probe->ops[op].flags & IO_URING_OP_SUPPORTED))
-    int recv = HAS(IORING_OP_RECV) && HAS(IORING_OP_ASYNC_CANCEL) && version >= 6000;
-    p->can[CSOCK__OP_ACCEPT] =
-        HAS(IORING_OP_ACCEPT) && HAS(IORING_OP_ASYNC_CANCEL) && version >= 5019;
-#undef HAS
-    free(probe);
-    unsigned count = csock__uring_buffers;
-    if (!recv || count < 1 || count > 32768 || (count & (count - 1))) return;
-    p->buf_ring_size = (count * sizeof(struct io_uring_buf) + 4095) & ~(size_t)4095;
-    void *ring =
-        mmap(NULL, p->buf_ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    p->buffers = ring == MAP_FAILED ? NULL : aligned_alloc(4096, (size_t)count * BUF_SIZE);
-    p->returns = p->buffers ? malloc(count * sizeof *p->returns) : NULL;
-    struct io_uring_buf_reg reg = {
-        .ring_addr = (uint64_t)(uintptr_t)ring, .ring_entries = count, .bgid = BUF_GROUP};
-    if (!p->returns ||
-        syscall(SYS_io_uring_register, p->fd, IORING_REGISTER_PBUF_RING, &reg, 1) != 0) {
-        if (ring != MAP_FAILED) munmap(ring, p->buf_ring_size);
-        free(p->buffers);
-        free(p->returns);
-        p->buffers = NULL;
-        p->returns = NULL;
-        return;
-    }
-    p->buf_ring = ring;
-    p->buf_count = count;
-    for (unsigned i = 0; i < count; i++)
-        p->returns[i] = i;
-    p->return_count = count;
-    return_buffers(p);
-    p->can[CSOCK__OP_RECV] = 1;
-}
-
-static int completes(const csock__poller *p, int kind)
-{
-    return p->can[kind];
-}
-
-static int start(csock__poller *p, csock__op *op, int kind, int fd)
-{
-    if (p->free_slot == NO_SLOT) {
-        unsigned cap = p->slot_cap ? p->slot_cap * 2 : 64;
-        struct slot *slots = cap < (1u << 30) ? realloc(p->slots, cap * sizeof *slots) : NULL;
-        if (slots) p->slots = slots;
-        unsigned *starts = slots ? realloc(p->starts, cap * sizeof *starts) : NULL;
-        if (!starts) return csock__failf(CSOCK_ENOMEM, "loop: fd %d: out of memory", fd);
-        p->starts = starts;
-        for (unsigned i = p->slot_cap; i < cap; i++)
-            slots[i] = (struct slot){.next = i + 1 < cap ? i + 1 : NO_SLOT};
-        p->free_slot = p->slot_cap;
-        p->slot_cap = cap;
-    }
-    unsigned i = p->free_slot;
-    struct slot *s = &p->slots[i];
-    p->free_slot = s->next;
-    s->gen = s->gen + 1 ? s->gen + 1 : 1;
-    s->state = SLOT_PENDING;
-    s->op = op;
-    s->kind = (unsigned char)kind;
-    s->fd = fd;
-    /* Submitted by the next wait, as polls are: by the thread that waits. */
-    if (!s->listed) p->starts[p->start_count++] = i;
-    s->listed = 1;
-    op->token = op_token(i, s->gen);
-    op->busy = 1;
-    op->stopping = 0;
-    return 0;
-}
-
-/* Queues the operations started since the last wait. */
-static int queue_starts(csock__poller *p)
-{
-    unsigned done = 0;
-    int rc = 0;
-    for (; done < p->start_count; done++) {
-        unsigned i = p->starts[done];
-        struct slot *s = &p->slots[i];
-        if (s->state != SLOT_PENDING) { /* stopped before it went */
-            s->listed = 0;
-            continue;
-        }
-        struct io_uring_sqe sqe = {.fd = s->fd, .user_data = op_token(i, s->gen)};
-        if (s->kind == CSOCK__OP_RECV) {
-            sqe.opcode = IORING_OP_RECV;
-            sqe.flags = IOSQE_BUFFER_SELECT;
-            sqe.buf_group = BUF_GROUP;
-            sqe.ioprio = IORING_RECV_MULTISHOT;
-        } else {
-            sqe.opcode = IORING_OP_ACCEPT;
-            sqe.ioprio = IORING_ACCEPT_MULTISHOT;
-            sqe.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-        }
-        rc = queue_sqe(p, &sqe);
-        if (rc < 0) {
-            rc = csock__failf(rc, "loop: start fd %d: io_uring_enter: %s", s->fd,
-                              csock_strerror(rc));
-            break; /* this one and the rest stay listed for the next wait */
-        }
-        s->listed = 0;
-        s->state = SLOT_ACTIVE;
-    }
-    p->start_count -= done;
-    if (p->start_count) memmove(p->starts, p->starts + done, p->start_count * sizeof *p->starts);
-    return rc;
-}
-
-static void stop(csock__poller *p, csock__op *op, int detach)
-{
-    struct slot *s = slot_of(p, op->token);
-    if (!s) return;
-    if (s->state == SLOT_PENDING) { /* never went to the kernel: nothing will complete */
-        free_slot(p, s);            /* the list to submit skips it */
-        op->busy = 0;
-        op->stopping = 0;
-        op->token = 0;
-        return;
-    }
-    /* Cancelled by token, which only this operation has: a descriptor closed and reused since
-     * cannot be hit. A failure means it had ended, and its last completion is on its way. */
-    if (!op->stopping)
-        queue(p, IORING_OP_ASYNC_CANCEL, -1, op->token, 0, 0, IOSQE_CQE_SKIP_SUCCESS, 0);
-    op->stopping = 1;
-    if (detach) {
-        s->op = NULL; /* the slot stays taken until its last completion: see take_op */
-        op->busy = 0;
-        op->token = 0;
-    }
-}
-
-/* Drops the completion of a detached operation: a connection a multishot accept took for it is
- * closed (nothing else knows of the descriptor). */
-static void drop(csock__poller *p, struct slot *s, const struct io_uring_cqe *cqe)
-{
-    if (s->kind == CSOCK__OP_ACCEPT && cqe->res >= 0) close(cqe->res);
-    if (!(cqe->flags & IORING_CQE_F_MORE)) free_slot(p, s);
-}
-
-/* Takes in an operation's completion: for the loop, or dropped when its operation was detached.
- * Returns 0, or -1 when the completions fetched are as many as a wait hands over. */
-static int take_op(csock__poller *p, const struct io_uring_cqe *cqe)
-{
-    if (p->done_count == FETCH_MAX) return -1;
-    give_back(p, cqe->flags); /* the bytes stay there until the pass is over */
-    struct slot *s = slot_of(p, cqe->user_data);
-    if (!s) return 0;
-    if (!s->op) {
-        drop(p, s, cqe);
-        return 0;
-    }
-    p->done[p->done_count++] =
-        (csock__ready){.events = cqe->res, .flags = cqe->flags, .token = cqe->user_data};
-    return 0;
-}
-
-static csock__op *claim(csock__poller *p, const csock__ready *r, const char **data, int *more)
-{
-    struct slot *s = slot_of(p, r->token);
-    *more = (r->flags & IORING_CQE_F_MORE) != 0;
-    if (!s) return NULL;
-    csock__op *op = s->op;
-    if (!op) { /* detached since it was fetched */
-        if (s->kind == CSOCK__OP_ACCEPT && r->events >= 0) close(r->events);
-        if (!*more) free_slot(p, s);
-        return NULL;
-    }
-    if (!*more) free_slot(p, s);
-    *data = r->flags & IORING_CQE_F_BUFFER
-                ? p->buffers + (size_t)(r->flags >> IORING_CQE_BUFFER_SHIFT) * BUF_SIZE
-                : NULL;
-    if (!*more) {
-        op->busy = 0;
-        op->stopping = 0;
-        op->token = 0;
-    }
-    return op;
-}
-
-/* Before the ring goes: every operation still in the kernel is cancelled, and its last completion
- * waited for (briefly: a cancellation completes at once), so that no receive can still be writing
- * into a buffer when the buffers are freed. */
-static void drain_ops(csock__poller *p)
-{
-    int active = 0;
-    for (unsigned i = 0; i < p->slot_cap; i++) {
-        struct slot *s = &p->slots[i];
-        if (s->state != SLOT_ACTIVE) continue;
-        s->op = NULL;
-        queue(p, IORING_OP_ASYNC_CANCEL, -1, op_token(i, s->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS, 0);
-        active++;
-    }
-    for (int tries = 0; active > 0 && tries < 100; tries++) {
-        struct __kernel_timespec ts = {0, 10 * 1000000};
-        struct io_uring_getevents_arg arg = {.ts = (uint64_t)(uintptr_t)&ts};
-        int rc = enter(p, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg);
-        if (rc < 0 && rc != CSOCK_EINTR && rc != -ETIME && rc != CSOCK_EBUSY) break;
-        unsigned head = *p->cq_head, tail = __atomic_load_n(p->cq_tail, __ATOMIC_ACQUIRE);
-        for (; head != tail; head++) {
-            const struct io_uring_cqe *cqe = &p->cqes[head & p->cq_mask];
-            struct slot *s = cqe->user_data & OP_TAG ? slot_of(p, cqe->user_data) : NULL;
-            if (!s) continue;
-            if (!(cqe->flags & IORING_CQE_F_MORE)) active--;
-            drop(p, s, cqe);
-        }
-        __atomic_store_n(p->cq_head, head, __ATOMIC_RELEASE);
-    }
 }
 
 static void unmap(csock__poller *p)
@@ -562,7 +210,7 @@ static int create(csock__poller **out, char *why, size_t size)
     p->cq_mask = *(unsigned *)(ring + params.cq_off.ring_mask);
     p->cqes = (struct io_uring_cqe *)(ring + params.cq_off.cqes);
     p->free_slot = NO_SLOT;
-    probe_completions(p);
+    csock__uring_probe(p);
     *out = p;
     return 0;
 fail:
@@ -579,15 +227,11 @@ static void destroy(csock__poller *p)
      * kernel tears the ring down in the background. */
     for (size_t fd = 0; fd < p->cap; fd++)
         disarm(p, (int)fd, &p->entries[fd]);
-    drain_ops(p);
+    csock__uring_drain(p);
     flush(p);
     unmap(p);
     close(p->fd);
-    if (p->buf_ring) munmap(p->buf_ring, p->buf_ring_size);
-    free(p->buffers);
-    free(p->returns);
-    free(p->slots);
-    free(p->starts);
+    csock__uring_free_ops(p);
     free(p->entries);
     free(p->ready_list);
     free(p->arm_list);
@@ -693,7 +337,7 @@ static void reap(csock__poller *p)
         const struct io_uring_cqe *cqe = &p->cqes[head & p->cq_mask];
         if (!(cqe->user_data & OP_TAG))
             complete(p, cqe);
-        else if (take_op(p, cqe) < 0)
+        else if (csock__uring_take(p, cqe) < 0)
             break; /* the rest wait in the queue for the next wait */
     }
     __atomic_store_n(p->cq_head, head, __ATOMIC_RELEASE);
@@ -724,15 +368,7 @@ static int queue_arms(csock__poller *p)
             disarm(p, (int)fd, e);
             arm_later(p, (int)fd, e);
         }
-    /* Operations too: each one's cancellation is its last completion, and its owner starts it
-     * again, from here. */
-    if (p->owned && !pthread_equal(p->owner, self))
-        for (unsigned i = 0; i < p->slot_cap; i++) {
-            struct slot *s = &p->slots[i];
-            if (s->state == SLOT_ACTIVE && s->op && !s->op->stopping)
-                queue(p, IORING_OP_ASYNC_CANCEL, -1, op_token(i, s->gen), 0, 0,
-                      IOSQE_CQE_SKIP_SUCCESS, 0);
-        }
+    if (p->owned && !pthread_equal(p->owner, self)) csock__uring_move_ops(p);
     p->owner = self;
     p->owned = 1;
     for (size_t i = 0; i < p->arm_count; i++) {
@@ -740,8 +376,8 @@ static int queue_arms(csock__poller *p)
         struct entry *e = &p->entries[fd];
         e->to_arm = 0;
         if (!e->watch || e->state != PENDING || !e->watch->events) continue;
-        int rc = queue(p, IORING_OP_POLL_ADD, fd, 0, IORING_POLL_ADD_MULTI,
-                       poll_mask(e->watch->events), 0, poll_id(fd, next_gen(e)));
+        int rc = csock__uring_queue(p, IORING_OP_POLL_ADD, fd, 0, IORING_POLL_ADD_MULTI,
+                                    poll_mask(e->watch->events), 0, poll_id(fd, next_gen(e)));
         if (rc < 0) {
             /* The rest stay marked for the next wait. */
             memmove(p->arm_list, p->arm_list + i, (p->arm_count - i) * sizeof *p->arm_list);
@@ -758,18 +394,18 @@ static int queue_arms(csock__poller *p)
 
 static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
 {
-    return_buffers(p);
+    csock__uring_return_buffers(p);
     int rc = queue_arms(p);
-    if (rc == 0) rc = queue_starts(p);
+    if (rc == 0) rc = csock__uring_queue_starts(p);
     if (rc < 0) return rc;
     queue_checks(p);
     struct io_uring_getevents_arg arg = {0};
     struct __kernel_timespec ts = {timeout_ms / 1000, (long long)(timeout_ms % 1000) * 1000000};
     if (timeout_ms > 0) arg.ts = (uint64_t)(uintptr_t)&ts;
     unsigned submitting = p->sq_pending;
-    rc = enter(p, p->ready_count || p->done_count || !timeout_ms ? 0 : 1,
-               IORING_ENTER_GETEVENTS | (timeout_ms > 0 ? IORING_ENTER_EXT_ARG : 0),
-               timeout_ms > 0 ? &arg : NULL);
+    rc = csock__uring_enter(p, p->ready_count || p->done_count || !timeout_ms ? 0 : 1,
+                            IORING_ENTER_GETEVENTS | (timeout_ms > 0 ? IORING_ENTER_EXT_ARG : 0),
+                            timeout_ms > 0 ? &arg : NULL);
     if (rc < 0 && rc != CSOCK_EINTR && rc != -ETIME && rc != CSOCK_EBUSY && rc != CSOCK_EAGAIN)
         return csock__failf(rc, "loop: io_uring_enter: %s", csock_strerror(rc));
     reap(p);
@@ -800,5 +436,14 @@ static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
     return got;
 }
 
-const csock__poller_ops csock__poller_uring = {"uring", create,    destroy, add,  set,  forget,
-                                               fetch,   completes, start,   stop, claim};
+const csock__poller_ops csock__poller_uring = {"uring",
+                                               create,
+                                               destroy,
+                                               add,
+                                               set,
+                                               forget,
+                                               fetch,
+                                               csock__uring_completes,
+                                               csock__uring_start,
+                                               csock__uring_stop,
+                                               csock__uring_claim};

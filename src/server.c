@@ -27,10 +27,10 @@ static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *dat
 /* Accepts again: the watch's readiness, or a new multishot accept. */
 static void accept_on(struct csock__worker *wk)
 {
-    if (wk->completes &&
+    if (wk->multishot &&
         csock__op_start(wk->loop, &wk->accept_op, CSOCK__OP_ACCEPT, wk->listen_fd) < 0)
-        wk->completes = 0; /* no memory for it: readiness, as on other backends */
-    if (!wk->completes) csock_watch_set(wk->accepting, CSOCK_READ);
+        wk->multishot = 0; /* no memory for it: readiness, as on other backends */
+    if (!wk->multishot) csock_watch_set(wk->accepting, CSOCK_READ);
 }
 
 static void resume_accepting(csock_loop *loop, csock_timer *t, void *data)
@@ -66,11 +66,11 @@ static void back_off(struct csock__worker *wk, int err)
                                                       : wk->backoff_s * 2;
     csock_timer *t = csock_loop_call_later(wk->loop, wk->backoff_s, resume_accepting, wk);
     if (!t) { /* no memory for a timer: stay on, and try again at the next readiness */
-        if (wk->completes) accept_on(wk);
+        accept_on(wk);
         return;
     }
     wk->backoff = t;
-    if (!wk->completes) csock_watch_set(wk->accepting, 0); /* a multishot accept ends at errors */
+    csock_watch_set(wk->accepting, 0);
 }
 
 static void take(struct csock__worker *wk, int fd)
@@ -103,17 +103,27 @@ static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *dat
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* Every connection waiting is taken: back to the multishot accept, where there is one
+             * (readiness took over after an error ended it). */
+            if (wk->completes && !wk->multishot) {
+                wk->multishot = 1;
+                csock_watch_set(wk->accepting, 0);
+                accept_on(wk);
+            }
+            return;
+        }
         back_off(wk, errno); /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: never spin */
         return;
     }
 }
 
-/* A multishot accept's completion: a connection, or why accepting stopped. It ends at an error
- * (the process out of descriptors backs off as above, then accepts again). */
+/* A multishot accept's completion: a connection, or why accepting stopped. It ends at an error:
+ * out of descriptors, the server backs off as above, then accepts by readiness, exactly as on
+ * epoll, until the connections waiting are all taken, and then by a multishot accept again. */
 static void accepted(csock_loop *loop, csock__op *op, int res, const char *data, int more)
 {
-    (void)loop, (void)data;
+    (void)data;
     struct csock__worker *wk =
         (struct csock__worker *)(void *)((char *)op - offsetof(struct csock__worker, accept_op));
     csock_server *srv = wk->server;
@@ -127,7 +137,11 @@ static void accepted(csock_loop *loop, csock__op *op, int res, const char *data,
         take(wk, res);
     } else if (res != CSOCK_EINTR && res != CSOCK_ECONNABORTED && res != -EPROTO &&
                res != CSOCK_EAGAIN && res != -ECANCELED) {
-        back_off(wk, -res); /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: never spin */
+        /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: never spin. A kernel whose multishot accept
+         * goes on after such an error has it stopped: the pause decides when to accept again. */
+        if (more) csock__op_stop(loop, op, 0);
+        wk->multishot = 0;
+        if (!wk->backoff) back_off(wk, -res);
         return;
     }
     if (!more && !wk->backoff) accept_on(wk);
@@ -273,7 +287,7 @@ static csock_server *server_new(const csock_addr *addr, const csock_server_confi
     for (int i = 0; rc == 0 && i < srv->worker_count; i++) {
         struct csock__worker *wk = &srv->workers[i];
         wk->listen_fd = csock_fileno(srv->listeners[i % srv->listener_count]);
-        wk->completes = csock__loop_completes(wk->loop, CSOCK__OP_ACCEPT);
+        wk->completes = wk->multishot = csock__loop_completes(wk->loop, CSOCK__OP_ACCEPT);
         wk->accept_op.done = accepted;
         wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, wk->completes ? 0 : CSOCK_READ,
                                        accept_ready, wk);

@@ -17,7 +17,8 @@ struct csock__worker {
     /* Where the loop completes accepts (io_uring): a multishot accept instead of the watch's
      * readiness (the watch stays, silent). */
     csock__op accept_op;
-    int completes;
+    int completes; /* the loop has multishot accepts */
+    int multishot; /* accepting by one now (readiness after an error, until the backlog is empty) */
     csock_timer *backoff; /* accepting is paused until it runs */
     double backoff_s;     /* the last pause: 5 ms, doubling up to 50 ms; 0 after an accept */
     pthread_t thread;
