@@ -39,13 +39,18 @@ typedef struct csock__layer_ops {
     ssize_t (*recv)(csock *s, void *buf, size_t len, int flags, csock_addr *from, const char *op);
     int (*sendall)(csock *s, const void *buf, size_t len, size_t *sent);
     int (*shutdown)(csock *s, int how);
-    /* Ends the layer, freeing it and setting s->layer to NULL; with notify, it first tells the
-     * peer it is ending (TLS: close_notify), without waiting. */
+    /* Ends the layer, freeing it and setting s->layer to NULL. notify is CSOCK__END_QUIET,
+     * CSOCK__END_NOTIFY: it first tells the peer it is ending (TLS: close_notify), or
+     * CSOCK__END_LINGER: it tells, and then, if input is unread (which would make a close reset
+     * the connection), reads and drops what the peer sends until its end (bounded). */
     void (*end)(csock *s, int notify);
 } csock__layer_ops;
 struct csock__layer {
     const csock__layer_ops *ops;
 };
+#define CSOCK__END_QUIET  0
+#define CSOCK__END_NOTIFY 1
+#define CSOCK__END_LINGER 2
 
 struct csock {
     int fd; /* -1 once closed or detached */

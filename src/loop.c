@@ -248,8 +248,10 @@ static void run_hooks(csock_loop *loop)
     loop->hooks_due = 0;
     for (csock__hook *h = loop->hooks; h; h = h->next) {
         if (!h->due) continue;
-        h->run(loop, h);
+        /* Cleared first: a hook that marks itself due while it runs (work left for the next
+         * pass) keeps the mark. */
         h->due = 0;
+        h->run(loop, h);
     }
     for (csock__hook *h = loop->hooks; h; h = h->next)
         loop->hooks_due |= h->due;

@@ -114,8 +114,8 @@ typedef struct csock__posted csock__posted;
  * before-sleep hook: run is called at the end of every pass (after the events, timers, signals
  * and posted functions) for which the hook was marked due (csock__loop_hook_due), before or
  * during the pass, or by the run of a hook before it. While a hook is due, a pass does not wait.
- * A mark made while run itself runs is cleared when it returns: run finishes its own work. An
- * idle loop costs one flag per pass. */
+ * A mark made while run itself runs holds: run may leave work for the next pass (which then
+ * does not wait). An idle loop costs one flag per pass. */
 typedef struct csock__hook csock__hook;
 struct csock__hook {
     void (*run)(csock_loop *loop, csock__hook *hook);

@@ -84,7 +84,10 @@ static void take(struct csock__worker *wk, int fd)
     atomic_fetch_add(&srv->connections, 1);
     if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__serve_on_thread(srv, fd);
-    } else if (!csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data, 1)) {
+    } else if (!(srv->config.tls ? csock__stream_adopt_tls(wk->loop, fd, srv->config.tls,
+                                                           srv->config.handler, srv->config.data)
+                                 : csock__stream_adopt(wk->loop, fd, srv->config.handler,
+                                                       srv->config.data, 1))) {
         close(fd);
         atomic_fetch_sub(&srv->connections, 1);
     }
@@ -264,8 +267,11 @@ static void stop_on_signal(csock_loop *loop, void *data)
 /* Makes a server listening on addr, config already checked. */
 static csock_server *server_new(const csock_addr *addr, const csock_server_config *config)
 {
+    /* A TLS context is checked (a server's, with a certificate) and held from here on. */
+    if (config->tls && csock__server_tls_check(config->tls) < 0) return NULL;
     csock_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
+        if (config->tls) csock__server_tls_release(config->tls);
         csock__failf(CSOCK_ENOMEM, "server: out of memory");
         return NULL;
     }
@@ -431,6 +437,7 @@ void csock_server_free(csock_server *srv)
     pthread_mutex_destroy(&srv->reserve_lock);
     pthread_mutex_destroy(&srv->clients_lock);
     pthread_cond_destroy(&srv->clients_done);
+    if (srv->config.tls) csock__server_tls_release(srv->config.tls);
     free(srv);
 }
 

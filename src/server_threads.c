@@ -30,7 +30,10 @@ static void *client_main(void *arg)
 {
     struct csock__client *c = arg;
     csock_server *srv = c->server;
-    srv->config.serve(c->sock, srv->config.data);
+    /* TLS first, within the context's handshake timeout: a client that fails it never
+     * reaches serve. */
+    if (!srv->config.tls || csock__server_tls_handshake(c->sock, srv->config.tls) == 0)
+        srv->config.serve(c->sock, srv->config.data);
     /* A close with the client's bytes unread would reset the connection and lose what is still
      * queued for it, so the connection lingers first, as a stream's does: on this thread, off
      * the lock (a shutdown meanwhile ends the wait at once), for a bounded time. */

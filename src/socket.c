@@ -268,7 +268,8 @@ int csock_detach(csock *s)
     int rc = csock__check(s, "detach");
     if (rc < 0) return rc;
     int fd = s->fd;
-    if (s->layer) s->layer->ops->end(s, 0); /* the TLS session is dropped, as it is */
+    if (s->layer)
+        s->layer->ops->end(s, CSOCK__END_QUIET); /* the TLS session is dropped, as it is */
     if (s->timeout_ns > 0) {
         csock__set_kernel_timeout(fd, SO_RCVTIMEO, 0);
         csock__set_kernel_timeout(fd, SO_SNDTIMEO, 0);
@@ -282,8 +283,9 @@ int csock_close(csock *s)
 {
     if (!s) return csock__failf(CSOCK_EINVAL, "close: NULL socket");
     if (s->fd < 0) return 0;
-    /* A TLS socket tells its peer it is ending (close_notify) if that can go out at once. */
-    if (s->layer) s->layer->ops->end(s, 1);
+    /* A TLS socket tells its peer it is ending (close_notify), and lingers if input is unread:
+     * a close with input unread would reset the connection and lose what was sent. */
+    if (s->layer) s->layer->ops->end(s, CSOCK__END_LINGER);
     /* The descriptor is released even when close reports an error (Linux never retries). */
     int fd = s->fd;
     int rc = close(fd) < 0 && errno != EINTR ? csock__errno() : 0;
@@ -346,7 +348,7 @@ int csock_close_gracefully(csock *s, double timeout)
     int rc = csock__seconds_ns(timeout, CSOCK__TIMEOUT, "close_gracefully", &ns);
     if (rc < 0) return rc; /* the socket stays open */
     /* A TLS socket's close_notify goes before the end of stream. */
-    if (s->layer) s->layer->ops->end(s, 1);
+    if (s->layer) s->layer->ops->end(s, CSOCK__END_NOTIFY);
     int fd = s->fd;
     if (s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET) rc = csock__drain_to_end(s, ns);
     if (csock__tracing())

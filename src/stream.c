@@ -2,7 +2,7 @@
 /* Streams: a connected socket on a loop. This file holds the loop's state for its streams,
  * creating a stream, its limits and buffers, and its accessors; reading and writing are in
  * stream_io.c, closing, lingering and deadlines in stream_close.c, lines and frames in
- * stream_frame.c, the transport in stream_plain.c. */
+ * stream_frame.c, the transports in stream_plain.c and stream_tls.c. */
 #include "stream_internal.h"
 
 #include <errno.h>
@@ -98,9 +98,13 @@ struct csock__streams *csock__streams_of(csock_loop *loop)
     sh->ext.free = free_streams;
     sh->closing_hook.run = csock__streams_closing_pass;
     sh->held_hook.run = csock__streams_held_pass;
+    sh->pending_hook.run = csock__streams_pending_pass;
     sh->scratch = scratch;
     sh->scratch_size = SCRATCH_SIZE;
     csock__loop_set_extension(loop, &sh->ext);
+    /* Input held by transports is read before the closes of the pass, so that a stream closed
+     * by what it reads closes in the same pass. */
+    csock__loop_add_hook(loop, &sh->pending_hook);
     csock__loop_add_hook(loop, &sh->closing_hook);
     csock__loop_add_hook(loop, &sh->held_hook);
     return sh;
@@ -209,8 +213,9 @@ size_t csock_stream_peek(csock_stream *st, const char **p)
 
 /* ---- what the socket is watched for ---- */
 
-int csock__stream_wants_input(const csock_stream *st)
+int csock__stream_reads(const csock_stream *st)
 {
+    if (st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_OPENING)) return 0;
     if (st->state & CSOCK__STREAM_CLOSING)
         return !(st->state & CSOCK__STREAM_EOF); /* to drop what the peer still sends */
     int waits_for_drain = (st->state & CSOCK__STREAM_BACKED_UP) && !st->handler->keep_reading;
@@ -219,14 +224,23 @@ int csock__stream_wants_input(const csock_stream *st)
 
 void csock__stream_update_events(csock_stream *st)
 {
-    if (st->state & CSOCK__STREAM_CLOSED) return;
-    int events = 0, reads = csock__stream_wants_input(st);
+    /* While the transport opens, its open says what to wait for (csock__stream_io). */
+    if (st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_OPENING)) return;
+    int events = 0, reads = csock__stream_reads(st);
     if (st->state & CSOCK__STREAM_COMPLETES)
         csock__stream_receive(st, reads);
     else if (reads)
         events |= CSOCK_READ;
     if (st->bufs && st->bufs->out.len > 0) events |= CSOCK_WRITE;
+    /* A transport's read that must write first, or its write that must read first. */
+    if (st->state & CSOCK__STREAM_READ_WANTS_WRITE) events |= CSOCK_WRITE;
+    if (st->state & CSOCK__STREAM_WRITE_WANTS_READ) events |= CSOCK_READ;
+    if (st->state & CSOCK__STREAM_NOTIFYING) events |= CSOCK_WRITE;
     if (events != st->watch.events) csock_watch_set(&st->watch, events);
+    /* Input the transport holds makes the socket no more readable: it is read without waiting
+     * (after a pause at high water too). */
+    if (reads && st->transport->pending && st->transport->pending(st))
+        csock__stream_note_pending(st);
 }
 
 int csock__stream_closed_error(const char *op)
@@ -240,7 +254,7 @@ int csock_stream_pause(csock_stream *st, int pause)
     if (pause)
         st->state |= CSOCK__STREAM_PAUSED;
     else
-        st->state &= (uint16_t)~CSOCK__STREAM_PAUSED;
+        st->state &= (uint32_t)~CSOCK__STREAM_PAUSED;
     csock__stream_update_events(st);
     return 0;
 }
@@ -271,6 +285,14 @@ int csock__stream_check_handler(const csock_stream_handler *h)
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
                                   void *data, int bytestream)
 {
+    return csock__stream_adopt_with(loop, fd, handler, data, &csock__plain, NULL, 0, bytestream);
+}
+
+csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
+                                       const csock_stream_handler *handler, void *data,
+                                       const struct csock__transport *tr, void *tls, double timeout,
+                                       int bytestream)
+{
     struct csock__streams *sh = csock__streams_of(loop);
     if (!sh) return NULL;
     csock_stream *st = calloc(1, sizeof *st);
@@ -279,16 +301,21 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
         return NULL;
     }
     int deadlines = handler->idle_timeout > 0 || handler->total_timeout > 0;
-    int completes = bytestream && csock__loop_completes(loop, CSOCK__OP_RECV);
+    /* Only plain byte streams receive by completions: a transport reads the socket itself. */
+    int completes =
+        tr == &csock__plain && bytestream && csock__loop_completes(loop, CSOCK__OP_RECV);
     if ((deadlines && csock__stream_watch_deadlines(loop, handler) < 0) ||
+        (tr->open && csock__stream_watch_open(loop, timeout) < 0) ||
         csock__loop_attach(loop, &st->watch, fd, completes ? 0 : CSOCK_READ, csock__stream_io, data,
                            release) < 0) {
         free(st);
         return NULL;
     }
     st->handler = handler;
-    st->transport = &csock__plain;
+    st->transport = tr;
+    st->tls = tls;
     if (completes) csock__stream_use_completions(st);
+    if (tr->open) csock__stream_begin_open(st, timeout); /* cannot fail: the sweep is on */
     st->next = sh->all;
     if (sh->all) sh->all->prev = st;
     sh->all = st;
@@ -296,7 +323,7 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
         st->state |= CSOCK__STREAM_DEADLINES;
         st->last_io_ns = st->started_ns = csock__loop_now_ns(loop);
     }
-    if (handler->on_open) handler->on_open(st, data);
+    if (!tr->open && handler->on_open) handler->on_open(st, data); /* else once it is open */
     return st;
 }
 
@@ -332,6 +359,13 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
         csock__failf(CSOCK_EINVAL, "stream: NULL %s", !loop ? "loop" : !s ? "socket" : "handler");
         return NULL;
     }
+    return csock__stream_new_with(loop, s, handler, data, &csock__plain, NULL, 0);
+}
+
+csock_stream *csock__stream_new_with(csock_loop *loop, csock *s,
+                                     const csock_stream_handler *handler, void *data,
+                                     const struct csock__transport *tr, void *tls, double timeout)
+{
     if (csock__stream_check_handler(handler) < 0) return NULL;
     int fd = csock_fileno(s);
     if (fd < 0) {
@@ -344,7 +378,8 @@ csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_ha
         csock__failf(-errno, "stream: fcntl: %s", csock_strerror(-errno));
         return NULL;
     }
-    csock_stream *st = csock__stream_adopt(loop, fd, handler, data, s->type == SOCK_STREAM);
+    csock_stream *st =
+        csock__stream_adopt_with(loop, fd, handler, data, tr, tls, timeout, s->type == SOCK_STREAM);
     if (!st) {
         if (!(flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags);
         return NULL;

@@ -34,6 +34,14 @@ void csock__stream_finish(csock_stream *st, int error)
 
 void csock__stream_finish_drained(csock_stream *st)
 {
+    /* The peer is told first where the transport has a word for it (TLS: close_notify), within
+     * close_timeout (the sweep ends a close that takes longer). */
+    if (st->transport->notify && !(st->state & CSOCK__STREAM_CLOSED) &&
+        st->transport->notify(st) == CSOCK_EAGAIN) {
+        st->state |= CSOCK__STREAM_NOTIFYING;
+        csock__stream_update_events(st);
+        return;
+    }
     if (!(st->state & CSOCK__STREAM_CLOSED)) st->state |= CSOCK__STREAM_DRAINED;
     csock__stream_finish(st, st->error);
 }
@@ -101,6 +109,13 @@ static int start_linger(csock_stream *st)
 static void let_go(csock_stream *st)
 {
     struct csock__streams *sh = csock__streams(st->watch.loop);
+    if (st->state & CSOCK__STREAM_PENDING) { /* no pass may read it once it is freed */
+        csock_stream **at = &sh->pending;
+        while (*at != st)
+            at = &(*at)->next_pending;
+        *at = st->next_pending;
+        st->state &= (uint32_t)~CSOCK__STREAM_PENDING;
+    }
     if (st->prev)
         st->prev->next = st->next;
     else
@@ -140,10 +155,18 @@ static void begin_close(csock_stream *st)
     const csock_stream_handler *h = st->handler;
     int64_t timeout_ns = h->close_timeout > 0 ? csock__stream_ns(h->close_timeout)
                                               : (int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9);
+    if (st->state & CSOCK__STREAM_OPENING) {
+        /* Nothing was said yet (a handshake under way): nothing to deliver or tell. */
+        csock__stream_finish(st, st->error);
+        return;
+    }
     st->state |= CSOCK__STREAM_CLOSING;
     st->close_by_ns = csock__loop_now_ns(loop) + timeout_ns;
     if (!st->bufs || st->bufs->out.len == 0) {
         csock__stream_finish_drained(st);
+        /* A close_notify waiting for room is bounded by close_timeout too. */
+        if ((st->state & CSOCK__STREAM_NOTIFYING) && ensure_sweep(loop, close_timeout(h)) < 0)
+            csock__stream_finish(st, csock_lastcode());
         return;
     }
     int rc = ensure_sweep(loop, close_timeout(h));
@@ -167,7 +190,11 @@ void csock_stream_abort(csock_stream *st)
 
 void csock__stream_shut_down(csock_stream *st)
 {
-    st->transport->shutdown(st);
+    if (st->transport->shutdown(st) == CSOCK_EAGAIN) { /* no room for TLS's close_notify yet */
+        st->state |= CSOCK__STREAM_NOTIFYING;
+        csock__stream_update_events(st);
+        return;
+    }
     st->state |= CSOCK__STREAM_SHUT_DONE;
     if (st->state & CSOCK__STREAM_EOF) csock__stream_finish(st, 0);
 }
@@ -235,6 +262,18 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
             continue;
         }
         if (st->state & CSOCK__STREAM_CLOSED) continue;
+        if (st->state & CSOCK__STREAM_OPENING) {
+            needed = 1;
+            if (now >= st->close_by_ns) {
+                char peer[CSOCK_ADDRSTRLEN];
+                csock__stream_finish(st, csock__failf(CSOCK_ETIMEOUT,
+                                                      "%s handshake %s: timed out before the "
+                                                      "handshake was done",
+                                                      st->transport->name,
+                                                      csock__stream_peer_text(st, peer)));
+                continue;
+            }
+        }
         if (st->state & CSOCK__STREAM_CLOSING) {
             needed = 1;
             if (now >= st->close_by_ns) {
@@ -278,4 +317,22 @@ int csock__stream_watch_deadlines(csock_loop *loop, const csock_stream_handler *
     double shortest = h->idle_timeout > 0 ? h->idle_timeout : h->total_timeout;
     if (h->total_timeout > 0 && h->total_timeout < shortest) shortest = h->total_timeout;
     return ensure_sweep(loop, shortest);
+}
+
+int csock__stream_watch_open(csock_loop *loop, double timeout)
+{
+    return ensure_sweep(loop, timeout);
+}
+
+int csock__stream_begin_open(csock_stream *st, double timeout)
+{
+    csock_loop *loop = st->watch.loop;
+    int rc = ensure_sweep(loop, timeout);
+    if (rc < 0) return rc;
+    st->state |= CSOCK__STREAM_OPENING;
+    st->state &= (uint32_t) ~(CSOCK__STREAM_READ_WANTS_WRITE | CSOCK__STREAM_WRITE_WANTS_READ);
+    st->close_by_ns = csock__loop_now_ns(loop) + (int64_t)(timeout * 1e9);
+    /* The first step runs when the loop next looks (a client's hello goes out at once). */
+    csock_watch_set(&st->watch, CSOCK_READ | CSOCK_WRITE);
+    return 0;
 }

@@ -2,7 +2,7 @@
 /* What the stream files share: stream.c (the loop's stream state, creating, buffers, accessors),
  * stream_io.c (reading, writing, the watch's callback), stream_close.c (closing, lingering,
  * deadlines), stream_frame.c (lines, frames), and the small interface every transport
- * (stream_plain.c) implements. */
+ * (stream_plain.c, stream_tls.c) implements. */
 #ifndef CSOCK_STREAM_INTERNAL_H
 #define CSOCK_STREAM_INTERNAL_H
 
@@ -15,7 +15,7 @@
 
 /* ---- the transport: one file each, chosen per stream ----
  *
- * How a stream's bytes reach the peer: a plain socket (stream_plain.c), or later TLS. Each
+ * How a stream's bytes reach the peer: a plain socket (stream_plain.c), or TLS (stream_tls.c). Each
  * function is one step of the data path and makes no system call a raw socket would not make;
  * none records a failure (the stream words its own). Each returns a count or 0 on success, or a
  * negative CSOCK_E* code: CSOCK_EINTR when a signal came before anything moved (call again),
@@ -36,8 +36,25 @@ struct csock__transport {
     /* Whether closing now could lose bytes the connection still holds: input waiting unread, or
      * output the peer has not acknowledged. A closing stream then lingers (stream_close.c). */
     int (*unsettled)(csock_stream *st);
-    /* Closes the connection; the stream's descriptor is not used again. */
+    /* Closes the connection; the stream's descriptor is not used again. A stream closed
+     * gracefully (CSOCK__STREAM_DRAINED) tells the peer first where the protocol has a way to
+     * (TLS's close_notify). */
     void (*close)(csock_stream *st);
+    /* The rest are optional (NULL for a plain socket). */
+    /* Goes on with opening the connection before any data moves (a TLS handshake): 0 once done,
+     * CSOCK_EAGAIN with *wants, or a failure, recorded with its reason. */
+    int (*open)(csock_stream *st, int *wants);
+    /* Whether the transport holds input a read returns without the socket becoming readable
+     * (TLS's decrypted plaintext, or records already read): the stream then reads again on its
+     * own, since no readiness will come for it. */
+    int (*pending)(const csock_stream *st);
+    /* The reason for a code the last call returned, when the transport knows better than
+     * csock_strerror ("the peer ended without close_notify"), or NULL. */
+    const char *(*reason)(const csock_stream *st, int code);
+    /* Tells the peer that the stream ends gracefully, before a close (TLS's close_notify): 0
+     * once told (or when it never can be), CSOCK_EAGAIN to wait for the socket to be writable.
+     * shutdown may return CSOCK_EAGAIN in the same way. */
+    int (*notify)(csock_stream *st);
 };
 
 /* A connected stream socket as it is. */
@@ -75,24 +92,35 @@ enum {
     CSOCK__STREAM_DROPPED = 1 << 10,   /* input arrived while closing and was dropped */
     /* on_close has run; reading and dropping until the peer's end. */
     CSOCK__STREAM_LINGERING = 1 << 11,
+    CSOCK__STREAM_OPENING = 1 << 12, /* the transport's open (a handshake) is under way */
+    /* The transport's last read wants the socket writable, or its last write wants it readable
+     * (TLS: a record of the protocol's own must go out, or come in, first). */
+    CSOCK__STREAM_READ_WANTS_WRITE = 1 << 13,
+    CSOCK__STREAM_WRITE_WANTS_READ = 1 << 14,
+    CSOCK__STREAM_PENDING = 1 << 15, /* in the loop's list of streams with input held */
+    /* The transport's word of a graceful end (TLS's close_notify, for a close or a shutdown)
+     * waits for room in the socket; the close or the shutdown goes on once it is out. */
+    CSOCK__STREAM_NOTIFYING = 1 << 16,
     /* Receives by completions (stream_recv.c) rather than by readiness. */
-    CSOCK__STREAM_COMPLETES = 1 << 12,
+    CSOCK__STREAM_COMPLETES = 1 << 17,
     /* Input received while reading was off, held for on_data until it is on again. */
-    CSOCK__STREAM_HELD = 1 << 13,
-    CSOCK__STREAM_EOF_HELD = 1 << 14, /* the peer's end came after held input */
-    CSOCK__STREAM_LISTED = 1 << 15,   /* on the loop's list of streams with input held */
+    CSOCK__STREAM_HELD = 1 << 18,
+    CSOCK__STREAM_EOF_HELD = 1 << 19, /* the peer's end came after held input */
+    CSOCK__STREAM_LISTED = 1 << 20,   /* on the loop's list of streams with input held */
 };
 
 struct csock_stream {
     csock_watch watch; /* watch.data is the user's data; watch.fd the socket */
     const csock_stream_handler *handler;
     const struct csock__transport *transport;
+    void *tls;                   /* the transport's own state (TLS's), or NULL */
     struct csock__buffers *bufs; /* NULL while nothing is held: an idle stream costs no buffers */
     csock_stream *prev, *next;   /* the loop's streams: open, closing or lingering */
     csock_stream *next_closing;  /* in the loop's list of streams whose on_close is due */
+    csock_stream *next_pending;  /* in the loop's list of streams whose transport holds input */
     int64_t last_io_ns, started_ns; /* the loop's clock, for the idle and total deadlines */
     int64_t close_by_ns;            /* a graceful close ends by then at the latest */
-    uint16_t state;                 /* CSOCK__STREAM_* bits */
+    uint32_t state;                 /* CSOCK__STREAM_* bits */
     int32_t error;                  /* why it closes, for on_close: 0 or a CSOCK_E* code */
     csock__op recv;                 /* the multishot receive of a stream that completes */
     csock_stream *next_held;        /* in the loop's list of streams with input held */
@@ -115,6 +143,8 @@ struct csock__streams {
     struct csock__view view;
     csock_stream *all;                    /* every stream not yet let go of, newest first */
     csock_stream *closing, *closing_tail; /* on_close due at the end of the pass, in order */
+    csock__hook pending_hook;             /* reads what transports hold (stream_io.c) */
+    csock_stream *pending;                /* streams whose transport holds input */
     csock_timer *sweep;                   /* checks deadlines, while a stream has one */
     int64_t sweep_ns;                     /* its interval */
     csock__hook held_hook;                /* hands held input to on_data once reading is on again */
@@ -146,6 +176,47 @@ static inline struct csock__streams *csock__streams(const csock_loop *loop)
  * input may be received by completions where the loop has them. On failure fd is left open. */
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
                                   void *data, int bytestream);
+
+/* csock__stream_adopt with transport tr and its state (st->tls); only the plain transport's
+ * byte streams receive by completions. With tr->open the stream opens
+ * first (on_open runs once that is done; a failure closes it with its code), within timeout
+ * seconds (CSOCK_ETIMEOUT). On failure fd is left open and the state is the caller's. */
+csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
+                                       const csock_stream_handler *handler, void *data,
+                                       const struct csock__transport *tr, void *tls, double timeout,
+                                       int bytestream);
+
+/* csock_stream_new (loop, s and handler not NULL) with transport tr and its state, opening within
+ * timeout seconds as csock__stream_adopt_with. On failure s and the state are the caller's. */
+csock_stream *csock__stream_new_with(csock_loop *loop, csock *s,
+                                     const csock_stream_handler *handler, void *data,
+                                     const struct csock__transport *tr, void *tls, double timeout);
+
+/* Starts st's transport's open (a new transport on a stream, as STARTTLS), within timeout
+ * seconds: on_open runs again once it is done. Returns 0 or a recorded failure (none once
+ * csock__stream_watch_open succeeded for timeout on the loop). */
+int csock__stream_begin_open(csock_stream *st, double timeout);
+
+/* Makes sure the loop checks opening deadlines of timeout seconds (stream_close.c). Returns 0 or
+ * a recorded failure. */
+int csock__stream_watch_open(csock_loop *loop, double timeout);
+
+/* A server's connection on TLS context ctx (stream_tls.c): as csock__stream_adopt, the
+ * handshake first. */
+csock_stream *csock__stream_adopt_tls(csock_loop *loop, int fd, csock_tls_context *ctx,
+                                      const csock_stream_handler *handler, void *data);
+
+/* A THREADS server's connection on TLS context ctx: the handshake, blocking, within the
+ * context's handshake timeout; the socket's own timeout is then restored. Returns 0 or a
+ * recorded failure. */
+int csock__server_tls_handshake(csock *s, csock_tls_context *ctx);
+
+/* Checks that ctx may serve: a server context with a certificate. Returns 0 or a recorded
+ * failure (CSOCK_EINVAL, CSOCK_EOPNOTSUPP without TLS). */
+int csock__server_tls_check(csock_tls_context *ctx);
+
+/* Gives back the reference csock__server_tls_check took. */
+void csock__server_tls_release(csock_tls_context *ctx);
 
 /* Validates a handler: 0 or a recorded CSOCK_EINVAL. */
 int csock__stream_check_handler(const csock_stream_handler *handler);
@@ -200,9 +271,6 @@ int csock__stream_closed_error(const char *op);
 /* Watches the socket for what the stream's state asks. */
 void csock__stream_update_events(csock_stream *st);
 
-/* Whether the stream's state asks for input: to hand to on_data, or to drop while closing. */
-int csock__stream_wants_input(const csock_stream *st);
-
 /* ---- receiving by completions (stream_recv.c) ---- */
 
 /* Makes st receive by completions if its loop can: a multishot receive into the loop's provided
@@ -230,6 +298,21 @@ static inline void csock__stream_note_io(csock_stream *st)
 {
     if (st->state & CSOCK__STREAM_DEADLINES) st->last_io_ns = csock__loop_now_ns(st->watch.loop);
 }
+
+/* Writes "127.0.0.1:41234" (or "fd 7" for a peer without a name) into buf. Returns buf. */
+char *csock__stream_peer_text(const csock_stream *st, char buf[CSOCK_ADDRSTRLEN]);
+
+/* Whether st reads now (not paused, not waiting for a drain, not at end of file). */
+int csock__stream_reads(const csock_stream *st);
+
+/* Puts st in the loop's list of streams whose transport holds input, if it is not yet. */
+void csock__stream_note_pending(csock_stream *st);
+
+/* The end-of-pass hook that reads what transports hold (stream_io.c). */
+void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook);
+
+/* The open under way is done (0) or failed (a code): on_open, or the close. */
+void csock__stream_opened(csock_stream *st, int rc);
 
 /* The watch's callback: what the socket is ready for (stream_io.c). */
 void csock__stream_io(csock_loop *loop, csock_watch *w, int events, void *data);

@@ -10,22 +10,40 @@
 
 /* ---- writing ---- */
 
-int csock__stream_socket_error(csock_stream *st, int code, const char *op)
+char *csock__stream_peer_text(const csock_stream *st, char peer[CSOCK_ADDRSTRLEN])
 {
-    csock__stream_finish(st, code);
     /* After a reset the kernel no longer knows the peer, and an unnamed peer (a socket pair's)
      * has no name to give: the descriptor names the stream then. */
-    char peer[CSOCK_ADDRSTRLEN] = "";
+    peer[0] = '\0';
     csock_addr a;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getpeername(st->watch.fd, (struct sockaddr *)&ss, &len) == 0) {
         memcpy(&a.ss, &ss, len);
         a.len = len;
-        if (csock_addr_format(&a, peer, sizeof peer) < 0) peer[0] = '\0';
+        if (csock_addr_format(&a, peer, CSOCK_ADDRSTRLEN) < 0) peer[0] = '\0';
     }
-    if (!peer[0]) snprintf(peer, sizeof peer, "fd %d", st->watch.fd);
-    return csock__failf(code, "stream %s %s: %s", op, peer, csock_strerror(code));
+    if (!peer[0]) snprintf(peer, CSOCK_ADDRSTRLEN, "fd %d", st->watch.fd);
+    return peer;
+}
+
+int csock__stream_socket_error(csock_stream *st, int code, const char *op)
+{
+    csock__stream_finish(st, code);
+    char peer[CSOCK_ADDRSTRLEN];
+    const char *why = st->transport->reason ? st->transport->reason(st, code) : NULL;
+    return csock__failf(code, "stream %s %s: %s", op, csock__stream_peer_text(st, peer),
+                        why ? why : csock_strerror(code));
+}
+
+/* Notes what a transport's call that could not go on waits for, when it is not the call's own
+ * direction (TLS: a read that must write first, a write that must read first). */
+static void note_wants(csock_stream *st, int direction, int wants)
+{
+    if (wants == direction) return;
+    st->state |=
+        direction == CSOCK_READ ? CSOCK__STREAM_READ_WANTS_WRITE : CSOCK__STREAM_WRITE_WANTS_READ;
+    csock__stream_update_events(st);
 }
 
 /* Sends what the queue holds. Returns 0, or a socket error (the stream is then closing). */
@@ -38,7 +56,10 @@ static int flush(csock_stream *st)
         ssize_t n = st->transport->writev(st, &one, 1, &wants);
         if (n < 0) {
             if (n == CSOCK_EINTR) continue;
-            if (n == CSOCK_EAGAIN) break;
+            if (n == CSOCK_EAGAIN) {
+                note_wants(st, CSOCK_WRITE, wants);
+                break;
+            }
             return csock__stream_socket_error(st, (int)n, "send");
         }
         out->start += (size_t)n;
@@ -64,9 +85,9 @@ static void write_ready(csock_stream *st)
         csock__stream_trim(st);
     }
     if ((st->state & CSOCK__STREAM_BACKED_UP) && queued <= csock__stream_low_water(st->handler)) {
-        st->state &= (uint16_t)~CSOCK__STREAM_BACKED_UP;
+        st->state &= (uint32_t)~CSOCK__STREAM_BACKED_UP;
         if ((st->state & CSOCK__STREAM_OWES_DRAIN) && st->handler->on_drain) {
-            st->state &= (uint16_t)~CSOCK__STREAM_OWES_DRAIN;
+            st->state &= (uint32_t)~CSOCK__STREAM_OWES_DRAIN;
             st->handler->on_drain(st, st->watch.data);
         }
     }
@@ -156,13 +177,15 @@ static int write_buffers(csock_stream *st, const struct iovec *iov, int iovcnt, 
     if (total > limit - queued) return over_queue_limit(op, total, limit, queued);
     if (total == 0 && queued == 0) return 0;
     size_t sent = 0;
-    if (queued == 0) {
+    /* While the transport opens (a handshake), writes wait in the queue. */
+    if (queued == 0 && !(st->state & CSOCK__STREAM_OPENING)) {
         ssize_t n;
-        int wants;
+        int wants = CSOCK_WRITE;
         do {
             n = st->transport->writev(st, iov, iovcnt, &wants);
         } while (n == CSOCK_EINTR);
         if (n < 0 && n != CSOCK_EAGAIN) return csock__stream_socket_error(st, (int)n, op);
+        if (n == CSOCK_EAGAIN) note_wants(st, CSOCK_WRITE, wants);
         sent = n > 0 ? (size_t)n : 0;
         csock__stream_note_io(st);
         if (sent == total) return 0;
@@ -268,9 +291,10 @@ static void read_ready(csock_stream *st)
         into = sh->scratch;
         room = limit < sh->scratch_size ? limit : sh->scratch_size;
     }
-    int wants;
+    int wants = CSOCK_READ;
     ssize_t n = st->transport->read(st, into, room, &wants);
     if (n < 0) {
+        if (n == CSOCK_EAGAIN) note_wants(st, CSOCK_READ, wants);
         if (n == CSOCK_EAGAIN || n == CSOCK_EINTR) return;
         csock__stream_socket_error(st, (int)n, "recv");
         return;
@@ -286,6 +310,66 @@ static void read_ready(csock_stream *st)
     } else {
         csock__stream_deliver(st, into, (size_t)n, 0);
     }
+    /* What the transport holds beyond this read comes with no readiness: read on at the end of
+     * the pass (each stream one read a pass, so that none starves the others). */
+    if (st->transport->pending && csock__stream_reads(st) && !(st->state & CSOCK__STREAM_CLOSING) &&
+        st->transport->pending(st))
+        csock__stream_note_pending(st);
+}
+
+void csock__stream_note_pending(csock_stream *st)
+{
+    if (st->state & CSOCK__STREAM_PENDING) return;
+    struct csock__streams *sh = csock__streams(st->watch.loop);
+    st->state |= CSOCK__STREAM_PENDING;
+    st->next_pending = sh->pending;
+    sh->pending = st;
+    csock__loop_hook_due(st->watch.loop, &sh->pending_hook);
+}
+
+void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook)
+{
+    (void)hook;
+    struct csock__streams *sh = csock__streams(loop);
+    csock_stream *list = sh->pending;
+    sh->pending = NULL; /* those that still hold input after their read are noted again */
+    while (list) {
+        csock_stream *st = list;
+        list = st->next_pending;
+        st->next_pending = NULL;
+        st->state &= (uint32_t)~CSOCK__STREAM_PENDING;
+        /* A closing stream drops its input; the socket's readiness still ends it. */
+        if (csock__stream_reads(st) && !(st->state & CSOCK__STREAM_CLOSING)) read_ready(st);
+    }
+}
+
+/* ---- opening ---- */
+
+void csock__stream_opened(csock_stream *st, int rc)
+{
+    st->state &= (uint32_t)~CSOCK__STREAM_OPENING;
+    if (rc < 0) {
+        csock__stream_finish(st, rc);
+        return;
+    }
+    csock__stream_note_io(st);
+    if (st->handler->on_open) st->handler->on_open(st, st->watch.data);
+    /* Reading, the writes queued meanwhile, and input the open read past its end. */
+    csock__stream_update_events(st);
+}
+
+/* One step of the transport's open: wait for what it wants, or the end of it. */
+static void open_step(csock_stream *st)
+{
+    int wants = 0, rc;
+    do
+        rc = st->transport->open(st, &wants);
+    while (rc == CSOCK_EINTR);
+    if (rc == CSOCK_EAGAIN) {
+        if (wants != st->watch.events) csock_watch_set(&st->watch, wants);
+        return;
+    }
+    csock__stream_opened(st, rc);
 }
 
 void csock__stream_io(csock_loop *loop, csock_watch *w, int events, void *data)
@@ -298,10 +382,33 @@ void csock__stream_io(csock_loop *loop, csock_watch *w, int events, void *data)
         return;
     }
     if (st->state & CSOCK__STREAM_CLOSED) return;
-    if (events & CSOCK_WRITE) write_ready(st);
-    if (!(events & CSOCK_READ) || (st->state & CSOCK__STREAM_CLOSED)) return;
+    if (st->state & CSOCK__STREAM_OPENING) {
+        open_step(st);
+        return;
+    }
+    /* Room for the transport's word of a graceful end: the close or the shutdown goes on. */
+    if ((events & CSOCK_WRITE) && (st->state & CSOCK__STREAM_NOTIFYING)) {
+        st->state &= (uint32_t)~CSOCK__STREAM_NOTIFYING;
+        if (st->state & CSOCK__STREAM_CLOSING)
+            csock__stream_finish_drained(st);
+        else
+            csock__stream_shut_down(st);
+        if (st->state & CSOCK__STREAM_CLOSED) return;
+        csock__stream_update_events(st);
+    }
+    /* The readiness a transport's read or write waited for, though the other direction's. */
+    int read_for_write = (events & CSOCK_WRITE) && (st->state & CSOCK__STREAM_READ_WANTS_WRITE);
+    int write_for_read = (events & CSOCK_READ) && (st->state & CSOCK__STREAM_WRITE_WANTS_READ);
+    st->state &= (uint32_t) ~((read_for_write ? CSOCK__STREAM_READ_WANTS_WRITE : 0) |
+                              (write_for_read ? CSOCK__STREAM_WRITE_WANTS_READ : 0));
+    if (((events & CSOCK_WRITE) || write_for_read) && st->bufs && st->bufs->out.len > 0)
+        write_ready(st);
+    else if (read_for_write || write_for_read)
+        csock__stream_update_events(st); /* no longer watched for the other direction */
+    if (st->state & CSOCK__STREAM_CLOSED) return;
+    if (!(events & CSOCK_READ) && !read_for_write) return;
     if (!(st->state & CSOCK__STREAM_CLOSING)) {
-        read_ready(st);
+        if (csock__stream_reads(st)) read_ready(st);
         return;
     }
     int rc = csock__stream_drop_input(st);

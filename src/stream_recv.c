@@ -42,7 +42,7 @@ static void unlist(csock_stream *st)
             *at = st->next_held;
             break;
         }
-    st->state &= (uint16_t)~CSOCK__STREAM_LISTED;
+    st->state &= (uint32_t)~CSOCK__STREAM_LISTED;
 }
 
 /* Keeps n bytes received while reading is off, after what the stream holds. */
@@ -58,7 +58,7 @@ static void hold(csock_stream *st, const char *data, size_t n)
     memcpy(b->held.data + b->held.start + b->held.len, data, n);
     b->held.len += n;
     st->state |= CSOCK__STREAM_HELD;
-    if (csock__stream_wants_input(st)) list_held(st);
+    if (csock__stream_reads(st)) list_held(st);
 }
 
 /* Hands up to n received bytes to on_data, at most the handler's max_buffer at a time, as
@@ -72,7 +72,7 @@ static size_t take(csock_stream *st, const char *data, size_t n)
             if (!(st->state & CSOCK__STREAM_CLOSED)) st->state |= CSOCK__STREAM_DROPPED;
             return n;
         }
-        if (!csock__stream_wants_input(st)) return taken;
+        if (!csock__stream_reads(st)) return taken;
         size_t limit = csock__stream_max_buffer(st), chunk, left = n - taken;
         struct csock__buffer *in = st->bufs ? &st->bufs->in : NULL;
         if (!in || in->len == 0) {
@@ -129,7 +129,7 @@ static void received(csock_loop *loop, csock__op *op, int res, const char *data,
             if (!more) csock__stream_update_events(st); /* started again if still wanted */
         } else if (res == CSOCK_EINVAL && !more) {
             /* A kernel that refuses the multishot receive after all: readiness, as before. */
-            st->state &= (uint16_t)~CSOCK__STREAM_COMPLETES;
+            st->state &= (uint32_t)~CSOCK__STREAM_COMPLETES;
             csock__stream_update_events(st);
         } else {
             csock__stream_socket_error(st, res, "recv");
@@ -140,7 +140,7 @@ static void received(csock_loop *loop, csock__op *op, int res, const char *data,
     if (st->state & CSOCK__STREAM_CLOSING) {
         st->state |= res > 0 ? CSOCK__STREAM_DROPPED : CSOCK__STREAM_EOF;
     } else if (res == 0) {
-        if (csock__stream_wants_input(st) && !(st->state & CSOCK__STREAM_HELD)) {
+        if (csock__stream_reads(st) && !(st->state & CSOCK__STREAM_HELD)) {
             csock__stream_read_eof(st);
             return;
         }
@@ -156,7 +156,7 @@ void csock__stream_use_completions(csock_stream *st)
     st->recv.done = received;
     st->state |= CSOCK__STREAM_COMPLETES;
     if (csock__op_start(st->watch.loop, &st->recv, CSOCK__OP_RECV, st->watch.fd) < 0) {
-        st->state &= (uint16_t)~CSOCK__STREAM_COMPLETES; /* no memory for it: readiness */
+        st->state &= (uint32_t)~CSOCK__STREAM_COMPLETES; /* no memory for it: readiness */
         csock_watch_set(&st->watch, CSOCK_READ);
     }
 }
@@ -199,9 +199,9 @@ static void hand_over(csock_stream *st)
         *held = (struct csock__buffer){0};
         csock__stream_trim(st);
     }
-    st->state &= (uint16_t)~CSOCK__STREAM_HELD;
+    st->state &= (uint32_t)~CSOCK__STREAM_HELD;
     int eof = (st->state & CSOCK__STREAM_EOF_HELD) != 0;
-    st->state &= (uint16_t)~CSOCK__STREAM_EOF_HELD;
+    st->state &= (uint32_t)~CSOCK__STREAM_EOF_HELD;
     if (st->state & CSOCK__STREAM_CLOSING) {
         if (eof) st->state |= CSOCK__STREAM_EOF;
         csock__stream_update_events(st);
@@ -219,10 +219,10 @@ void csock__streams_held_pass(csock_loop *loop, csock__hook *hook)
     csock_stream *st;
     while ((st = sh->held)) {
         sh->held = st->next_held;
-        st->state &= (uint16_t)~CSOCK__STREAM_LISTED;
+        st->state &= (uint32_t)~CSOCK__STREAM_LISTED;
         if (st->state & CSOCK__STREAM_CLOSED) continue;
         /* Reading may be off again: it is listed again when it is on. */
-        if (csock__stream_wants_input(st)) hand_over(st);
+        if (csock__stream_reads(st)) hand_over(st);
     }
 }
 

@@ -143,12 +143,22 @@ int csock__tls_changeable(const csock_tls_context *ctx, const char *op)
     return 0;
 }
 
+/* Refuses a directory where what (a file) is wanted: OpenSSL would read it as an empty file ("no
+ * start line"). Returns 0 or a recorded CSOCK_EISDIR. */
+static int not_a_directory(const char *what, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) return 0; /* OpenSSL names the rest */
+    return csock__failf(CSOCK_EISDIR, "%s %s: %s", what, path, csock_strerror(CSOCK_EISDIR));
+}
+
 int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const char *dir)
 {
     int rc = csock__tls_changeable(ctx, "tls ca");
     if (rc < 0) return rc;
     if (!file && !dir) return csock__failf(CSOCK_EINVAL, "tls ca: neither a file nor a directory");
     char what[512];
+    if (file && (rc = not_a_directory("tls ca file", file)) < 0) return rc;
     ERR_clear_error();
     if (file && !SSL_CTX_load_verify_file(ctx->ssl, file)) {
         snprintf(what, sizeof what, "tls ca file %s", file);
@@ -182,15 +192,29 @@ int csock_tls_context_load_cert_chain(csock_tls_context *ctx, const char *certfi
     int rc = csock__tls_changeable(ctx, "tls certificate chain");
     if (rc < 0) return rc;
     if (!certfile) return csock__failf(CSOCK_EINVAL, "tls certificate chain: NULL file");
+    int key_apart = keyfile != NULL;
     if (!keyfile) keyfile = certfile;
+    if ((rc = not_a_directory("tls certificate chain", certfile)) < 0 ||
+        (rc = not_a_directory("tls private key", keyfile)) < 0)
+        return rc;
     char what[512];
     ERR_clear_error();
     if (!SSL_CTX_use_certificate_chain_file(ctx->ssl, certfile)) {
         snprintf(what, sizeof what, "tls certificate chain %s", certfile);
         return csock__tls_fail_setup(what);
     }
-    if (!SSL_CTX_use_PrivateKey_file(ctx->ssl, keyfile, SSL_FILETYPE_PEM) ||
-        !SSL_CTX_check_private_key(ctx->ssl)) {
+    if (!SSL_CTX_use_PrivateKey_file(ctx->ssl, keyfile, SSL_FILETYPE_PEM)) {
+        /* The certificate's file was read: what failed is that no key is in it. */
+        if (!key_apart) {
+            ERR_clear_error();
+            return csock__failf(CSOCK_EINVAL,
+                                "tls private key %s: no private key in it (pass the key file too)",
+                                keyfile);
+        }
+        snprintf(what, sizeof what, "tls private key %s", keyfile);
+        return csock__tls_fail_setup(what);
+    }
+    if (!SSL_CTX_check_private_key(ctx->ssl)) {
         snprintf(what, sizeof what, "tls private key %s", keyfile);
         return csock__tls_fail_setup(what);
     }
@@ -314,5 +338,15 @@ int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path)
     }
     ctx->keylog_fd = fd;
     SSL_CTX_set_keylog_callback(ctx->ssl, keylog_line);
+    return 0;
+}
+
+int csock_tls_context_set_handshake_timeout(csock_tls_context *ctx, double seconds)
+{
+    int rc = csock__tls_changeable(ctx, "tls handshake timeout");
+    int64_t ns;
+    if (rc == 0) rc = csock__seconds_ns(seconds, CSOCK__INTERVAL, "tls handshake timeout", &ns);
+    if (rc < 0) return rc;
+    ctx->handshake_timeout = seconds;
     return 0;
 }

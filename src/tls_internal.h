@@ -15,16 +15,20 @@ typedef struct csock__tls_cache csock__tls_cache;
 
 struct csock_tls_context {
     SSL_CTX *ssl;
-    int side;                /* CSOCK_TLS_CLIENT or CSOCK_TLS_SERVER */
-    atomic_int refs;         /* the caller's, and one for each wrapped socket */
-    atomic_int frozen;       /* a socket was wrapped with it: no setter may change it now */
-    int verify;              /* CSOCK_TLS_VERIFY_* */
-    int check_hostname;      /* clients: check the server name against the certificate */
-    unsigned char *alpn;     /* the ALPN list in its wire form (length-prefixed names), or NULL */
-    unsigned int alpn_len;   /* its bytes */
-    int keylog_fd;           /* -1: no key log */
-    int system_ca;           /* trust the system's CAs too (loaded when the context freezes) */
-    csock__tls_cache *cache; /* a client's sessions to resume (tls_session.c), or NULL */
+    int side;                 /* CSOCK_TLS_CLIENT or CSOCK_TLS_SERVER */
+    atomic_int refs;          /* the caller's, and one for each wrapped socket */
+    atomic_int frozen;        /* a socket was wrapped with it: no setter may change it now */
+    int verify;               /* CSOCK_TLS_VERIFY_* */
+    int check_hostname;       /* clients: check the server name against the certificate */
+    unsigned char *alpn;      /* the ALPN list in its wire form (length-prefixed names), or NULL */
+    unsigned int alpn_len;    /* its bytes */
+    int keylog_fd;            /* -1: no key log */
+    int system_ca;            /* trust the system's CAs too (loaded when the context freezes) */
+    csock__tls_cache *cache;  /* a client's sessions to resume (tls_session.c), or NULL */
+    double handshake_timeout; /* seconds a stream's or server's handshake may take; 0: 10 s */
+    /* A server's choice of context by the name the client asks for (tls_sni.c), or NULL. */
+    csock_tls_sni_callback sni;
+    void *sni_data;
     pthread_mutex_t freezing;
 };
 
@@ -45,7 +49,9 @@ typedef struct csock__tls {
     char *server_name; /* a client's, as given; NULL on a server */
     csock_addr where;  /* the peer, for messages */
     int established;   /* the handshake was done (what the socket tells holds after a failure) */
-    int failed;        /* a fatal error: no close_notify may follow */
+    int failed;        /* a fatal error (its code): no close_notify may follow */
+    char failure[320]; /* its reason, which every later call gives again */
+    size_t pending;    /* the plaintext bytes of a record a send left half written, or 0 */
     int shut_rd;       /* csock_shutdown(SHUT_RD): csock_recv returns 0 */
     int want;          /* POLLIN, POLLOUT or 0: what the last CSOCK_EAGAIN waits for */
     char names[256];   /* " (the certificate is for ...)" when its names did not match */
@@ -90,6 +96,23 @@ void csock__tls_end(csock__tls *t);
 /* Writes " (the certificate is for example.com, 10.0.0.1)", the DNS and IP names of cert, into
  * out (size bytes); "" when it has none. */
 void csock__tls_certificate_names(X509 *cert, char *out, size_t size);
+
+/* Why the SSL call on t that returned ret failed: a csock code, and the reason written into why
+ * (size bytes), as the TLS socket words it (tls_socket.c). */
+int csock__tls_why(csock__tls *t, int ret, char *why, size_t size);
+
+/* Names the server a client of t means: SNI (unless an IP literal) and what the certificate must
+ * name. Returns 0 or a recorded CSOCK_EINVAL naming op. */
+int csock__tls_name_server(csock__tls *t, const char *name, const char *op);
+
+/* The peer of t, for messages: a client's server name with the port, or the address. */
+const char *csock__tls_where(const csock__tls *t, char buf[CSOCK_ADDRSTRLEN]);
+
+/* The handshake timeout of ctx in seconds, the default applied. */
+static inline double csock__tls_handshake_timeout(const csock_tls_context *ctx)
+{
+    return ctx->handshake_timeout > 0 ? ctx->handshake_timeout : 10.0;
+}
 
 /* ---- errors (tls_error.c) ---- */
 

@@ -54,10 +54,11 @@ static int plaintext_reason(unsigned long e)
     }
 }
 
-/* Why the SSL call that returned ret failed: a csock code, and the reason written into why. */
-static int why_failed(csock__tls *t, int ret, char *why, size_t size)
+/* Why an SSL call failed with SSL_get_error's e: a csock code, and the reason written into
+ * why. */
+static int diagnose(csock__tls *t, int e, char *why, size_t size)
 {
-    int e = SSL_get_error(t->ssl, ret), code;
+    int code;
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         t->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
         code = t->err ? t->err : CSOCK_EAGAIN;
@@ -68,7 +69,6 @@ static int why_failed(csock__tls *t, int ret, char *why, size_t size)
         snprintf(why, size, "the peer has ended TLS (close_notify)");
         return CSOCK_EPIPE;
     }
-    t->failed = 1; /* fatal: OpenSSL forbids a close_notify after it */
     unsigned long first = ERR_peek_error();
     int lib = ERR_GET_LIB(first), reason = ERR_GET_REASON(first);
     int cut = lib == ERR_LIB_SSL && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
@@ -95,6 +95,38 @@ static int why_failed(csock__tls *t, int ret, char *why, size_t size)
         snprintf(why + n, size - n, " (the peer does not seem to speak TLS)");
     }
     return code;
+}
+
+/* Why the SSL call that returned ret failed: a csock code, and the reason written into why. A
+ * fatal failure is kept: OpenSSL forbids a close_notify after it, and its queue would have
+ * nothing to say of the calls after it, which give the same code and reason. */
+static int why_failed(csock__tls *t, int ret, char *why, size_t size)
+{
+    int e = SSL_get_error(t->ssl, ret);
+    int code = diagnose(t, e, why, size);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_ZERO_RETURN &&
+        !t->failed) {
+        t->failed = code;
+        snprintf(t->failure, sizeof t->failure, "%s", why);
+    }
+    return code;
+}
+
+/* Refuses op on a connection TLS gave up on (t->failed), with the reason it gave up. */
+static int failed_earlier(csock__tls *t, const char *op)
+{
+    char at[CSOCK_ADDRSTRLEN];
+    return csock__failf(t->failed, "%s %s: %s (TLS failed earlier on this connection)", op,
+                        where(t, at), t->failure);
+}
+
+/* Refuses op, a write after close_notify, as a write after SHUT_WR is refused on a plain
+ * socket. */
+static int ended_for_writing(csock__tls *t, const char *op)
+{
+    char at[CSOCK_ADDRSTRLEN];
+    return csock__failf(CSOCK_EPIPE, "%s %s: %s (TLS was ended for writing: close_notify was sent)",
+                        op, where(t, at), csock_strerror(CSOCK_EPIPE));
 }
 
 /* Records the failure of an SSL call of op that returned ret ("verify HOST:PORT: reason" for a
@@ -135,25 +167,80 @@ static int handshake(csock__tls *t, int64_t deadline, int fresh)
     return rc;
 }
 
-/* How long a close waits at most for room to send close_notify, as Go's tls.Conn.Close. */
-#define CLOSE_NOTIFY_NS (5 * (int64_t)1000000000)
+/* One SSL_write_ex of up to len bytes. A record it leaves half written (the socket could take
+ * no more in time) is noted: OpenSSL writes the rest of it only for a write that offers as many
+ * bytes again, and nothing else (close_notify) may go out before it. */
+static int write_some(csock__tls *t, const void *buf, size_t len, size_t *n)
+{
+    ERR_clear_error();
+    int ok = SSL_write_ex(t->ssl, buf, len, n);
+    if (ok)
+        t->pending = 0;
+    else if (!t->pending && SSL_get_error(t->ssl, 0) == SSL_ERROR_WANT_WRITE)
+        t->pending = len < SSL3_RT_MAX_PLAIN_LENGTH ? len : SSL3_RT_MAX_PLAIN_LENGTH;
+    return ok;
+}
 
-/* Ends TLS on s (internal.h's end): close_notify first, if asked and it may be sent, waiting for
- * room to send it no longer than the socket's timeout, and 5 s at most (not at all on a
- * non-blocking socket). */
+/* How long a close may take at most to send close_notify and linger, when the socket's timeout
+ * does not bound it sooner (Go's tls.Conn.Close waits 5 s for room to send close_notify). */
+#define CLOSE_NS ((int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9))
+
+/* Writes the rest of a record a send left half written, within the operation under way, so
+ * that close_notify may follow it. Returns 1 when no record is left half written. The bytes
+ * offered are not read: OpenSSL sends the record it encrypted before, and asks only that a
+ * retry offer as many. */
+static int finish_record(csock__tls *t)
+{
+    static const char filler[SSL3_RT_MAX_PLAIN_LENGTH];
+    size_t n;
+    return !t->pending || write_some(t, filler, t->pending, &n);
+}
+
+/* Reads and drops what the peer sends until its close_notify or end of stream, an error, or at
+ * (flags: MSG_DONTWAIT for only what is there now), so that the close that follows leaves no
+ * input unread: closing with input unread resets the connection (Linux), and a reset throws
+ * away what the peer has not read yet, however much was sent. Writing is shut down first, for
+ * peers that wait for the end of stream rather than close_notify. */
+static void linger(csock__tls *t, int64_t at, int flags)
+{
+    if (shutdown(t->s->fd, SHUT_WR) < 0) return;
+    csock__tls_begin(t, flags, at, 0);
+    char buf[4096];
+    size_t n;
+    int more;
+    do {
+        ERR_clear_error();
+        more = SSL_read_ex(t->ssl, buf, sizeof buf, &n);
+    } while (more && csock__now() < at);
+    ERR_clear_error();
+    csock__tls_end(t);
+}
+
+/* Ends TLS on s (internal.h's end). With notify, close_notify goes first (after the rest of a
+ * record a send left half written), if it may be sent, waiting for room to send it; with
+ * CSOCK__END_LINGER, if input is unread or ours not yet taken, the peer's records are then read
+ * and dropped until its close_notify or end of stream (linger). Both together wait no longer
+ * than the socket's timeout, and CSOCK__CLOSE_TIMEOUT_DEFAULT at most (a non-blocking socket:
+ * not at all). */
 static void end_tls(csock *s, int notify)
 {
     csock__tls *t = (csock__tls *)s->layer;
-    if (notify && SSL_is_init_finished(t->ssl) && !t->failed &&
-        !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
-        int64_t wait =
-            s->timeout_ns > 0 && s->timeout_ns < CLOSE_NOTIFY_NS ? s->timeout_ns : CLOSE_NOTIFY_NS;
-        /* Not fresh: the kernel's timeout (if any) is not this bound, so a wait lowers it. */
-        csock__tls_begin(t, s->timeout_ns == 0 ? MSG_DONTWAIT : 0, csock__now() + wait, 0);
-        ERR_clear_error();
-        SSL_shutdown(t->ssl);
-        ERR_clear_error();
-        csock__tls_end(t);
+    if (notify && SSL_is_init_finished(t->ssl) && !t->failed) {
+        int64_t wait = s->timeout_ns > 0 && s->timeout_ns < CLOSE_NS ? s->timeout_ns : CLOSE_NS;
+        int64_t at = csock__now() + wait;
+        int flags = s->timeout_ns == 0 ? MSG_DONTWAIT : 0;
+        if (!(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
+            /* Not fresh: the kernel's timeout (if any) is not this bound, so a wait lowers it. */
+            csock__tls_begin(t, flags, at, 0);
+            if (finish_record(t)) {
+                ERR_clear_error();
+                SSL_shutdown(t->ssl);
+            }
+            ERR_clear_error();
+            csock__tls_end(t);
+        }
+        if (notify == CSOCK__END_LINGER && !t->failed && csock__linger_needed(s->fd))
+            linger(t, at, flags);
     }
     SSL_free(t->ssl); /* and the BIO with it */
     csock_tls_context_free(t->ctx);
@@ -278,17 +365,26 @@ int csock_tls_handshake(csock *s)
 
 csock *csock_tls_connect(const char *host, int port, csock_tls_context *ctx, double timeout)
 {
-    if (!ctx) {
-        csock__failf(CSOCK_EINVAL, "tls_connect: NULL context");
+    /* What would refuse the handshake refuses before connecting. */
+    char op[CSOCK_ADDRSTRLEN + 16], at[CSOCK_ADDRSTRLEN];
+    snprintf(op, sizeof op, "tls connect %s",
+             csock__hostport_text(host ? host : "(null)", port, at, sizeof at));
+    const char *wrong = !ctx                            ? "NULL context"
+                        : ctx->side != CSOCK_TLS_CLIENT ? "the context is a server's (a client "
+                                                          "context is needed)"
+                                                        : NULL;
+    if (wrong) {
+        csock__failf(CSOCK_EINVAL, "%s: %s", op, wrong);
         return NULL;
     }
     int64_t ns = csock__default_timeout_ns();
-    if (timeout != CSOCK_DEFAULT_TIMEOUT &&
-        csock__seconds_ns(timeout, CSOCK__TIMEOUT, "tls_connect", &ns) < 0)
+    if (timeout != CSOCK_DEFAULT_TIMEOUT && csock__seconds_ns(timeout, CSOCK__TIMEOUT, op, &ns) < 0)
         return NULL;
     if (ns == 0) {
-        csock__failf(CSOCK_EINVAL, "tls_connect: timeout 0 never waits, and a handshake must "
-                                   "(give a positive timeout or CSOCK_NO_TIMEOUT)");
+        csock__failf(CSOCK_EINVAL,
+                     "%s: timeout 0 never waits, and a handshake must (give a positive timeout "
+                     "or CSOCK_NO_TIMEOUT)",
+                     op);
         return NULL;
     }
     /* One deadline for everything: the handshake gets what connecting left of it. */
@@ -302,20 +398,53 @@ csock *csock_tls_connect(const char *host, int port, csock_tls_context *ctx, dou
     return s;
 }
 
+/* Refuses to unwrap t while data that came before the peer's close_notify is unread; it stays
+ * readable with csock_recv. */
+static int data_first(csock__tls *t)
+{
+    char at[CSOCK_ADDRSTRLEN];
+    return csock__failf(CSOCK_ETLS,
+                        "tls unwrap %s: %d bytes of data came before the peer's close_notify "
+                        "(read them with csock_recv, then unwrap again)",
+                        where(t, at), SSL_pending(t->ssl));
+}
+
 int csock_tls_unwrap(csock *s)
 {
     csock__tls *t = tls_of(s);
     if (!t) return csock__failf(CSOCK_EINVAL, "tls unwrap: not a TLS socket");
+    if (t->failed) return failed_earlier(t, "tls unwrap");
     handshaken(s); /* what it tells stays after a failure here */
     csock__tls_begin(t, 0, csock__tls_deadline(s, 0), 1);
-    /* The first call sends close_notify (or finds it sent); the next reads the peer's. Read
-     * ahead is off, so nothing after the peer's close_notify is taken from the socket. */
-    int ret = 0;
-    for (int i = 0; i < 3 && ret == 0; i++) {
-        ERR_clear_error();
-        ret = SSL_shutdown(t->ssl);
+    int rc = 0;
+    /* close_notify first (or found sent already). */
+    if (!(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
+        if (!finish_record(t)) {
+            rc = fail_op(t, 0, "tls unwrap");
+        } else {
+            ERR_clear_error();
+            int ret = SSL_shutdown(t->ssl);
+            if (ret < 0) rc = fail_op(t, ret, "tls unwrap");
+        }
     }
-    int rc = ret == 1 ? 0 : fail_op(t, ret, "tls unwrap");
+    /* Then the peer's, record by record (read ahead is off, so nothing after it is taken from
+     * the socket): data before it is kept for csock_recv, not thrown away. */
+    while (rc == 0 && !(SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN)) {
+        if (SSL_pending(t->ssl) > 0) {
+            rc = data_first(t);
+            break;
+        }
+        char byte;
+        size_t n;
+        ERR_clear_error();
+        if (!SSL_peek_ex(t->ssl, &byte, 1, &n) && SSL_get_error(t->ssl, 0) != SSL_ERROR_ZERO_RETURN)
+            rc = fail_op(t, 0, "tls unwrap");
+    }
+    if (rc == 0) {
+        ERR_clear_error();
+        int ret = SSL_shutdown(t->ssl);
+        if (ret != 1) rc = fail_op(t, ret, "tls unwrap");
+    }
     csock__tls_end(t);
     if (csock__tracing()) {
         char at[CSOCK_ADDRSTRLEN];
@@ -327,6 +456,23 @@ int csock_tls_unwrap(csock *s)
 
 /* ---- the layer: csock's data calls on a TLS socket ---- */
 
+/* Why op may not write len bytes on t now (TLS failed, close_notify was sent, or fewer bytes
+ * than a record under way holds, which OpenSSL would take as fatal): 0, or a recorded
+ * failure. */
+static int check_writable(csock__tls *t, size_t len, const char *op)
+{
+    if (t->failed) return failed_earlier(t, op);
+    if (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) return ended_for_writing(t, op);
+    if (len < t->pending) {
+        char at[CSOCK_ADDRSTRLEN];
+        return csock__failf(CSOCK_EINVAL,
+                            "%s %s: %zu bytes: a send that could not finish left a record under "
+                            "way: offer the same %zu bytes again (at least as many)",
+                            op, where(t, at), len, t->pending);
+    }
+    return 0;
+}
+
 static ssize_t tls_send(csock *s, const void *buf, size_t len, int flags, const csock_addr *to,
                         const char *op)
 {
@@ -336,10 +482,11 @@ static ssize_t tls_send(csock *s, const void *buf, size_t len, int flags, const 
         return csock__failf(CSOCK_EINVAL, "%s: flags 0x%x: a TLS socket takes only MSG_DONTWAIT",
                             op, (unsigned)flags);
     if (len == 0) return 0; /* OpenSSL refuses empty writes */
+    ssize_t rc = check_writable(t, len, op);
+    if (rc < 0) return rc;
     csock__tls_begin(t, flags, csock__tls_deadline(s, flags), 1);
     size_t n = 0;
-    ERR_clear_error();
-    ssize_t rc = SSL_write_ex(t->ssl, buf, len, &n) ? (ssize_t)n : fail_op(t, 0, op);
+    rc = write_some(t, buf, len, &n) ? (ssize_t)n : fail_op(t, 0, op);
     csock__tls_end(t);
     handshaken(s);
     if (csock__tracing()) csock__trace_count(op, len, rc, "bytes");
@@ -356,6 +503,7 @@ static ssize_t tls_recv(csock *s, void *buf, size_t len, int flags, csock_addr *
                             "%s: flags 0x%x: a TLS socket takes only MSG_DONTWAIT and MSG_PEEK", op,
                             (unsigned)flags);
     if (t->shut_rd || len == 0) return 0;
+    if (t->failed) return failed_earlier(t, op);
     csock__tls_begin(t, flags, csock__tls_deadline(s, flags), 1);
     size_t n = 0;
     ERR_clear_error();
@@ -376,13 +524,16 @@ static int tls_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     size_t done = 0;
     int rc = 0;
     char why[320];
+    if (len > 0 && (rc = check_writable(t, len, "sendall")) < 0) {
+        if (sent) *sent = 0;
+        return rc;
+    }
     /* One deadline for the whole call, as on a plain socket; each record after the first waits
      * only for what is left. */
     csock__tls_begin(t, 0, csock__tls_deadline(s, 0), 1);
     while (done < len) {
         size_t n = 0;
-        ERR_clear_error();
-        if (!SSL_write_ex(t->ssl, p + done, len - done, &n)) {
+        if (!write_some(t, p + done, len - done, &n)) {
             rc = why_failed(t, 0, why, sizeof why);
             break;
         }
@@ -408,9 +559,12 @@ static int tls_shutdown(csock *s, int how)
     if (how != SHUT_RD && SSL_is_init_finished(t->ssl) && !t->failed &&
         !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
         csock__tls_begin(t, 0, csock__tls_deadline(s, 0), 1);
-        ERR_clear_error();
-        int ret = SSL_shutdown(t->ssl);
-        if (ret < 0) rc = fail_op(t, ret, "shutdown");
+        int ret = 0;
+        if (finish_record(t)) {
+            ERR_clear_error();
+            ret = SSL_shutdown(t->ssl);
+        }
+        if (ret < 0 || t->pending) rc = fail_op(t, ret, "shutdown");
         csock__tls_end(t);
     }
     if (rc == 0 && how != SHUT_WR) t->shut_rd = 1;
@@ -514,4 +668,21 @@ int csock_tls_want(const csock *s)
 {
     csock__tls *t = tls_of(s);
     return t ? t->want : 0;
+}
+
+/* ---- for TLS streams (stream_tls.c), which keep a csock__tls of their own ---- */
+
+int csock__tls_why(csock__tls *t, int ret, char *why, size_t size)
+{
+    return why_failed(t, ret, why, size);
+}
+
+int csock__tls_name_server(csock__tls *t, const char *name, const char *op)
+{
+    return name_server(t, name, op);
+}
+
+const char *csock__tls_where(const csock__tls *t, char buf[CSOCK_ADDRSTRLEN])
+{
+    return where(t, buf);
 }

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int check_test_failed, check_passed_tests, check_failed_tests;
+static int check_test_failed, check_outside_failed, check_passed_tests, check_failed_tests;
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -41,9 +41,9 @@ static int check_test_failed, check_passed_tests, check_failed_tests;
 #define CHECK_STR(a, b)                                                                            \
     do {                                                                                           \
         const char *check_a_ = (a), *check_b_ = (b);                                               \
-        if (strcmp(check_a_, check_b_) != 0) {                                                     \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                           \
             fprintf(stderr, "%s:%d: %s == \"%s\" failed: got \"%s\"\n", __FILE__, __LINE__, #a,    \
-                    check_b_, check_a_);                                                           \
+                    check_b_ ? check_b_ : "(null)", check_a_ ? check_a_ : "(null)");               \
             check_test_failed = 1;                                                                 \
         }                                                                                          \
     } while (0)
@@ -63,6 +63,7 @@ static int check_test_failed, check_passed_tests, check_failed_tests;
 
 static inline void check_run(const char *name, void (*fn)(void))
 {
+    check_outside_failed |= check_test_failed; /* a check of main's own, before this test */
     check_test_failed = 0;
     fn();
     if (check_test_failed) {
@@ -72,13 +73,17 @@ static inline void check_run(const char *name, void (*fn)(void))
         check_passed_tests++;
         printf("ok   %s\n", name);
     }
+    check_test_failed = 0;
     fflush(stdout);
 }
 
 static inline int check_done(void)
 {
+    /* A check of main's own, outside every test, fails the program too. */
+    check_outside_failed |= check_test_failed;
+    if (check_outside_failed) fprintf(stderr, "FAIL a check outside the tests\n");
     printf("%d passed, %d failed\n", check_passed_tests, check_failed_tests);
-    return check_failed_tests ? 1 : 0;
+    return check_failed_tests || check_outside_failed ? 1 : 0;
 }
 
 /* A watchdog: no test program may hang; a stuck one dies and fails. */

@@ -6,6 +6,8 @@
 
 #include <csock/loop.h>
 
+#include "../src/loop_internal.h" /* the end-of-pass hooks layers use */
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -777,6 +779,36 @@ static void interrupted_wait_goes_on(void)
     csock_loop_free(loop);
 }
 
+/* ---- end-of-pass hooks (src/loop_internal.h) ---- */
+
+struct self_marking {
+    csock__hook hook;
+    int runs, marks; /* runs so far; how many times it marks itself due again */
+};
+
+static void mark_again(csock_loop *loop, csock__hook *hook)
+{
+    struct self_marking *m = (struct self_marking *)hook;
+    if (m->runs++ < m->marks) csock__loop_hook_due(loop, hook);
+}
+
+/* A hook that marks itself due while it runs (work left for the next pass) runs again in the
+ * next pass, which does not wait for it. */
+static void hook_marked_while_running_runs_again(void)
+{
+    csock_loop *loop = csock_loop_new();
+    CHECK(loop != NULL);
+    struct self_marking m = {.hook.run = mark_again, .marks = 2};
+    csock__loop_add_hook(loop, &m.hook);
+    csock__loop_hook_due(loop, &m.hook);
+    double start = check_now();
+    for (int i = 0; i < 5; i++)
+        CHECK(csock_loop_run_once(loop, i < 3 ? 5.0 : 0) >= 0);
+    CHECK_EQ(m.runs, 3);              /* the first mark, and the two it made itself */
+    CHECK(check_now() - start < 4.0); /* no pass waited while the hook was due */
+    csock_loop_free(loop);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -795,5 +827,6 @@ int main(void)
     RUN(signals);
     RUN(run_once_waits_out_signals);
     RUN(interrupted_wait_goes_on);
+    RUN(hook_marked_while_running_runs_again);
     return check_done();
 }

@@ -2,7 +2,7 @@
 /* The loop's client side: resolving on the loop (the resolver pool) and connecting on it. Runs
  * where only /etc/hosts answers (tests/no_dns.sh), whose csock-dual is ::1 and 127.0.0.1; a
  * lookup that never answers is the test's own lookup put in the pool's place. */
-#include "check.h"
+#include "check_connect.h"
 
 #include <csock/connect.h>
 
@@ -99,14 +99,6 @@ static void on_answer(csock_loop *loop, csock_addrlist *list, int error, void *d
         snprintf(a->message, sizeof a->message, "%s", csock_lasterror());
     }
     csock_freeaddrinfo(list);
-}
-
-/* Runs passes until *done is nonzero, for at most seconds. */
-static void run_until(csock_loop *loop, const int *done, double seconds)
-{
-    double end = check_now() + seconds;
-    while (!*done && check_now() < end)
-        csock_loop_run_once(loop, 0.05);
 }
 
 static void resolve_numeric_and_unix_without_a_thread(void)
@@ -273,44 +265,6 @@ static void loop_freed_with_lookups_pending(void)
 }
 
 /* ---- connecting ---- */
-
-typedef struct {
-    int calls, error, family;
-    double at;
-    char message[512];
-} outcome;
-
-static void on_connected(csock_loop *loop, csock *s, int error, void *data)
-{
-    outcome *o = data;
-    (void)loop;
-    o->calls++;
-    o->error = error;
-    o->at = check_now();
-    if (s) {
-        csock_addr peer;
-        o->family = csock_getpeername(s, &peer) == 0 ? peer.ss.ss_family : -1;
-        csock_free(s);
-    } else {
-        snprintf(o->message, sizeof o->message, "%s", csock_lasterror());
-    }
-}
-
-/* Connects to host and port on a loop of its own, and waits (30 s at most) for the answer;
- * *seconds gets how long it took. */
-static outcome connect_once(const char *host, int port, const csock_connect_options *opts,
-                            double *seconds)
-{
-    csock_loop *loop = csock_loop_new();
-    outcome o = {0};
-    double start = check_now();
-    CHECK(csock_loop_connect(loop, host, port, opts, on_connected, &o) != NULL);
-    run_until(loop, &o.calls, 30);
-    CHECK_EQ(o.calls, 1);
-    *seconds = o.at - start;
-    csock_loop_free(loop);
-    return o;
-}
 
 /* A port bound on both [::1] and 127.0.0.1 (not listening: each refuses). */
 static int dual_port(csock **six, csock **four)

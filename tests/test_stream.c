@@ -1220,11 +1220,31 @@ static void bad_input(void)
     csock_loop_free(loop);
 }
 
+/* Built without OpenSSL, the TLS calls say so (tests/test_tls_stream.c has the rest). */
+static void tls_without_openssl(void)
+{
+#ifdef CSOCK_TESTS_NO_TLS
+    csock_loop *loop = csock_loop_new();
+    csock *a, *b;
+    check_tcp_pair("127.0.0.1", &a, &b);
+    static const csock_stream_handler h = {.on_data = ignore_data};
+    CHECK(csock_stream_new_tls(loop, a, NULL, NULL, &h, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EOPNOTSUPP, "csock was built without OpenSSL 3: TLS is not available");
+    csock_stream *st = csock_stream_new(loop, a, &h, NULL);
+    CHECK(st != NULL);
+    CHECK_EQ(csock_stream_start_tls(st, NULL, NULL, NULL), CSOCK_EOPNOTSUPP);
+    CHECK(csock_stream_tls_version(st) == NULL);
+    csock_free(b);
+    csock_loop_free(loop);
+#endif
+}
+
 int main(void)
 {
     check_watchdog(60);
     int fds = check_open_fds();
     RUN(lines_in_pieces);
+    RUN(tls_without_openssl);
     RUN(unread_bytes_are_bounded);
     RUN(exact_reads_and_frames_byte_by_byte);
     RUN(watermarks_and_drain);

@@ -64,7 +64,7 @@ static void shutdown_sends_close_notify(void)
     CHECK_EQ(csock_shutdown(c, SHUT_WR), 0);
     char buf[8];
     CHECK_EQ(check_recv_exactly(c, buf, 4), 4);
-    CHECK_EQ(csock_send(c, "more", 4), CSOCK_ETLS); /* nothing may follow close_notify */
+    CHECK_EQ(csock_send(c, "more", 4), CSOCK_EPIPE); /* nothing may follow close_notify */
     csock_free(c);
     finish(&p);
     CHECK_EQ(p.n, 0);
@@ -127,7 +127,8 @@ static void timeouts_bound_the_handshake_and_reads(void)
     CHECK_ERROR(CSOCK_ETIMEOUT, ": timed out");
     CHECK(took > 0.25 && took < 2);
     CHECK(csock_tls_connect("localhost", port, ctx, 0) == NULL);
-    CHECK_ERROR(CSOCK_EINVAL, "tls_connect: timeout 0 never waits");
+    CHECK_ERROR(CSOCK_EINVAL, "tls connect localhost:");
+    CHECK_ERROR(CSOCK_EINVAL, ": timeout 0 never waits");
     csock_free(l);
 
     /* A read times out, and the socket goes on working. */
@@ -242,6 +243,44 @@ static void eintr_is_retried_within_the_deadline(void)
     csock_tls_context_free(ctx);
 }
 
+/* Waits for five signals, then reads everything to the end, counting. */
+static void count_after_signals(peer *p, csock *conn)
+{
+    char c;
+    for (int seen = 0; seen < 5;)
+        if (read(wake_pipe[0], &c, 1) == 1) seen++;
+    static char buf[65536];
+    size_t total = 0;
+    while ((p->n = csock_recv(conn, buf, sizeof buf)) > 0)
+        total += (size_t)p->n;
+    snprintf(p->text, sizeof p->text, "%zu", total);
+}
+
+/* A close that lingers (input unread: the session tickets) goes on through signals. */
+static void a_lingering_close_goes_on_through_signals(void)
+{
+    csock_tls_context *ctx = client_ctx();
+    CHECK_EQ(pipe(wake_pipe), 0);
+    peer p;
+    start(&p, server_ctx("server"), count_after_signals);
+    csock *c = csock_tls_connect("localhost", p.port, ctx, 10);
+    CHECK(c != NULL);
+    static char block[65536];
+    CHECK_EQ(csock_sendall(c, block, sizeof block, NULL), 0);
+    alarms = 0;
+    set_alarms(1);
+    CHECK_EQ(csock_close(c), 0);
+    set_alarms(0);
+    CHECK(alarms >= 5);
+    csock_free(c);
+    finish(&p);
+    CHECK_EQ(p.n, 0);
+    CHECK_STR(p.text, "65536");
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    csock_tls_context_free(ctx);
+}
+
 /* A peer gone: sends fail with an error, and no SIGPIPE kills the process. */
 static void no_sigpipe(void)
 {
@@ -304,13 +343,14 @@ static void unwrap_gives_the_plain_socket_back(void)
     CHECK_EQ(p.n, 0);
     CHECK_STR(p.text, "plain");
 
-    /* Data where the peer's close_notify should be is refused, and the socket stays TLS. */
+    /* Data where the peer's close_notify should be is kept (test_tls_close.c), and the socket
+     * stays TLS. */
     start(&p, server_ctx("server"), send_then_wait);
     c = csock_tls_connect("localhost", p.port, ctx, 10);
     CHECK(c != NULL);
     CHECK_EQ(csock_tls_unwrap(c), CSOCK_ETLS);
     CHECK_ERROR(CSOCK_ETLS, "tls unwrap localhost:");
-    CHECK_ERROR(CSOCK_ETLS, ": application data after close notify");
+    CHECK_ERROR(CSOCK_ETLS, ": 4 bytes of data came before the peer's close_notify");
     CHECK(csock_tls_version(c) != NULL);
     csock_free(c);
     finish(&p);
@@ -364,6 +404,84 @@ static void non_blocking_handshake(void)
     csock_tls_context_free(sctx);
 }
 
+/* Reads the ClientHello, then resets the connection (SO_LINGER 0). */
+static void reset_in_handshake(peer *p, csock *conn)
+{
+    (void)p;
+    char hello[512];
+    csock_recv(conn, hello, sizeof hello);
+    struct linger now = {1, 0};
+    setsockopt(csock_fileno(conn), SOL_SOCKET, SO_LINGER, &now, sizeof now);
+    close(csock_detach(conn));
+}
+
+static void a_reset_in_the_handshake_is_named(void)
+{
+    peer p;
+    start(&p, NULL, reset_in_handshake);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = dial(&p);
+    CHECK_EQ(csock_tls_wrap_client(c, ctx, "localhost"), CSOCK_ECONNRESET);
+    CHECK_ERROR(CSOCK_ECONNRESET, "tls handshake localhost:");
+    CHECK_ERROR(CSOCK_ECONNRESET, ": Connection reset by peer");
+    CHECK(csock_tls_version(c) == NULL);
+    CHECK_EQ(csock_close(c), 0);
+    csock_free(c);
+    finish(&p);
+    csock_tls_context_free(ctx);
+}
+
+/* Reads nothing until the client says, then everything. */
+static void read_when_told(peer *p, csock *conn)
+{
+    char c;
+    if (read(wake_pipe[0], &c, 1) != 1) return;
+    static char buf[65536];
+    size_t total = 0;
+    while ((p->n = csock_recv(conn, buf, sizeof buf)) > 0)
+        total += (size_t)p->n;
+    snprintf(p->text, sizeof p->text, "%zu", total);
+}
+
+/* A send that could not finish must be offered as many bytes again: fewer are refused (OpenSSL
+ * would end the connection), and the connection goes on. */
+static void a_shorter_retry_is_refused(void)
+{
+    CHECK_EQ(pipe(wake_pipe), 0);
+    peer p;
+    start(&p, server_ctx("server"), read_when_told);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = csock_tls_connect("localhost", p.port, ctx, 10);
+    CHECK(c != NULL);
+    CHECK_EQ(csock_settimeout(c, 0), 0);
+    static char block[16384];
+    memset(block, 'x', sizeof block);
+    ssize_t n;
+    size_t sent = 0;
+    for (int i = 0; i < 10000 && (n = csock_send(c, block, sizeof block)) > 0; i++)
+        sent += (size_t)n;
+    CHECK_EQ(n, CSOCK_EAGAIN);
+    CHECK_EQ(csock_send(c, block, 10), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "send localhost:");
+    CHECK_ERROR(CSOCK_EINVAL, "offer the same 16384 bytes again");
+    CHECK_EQ(csock_sendall(c, block, 10, NULL), CSOCK_EINVAL);
+    CHECK_EQ(write(wake_pipe[1], "!", 1), 1);
+    CHECK_EQ(csock_settimeout(c, 10), 0);
+    CHECK_EQ(csock_sendall(c, block, sizeof block, NULL), 0); /* the same bytes, now whole */
+    sent += sizeof block;
+    CHECK_EQ(csock_sendall(c, block, 10, NULL), 0);
+    sent += 10;
+    csock_free(c);
+    finish(&p);
+    CHECK_EQ(p.n, 0);
+    char want[32];
+    snprintf(want, sizeof want, "%zu", sent);
+    CHECK_STR(p.text, want);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    csock_tls_context_free(ctx);
+}
+
 int main(void)
 {
     check_tls_setup();
@@ -374,7 +492,10 @@ int main(void)
     RUN(a_trickling_peer_cannot_stretch_the_deadline);
     RUN(eintr_is_retried_within_the_deadline);
     RUN(no_sigpipe);
+    RUN(a_lingering_close_goes_on_through_signals);
     RUN(unwrap_gives_the_plain_socket_back);
     RUN(non_blocking_handshake);
+    RUN(a_reset_in_the_handshake_is_named);
+    RUN(a_shorter_retry_is_refused);
     return check_tls_done();
 }

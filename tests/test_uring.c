@@ -5,12 +5,14 @@
  * input that comes while a stream is paused waits its turn; a stream closed with a receive in
  * flight hears nothing more, even when its descriptor number is taken again before the kernel
  * has let go of the receive; a graceful close still sends everything queued; and with
- * CSOCK_URING_COMPLETIONS=0 the same streams run on readiness. Skipped where io_uring is
+ * CSOCK_URING_COMPLETIONS=0 the same streams run on readiness. TLS streams read by readiness,
+ * and STARTTLS refuses a stream that receives by completions. Skipped where io_uring is
  * refused. */
 #include "check_stream.h"
 
 #include <csock/loop.h>
 #include <csock/server.h>
+#include <csock/tls.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -368,6 +370,51 @@ static void graceful_close_sends_the_queue(void)
     csock_loop_free(loop);
 }
 
+/* ---- TLS ---- */
+
+/* A stream receiving by completions may hold bytes past the upgrade point in its receive: start_tls
+ * refuses it, changing nothing (it still echoes, plain). A TLS stream reads by readiness. */
+static void start_tls_refuses_a_completing_stream(void)
+{
+    csock_loop *loop = uring_loop();
+    if (!loop) return;
+    csock_tls_context *ctx = csock_tls_context_new(CSOCK_TLS_CLIENT);
+    if (!ctx) { /* built without OpenSSL */
+        csock_loop_free(loop);
+        return;
+    }
+    static const csock_stream_handler echo = {.on_data = check_echo};
+    csock *a, *b;
+    check_tcp_pair("127.0.0.1", &a, &b);
+    csock_settimeout(a, 10);
+    csock_stream *st = csock_stream_new(loop, b, &echo, NULL);
+    CHECK(st != NULL && csock__stream_completes(st));
+    CHECK_EQ(csock_stream_start_tls(st, ctx, "localhost", NULL), CSOCK_EINVAL);
+    CHECK(strstr(csock_lasterror(), "stream start_tls: the stream receives by io_uring "
+                                    "completions") == csock_lasterror());
+    CHECK(csock_stream_tls_version(st) == NULL);
+    CHECK_EQ(csock_sendall(a, "ping", 4, NULL), 0);
+    char buf[4] = "";
+    size_t got = 0;
+    double until = check_now() + 10;
+    while (got < 4 && check_now() < until) {
+        CHECK(csock_loop_run_once(loop, 0.05) >= 0);
+        ssize_t n = csock_recv_flags(a, buf + got, 4 - got, MSG_DONTWAIT);
+        if (n > 0) got += (size_t)n;
+    }
+    CHECK_EQ(got, 4);
+    CHECK(memcmp(buf, "ping", 4) == 0);
+
+    csock *c, *d;
+    check_tcp_pair("127.0.0.1", &c, &d);
+    csock_stream *tls = csock_stream_new_tls(loop, d, ctx, "localhost", &echo, NULL);
+    CHECK(tls != NULL && !csock__stream_completes(tls));
+    csock_free(a);
+    csock_free(c);
+    csock_loop_free(loop);
+    csock_tls_context_free(ctx);
+}
+
 /* ---- a server accepting by multishot accept ---- */
 
 static void *run_server(void *arg)
@@ -437,6 +484,7 @@ int main(void)
     RUN(readiness_when_completions_are_off);
     RUN(closed_receive_reaches_no_one_else);
     RUN(graceful_close_sends_the_queue);
+    RUN(start_tls_refuses_a_completing_stream);
     RUN(server_accepts_by_completions);
     RUN(server_accepts_by_readiness_when_off);
     return check_done();

@@ -180,6 +180,46 @@ for maximum in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
     check(f"csock client, Python ssl server {maximum.name}: the version",
           result.get("version", "").replace("v", "") in err.replace("v", ""), f"{result} {err!r}")
 
+
+
+def python_counter(context):
+    """A Python TLS server for one connection that reads everything, counting, until the end.
+    Returns (port, thread, result dict)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT)
+    result = {"bytes": 0}
+
+    def serve():
+        with listener:
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    while data := tls.recv(65536):
+                        result["bytes"] += len(data)
+            except (ssl.SSLError, OSError) as e:
+                result["error"] = str(e)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    return listener.getsockname()[1], t, result
+
+
+# A TLS 1.3 server's session tickets sit unread in a client that only sends: its close must not
+# reset the connection before the server has read everything.
+BULK = 4 << 20
+for maximum in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+    ctx.maximum_version = maximum
+    outcomes = []
+    for _ in range(5):
+        port, t, result = python_counter(ctx)
+        rc, out, err = client(port, "-", "--bulk", str(BULK))
+        t.join(TIMEOUT)
+        outcomes.append((rc, result))
+    check(f"csock client sends {BULK} bytes and closes, Python ssl server {maximum.name}: all came",
+          all(rc == 0 and r == {"bytes": BULK} for rc, r in outcomes), outcomes)
+
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert("expired.pem"), cert("expired.key"))
 port, t, result = python_server(ctx)

@@ -56,6 +56,20 @@ static int configure(csock_tls_context *ctx, int argc, char **argv)
     return rc;
 }
 
+/* --bulk N: sends N bytes of 'x' and closes at once, reading nothing. */
+static int send_and_close(csock *s, size_t n)
+{
+    char *data = malloc(n ? n : 1);
+    if (!data) return fail("malloc");
+    memset(data, 'x', n);
+    int rc = csock_sendall(s, data, n, NULL);
+    free(data);
+    if (rc < 0) return fail("send");
+    rc = csock_close(s);
+    csock_free(s);
+    return rc < 0 ? fail("close") : 0;
+}
+
 static int client(int argc, char **argv)
 {
     const char *host = argv[2], *msg = argv[5];
@@ -68,6 +82,8 @@ static int client(int argc, char **argv)
     const char *alpn = csock_tls_alpn(s);
     fprintf(stderr, "tls %s %s alpn=%s\n", csock_tls_version(s), csock_tls_cipher(s),
             alpn ? alpn : "-");
+    const char *bulk = opt(argc, argv, "--bulk");
+    if (bulk) return send_and_close(s, strtoull(bulk, NULL, 10));
     if (csock_sendall(s, msg, strlen(msg), NULL) < 0 || csock_shutdown(s, SHUT_WR) < 0)
         return fail("send");
     char buf[4096];

@@ -41,13 +41,14 @@ typedef void (*csock_resolve_cb)(csock_loop *loop, csock_addrlist *list, int err
  *
  * The pool has csock_set_resolver_threads threads at most (4 unless set, or
  * CSOCK_RESOLVER_THREADS in the environment when the pool first starts), started as lookups
- * need them and kept for the process's life. A lookup that hangs holds one thread (threads are
- * never cancelled: getaddrinfo is not safe to cancel); while every thread is held, further
- * lookups wait in a queue, first come first served, and are answered once a thread comes free.
- * A waiting lookup that is cancelled leaves the queue at once. The loop is never blocked. A child
- * process made by fork has none of its parent's threads: its first lookup starts its own (as
- * with any threads, a fork while a lookup is under way may leave the C library's resolver locked
- * in the child: fork when no lookup is under way, or exec). */
+ * need them and kept for the process's life (a thread that has asked DNS keeps the C library's
+ * socket for it open, one descriptor, as any thread that resolves does). A lookup that hangs holds
+ * one thread (threads are never cancelled: getaddrinfo is not safe to cancel); while every thread
+ * is held, further lookups wait in a queue, first come first served, and are answered once a thread
+ * comes free. A waiting lookup that is cancelled leaves the queue at once. The loop is never
+ * blocked. A child process made by fork has none of its parent's threads: its first lookup starts
+ * its own (as with any threads, a fork while a lookup is under way may leave the C library's
+ * resolver locked in the child: fork when no lookup is under way, or exec). */
 csock_resolve *csock_loop_resolve(csock_loop *loop, const char *host, int port, int family,
                                   csock_resolve_cb cb, void *data);
 

@@ -44,17 +44,24 @@ typedef struct csock_server_config {
                                                  writing and what comes is dropped until the
                                                  client's end of file, at most 5 s, less if the
                                                  server shuts down) */
-    void *data;          /* given to serve, and as each stream's first user data */
-    int mode;            /* CSOCK_SERVE_LOOP (0), CSOCK_SERVE_LOOPS or CSOCK_SERVE_THREADS */
-    int loops;           /* LOOPS: how many (0: one per online core) */
-    int reuse_port;      /* LOOPS: nonzero gives each loop its own listening socket on the port
-                            (SO_REUSEPORT: the kernel spreads connections); 0 shares one */
-    int max_connections; /* connections at once; more are accepted and closed at once, so their
-                            clients learn promptly; 0: no limit but the descriptor limit */
-    int backlog;         /* 0: 511 (capped by the system's somaxconn) */
-    int stop_on_signals; /* nonzero: SIGINT and SIGTERM shut the server down gracefully */
-    double timeout;      /* THREADS: the client socket's timeout in seconds, up to 2^31 s
-                            (0: none; NaN, negative, infinite or larger: CSOCK_EINVAL) */
+    void *data;             /* given to serve, and as each stream's first user data */
+    int mode;               /* CSOCK_SERVE_LOOP (0), CSOCK_SERVE_LOOPS or CSOCK_SERVE_THREADS */
+    int loops;              /* LOOPS: how many (0: one per online core) */
+    int reuse_port;         /* LOOPS: nonzero gives each loop its own listening socket on the port
+                               (SO_REUSEPORT: the kernel spreads connections); 0 shares one */
+    int max_connections;    /* connections at once; more are accepted and closed at once, so their
+                               clients learn promptly; 0: no limit but the descriptor limit */
+    int backlog;            /* 0: 511 (capped by the system's somaxconn) */
+    int stop_on_signals;    /* nonzero: SIGINT and SIGTERM shut the server down gracefully */
+    double timeout;         /* THREADS: the client socket's timeout in seconds, up to 2^31 s
+                               (0: none; NaN, negative, infinite or larger: CSOCK_EINVAL) */
+    csock_tls_context *tls; /* a server TLS context (<csock/tls.h>): each connection's handshake
+                               runs first, within the context's handshake timeout (LOOP and
+                               LOOPS: on the loop, then on_open; THREADS: on the connection's
+                               thread, then serve gets the TLS socket); a client that fails it is
+                               closed unseen by serve, while a handler's on_close still runs
+                               (with no on_open before it). The server holds a reference until
+                               it is freed. NULL: plain */
 } csock_server_config;
 
 /* Creates a server listening on address ("127.0.0.1:9000", "[::1]:0", ":8080" for every IPv4

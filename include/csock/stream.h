@@ -24,10 +24,13 @@ extern "C" {
 #endif
 
 typedef struct csock_stream csock_stream;
+typedef struct csock_tls_context csock_tls_context; /* <csock/tls.h> */
 
 typedef struct csock_stream_handler {
     /* Called once when the stream starts: by csock_stream_new before it returns, or by a server
-     * for each connection it accepts. NULL: nothing to do. */
+     * for each connection it accepts. On TLS (csock_stream_new_tls, a server with a TLS
+     * context) once the handshake is done, on the loop; again after csock_stream_start_tls's
+     * handshake. NULL: nothing to do. */
     void (*on_open)(csock_stream *st, void *data);
     /* Bytes arrived (also once more at end of file if some are still unread). Required. */
     void (*on_data)(csock_stream *st, void *data);
@@ -80,6 +83,61 @@ typedef struct csock_stream_handler {
  * CSOCK_ENOMEM or the loop's error. */
 csock_stream *csock_stream_new(csock_loop *loop, csock *s, const csock_stream_handler *handler,
                                void *data);
+
+/* Puts a connected stream socket on loop as a TLS stream of ctx: a client's (server_name as for
+ * csock_tls_wrap_client: sent as SNI and checked against the certificate; NULL only with the
+ * host name check or verification off) or a server's (server_name NULL), by ctx's side. The
+ * handshake runs on the loop; handler->on_open runs once it is done, so the stream is returned
+ * before that. Writes made meanwhile are queued and go out encrypted after it. A handshake that
+ * fails closes the stream: on_close (with no on_open before it) gets CSOCK_ETLSVERIFY (the
+ * message, as csock_lasterror reads it in on_close, "verify localhost:4433: certificate has
+ * expired"), CSOCK_ETLS ("tls handshake 127.0.0.1:5000: wrong version number (the peer does not
+ * seem to speak TLS)"), CSOCK_ETLSEOF, a socket error, or CSOCK_ETIMEOUT when the context's
+ * handshake timeout (csock_tls_context_set_handshake_timeout, 10 s by default) passes first
+ * ("tls handshake 127.0.0.1:5000: timed out before the handshake was done").
+ *
+ * Everything a stream does works as on a plain one: reading, watermarks, lines and frames,
+ * deadlines. Plaintext that TLS has decrypted already is delivered without waiting for the
+ * socket (also after a pause). csock_stream_shutdown sends close_notify, then ends the writing
+ * direction; a graceful close sends close_notify once the queue has drained (and lingers as a
+ * plain stream does); csock_stream_abort sends none. An end of the peer's stream without
+ * close_notify is CSOCK_ETLSEOF for on_close ("stream recv 127.0.0.1:5000: the peer ended
+ * without close_notify (what it sent may be cut short)") unless ctx takes ragged ends
+ * (csock_tls_context_set_ragged_eof); what came before the end is delivered first. Returns the
+ * stream, or NULL leaving s untouched: as csock_stream_new, and CSOCK_EINVAL for a context that
+ * cannot serve (as csock_tls_wrap_client and csock_tls_wrap_server refuse it) or a socket that
+ * speaks TLS already; CSOCK_EOPNOTSUPP where csock was built without OpenSSL ("stream tls: csock
+ * was built without OpenSSL 3: TLS is not available"). */
+csock_stream *csock_stream_new_tls(csock_loop *loop, csock *s, csock_tls_context *ctx,
+                                   const char *server_name, const csock_stream_handler *handler,
+                                   void *data);
+
+/* Upgrades a plain stream to TLS in place (STARTTLS): the handshake of ctx's side starts on the
+ * loop, and what is queued now still goes out plain first. Until the handshake is done nothing
+ * is read (on_data does not run) and writes are queued; then handler (NULL: the stream's own)
+ * takes over, and its on_open runs. A failed handshake closes the stream as for
+ * csock_stream_new_tls. Call it when the protocol says TLS starts, typically from on_data right
+ * after taking the line that asked for it. Returns 0, or CSOCK_EINVAL with nothing changed: NULL
+ * stream or context, a stream that is TLS already, a context that cannot serve, a bad handler,
+ * or input read past the upgrade point ("stream start_tls: 5 bytes were read past the upgrade
+ * point (the peer sent them before the handshake; they are not TLS and would be lost or taken
+ * for it)": a peer may not send before it has the answer, and bytes it did are not mixed into
+ * the handshake), or a stream that receives by io_uring completions ("stream start_tls: the
+ * stream receives by io_uring completions, ...": its receive may have taken bytes past the
+ * upgrade point; CSOCK_URING_COMPLETIONS=0 or another loop backend keeps streams on readiness);
+ * CSOCK_EPIPE for a stream closing, shut down or at its end; CSOCK_EOPNOTSUPP
+ * without OpenSSL. (On a blocking csock socket, csock_tls_wrap_client and csock_tls_wrap_server
+ * are the upgrade: a socket holds no bytes of its own.) */
+int csock_stream_start_tls(csock_stream *st, csock_tls_context *ctx, const char *server_name,
+                           const csock_stream_handler *handler);
+
+/* The TLS version of a TLS stream whose handshake is done ("TLSv1.3"), else NULL. Static text. */
+const char *csock_stream_tls_version(const csock_stream *st);
+
+/* The server name of a TLS stream whose handshake is done: a client's, as given; a server's, the
+ * SNI the client sent. NULL when there is none, or the stream is not TLS. Valid while the stream
+ * is. */
+const char *csock_stream_tls_server_name(const csock_stream *st);
 
 /* Queues len bytes of buf for the peer (sending at once what the socket takes). Returns 0, or 1
  * when the queue has reached high_water (stop writing until on_drain; reading is paused until
@@ -147,7 +205,7 @@ int csock_stream_shutdown(csock_stream *st);
  * socket is shut down for writing (the peer reads end of file after the last byte), and input
  * is read and dropped until the peer's end of file, an error, or close_timeout after this call
  * at the latest; only then is the socket closed. Otherwise it is closed at once. All of it runs
- * on the loop without blocking it; a lingering stream costs its socket and 144 bytes, makes no
+ * on the loop without blocking it; a lingering stream costs its socket and 160 bytes, makes no
  * callback, and is freed with the loop if that comes first. Idempotent.
  *
  * This ends the connection for every holder of the socket (another process, after fork):

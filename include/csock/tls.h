@@ -30,14 +30,26 @@
  * csock_recv_flags MSG_DONTWAIT and MSG_PEEK; other flags, and an address for csock_sendto or
  * csock_recvfrom, are CSOCK_EINVAL ("send: flags 0x1: a TLS socket takes only MSG_DONTWAIT").
  *
- * csock_close on a TLS socket sends close_notify first, waiting for room to send it within the
- * socket's timeout and 5 s at most (not at all on a non-blocking socket); csock_shutdown with
- * SHUT_WR or SHUT_RDWR sends it too, and csock_detach drops the session without it.
+ * csock_close on a TLS socket delivers what was sent: it sends close_notify (after the rest of
+ * a record a timed-out send left half written), waiting for room to send it; then, if input is
+ * unread (a TLS 1.3 server's session tickets, say) or ours is not all taken, it lingers, reading
+ * and dropping the peer's records until its close_notify or end of stream, since a close with
+ * input unread would reset the connection and lose what the peer has not read yet. Both take no
+ * longer than the socket's timeout and 5 s at most (a non-blocking socket: only what can go and
+ * what has come now). csock_shutdown with SHUT_WR or SHUT_RDWR sends close_notify too (a send
+ * after it is CSOCK_EPIPE, as on a plain socket), and csock_detach drops the session without it.
+ *
+ * Once TLS has failed on a connection, every later call on it fails with the same code and
+ * reason ("recv localhost:4433: decryption failed or bad record mac (TLS failed earlier on this
+ * connection)"), and csock_close sends no close_notify.
  *
  * On a non-blocking socket (timeout 0) a call may fail with CSOCK_EAGAIN because TLS needs to
  * read where the caller wrote, or the reverse: csock_tls_want says which to wait for. After a
  * csock_send that failed with CSOCK_EAGAIN or CSOCK_ETIMEOUT, the next csock_send must offer
  * the same bytes again (at least as many), as OpenSSL requires: part of a record may be out.
+ * Fewer are refused with CSOCK_EINVAL ("send localhost:4433: 10 bytes: a send that could not
+ * finish left a record under way: offer the same 16384 bytes again (at least as many)"), and the
+ * connection goes on.
  */
 #ifndef CSOCK_TLS_H
 #define CSOCK_TLS_H
@@ -81,7 +93,8 @@ void csock_tls_context_free(csock_tls_context *ctx);
  * as c_rehash makes them), in addition to what is trusted already; either may be NULL, not
  * both. Returns 0, or CSOCK_EINVAL (both NULL, frozen), the system's code for a file or
  * directory it could not open ("tls ca file x.pem: No such file or directory": CSOCK_ENOENT;
- * "tls ca directory x.pem: Not a directory": CSOCK_ENOTDIR), or CSOCK_ETLS for a file OpenSSL
+ * "tls ca directory x.pem: Not a directory": CSOCK_ENOTDIR; "tls ca file certs: Is a directory":
+ * CSOCK_EISDIR), or CSOCK_ETLS for a file OpenSSL
  * could not read ("tls ca file x.pem: no certificate or crl found"). A server trusts only the
  * CAs loaded here when it verifies its clients. */
 int csock_tls_context_load_ca(csock_tls_context *ctx, const char *file, const char *dir);
@@ -94,8 +107,9 @@ int csock_tls_context_no_system_ca(csock_tls_context *ctx);
 /* Loads this side's certificate chain (PEM: the certificate first, then its intermediates) and
  * its private key (PEM; keyfile NULL: the key is in certfile), and checks that the two belong
  * together. Returns 0, or as csock_tls_context_load_ca for either file ("tls certificate chain
- * c.pem: ...", "tls private key k.pem: ..."), or CSOCK_ETLS "tls private key k.pem: key values
- * mismatch" for a key of another certificate. */
+ * c.pem: ...", "tls private key k.pem: ..."), CSOCK_EINVAL "tls private key c.pem: no private
+ * key in it (pass the key file too)" when keyfile is NULL and certfile holds no key, or
+ * CSOCK_ETLS "tls private key k.pem: key values mismatch" for a key of another certificate. */
 int csock_tls_context_load_cert_chain(csock_tls_context *ctx, const char *certfile,
                                       const char *keyfile);
 
@@ -147,6 +161,30 @@ int csock_tls_context_set_keylog(csock_tls_context *ctx, const char *path);
  * which resumes sessions by itself; over 1024; frozen), CSOCK_ENOMEM. */
 int csock_tls_context_set_session_cache(csock_tls_context *ctx, size_t size);
 
+/* Bounds the handshake of a TLS stream (csock_stream_new_tls, csock_stream_start_tls) or of a
+ * server's connection (csock_server_config.tls, every mode) to seconds (default 10): a peer that
+ * sends nothing, or too little, is closed then with CSOCK_ETIMEOUT, and costs nothing but its
+ * descriptor and memory meanwhile (a peer that sends what is not TLS is closed at once,
+ * CSOCK_ETLS). Blocking wraps keep the socket's own timeout. Returns 0, or CSOCK_EINVAL (not
+ * positive, NaN, over 2^31 s: "tls handshake timeout: ..."; frozen). */
+int csock_tls_context_set_handshake_timeout(csock_tls_context *ctx, double seconds);
+
+/* A server's choice of certificate by the name a client asks for (SNI): called during each
+ * handshake of a server context with the name (NULL when the client sent none) and the data
+ * given. It returns 0 to go on, leaving *use NULL to keep the context or setting it to another
+ * server context (with a certificate) to switch to for this connection, or a negative value to
+ * refuse the client (which gets an unrecognized_name alert; the handshake fails with
+ * CSOCK_ETLS). Called on the thread that runs the handshake, so possibly on several at once. */
+typedef int (*csock_tls_sni_callback)(const char *server_name, csock_tls_context **use, void *data);
+
+/* Sets the SNI callback of a server context (fn NULL: none, the default; every client gets ctx).
+ * A context fn switches to is frozen then and held by the connection while it needs it; it must
+ * not be freed by its owner before the last handshake that may switch to it. A context switched
+ * to gives its certificate and key; the first context's other settings (verification, ALPN,
+ * versions) stay. Returns 0, or CSOCK_EINVAL (a client context, frozen). */
+int csock_tls_context_set_sni_callback(csock_tls_context *ctx, csock_tls_sni_callback fn,
+                                       void *data);
+
 /* Makes a connected stream socket a TLS client and runs the handshake within the socket's
  * timeout. server_name is the host the server is meant to be: sent as SNI (unless it is an IP
  * literal) and checked against the certificate (a name, or an IP literal against its IP
@@ -178,16 +216,21 @@ int csock_tls_handshake(csock *s);
  * server name, within one deadline of timeout seconds over resolving, connecting and the
  * handshake (CSOCK_DEFAULT_TIMEOUT for the process default, CSOCK_NO_TIMEOUT for none; 0 is
  * refused: a handshake must wait). The socket keeps timeout as its timeout. Returns the socket,
- * or NULL with csock_create_connection's errors or csock_tls_wrap_client's (CSOCK_ETIMEOUT
- * "tls handshake localhost:4433: timed out" when the deadline passes in the handshake). */
+ * or NULL with CSOCK_EINVAL before any connection is made (NULL ctx, a server context, timeout
+ * 0: "tls connect localhost:4433: the context is a server's (a client context is needed)"),
+ * csock_create_connection's errors or csock_tls_wrap_client's (CSOCK_ETIMEOUT "tls handshake
+ * localhost:4433: timed out" when the deadline passes in the handshake). */
 csock *csock_tls_connect(const char *host, int port, csock_tls_context *ctx, double timeout);
 
 /* Ends TLS on s and leaves it a plain, open socket: sends close_notify, then waits (within the
  * socket's timeout) for the peer's, as Python's SSLSocket.unwrap. Whatever the peer sends in
  * plain after its close_notify is then read with csock_recv. Returns 0, or CSOCK_EINVAL (not
- * TLS), CSOCK_ETLS (data came before the peer's close_notify: "tls unwrap 127.0.0.1:443:
- * application data after close notify"), CSOCK_ETLSEOF (the peer closed without it),
- * CSOCK_ETIMEOUT, CSOCK_EAGAIN (non-blocking: call it again). On failure the socket stays TLS. */
+ * TLS), CSOCK_ETLS when data came before the peer's close_notify ("tls unwrap 127.0.0.1:443: 4
+ * bytes of data came before the peer's close_notify (read them with csock_recv, then unwrap
+ * again)"): nothing is lost, the socket stays TLS and usable, csock_recv returns the data and
+ * then 0 at the peer's close_notify, and unwrapping again completes; CSOCK_ETLSEOF (the peer
+ * closed without close_notify), CSOCK_ETIMEOUT, CSOCK_EAGAIN (non-blocking: call it again). On
+ * failure the socket stays TLS. */
 int csock_tls_unwrap(csock *s);
 
 /* The protocol version in use ("TLSv1.2", "TLSv1.3"), or NULL for a socket that is not TLS or

@@ -12,7 +12,7 @@ def usage_error(args, says):
           and "Try 'csock --help'." in err and r.stdout == b"", f"{r.returncode} {err!r}")
 
 
-usage_error([], "no command: use connect, listen, serve or ping")
+usage_error([], "no command: use connect, listen, serve, forward or ping")
 usage_error(["frobnicate", "x:1"], "unknown command 'frobnicate'")
 usage_error(["connect"], "connect needs an address, e.g. 127.0.0.1:9000")
 usage_error(["connect", "a:1", "b:2"], "connect takes one address; 'b:2' is one too many")

@@ -10,6 +10,7 @@ int run_connect(const struct config *c); /* connect.c */
 int run_scan(const struct config *c);    /* scan.c: connect -z */
 int run_listen(const struct config *c);  /* listen.c */
 int run_serve(const struct config *c);   /* services.c */
+int run_forward(const struct config *c); /* forward.c */
 int run_ping(int argc, char **argv);     /* ping.c: argv[0] is "ping" */
 
 #endif

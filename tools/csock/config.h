@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-enum command { CMD_CONNECT, CMD_LISTEN, CMD_SERVE };
+enum command { CMD_CONNECT, CMD_LISTEN, CMD_SERVE, CMD_FORWARD };
 enum service { SERVICE_ECHO, SERVICE_DISCARD, SERVICE_CHARGEN };
 
 #define NO_LIMIT (-1.0) /* a duration option that was not given */
@@ -28,7 +28,8 @@ struct endpoint {
 struct config {
     enum command command;
     enum service service;    /* serve */
-    struct endpoint address; /* what to connect to, listen on or serve on */
+    struct endpoint address; /* what to connect to, listen on or serve on (forward: listen on) */
+    struct endpoint target;  /* forward: what each client is connected to */
     int udp;                 /* -u: datagrams (UDP, or Unix datagram sockets) */
     int family;              /* -4, -6: AF_INET or AF_INET6; 0 for either */
     struct endpoint source;  /* -s */
@@ -38,6 +39,7 @@ struct config {
     int scan;          /* -z */
     int verbose;       /* -v */
     int hex;           /* -x */
+    int progress;      /* --progress: bytes, rate and time on standard error */
     int no_stdin;      /* -d */
     int no_shutdown;   /* --no-shutdown */
     double wait;       /* -w: seconds to connect (listen: for the first client); NO_LIMIT */

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -48,6 +49,31 @@ double monotonic_time(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void say_ended(const char *peer, const char *how, uint64_t sent, uint64_t received)
+{
+    char s[32], r[32];
+    say("%s: ended: %s after %s sent, %s received", peer, how, bytes_text(sent, s, sizeof s),
+        bytes_text(received, r, sizeof r));
+}
+
+void ending_reason(int error, double idle, char *buf, size_t size)
+{
+    if (error == CSOCK_ECONNRESET || error == CSOCK_EPIPE)
+        snprintf(buf, size, "reset by the peer");
+    else if (error == CSOCK_ETIMEOUT)
+        snprintf(buf, size, "idle for %gs", idle);
+    else if (error == CSOCK_ESHUTDOWN)
+        snprintf(buf, size, "stopped by a signal");
+    else
+        snprintf(buf, size, "failed: %s", csock_strerror(error));
+}
+
+/* -v: the last line of a session that failed while csock waited. */
+static void say_failed_end(const struct ending *e, const char *how)
+{
+    if (e->verbose) say_ended(e->peer, how, e->sent, e->received);
+}
+
 /* Reads what the peer sends while csock waits, to standard output, a few reads at a time.
  * Returns 1 while it may send more, 0 at its end of file, -1 when standard output failed (said)
  * or on a socket error, which is then in *error. */
@@ -62,7 +88,10 @@ static int read_more(struct ending *e, int *error)
             return -1;
         }
         if (n == 0) return 0;
-        if (e->hex) hexdump('<', &e->received, buf, (size_t)n);
+        if (e->hex)
+            hexdump('<', &e->received, buf, (size_t)n);
+        else
+            e->received += (uint64_t)n;
         if (output_write(buf, (size_t)n) < 0) return -1;
     }
     return 1;
@@ -78,6 +107,9 @@ static int failed(const struct ending *e, int fin_sent, int error)
             strerror(error));
     else
         say("%s: %s", e->peer, strerror(error));
+    char how[200];
+    ending_reason(-error, e->idle, how, sizeof how);
+    say_failed_end(e, how);
     return EXIT_FAILED;
 }
 
@@ -97,10 +129,13 @@ int finish_session(struct ending *e)
             break;
         }
         if (left == 0) {
+            char sent[32], received[32];
             if (e->verbose)
-                say(e->reading ? "%s has taken everything sent: closing the connection"
-                               : "%s closed the connection",
-                    e->peer);
+                say(e->reading ? "%s has taken everything sent: closing the connection after %s "
+                                 "sent, %s received"
+                               : "%s closed the connection after %s sent, %s received",
+                    e->peer, bytes_text(e->sent, sent, sizeof sent),
+                    bytes_text(e->received, received, sizeof received));
             break;
         }
         double t = monotonic_time();
@@ -108,12 +143,18 @@ int finish_session(struct ending *e)
         if (e->deadline != NO_LIMIT && t >= e->deadline) {
             say("%s: %zu bytes were not taken by the peer when -q %gs ran out", e->peer, left,
                 e->quit_after);
+            char how[64];
+            snprintf(how, sizeof how, "-q %gs ran out", e->quit_after);
+            say_failed_end(e, how);
             status = EXIT_FAILED;
             break;
         }
         if (e->idle > 0 && t - moved >= e->idle) {
             say("%s: %zu bytes were not taken by the peer", e->peer, left);
             say("%s: idle for %gs", e->peer, e->idle);
+            char how[64];
+            snprintf(how, sizeof how, "idle for %gs", e->idle);
+            say_failed_end(e, how);
             status = EXIT_TIMEOUT;
             break;
         }

@@ -41,6 +41,8 @@ int main(int argc, char **argv)
         return run_listen(&c);
     case CMD_SERVE:
         return run_serve(&c);
+    case CMD_FORWARD:
+        return run_forward(&c);
     }
     return EXIT_USAGE;
 }

@@ -14,20 +14,24 @@ static const char help_text[] =
     "usage: csock [options] connect ADDRESS\n"
     "       csock [options] listen ADDRESS\n"
     "       csock [options] serve echo|discard|chargen ADDRESS\n"
+    "       csock [options] forward LISTEN TARGET\n"
     "       csock ping [-4|-6] [-c count] [-i interval] [-W wait] [-s size] [-v] HOST\n"
     "\n"
     "Moves standard input to the peer and the peer's data to standard output, both ways at\n"
     "once. At the end of standard input the connection is shut down for writing; csock exits\n"
     "when the peer closes (input from a pipe or a file is sent to its end first).\n"
+    "forward connects each client accepted on LISTEN to TARGET, both ways at once.\n"
     "\n"
     "ADDRESS is host:port, [v6addr]:port, :port (every interface), unix:/path or unix:@name.\n"
     "\n"
     "  -u, --udp              datagrams: UDP, or a Unix datagram socket\n"
     "  -4, -6                 IPv4 only, IPv6 only\n"
-    "  -s, --source ADDRESS   connect from this source address (host, host:port, :port)\n"
+    "  -s, --source ADDRESS   connect (forward: to TARGET) from this source address\n"
+    "  --progress             bytes, rate and time so far on standard error\n"
     "  -k, --keep-open        listen: keep listening and serve many clients at once\n"
-    "  -m, --max-conns N      listen -k, serve: at most N connections at once\n"
+    "  -m, --max-conns N      listen -k, serve, forward: at most N connections at once\n"
     "  -w, --wait TIME        connect within TIME; listen: give up if no client comes by then\n"
+    "                         forward: connect each client to TARGET within TIME\n"
     "  -i, --idle TIME        close a connection idle for TIME\n"
     "  -q, --quit-after TIME  quit TIME after the end of standard input (0: once it is sent)\n"
     "  -d, --no-stdin         do not read standard input\n"
@@ -51,7 +55,7 @@ static int usage(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-enum { OPT_NO_SHUTDOWN = 256 };
+enum { OPT_NO_SHUTDOWN = 256, OPT_PROGRESS };
 
 static const struct option long_options[] = {
     {"udp", no_argument, NULL, 'u'},
@@ -63,6 +67,7 @@ static const struct option long_options[] = {
     {"quit-after", required_argument, NULL, 'q'},
     {"no-stdin", no_argument, NULL, 'd'},
     {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
     {"scan", no_argument, NULL, 'z'},
     {"exec", required_argument, NULL, 'e'},
     {"hex", no_argument, NULL, 'x'},
@@ -73,21 +78,28 @@ static const struct option long_options[] = {
 };
 
 /* Which commands each option applies to. */
-enum { C = 1 << CMD_CONNECT, L = 1 << CMD_LISTEN, S = 1 << CMD_SERVE };
+enum { C = 1 << CMD_CONNECT, L = 1 << CMD_LISTEN, S = 1 << CMD_SERVE, F = 1 << CMD_FORWARD };
 static const struct {
     int option;
     const char *name;
     int commands;
 } applies[] = {
-    {'s', "-s", C},         {'k', "-k", L},
-    {'m', "-m", L | S},     {'w', "-w", C | L},
-    {'i', "-i", C | L | S}, {'q', "-q", C | L},
-    {'d', "-d", C | L},     {OPT_NO_SHUTDOWN, "--no-shutdown", C | L},
-    {'z', "-z", C},         {'e', "--exec", C | L},
+    {'s', "-s", C | F},
+    {'k', "-k", L},
+    {'m', "-m", L | S | F},
+    {'w', "-w", C | L | F},
+    {'i', "-i", C | L | S | F},
+    {'q', "-q", C | L},
+    {'d', "-d", C | L},
+    {OPT_NO_SHUTDOWN, "--no-shutdown", C | L},
+    {'z', "-z", C},
+    {'e', "--exec", C | L},
     {'x', "-x", C | L},
+    {'u', "-u", C | L | S},
+    {OPT_PROGRESS, "--progress", C | L | F},
 };
 
-static const char *const command_names[] = {"connect", "listen", "serve"};
+static const char *const command_names[] = {"connect", "listen", "serve", "forward"};
 
 #define SHORT_OPTIONS ":46us:km:w:i:q:dze:xvhV"
 
@@ -141,9 +153,10 @@ static int duration_arg(const char *name, const char *text, double *out)
 
 /* The options as given, before the command word is known. */
 struct given {
-    int seen[OPT_NO_SHUTDOWN + 1];
+    int seen[OPT_PROGRESS + 1];
     const char *source;
     const char *address; /* as written */
+    const char *target;  /* forward's, as written */
 };
 
 static int read_options(int argc, char **argv, struct config *c, struct given *g, int *done)
@@ -152,7 +165,7 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
     char *end;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL)) != -1) {
-        if (opt >= 0 && opt <= OPT_NO_SHUTDOWN) g->seen[opt] = 1;
+        if (opt >= 0 && opt <= OPT_PROGRESS) g->seen[opt] = 1;
         switch (opt) {
         case '4':
         case '6':
@@ -192,6 +205,9 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
         case OPT_NO_SHUTDOWN:
             c->no_shutdown = 1;
             break;
+        case OPT_PROGRESS:
+            c->progress = 1;
+            break;
         case 'z':
             c->scan = 1;
             break;
@@ -224,29 +240,49 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
     return EXIT_OK;
 }
 
-/* The index of word among the three names, or -1. */
-static int one_of(const char *word, const char *const names[3])
+/* The index of word among the n names, or -1. */
+static int one_of(const char *word, const char *const names[], int n)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < n; i++)
         if (strcmp(word, names[i]) == 0) return i;
     return -1;
+}
+
+/* forward LISTEN TARGET: two addresses. */
+static int read_forward(int argc, char **argv, struct config *c, struct given *g)
+{
+    const char *why;
+    if (argc - optind != 2)
+        return usage(argc - optind < 2 ? "forward needs an address to listen on and a target, e.g. "
+                                         ":8080 127.0.0.1:80"
+                                       : "forward takes two addresses; '%s' is one too many",
+                     argv[argc - 1]);
+    g->address = argv[optind];
+    g->target = argv[optind + 1];
+    if (parse_endpoint(g->address, 0, 0, &c->address, &why) < 0)
+        return usage("%s: %s", g->address, why);
+    if (parse_endpoint(g->target, 0, 0, &c->target, &why) < 0)
+        return usage("%s: %s", g->target, why);
+    return EXIT_OK;
 }
 
 static int read_command(int argc, char **argv, struct config *c, struct given *g)
 {
     static const char *const services[] = {"echo", "discard", "chargen"};
-    if (optind >= argc) return usage("no command: use connect, listen, serve or ping");
+    if (optind >= argc) return usage("no command: use connect, listen, serve, forward or ping");
     const char *word = argv[optind++];
-    int n = one_of(word, command_names);
-    if (n < 0) return usage("unknown command '%s': use connect, listen, serve or ping", word);
+    int n = one_of(word, command_names, 4);
+    if (n < 0)
+        return usage("unknown command '%s': use connect, listen, serve, forward or ping", word);
     c->command = (enum command)n;
     if (c->command == CMD_SERVE) {
         if (optind >= argc) return usage("serve needs a service: echo, discard or chargen");
         const char *name = argv[optind++];
-        int s = one_of(name, services);
+        int s = one_of(name, services, 3);
         if (s < 0) return usage("unknown service '%s': use echo, discard or chargen", name);
         c->service = (enum service)s;
     }
+    if (c->command == CMD_FORWARD) return read_forward(argc, argv, c, g);
     if (optind >= argc) return usage("%s needs an address, e.g. 127.0.0.1:9000", word);
     const char *last = argv[optind];
     int all_digits = last[0] && strspn(last, "0123456789") == strlen(last);
@@ -273,22 +309,41 @@ static const char *ip_version(int family)
     return family == AF_INET6 ? "IPv6" : "IPv4";
 }
 
-/* -4 or -6, a numeric address and a numeric source must agree. */
-static int check_families(const struct config *c, const struct given *g)
+/* -4 or -6, a numeric address a (as written: text) and a numeric source must agree. */
+static int check_families(const struct config *c, const struct given *g, const struct endpoint *a,
+                          const char *text)
 {
-    int address = endpoint_family(&c->address);
+    int address = endpoint_family(a);
     int source = c->has_source ? endpoint_family(&c->source) : 0;
     const char *option = c->family == AF_INET ? "-4" : "-6";
     if (c->family && address && address != c->family)
-        return usage("cannot use %s with %s, an %s address", option, g->address,
-                     ip_version(address));
+        return usage("cannot use %s with %s, an %s address", option, text, ip_version(address));
     if (c->family && source && source != c->family)
         return usage("cannot use %s with -s %s, an %s address", option, g->source,
                      ip_version(source));
     if (address && source && address != source)
         return usage("-s %s is an %s address and %s an %s one: the families differ", g->source,
-                     ip_version(source), g->address, ip_version(address));
+                     ip_version(source), text, ip_version(address));
     return EXIT_OK;
+}
+
+/* forward LISTEN TARGET: the target is connected to as connect's address is, from -s. */
+static int check_forward(const struct config *c, const struct given *g)
+{
+    const struct endpoint *t = &c->target;
+    if (c->address.unix_socket && t->unix_socket && c->family)
+        return usage("-4 and -6 do not apply to Unix addresses");
+    if (!t->unix_socket && !t->host[0]) return usage("forward needs a target host: host:port");
+    if (!t->unix_socket && t->port == 0) return usage("forward needs a target port above 0");
+    if (c->has_source && c->source.unix_socket)
+        return usage("-s %s: a Unix stream client has no name", g->source);
+    if (c->has_source && t->unix_socket)
+        return usage("-s %s: the source must be of the same kind as a Unix address", g->source);
+    int listen = endpoint_family(&c->address);
+    if (c->family && listen && listen != c->family)
+        return usage("cannot use %s with %s, an %s address", c->family == AF_INET ? "-4" : "-6",
+                     g->address, ip_version(listen));
+    return check_families(c, g, t, g->target);
 }
 
 /* Every conflict gets its own reason, so the user knows what to change. */
@@ -299,6 +354,7 @@ static int check(const struct config *c, const struct given *g)
         if (g->seen[applies[i].option] && !(applies[i].commands & (1 << c->command)))
             return usage("%s does not apply to %s", applies[i].name, cmd);
     const struct endpoint *a = &c->address;
+    if (c->command == CMD_FORWARD) return check_forward(c, g);
     if (a->unix_socket && c->family) return usage("-4 and -6 do not apply to a Unix address");
     if (c->command == CMD_CONNECT && !a->unix_socket) {
         if (!a->host[0]) return usage("connect needs a host: host:port");
@@ -344,13 +400,13 @@ static int check(const struct config *c, const struct given *g)
                      a->unix_socket ? "a Unix address" : "an IP address");
     if (c->has_source && c->source.unix_socket && !c->udp)
         return usage("-s with a Unix address needs -u: a Unix stream client has no name");
-    return check_families(c, g);
+    return check_families(c, g, a, g->address);
 }
 
 int parse_command_line(int argc, char **argv, struct config *c, int *done)
 {
     *c = (struct config){.wait = NO_LIMIT, .idle = NO_LIMIT, .quit_after = NO_LIMIT};
-    struct given g = {{0}, NULL, NULL};
+    struct given g = {{0}, NULL, NULL, NULL};
     *done = 0;
     int rc = read_options(argc, argv, c, &g, done);
     if (rc != EXIT_OK || *done) return rc;

@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L /* F_DUPFD_CLOEXEC */
 #include "listener.h"
 #include "local.h"
+#include "progress.h"
 #include "session.h"
 
 #include <fcntl.h>
@@ -41,7 +42,7 @@ struct conn {
     int full;       /* its queue reached high water: standard input waits for its on_drain */
     int peer_ended; /* it sent end of file while standard input went on */
     int shut;       /* it was shut down for writing at the end of standard input */
-    uint64_t received;
+    uint64_t received, sent; /* bytes from the peer, and of standard input to it */
     char peer[CSOCK_ADDRSTRLEN];
 };
 
@@ -55,7 +56,8 @@ struct relay {
     int full;   /* connections whose queue is full */
     int status; /* the exit status so far */
     csock_timer *quit;
-    uint64_t sent; /* bytes of standard input, for the hex dump */
+    uint64_t sent; /* bytes of standard input */
+    struct progress progress;
     int input_tty; /* standard input is a terminal: nothing typed later can be lost */
     /* A single session's end: with -q 0 the stream hands its socket over to finish_session as
      * soon as its queue has drained, and otherwise when it closes; -q T ran out at quit_at. */
@@ -99,7 +101,11 @@ static void conn_data(csock_stream *st, void *data)
     struct conn *k = data;
     const char *p;
     size_t n = csock_stream_peek(st, &p);
-    if (k->r->c->hex) hexdump('<', &k->received, p, n);
+    if (k->r->c->hex)
+        hexdump('<', &k->received, p, n);
+    else
+        k->received += n;
+    k->r->progress.received += n;
     int rc = output_write(p, n);
     csock_stream_consume(st, n);
     if (rc < 0) {
@@ -150,6 +156,7 @@ static int hand_over(struct relay *r, struct conn *k)
         .hex = r->c->hex,
         .verbose = r->c->verbose,
         .received = k->received,
+        .sent = k->sent,
         .deadline = r->quit_at,
         .quit_after = r->c->quit_after,
         .idle = r->c->idle,
@@ -163,6 +170,7 @@ static void conn_close(csock_stream *st, int error, void *data)
     struct conn *k = data;
     if (!k) return;
     struct relay *r = k->r;
+    char sent[32], received[32];
     if (r->quit) csock_timer_cancel(r->quit);
     r->quit = NULL;
     if (r->srv || error || r->status != EXIT_OK || r->quit_fired || hand_over(r, k) < 0) {
@@ -178,8 +186,10 @@ static void conn_close(csock_stream *st, int error, void *data)
         } else if (left) {
             say("%s: %zu bytes were not taken by the peer", k->peer, left);
         } else if (r->quit_fired && r->c->verbose) {
-            say("-q %gs after the end of input: closing the connection to %s", r->c->quit_after,
-                k->peer);
+            say("-q %gs after the end of input: closing the connection to %s after %s sent, %s "
+                "received",
+                r->c->quit_after, k->peer, bytes_text(k->sent, sent, sizeof sent),
+                bytes_text(k->received, received, sizeof received));
         }
     }
     if (error == CSOCK_ETIMEOUT)
@@ -190,7 +200,21 @@ static void conn_close(csock_stream *st, int error, void *data)
     else if (error && error != CSOCK_ESHUTDOWN)
         say("%s: %s", k->peer, csock_strerror(error));
     else if (r->srv && r->c->verbose)
-        say("%s closed the connection", k->peer);
+        say("%s closed the connection after %s sent, %s received", k->peer,
+            bytes_text(k->sent, sent, sizeof sent),
+            bytes_text(k->received, received, sizeof received));
+    /* -v: how the session ended, unless finish_session says it or it ended well (-k). */
+    if (r->c->verbose && (r->srv ? error != 0 : r->end.fd < 0) &&
+        !(r->quit_fired && !error && r->status == EXIT_OK)) {
+        char how[200];
+        if (error)
+            ending_reason(error, r->c->idle, how, sizeof how);
+        else if (r->quit_fired)
+            snprintf(how, sizeof how, "-q %gs ran out", r->c->quit_after);
+        else
+            snprintf(how, sizeof how, "standard input or output failed");
+        say_ended(k->peer, how, k->sent, k->received);
+    }
     if (!r->srv && error && error != CSOCK_ESHUTDOWN) r->status = failure_status(error);
     if (k->full) {
         r->full--;
@@ -251,10 +275,17 @@ static void input_chunk(const char *chunk, size_t len, void *data)
         end_of_input(r);
         return;
     }
-    if (r->c->hex) hexdump('>', &r->sent, chunk, len);
+    if (r->c->hex)
+        hexdump('>', &r->sent, chunk, len);
+    else
+        r->sent += len;
     for (struct conn *k = r->conns, *next; k; k = next) {
         next = k->next;
         int rc = csock_stream_write(k->st, chunk, len);
+        if (rc >= 0) {
+            k->sent += len;
+            r->progress.sent += len;
+        }
         if (rc == 1 && !k->full) {
             k->full = 1;
             r->full++;
@@ -314,14 +345,22 @@ int relay_stream(const struct config *c, csock *s)
     if (!csock_stream_new(r->loop, s, &r->handler, r)) {
         say("%s", csock_lasterror());
         csock_free(s);
-    } else if (start_input(r) == 0) { /* (which says why it could not start) */
+    } else if (progress_start(&r->progress, r->loop, c->progress) == 0 &&
+               start_input(r) == 0) { /* (each says why it could not start) */
         if (csock_loop_run(r->loop) == 0)
             status = r->status;
         else
             say("%s", csock_lasterror());
     }
     input_stop(&r->in);
-    if (r->end.fd >= 0) status = status == EXIT_OK ? finish_session(&r->end) : status;
+    progress_pause(&r->progress);
+    if (r->end.fd >= 0 && status == EXIT_OK) {
+        status = finish_session(&r->end);
+        r->progress.received = r->end.received; /* what came while it waited too */
+    } else if (r->end.fd >= 0) {
+        close(r->end.fd);
+    }
+    progress_end(&r->progress);
     csock_loop_free(r->loop);
     free(r);
     return status;
@@ -344,12 +383,13 @@ int relay_serve(struct relay *r, csock_server *srv)
     r->loop = csock_server_loop(srv, 0);
     r->in.done = 1;
     int status = EXIT_FAILED;
-    if (start_input(r) == 0) {
+    if (progress_start(&r->progress, r->loop, r->c->progress) == 0 && start_input(r) == 0) {
         if (csock_server_run(srv) == 0)
             status = r->status;
         else
             say("%s", csock_lasterror());
     }
+    progress_end(&r->progress);
     relay_free(r);
     return status;
 }

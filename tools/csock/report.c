@@ -5,6 +5,13 @@
 
 #include <stdio.h>
 
+static int partial_line;
+
+void say_partial_line(int shown)
+{
+    partial_line = shown;
+}
+
 /* csock's own words have no control characters: any in the line come from what the user wrote
  * (an argument, a name, a path), and are escaped, so that a message stays one line and cannot
  * drive the terminal. */
@@ -25,6 +32,8 @@ void say_then(const char *who, const char *after, const char *fmt, va_list ap)
         }
     }
     shown[n] = '\0';
+    if (partial_line) fputs("\r\033[K", stderr);
+    partial_line = 0;
     fprintf(stderr, "%s: %s\n%s", who, shown, after);
 }
 
@@ -69,4 +78,19 @@ void stream_peer_text(csock_stream *st, char *buf, size_t size)
 {
     csock_addr a;
     addr_or_client(csock_stream_peername(st, &a), &a, buf, size);
+}
+
+char *bytes_text(uint64_t n, char *buf, size_t size)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (n < 1024) {
+        snprintf(buf, size, "%llu B", (unsigned long long)n);
+        return buf;
+    }
+    double v = (double)n / 1024;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0])
+        v /= 1024, u++;
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
 }

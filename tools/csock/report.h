@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit statuses (csock.1, EXIT STATUS). */
 enum {
@@ -19,8 +20,13 @@ enum {
     EXIT_TIMEOUT = 3, /* -w or -i ran out */
 };
 
-/* Prints "csock: " and the message to standard error. */
+/* Prints "csock: " and the message to standard error (after clearing a terminal's partial line,
+ * if one is shown). */
 void say(const char *fmt, ...);
+
+/* Whether a partial line (--progress on a terminal) is on standard error now: the next message
+ * clears it first. */
+void say_partial_line(int shown);
 
 /* The same with a va_list, starting with who ("csock", "csock ping") rather than "csock", and
  * then after (e.g. "Try 'csock --help'.\n"), as written. */
@@ -36,6 +42,10 @@ int failure_status(int code);
 
 /* Formats a host and port the way csock writes addresses ("[::1]:80"). */
 void endpoint_text(const char *host, int port, char *buf, size_t size);
+
+/* Writes a byte count the way csock's messages do: "345 B", "1.2 KiB", "3.4 MiB", "1.0 GiB"
+ * (binary units, one decimal from KiB on). Returns buf. */
+char *bytes_text(uint64_t n, char *buf, size_t size);
 
 /* Writes a connected socket's (or stream's) peer address, or "a client" for an unnamed Unix
  * socket. */

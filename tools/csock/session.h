@@ -33,7 +33,8 @@ struct ending {
     int reading;       /* the peer has not ended its side: read what it sends */
     int peer_ended;    /* it had ended its side while standard input went on */
     int hex, verbose;  /* -x, -v (says how the session ended) */
-    uint64_t received; /* bytes received so far, for the hex dump */
+    uint64_t received; /* bytes received so far (the hex dump's offset) */
+    uint64_t sent;     /* bytes of standard input sent, for -v */
     double deadline;   /* monotonic_time() at which -q runs out, or NO_LIMIT */
     double quit_after; /* -q, for the message */
     double idle;       /* -i: nothing taken or received for that long; NO_LIMIT */
@@ -41,6 +42,14 @@ struct ending {
 };
 /* Returns the exit status. */
 int finish_session(struct ending *e);
+
+/* finish.c: with -v, the last line of a session that did not end well: "PEER: ended: HOW after
+ * 1.2 MiB sent, 345 B received". */
+void say_ended(const char *peer, const char *how, uint64_t sent, uint64_t received);
+
+/* finish.c: HOW for a stream error: "reset by the peer", "idle for 2s" (idle, for -i), "stopped
+ * by a signal", "failed: ..." */
+void ending_reason(int error, double idle, char *buf, size_t size);
 
 /* finish.c: bytes written to a TCP socket that the peer has not acknowledged yet (its end of file
  * not counted; fin_sent: the socket was shut down for writing, which a reset leaves no trace
