@@ -228,7 +228,7 @@ static inline csock__extension *csock__loop_extension(const csock_loop *loop)
 int64_t csock__loop_now_ns(csock_loop *loop);
 
 /* Completions (see csock__op): whether loop can start operations of kind (0 on epoll and poll,
- * on io_uring without the features, or where CSOCK_URING_COMPLETIONS=0 in the environment asks
+ * on io_uring without the features, or unless CSOCK_URING_COMPLETIONS=1 in the environment asks
  * for readiness only); starting one (0 or a recorded failure), stopping one as the backend's
  * stop does. Each is a no-op on an op that is not busy. */
 int csock__loop_completes(const csock_loop *loop, int kind);

@@ -81,12 +81,13 @@ static int kernel_version(void)
 /* Finds out which kinds this kernel completes: the opcodes its probe lists, the multishot flags
  * by version (a probe cannot tell them: multishot accept came in 5.19, multishot receive in 6.0),
  * and a ring of provided buffers registered (5.19). Where one is missing, that kind is not
- * offered and its users stay on readiness, on this same ring. CSOCK_URING_COMPLETIONS=0 asks for
- * readiness only. */
+ * offered and its users stay on readiness, on this same ring. Completions are asked for with
+ * CSOCK_URING_COMPLETIONS=1; without it the ring serves readiness only (docs/design.md says why).
+ */
 void csock__uring_probe(csock__poller *p)
 {
     const char *env = getenv("CSOCK_URING_COMPLETIONS");
-    if (env && strcmp(env, "0") == 0) return;
+    if (!env || strcmp(env, "1") != 0) return;
     size_t probe_size = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
     struct io_uring_probe *probe = calloc(1, probe_size);
     if (!probe) return;

@@ -409,11 +409,12 @@ int csock_stream_start_tls(csock_stream *st, csock_tls_context *ctx, const char 
     if (st->transport != &csock__plain)
         return csock__failf(CSOCK_EINVAL, "%s: the stream speaks TLS already", op);
     if (st->state & CSOCK__STREAM_COMPLETES)
-        return csock__failf(CSOCK_EINVAL,
-                            "%s: the stream receives by io_uring completions, which may have taken "
-                            "bytes past the upgrade point (CSOCK_URING_COMPLETIONS=0 or another "
-                            "loop backend keeps it on readiness)",
-                            op);
+        return csock__failf(
+            CSOCK_EINVAL,
+            "%s: the stream receives by io_uring completions, which may have taken "
+            "bytes past the upgrade point (leave CSOCK_URING_COMPLETIONS=1 unset, or use "
+            "another loop backend)",
+            op);
     const char *p;
     size_t unread = csock__stream_unread(st, &p);
     if (unread > 0)

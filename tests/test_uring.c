@@ -198,7 +198,7 @@ static void readiness_when_completions_are_off(void)
 {
     setenv("CSOCK_URING_COMPLETIONS", "0", 1);
     flood(4, 0);
-    unsetenv("CSOCK_URING_COMPLETIONS");
+    setenv("CSOCK_URING_COMPLETIONS", "1", 1);
 }
 
 /* ---- closing with a receive in flight; a descriptor number taken again ---- */
@@ -467,11 +467,12 @@ static void server_accepts_by_readiness_when_off(void)
 {
     setenv("CSOCK_URING_COMPLETIONS", "0", 1);
     serve_twenty(0);
-    unsetenv("CSOCK_URING_COMPLETIONS");
+    setenv("CSOCK_URING_COMPLETIONS", "1", 1);
 }
 
 int main(void)
 {
+    setenv("CSOCK_URING_COMPLETIONS", "1", 1); /* the mode under test (off unless asked) */
     check_watchdog(110);
     csock_loop *probe = uring_loop();
     if (!probe) {

@@ -124,7 +124,7 @@ csock_stream *csock_stream_new_tls(csock_loop *loop, csock *s, csock_tls_context
  * for it)": a peer may not send before it has the answer, and bytes it did are not mixed into
  * the handshake), or a stream that receives by io_uring completions ("stream start_tls: the
  * stream receives by io_uring completions, ...": its receive may have taken bytes past the
- * upgrade point; CSOCK_URING_COMPLETIONS=0 or another loop backend keeps streams on readiness);
+ * upgrade point; streams read by readiness unless CSOCK_URING_COMPLETIONS=1 asks otherwise);
  * CSOCK_EPIPE for a stream closing, shut down or at its end; CSOCK_EOPNOTSUPP
  * without OpenSSL. (On a blocking csock socket, csock_tls_wrap_client and csock_tls_wrap_server
  * are the upgrade: a socket holds no bytes of its own.) */
