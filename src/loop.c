@@ -353,6 +353,13 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
     int ran = 0;
     for (int i = 0; i < n; i++) {
         csock_watch *w = ready[i].watch;
+        if (!w) {
+            const char *data;
+            int more;
+            csock__op *op = loop->backend->claim(loop->poller, &ready[i], &data, &more);
+            if (op) op->done(loop, op, ready[i].events, data, more), ran++;
+            continue;
+        }
         int events = ready[i].events & w->events;
         if (w->removed || !events) continue;
         w->cb(loop, w, events, w->data);
@@ -379,6 +386,22 @@ int csock_loop_run(csock_loop *loop)
             atomic_exchange(&loop->stop, 0))
             return 0;
     }
+}
+
+int csock__loop_completes(const csock_loop *loop, int kind)
+{
+    return loop->backend->completes && loop->backend->completes(loop->poller, kind);
+}
+
+int csock__op_start(csock_loop *loop, csock__op *op, int kind, int fd)
+{
+    if (op->busy) return 0;
+    return loop->backend->start(loop->poller, op, kind, fd);
+}
+
+void csock__op_stop(csock_loop *loop, csock__op *op, int detach)
+{
+    if (op->busy) loop->backend->stop(loop->poller, op, detach);
 }
 
 void csock_loop_wakeup(csock_loop *loop)

@@ -32,11 +32,36 @@ struct csock_watch {
 
 typedef struct csock__poller csock__poller; /* each backend's own state */
 
-/* A ready watch, as the backend fetched it. */
+/* A ready watch, or a completion, as the backend fetched it. */
 typedef struct {
-    csock_watch *watch;
-    int events; /* CSOCK_READ | CSOCK_WRITE, errors and hang-ups folded in */
+    csock_watch *watch; /* NULL: a completion of the operation token names */
+    int events;         /* CSOCK_READ | CSOCK_WRITE, errors and hang-ups folded in; a result */
+    unsigned flags;     /* a completion's: the backend's own */
+    uint64_t token;     /* a completion's: which operation, under which generation */
 } csock__ready;
+
+/* ---- completions: operations the backend carries out itself (io_uring) ----
+ *
+ * Where the backend can (io_uring with the features each kind needs), a layer above starts an
+ * operation on a descriptor instead of watching it for readiness: a multishot receive into the
+ * loop's ring of provided buffers, or a multishot accept. Each completion calls done in a pass,
+ * as a watch's callback is called. An operation in flight is named to the kernel by a token (a
+ * slot in the backend's table and a generation), never by a descriptor or an address: a
+ * completion that comes after its operation was detached, or for a descriptor number reused since,
+ * is recognised as stale and dropped (its buffer, if any, goes back to the ring). */
+typedef struct csock__op csock__op;
+struct csock__op {
+    /* One completion: res is the kernel's (a byte count, 0 at end of file, a descriptor, or a
+     * negative CSOCK_E* code); data holds a receive's res bytes, valid until done returns; more
+     * is 0 for the operation's last completion (busy is 0 by then, and done may start it again). */
+    void (*done)(csock_loop *loop, csock__op *op, int res, const char *data, int more);
+    uint64_t token;         /* the backend's: the operation in flight, 0 when none */
+    unsigned char busy;     /* started and its last completion not yet delivered */
+    unsigned char stopping; /* a stop is on its way: the last completion is coming */
+};
+
+/* The kinds of operation. */
+enum { CSOCK__OP_RECV, CSOCK__OP_ACCEPT };
 
 /* What a backend does, behind one table each (poller_epoll.c, poller_poll.c, poller_uring.c). */
 typedef struct {
@@ -60,6 +85,17 @@ typedef struct {
      * interrupted the wait (or the wait may have been cut short: the loop waits again for what is
      * left), or a recorded failure. */
     int (*wait)(csock__poller *p, csock__ready *ready, int max, int timeout_ms);
+    /* Completions (NULL where the backend has none). Whether kind can be started at all. */
+    int (*completes)(const csock__poller *p, int kind);
+    /* Starts op, of kind, on fd: queued for the next wait. Returns 0 or a recorded failure. */
+    int (*start)(csock__poller *p, csock__op *op, int kind, int fd);
+    /* Stops op. With detach 0, its last completion is still delivered (a receive stopped may
+     * still deliver bytes taken before the stop reached the kernel); with detach 1 nothing more
+     * is, and op's memory may go at once: its slot stays taken until its last completion. */
+    void (*stop)(csock__poller *p, csock__op *op, int detach);
+    /* The operation a fetched completion belongs to, or NULL when it is stale; *data and *more
+     * as done takes them. */
+    csock__op *(*claim)(csock__poller *p, const csock__ready *r, const char **data, int *more);
 } csock__poller_ops;
 
 extern const csock__poller_ops csock__poller_epoll, csock__poller_poll, csock__poller_uring;
@@ -190,6 +226,14 @@ static inline csock__extension *csock__loop_extension(const csock_loop *loop)
 /* The loop's clock in nanoseconds: inside a pass, the time its first caller read (a pass that
  * needs no time reads no clock); outside one, now. */
 int64_t csock__loop_now_ns(csock_loop *loop);
+
+/* Completions (see csock__op): whether loop can start operations of kind (0 on epoll and poll,
+ * on io_uring without the features, or unless CSOCK_URING_COMPLETIONS=1 in the environment asks
+ * for readiness only); starting one (0 or a recorded failure), stopping one as the backend's
+ * stop does. Each is a no-op on an op that is not busy. */
+int csock__loop_completes(const csock_loop *loop, int kind);
+int csock__op_start(csock_loop *loop, csock__op *op, int kind, int fd);
+void csock__op_stop(csock_loop *loop, csock__op *op, int detach);
 
 /* ---- the client side (loop_resolve.c, loop_connect.c) ---- */
 

@@ -91,4 +91,5 @@ static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
     return n;
 }
 
-const csock__poller_ops csock__poller_epoll = {"epoll", create, destroy, add, set, forget, fetch};
+const csock__poller_ops csock__poller_epoll = {"epoll", create, destroy, add,  set, forget,
+                                               fetch,   NULL,   NULL,    NULL, NULL};

@@ -99,4 +99,5 @@ static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
     return got;
 }
 
-const csock__poller_ops csock__poller_poll = {"poll", create, destroy, add, set, forget, fetch};
+const csock__poller_ops csock__poller_poll = {"poll", create, destroy, add,  set, forget,
+                                              fetch,  NULL,   NULL,    NULL, NULL};

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The io_uring backend, readiness only: the epoll backend's semantics (level-triggered, paused
- * watches silent, removal safe within a pass) on multishot polls, with one io_uring_enter per
- * pass that submits what changed and waits.
+/* The io_uring backend's rings and readiness: the epoll backend's semantics (level-triggered,
+ * paused watches silent, removal safe within a pass) on multishot polls, with one io_uring_enter
+ * per pass that submits what changed and waits. Completions (operations the layers above start:
+ * multishot receives and accepts) are in poller_uring_ops.c, and travel in the same enter.
  *
  * Raw system calls, not liburing: what a poller needs is three request shapes (poll add, poll
  * update, cancel) and the two rings, which take about a hundred lines. So the backend is always
@@ -32,10 +33,9 @@
  * pipe, which is one more watch. No SQPOLL (a kernel thread spinning per loop). Needs Linux 5.17
  * (IORING_FEAT_CQE_SKIP; multishot poll came in 5.13, EXT_ARG timeouts in 5.11): elsewhere
  * creating fails and poller.c falls back to epoll. */
-#include "loop_internal.h"
+#include "poller_uring.h"
 
 #include <errno.h>
-#include <linux/io_uring.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,44 +43,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#define SQ_ENTRIES 256 /* queued changes per enter; more are submitted early (CQ: twice this) */
-#define FETCH_MAX  256 /* watches reported per wait; the rest are reported by the next one */
-#define FEATURES_NEEDED                                                                            \
-    (IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP)
-
-/* Where a descriptor's poll is. */
-enum { IDLE, PENDING, ARMED };
-
-/* What the backend knows of one descriptor (the table is indexed by descriptor). */
-struct entry {
-    csock_watch *watch;   /* NULL: not watched */
-    unsigned gen;         /* with the descriptor, names the current poll (never 0) */
-    unsigned char state;  /* IDLE: no poll; PENDING: to arm at the next wait; ARMED */
-    unsigned char ready;  /* CSOCK_READ | CSOCK_WRITE completed and not reported yet */
-    unsigned char listed; /* on the ready list */
-    unsigned char to_arm; /* on the list of polls to arm */
-};
-
-struct csock__poller {
-    int fd;
-    /* The submission queue: the kernel's head, our tail, the index array, the entries. */
-    unsigned *sq_head, *sq_tail, sq_mask, sq_entries, sq_pending;
-    struct io_uring_sqe *sqes;
-    /* The completion queue: our head, the kernel's tail. */
-    unsigned *cq_head, *cq_tail, cq_mask;
-    struct io_uring_cqe *cqes;
-    void *ring;
-    size_t ring_size, sqes_size;
-    struct entry *entries;
-    int *ready_list; /* descriptors whose entry is listed, in the order their readiness came */
-    int *arm_list;   /* descriptors whose poll is to be armed by the next wait */
-    size_t cap, ready_count, arm_count;
-    pthread_t owner; /* the thread that waited last: the polls are its own */
-    int owned;
-    uint64_t checks[FETCH_MAX]; /* polls reported by the last wait, to re-poll before the next */
-    int check_count;
-};
 
 static uint64_t poll_id(int fd, unsigned gen)
 {
@@ -101,8 +63,8 @@ static unsigned poll_mask(int events)
     return (events & CSOCK_READ ? POLLIN | POLLRDHUP : 0u) | (events & CSOCK_WRITE ? POLLOUT : 0u);
 }
 
-static int enter(csock__poller *p, unsigned min_complete, unsigned flags,
-                 const struct io_uring_getevents_arg *arg)
+int csock__uring_enter(csock__poller *p, unsigned min_complete, unsigned flags,
+                       const struct io_uring_getevents_arg *arg)
 {
     long rc = syscall(SYS_io_uring_enter, p->fd, p->sq_pending, min_complete, flags, arg,
                       arg ? sizeof *arg : 0);
@@ -115,31 +77,36 @@ static int enter(csock__poller *p, unsigned min_complete, unsigned flags,
 static int flush(csock__poller *p)
 {
     int rc = 0;
-    while (p->sq_pending && (rc = enter(p, 0, 0, NULL)) == CSOCK_EINTR) {
+    while (p->sq_pending && (rc = csock__uring_enter(p, 0, 0, NULL)) == CSOCK_EINTR) {
     }
     return rc < 0 ? rc : 0;
 }
 
 /* Queues one request (submitted by the next enter, or at once when the queue is full). */
-static int queue(csock__poller *p, int op, int fd, uint64_t addr, unsigned len, unsigned events,
-                 unsigned char flags, uint64_t user_data)
+int csock__uring_queue_sqe(csock__poller *p, const struct io_uring_sqe *request)
 {
     unsigned tail = *p->sq_tail;
     if (tail - __atomic_load_n(p->sq_head, __ATOMIC_ACQUIRE) == p->sq_entries) {
         int rc = flush(p);
         if (rc < 0) return rc;
     }
-    struct io_uring_sqe *sqe = &p->sqes[tail & p->sq_mask];
-    *sqe = (struct io_uring_sqe){.opcode = (unsigned char)op,
-                                 .flags = flags,
-                                 .fd = fd,
-                                 .addr = addr,
-                                 .len = len,
-                                 .poll32_events = events,
-                                 .user_data = user_data};
+    p->sqes[tail & p->sq_mask] = *request;
     __atomic_store_n(p->sq_tail, tail + 1, __ATOMIC_RELEASE);
     p->sq_pending++;
     return 0;
+}
+
+/* Queues a request of the shape polls and cancellations have. */
+int csock__uring_queue(csock__poller *p, int op, int fd, uint64_t addr, unsigned len,
+                       unsigned events, unsigned char flags, uint64_t user_data)
+{
+    return csock__uring_queue_sqe(p, &(struct io_uring_sqe){.opcode = (unsigned char)op,
+                                                            .flags = flags,
+                                                            .fd = fd,
+                                                            .addr = addr,
+                                                            .len = len,
+                                                            .poll32_events = events,
+                                                            .user_data = user_data});
 }
 
 /* Marks the entry's poll to be armed by the next wait, so that only a thread that waits submits
@@ -162,9 +129,9 @@ static void arm_later(csock__poller *p, int fd, struct entry *e)
 static int update(csock__poller *p, int fd, struct entry *e, int events)
 {
     uint64_t id = poll_id(fd, e->gen);
-    return queue(p, IORING_OP_POLL_REMOVE, -1, id,
-                 IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, poll_mask(events),
-                 IOSQE_CQE_SKIP_SUCCESS, id | UPDATE_OF);
+    return csock__uring_queue(p, IORING_OP_POLL_REMOVE, -1, id,
+                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, poll_mask(events),
+                              IOSQE_CQE_SKIP_SUCCESS, id | UPDATE_OF);
 }
 
 /* Cancels the entry's poll; its completions from now on are stale. IORING_OP_ASYNC_CANCEL, not
@@ -174,8 +141,8 @@ static int disarm(csock__poller *p, int fd, struct entry *e)
 {
     int rc = 0;
     if (e->state == ARMED)
-        rc = queue(p, IORING_OP_ASYNC_CANCEL, -1, poll_id(fd, e->gen), 0, 0, IOSQE_CQE_SKIP_SUCCESS,
-                   0);
+        rc = csock__uring_queue(p, IORING_OP_ASYNC_CANCEL, -1, poll_id(fd, e->gen), 0, 0,
+                                IOSQE_CQE_SKIP_SUCCESS, 0);
     next_gen(e);
     e->state = IDLE;
     e->ready = 0;
@@ -242,6 +209,8 @@ static int create(csock__poller **out, char *why, size_t size)
     p->cq_tail = (unsigned *)(ring + params.cq_off.tail);
     p->cq_mask = *(unsigned *)(ring + params.cq_off.ring_mask);
     p->cqes = (struct io_uring_cqe *)(ring + params.cq_off.cqes);
+    p->free_slot = NO_SLOT;
+    csock__uring_probe(p);
     *out = p;
     return 0;
 fail:
@@ -258,9 +227,11 @@ static void destroy(csock__poller *p)
      * kernel tears the ring down in the background. */
     for (size_t fd = 0; fd < p->cap; fd++)
         disarm(p, (int)fd, &p->entries[fd]);
+    csock__uring_drain(p);
     flush(p);
     unmap(p);
     close(p->fd);
+    csock__uring_free_ops(p);
     free(p->entries);
     free(p->ready_list);
     free(p->arm_list);
@@ -362,8 +333,13 @@ static void complete(csock__poller *p, const struct io_uring_cqe *cqe)
 static void reap(csock__poller *p)
 {
     unsigned head = *p->cq_head, tail = __atomic_load_n(p->cq_tail, __ATOMIC_ACQUIRE);
-    for (; head != tail; head++)
-        complete(p, &p->cqes[head & p->cq_mask]);
+    for (; head != tail; head++) {
+        const struct io_uring_cqe *cqe = &p->cqes[head & p->cq_mask];
+        if (!(cqe->user_data & OP_TAG))
+            complete(p, cqe);
+        else if (csock__uring_take(p, cqe) < 0)
+            break; /* the rest wait in the queue for the next wait */
+    }
     __atomic_store_n(p->cq_head, head, __ATOMIC_RELEASE);
 }
 
@@ -392,6 +368,7 @@ static int queue_arms(csock__poller *p)
             disarm(p, (int)fd, e);
             arm_later(p, (int)fd, e);
         }
+    if (p->owned && !pthread_equal(p->owner, self)) csock__uring_move_ops(p);
     p->owner = self;
     p->owned = 1;
     for (size_t i = 0; i < p->arm_count; i++) {
@@ -399,8 +376,8 @@ static int queue_arms(csock__poller *p)
         struct entry *e = &p->entries[fd];
         e->to_arm = 0;
         if (!e->watch || e->state != PENDING || !e->watch->events) continue;
-        int rc = queue(p, IORING_OP_POLL_ADD, fd, 0, IORING_POLL_ADD_MULTI,
-                       poll_mask(e->watch->events), 0, poll_id(fd, next_gen(e)));
+        int rc = csock__uring_queue(p, IORING_OP_POLL_ADD, fd, 0, IORING_POLL_ADD_MULTI,
+                                    poll_mask(e->watch->events), 0, poll_id(fd, next_gen(e)));
         if (rc < 0) {
             /* The rest stay marked for the next wait. */
             memmove(p->arm_list, p->arm_list + i, (p->arm_count - i) * sizeof *p->arm_list);
@@ -417,28 +394,33 @@ static int queue_arms(csock__poller *p)
 
 static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
 {
+    csock__uring_return_buffers(p);
     int rc = queue_arms(p);
+    if (rc == 0) rc = csock__uring_queue_starts(p);
     if (rc < 0) return rc;
     queue_checks(p);
     struct io_uring_getevents_arg arg = {0};
     struct __kernel_timespec ts = {timeout_ms / 1000, (long long)(timeout_ms % 1000) * 1000000};
     if (timeout_ms > 0) arg.ts = (uint64_t)(uintptr_t)&ts;
     unsigned submitting = p->sq_pending;
-    rc = enter(p, p->ready_count || !timeout_ms ? 0 : 1,
-               IORING_ENTER_GETEVENTS | (timeout_ms > 0 ? IORING_ENTER_EXT_ARG : 0),
-               timeout_ms > 0 ? &arg : NULL);
+    rc = csock__uring_enter(p, p->ready_count || p->done_count || !timeout_ms ? 0 : 1,
+                            IORING_ENTER_GETEVENTS | (timeout_ms > 0 ? IORING_ENTER_EXT_ARG : 0),
+                            timeout_ms > 0 ? &arg : NULL);
     if (rc < 0 && rc != CSOCK_EINTR && rc != -ETIME && rc != CSOCK_EBUSY && rc != CSOCK_EAGAIN)
         return csock__failf(rc, "loop: io_uring_enter: %s", csock_strerror(rc));
     reap(p);
-    if (!p->ready_count) {
+    if (!p->ready_count && !p->done_count) {
         /* Nothing for the loop: the time ran out, or the wait ended early (a signal, or only
          * completions of no interest), and the loop waits again for what is left. io_uring_enter
          * reports the time running out (ETIME) only when it submitted nothing. */
         return !timeout_ms || (rc == -ETIME && !submitting) ? 0 : CSOCK_EINTR;
     }
-    int got = 0;
-    size_t i = 0;
     if (max > FETCH_MAX) max = FETCH_MAX;
+    int got = p->done_count < max ? p->done_count : max;
+    memcpy(ready, p->done, (size_t)got * sizeof *ready);
+    p->done_count -= got;
+    memmove(p->done, p->done + got, (size_t)p->done_count * sizeof *p->done);
+    size_t i = 0;
     for (; i < p->ready_count && got < max; i++) {
         struct entry *e = &p->entries[p->ready_list[i]];
         e->listed = 0;
@@ -454,4 +436,14 @@ static int fetch(csock__poller *p, csock__ready *ready, int max, int timeout_ms)
     return got;
 }
 
-const csock__poller_ops csock__poller_uring = {"uring", create, destroy, add, set, forget, fetch};
+const csock__poller_ops csock__poller_uring = {"uring",
+                                               create,
+                                               destroy,
+                                               add,
+                                               set,
+                                               forget,
+                                               fetch,
+                                               csock__uring_completes,
+                                               csock__uring_start,
+                                               csock__uring_stop,
+                                               csock__uring_claim};

@@ -12,4 +12,5 @@ static int create(csock__poller **out, char *why, size_t size)
     return CSOCK_ENOSYS;
 }
 
-const csock__poller_ops csock__poller_uring = {"uring", create, NULL, NULL, NULL, NULL, NULL};
+const csock__poller_ops csock__poller_uring = {"uring", create, NULL, NULL, NULL, NULL,
+                                               NULL,    NULL,   NULL, NULL, NULL};

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,12 +24,21 @@
 
 static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *data);
 
+/* Accepts again: the watch's readiness, or a new multishot accept. */
+static void accept_on(struct csock__worker *wk)
+{
+    if (wk->multishot &&
+        csock__op_start(wk->loop, &wk->accept_op, CSOCK__OP_ACCEPT, wk->listen_fd) < 0)
+        wk->multishot = 0; /* no memory for it: readiness, as on other backends */
+    if (!wk->multishot) csock_watch_set(wk->accepting, CSOCK_READ);
+}
+
 static void resume_accepting(csock_loop *loop, csock_timer *t, void *data)
 {
     (void)loop, (void)t;
     struct csock__worker *wk = data;
     wk->backoff = NULL;
-    csock_watch_set(wk->accepting, CSOCK_READ);
+    accept_on(wk);
 }
 
 /* Out of descriptors (or memory): with the reserve descriptor freed, take the connections
@@ -55,7 +65,10 @@ static void back_off(struct csock__worker *wk, int err)
                     : wk->backoff_s * 2 > BACKOFF_MAX ? BACKOFF_MAX
                                                       : wk->backoff_s * 2;
     csock_timer *t = csock_loop_call_later(wk->loop, wk->backoff_s, resume_accepting, wk);
-    if (!t) return; /* no memory for a timer: stay on, and try again at the next readiness */
+    if (!t) { /* no memory for a timer: stay on, and try again at the next readiness */
+        accept_on(wk);
+        return;
+    }
     wk->backoff = t;
     csock_watch_set(wk->accepting, 0);
 }
@@ -71,10 +84,10 @@ static void take(struct csock__worker *wk, int fd)
     atomic_fetch_add(&srv->connections, 1);
     if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__serve_on_thread(srv, fd);
-    } else if (!(srv->config.tls
-                     ? csock__stream_adopt_tls(wk->loop, fd, srv->config.tls, srv->config.handler,
-                                               srv->config.data)
-                     : csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data))) {
+    } else if (!(srv->config.tls ? csock__stream_adopt_tls(wk->loop, fd, srv->config.tls,
+                                                           srv->config.handler, srv->config.data)
+                                 : csock__stream_adopt(wk->loop, fd, srv->config.handler,
+                                                       srv->config.data, 1))) {
         close(fd);
         atomic_fetch_sub(&srv->connections, 1);
     }
@@ -93,10 +106,48 @@ static void accept_ready(csock_loop *loop, csock_watch *w, int events, void *dat
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* Every connection waiting is taken: back to the multishot accept, where there is one
+             * (readiness took over after an error ended it). */
+            if (wk->completes && !wk->multishot) {
+                wk->multishot = 1;
+                csock_watch_set(wk->accepting, 0);
+                accept_on(wk);
+            }
+            return;
+        }
         back_off(wk, errno); /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: never spin */
         return;
     }
+}
+
+/* A multishot accept's completion: a connection, or why accepting stopped. It ends at an error:
+ * out of descriptors, the server backs off as above, then accepts by readiness, exactly as on
+ * epoll, until the connections waiting are all taken, and then by a multishot accept again. */
+static void accepted(csock_loop *loop, csock__op *op, int res, const char *data, int more)
+{
+    (void)data;
+    struct csock__worker *wk =
+        (struct csock__worker *)(void *)((char *)op - offsetof(struct csock__worker, accept_op));
+    csock_server *srv = wk->server;
+    if (srv->config.mode == CSOCK_SERVE_THREADS) csock__reap_clients(srv);
+    if (atomic_load(&srv->shutting)) {
+        if (res >= 0) close(res);
+        return;
+    }
+    if (res >= 0) {
+        wk->backoff_s = 0;
+        take(wk, res);
+    } else if (res != CSOCK_EINTR && res != CSOCK_ECONNABORTED && res != -EPROTO &&
+               res != CSOCK_EAGAIN && res != -ECANCELED) {
+        /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: never spin. A kernel whose multishot accept
+         * goes on after such an error has it stopped: the pause decides when to accept again. */
+        if (more) csock__op_stop(loop, op, 0);
+        wk->multishot = 0;
+        if (!wk->backoff) back_off(wk, -res);
+        return;
+    }
+    if (!more && !wk->backoff) accept_on(wk);
 }
 
 static void connection_closed(csock_stream *st, void *context)
@@ -242,8 +293,14 @@ static csock_server *server_new(const csock_addr *addr, const csock_server_confi
     for (int i = 0; rc == 0 && i < srv->worker_count; i++) {
         struct csock__worker *wk = &srv->workers[i];
         wk->listen_fd = csock_fileno(srv->listeners[i % srv->listener_count]);
-        wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, CSOCK_READ, accept_ready, wk);
-        if (!wk->accepting) rc = csock_lastcode();
+        wk->completes = wk->multishot = csock__loop_completes(wk->loop, CSOCK__OP_ACCEPT);
+        wk->accept_op.done = accepted;
+        wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, wk->completes ? 0 : CSOCK_READ,
+                                       accept_ready, wk);
+        if (!wk->accepting)
+            rc = csock_lastcode();
+        else if (wk->completes)
+            rc = csock__op_start(wk->loop, &wk->accept_op, CSOCK__OP_ACCEPT, wk->listen_fd);
     }
     if (rc == 0 && config->stop_on_signals &&
         ((rc = csock_loop_on_signal(srv->workers[0].loop, SIGINT, stop_on_signal, srv)) == 0))
@@ -382,4 +439,9 @@ void csock_server_free(csock_server *srv)
     pthread_cond_destroy(&srv->clients_done);
     if (srv->config.tls) csock__server_tls_release(srv->config.tls);
     free(srv);
+}
+
+int csock__server_completes(const csock_server *srv)
+{
+    return srv->worker_count > 0 && srv->workers[0].completes;
 }

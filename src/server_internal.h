@@ -14,6 +14,11 @@ struct csock__worker {
     csock_loop *loop;
     int listen_fd;
     csock_watch *accepting;
+    /* Where the loop completes accepts (io_uring): a multishot accept instead of the watch's
+     * readiness (the watch stays, silent). */
+    csock__op accept_op;
+    int completes; /* the loop has multishot accepts */
+    int multishot; /* accepting by one now (readiness after an error, until the backlog is empty) */
     csock_timer *backoff; /* accepting is paused until it runs */
     double backoff_s;     /* the last pause: 5 ms, doubling up to 50 ms; 0 after an accept */
     pthread_t thread;
@@ -53,5 +58,8 @@ void csock__reap_clients(csock_server *srv);
 /* THREADS mode: shuts down every client's socket, so that blocked calls return, and waits for
  * every thread. */
 void csock__stop_clients(csock_server *srv);
+
+/* Whether the server's first loop accepts by multishot accepts (for tests). */
+int csock__server_completes(const csock_server *srv);
 
 #endif /* CSOCK_SERVER_INTERNAL_H */

@@ -70,10 +70,12 @@ static void free_streams(csock_loop *loop, csock__extension *ext)
 static void release(csock_watch *w)
 {
     csock_stream *st = csock__stream_of_watch(w);
+    csock__stream_detach_receive(st);
     if (w->fd >= 0) st->transport->close(st);
     if (st->bufs) {
         free(st->bufs->in.data);
         free(st->bufs->out.data);
+        free(st->bufs->held.data);
         free(st->bufs);
     }
     free(st);
@@ -95,6 +97,7 @@ struct csock__streams *csock__streams_of(csock_loop *loop)
     }
     sh->ext.free = free_streams;
     sh->closing_hook.run = csock__streams_closing_pass;
+    sh->held_hook.run = csock__streams_held_pass;
     sh->pending_hook.run = csock__streams_pending_pass;
     sh->scratch = scratch;
     sh->scratch_size = SCRATCH_SIZE;
@@ -103,6 +106,7 @@ struct csock__streams *csock__streams_of(csock_loop *loop)
      * by what it reads closes in the same pass. */
     csock__loop_add_hook(loop, &sh->pending_hook);
     csock__loop_add_hook(loop, &sh->closing_hook);
+    csock__loop_add_hook(loop, &sh->held_hook);
     return sh;
 }
 
@@ -142,7 +146,7 @@ void csock__stream_trim(csock_stream *st)
         free(b->out.data);
         b->out = (struct csock__buffer){0};
     }
-    if (!b->in.data && !b->out.data) {
+    if (!b->in.data && !b->out.data && !b->held.data) {
         free(b);
         st->bufs = NULL;
     }
@@ -223,7 +227,10 @@ void csock__stream_update_events(csock_stream *st)
     /* While the transport opens, its open says what to wait for (csock__stream_io). */
     if (st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_OPENING)) return;
     int events = 0, reads = csock__stream_reads(st);
-    if (reads) events |= CSOCK_READ;
+    if (st->state & CSOCK__STREAM_COMPLETES)
+        csock__stream_receive(st, reads);
+    else if (reads)
+        events |= CSOCK_READ;
     if (st->bufs && st->bufs->out.len > 0) events |= CSOCK_WRITE;
     /* A transport's read that must write first, or its write that must read first. */
     if (st->state & CSOCK__STREAM_READ_WANTS_WRITE) events |= CSOCK_WRITE;
@@ -276,14 +283,15 @@ int csock__stream_check_handler(const csock_stream_handler *h)
 }
 
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
-                                  void *data)
+                                  void *data, int bytestream)
 {
-    return csock__stream_adopt_with(loop, fd, handler, data, &csock__plain, NULL, 0);
+    return csock__stream_adopt_with(loop, fd, handler, data, &csock__plain, NULL, 0, bytestream);
 }
 
 csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
                                        const csock_stream_handler *handler, void *data,
-                                       const struct csock__transport *tr, void *tls, double timeout)
+                                       const struct csock__transport *tr, void *tls, double timeout,
+                                       int bytestream)
 {
     struct csock__streams *sh = csock__streams_of(loop);
     if (!sh) return NULL;
@@ -293,15 +301,20 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
         return NULL;
     }
     int deadlines = handler->idle_timeout > 0 || handler->total_timeout > 0;
+    /* Only plain byte streams receive by completions: a transport reads the socket itself. */
+    int completes =
+        tr == &csock__plain && bytestream && csock__loop_completes(loop, CSOCK__OP_RECV);
     if ((deadlines && csock__stream_watch_deadlines(loop, handler) < 0) ||
         (tr->open && csock__stream_watch_open(loop, timeout) < 0) ||
-        csock__loop_attach(loop, &st->watch, fd, CSOCK_READ, csock__stream_io, data, release) < 0) {
+        csock__loop_attach(loop, &st->watch, fd, completes ? 0 : CSOCK_READ, csock__stream_io, data,
+                           release) < 0) {
         free(st);
         return NULL;
     }
     st->handler = handler;
     st->transport = tr;
     st->tls = tls;
+    if (completes) csock__stream_use_completions(st);
     if (tr->open) csock__stream_begin_open(st, timeout); /* cannot fail: the sweep is on */
     st->next = sh->all;
     if (sh->all) sh->all->prev = st;
@@ -365,7 +378,8 @@ csock_stream *csock__stream_new_with(csock_loop *loop, csock *s,
         csock__failf(-errno, "stream: fcntl: %s", csock_strerror(-errno));
         return NULL;
     }
-    csock_stream *st = csock__stream_adopt_with(loop, fd, handler, data, tr, tls, timeout);
+    csock_stream *st =
+        csock__stream_adopt_with(loop, fd, handler, data, tr, tls, timeout, s->type == SOCK_STREAM);
     if (!st) {
         if (!(flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags);
         return NULL;

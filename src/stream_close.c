@@ -72,7 +72,9 @@ int csock__stream_drop_input(csock_stream *st)
 static int should_linger(csock_stream *st)
 {
     if (!(st->state & CSOCK__STREAM_DRAINED) || (st->state & CSOCK__STREAM_EOF)) return 0;
-    if ((st->state & CSOCK__STREAM_DROPPED) || (st->bufs && st->bufs->in.len > 0)) return 1;
+    if ((st->state & CSOCK__STREAM_DROPPED) ||
+        (st->bufs && (st->bufs->in.len > 0 || st->bufs->held.len > 0)))
+        return 1;
     return st->transport->unsettled(st);
 }
 
@@ -91,9 +93,12 @@ static int start_linger(csock_stream *st)
     if (st->bufs) { /* the queue is empty; unread input is dropped */
         free(st->bufs->in.data);
         free(st->bufs->out.data);
+        free(st->bufs->held.data);
         free(st->bufs);
         st->bufs = NULL;
     }
+    if (st->state & CSOCK__STREAM_COMPLETES) /* its completions drop the input from now on */
+        return csock__op_start(loop, &st->recv, CSOCK__OP_RECV, st->watch.fd) == 0 ? 0 : -1;
     if (csock_watch_set(&st->watch, CSOCK_READ) < 0) return -1;
     int rc = csock__stream_drop_input(st); /* what is there already; end of file may be too */
     return rc == 1 ? 0 : -1;
@@ -116,6 +121,7 @@ static void let_go(csock_stream *st)
     else
         sh->all = st->next;
     if (st->next) st->next->prev = st->prev;
+    csock__stream_detach_receive(st);
     csock_watch_remove(&st->watch);
 }
 

@@ -70,6 +70,9 @@ struct csock__buffer {
 
 struct csock__buffers {
     struct csock__buffer in, out;
+    /* Input received by completions while reading was off, not yet handed to on_data (at most
+     * what the loop's provided buffers hold: stream_recv.c). */
+    struct csock__buffer held;
 };
 
 /* The state bits of a stream. */
@@ -98,6 +101,12 @@ enum {
     /* The transport's word of a graceful end (TLS's close_notify, for a close or a shutdown)
      * waits for room in the socket; the close or the shutdown goes on once it is out. */
     CSOCK__STREAM_NOTIFYING = 1 << 16,
+    /* Receives by completions (stream_recv.c) rather than by readiness. */
+    CSOCK__STREAM_COMPLETES = 1 << 17,
+    /* Input received while reading was off, held for on_data until it is on again. */
+    CSOCK__STREAM_HELD = 1 << 18,
+    CSOCK__STREAM_EOF_HELD = 1 << 19, /* the peer's end came after held input */
+    CSOCK__STREAM_LISTED = 1 << 20,   /* on the loop's list of streams with input held */
 };
 
 struct csock_stream {
@@ -113,6 +122,8 @@ struct csock_stream {
     int64_t close_by_ns;            /* a graceful close ends by then at the latest */
     uint32_t state;                 /* CSOCK__STREAM_* bits */
     int32_t error;                  /* why it closes, for on_close: 0 or a CSOCK_E* code */
+    csock__op recv;                 /* the multishot receive of a stream that completes */
+    csock_stream *next_held;        /* in the loop's list of streams with input held */
 };
 
 /* The bytes on_data is reading now: taken straight from the loop's read buffer when the stream
@@ -136,6 +147,8 @@ struct csock__streams {
     csock_stream *pending;                /* streams whose transport holds input */
     csock_timer *sweep;                   /* checks deadlines, while a stream has one */
     int64_t sweep_ns;                     /* its interval */
+    csock__hook held_hook;                /* hands held input to on_data once reading is on again */
+    csock_stream *held; /* the streams with input held, while their reading was off */
     /* Told after each stream's on_close (servers count their connections this way). */
     void (*closed)(csock_stream *st, void *context);
     void *closed_context;
@@ -159,17 +172,19 @@ static inline struct csock__streams *csock__streams(const csock_loop *loop)
 /* ---- for servers ---- */
 
 /* Puts fd, a connected non-blocking stream socket, on loop as a stream (csock_stream_new without
- * the checks of a csock object). On failure fd is left open. */
+ * the checks of a csock object); bytestream says it is SOCK_STREAM (not SOCK_SEQPACKET), whose
+ * input may be received by completions where the loop has them. On failure fd is left open. */
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
-                                  void *data);
+                                  void *data, int bytestream);
 
-/* csock__stream_adopt with transport tr and its state (st->tls). With tr->open the stream opens
+/* csock__stream_adopt with transport tr and its state (st->tls); only the plain transport's
+ * byte streams receive by completions. With tr->open the stream opens
  * first (on_open runs once that is done; a failure closes it with its code), within timeout
  * seconds (CSOCK_ETIMEOUT). On failure fd is left open and the state is the caller's. */
 csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
                                        const csock_stream_handler *handler, void *data,
-                                       const struct csock__transport *tr, void *tls,
-                                       double timeout);
+                                       const struct csock__transport *tr, void *tls, double timeout,
+                                       int bytestream);
 
 /* csock_stream_new (loop, s and handler not NULL) with transport tr and its state, opening within
  * timeout seconds as csock__stream_adopt_with. On failure s and the state are the caller's. */
@@ -255,6 +270,28 @@ int csock__stream_closed_error(const char *op);
 
 /* Watches the socket for what the stream's state asks. */
 void csock__stream_update_events(csock_stream *st);
+
+/* ---- receiving by completions (stream_recv.c) ---- */
+
+/* Makes st receive by completions if its loop can: a multishot receive into the loop's provided
+ * buffers, started when the state asks for input and stopped when it does not. */
+void csock__stream_use_completions(csock_stream *st);
+
+/* Starts or stops the receive of a stream that completes, as reads says. */
+void csock__stream_receive(csock_stream *st, int reads);
+
+/* Lets go of the receive of a stream that completes: nothing more reaches it. */
+void csock__stream_detach_receive(csock_stream *st);
+
+/* The end-of-pass hook that hands held input to on_data. */
+void csock__streams_held_pass(csock_loop *loop, csock__hook *hook);
+
+/* Hands input to on_data (stream_io.c): data is the held input (held 1) or the loop's read
+ * buffer or a provided buffer (held 0), whose leftover is then copied into the stream. */
+void csock__stream_deliver(csock_stream *st, const char *data, size_t len, int held);
+
+/* The peer's end of file: the last of the input, then on_end (or a close). */
+void csock__stream_read_eof(csock_stream *st);
 
 /* Notes that bytes moved, for the idle deadline; a stream without deadlines reads no clock. */
 static inline void csock__stream_note_io(csock_stream *st)

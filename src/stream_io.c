@@ -211,9 +211,7 @@ int csock__stream_write_frame(csock_stream *st, const struct iovec iov[2])
 
 /* ---- reading ---- */
 
-/* Runs on_data over data (len bytes): the stream's held input (held) or the loop's read buffer,
- * whose leftover is then copied into the stream. */
-static void deliver(csock_stream *st, const char *data, size_t len, int held)
+void csock__stream_deliver(csock_stream *st, const char *data, size_t len, int held)
 {
     struct csock__streams *sh = csock__streams(st->watch.loop);
     sh->view = (struct csock__view){st, data, len, 0};
@@ -252,14 +250,13 @@ static void deliver(csock_stream *st, const char *data, size_t len, int held)
     }
 }
 
-/* The peer's end of file: the last of the input, then on_end (or a close). */
-static void read_eof(csock_stream *st)
+void csock__stream_read_eof(csock_stream *st)
 {
     st->state |= CSOCK__STREAM_EOF;
     csock__stream_update_events(st);
     const char *rest;
     size_t left = csock__stream_unread(st, &rest);
-    if (left > 0) deliver(st, rest, left, 1);
+    if (left > 0) csock__stream_deliver(st, rest, left, 1);
     if (st->state & (CSOCK__STREAM_CLOSED | CSOCK__STREAM_CLOSING)) return;
     if (!st->handler->on_end) {
         csock_stream_close(st);
@@ -304,14 +301,14 @@ static void read_ready(csock_stream *st)
     }
     csock__stream_note_io(st);
     if (n == 0) {
-        read_eof(st);
+        csock__stream_read_eof(st);
         return;
     }
     if (held) {
         st->bufs->in.len += (size_t)n;
-        deliver(st, st->bufs->in.data + st->bufs->in.start, st->bufs->in.len, 1);
+        csock__stream_deliver(st, st->bufs->in.data + st->bufs->in.start, st->bufs->in.len, 1);
     } else {
-        deliver(st, into, (size_t)n, 0);
+        csock__stream_deliver(st, into, (size_t)n, 0);
     }
     /* What the transport holds beyond this read comes with no readiness: read on at the end of
      * the pass (each stream one read a pass, so that none starves the others). */

@@ -393,7 +393,7 @@ csock_stream *csock__stream_adopt_tls(csock_loop *loop, int fd, csock_tls_contex
     struct stream_tls *x = new_state(fd, ctx, NULL, NULL, "server tls");
     if (!x) return NULL;
     csock_stream *st = csock__stream_adopt_with(loop, fd, handler, data, &tls_transport, x,
-                                                csock__tls_handshake_timeout(ctx));
+                                                csock__tls_handshake_timeout(ctx), 1);
     if (!st) free_state(x);
     return st;
 }
@@ -408,6 +408,13 @@ int csock_stream_start_tls(csock_stream *st, csock_tls_context *ctx, const char 
         return csock__failf(CSOCK_EPIPE, "%s: the stream is closing, shut down or at its end", op);
     if (st->transport != &csock__plain)
         return csock__failf(CSOCK_EINVAL, "%s: the stream speaks TLS already", op);
+    if (st->state & CSOCK__STREAM_COMPLETES)
+        return csock__failf(
+            CSOCK_EINVAL,
+            "%s: the stream receives by io_uring completions, which may have taken "
+            "bytes past the upgrade point (leave CSOCK_URING_COMPLETIONS=1 unset, or use "
+            "another loop backend)",
+            op);
     const char *p;
     size_t unread = csock__stream_unread(st, &p);
     if (unread > 0)

@@ -35,8 +35,9 @@ static void check_endpoint(const struct endpoint *e)
 
 static void check_config(const struct config *c)
 {
-    if (c->command > CMD_SERVE || c->service > SERVICE_CHARGEN) abort();
+    if (c->command > CMD_FORWARD || c->service > SERVICE_CHARGEN) abort();
     check_endpoint(&c->address);
+    if (c->command == CMD_FORWARD) check_endpoint(&c->target);
     if (c->has_source) check_endpoint(&c->source);
     if (!time_ok(c->wait) || !time_ok(c->idle) || !time_ok(c->quit_after)) abort();
     if (c->wait == 0 || c->idle == 0 || c->max_conns < 0) abort();

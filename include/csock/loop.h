@@ -44,8 +44,11 @@ typedef void (*csock_loop_cb)(csock_loop *loop, void *data);
  * older kernel than Linux 5.17), disabled (sysctl kernel.io_uring_disabled) or refused (a seccomp
  * filter, as in Docker's default profile), a loop that asked for it gets epoll, with a trace line
  * saying why ("csock: loop: io_uring unavailable (io_uring_setup: Operation not permitted): using
- * epoll", under CSOCK_TRACE=1), and works the same. Returns NULL with CSOCK_EINVAL for another
- * name ("loop: CSOCK_LOOP_BACKEND=kqueue: not epoll, poll or uring"), CSOCK_ENOMEM or the
+ * epoll", under CSOCK_TRACE=1), and works the same. On io_uring, streams receive and servers
+ * accept by readiness; with CSOCK_URING_COMPLETIONS=1 in the environment, by completions where
+ * the kernel has them (Linux 6.0 and 5.19), an experimental mode (docs/design.md: not yet faster
+ * here, and not yet trusted); handlers see no difference. Returns NULL with CSOCK_EINVAL for
+ * another name ("loop: CSOCK_LOOP_BACKEND=kqueue: not epoll, poll or uring"), CSOCK_ENOMEM or the
  * poller's error (e.g. CSOCK_EMFILE: "loop: epoll_create1: Too many open files") in
  * csock_lastcode(). */
 csock_loop *csock_loop_new(void);

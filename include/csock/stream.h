@@ -122,7 +122,10 @@ csock_stream *csock_stream_new_tls(csock_loop *loop, csock *s, csock_tls_context
  * or input read past the upgrade point ("stream start_tls: 5 bytes were read past the upgrade
  * point (the peer sent them before the handshake; they are not TLS and would be lost or taken
  * for it)": a peer may not send before it has the answer, and bytes it did are not mixed into
- * the handshake); CSOCK_EPIPE for a stream closing, shut down or at its end; CSOCK_EOPNOTSUPP
+ * the handshake), or a stream that receives by io_uring completions ("stream start_tls: the
+ * stream receives by io_uring completions, ...": its receive may have taken bytes past the
+ * upgrade point; streams read by readiness unless CSOCK_URING_COMPLETIONS=1 asks otherwise);
+ * CSOCK_EPIPE for a stream closing, shut down or at its end; CSOCK_EOPNOTSUPP
  * without OpenSSL. (On a blocking csock socket, csock_tls_wrap_client and csock_tls_wrap_server
  * are the upgrade: a socket holds no bytes of its own.) */
 int csock_stream_start_tls(csock_stream *st, csock_tls_context *ctx, const char *server_name,
