@@ -487,3 +487,43 @@ const char *csock_stream_tls_server_name(const csock_stream *st)
     if (x->t.ctx->side == CSOCK_TLS_CLIENT) return x->t.server_name;
     return SSL_get_servername(x->t.ssl, TLSEXT_NAMETYPE_host_name);
 }
+
+const char *csock_stream_tls_cipher(const csock_stream *st)
+{
+    struct stream_tls *x = handshaken(st);
+    return x ? SSL_get_cipher_name(x->t.ssl) : NULL;
+}
+
+int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size)
+{
+    struct stream_tls *x = handshaken(st);
+    if (!x)
+        return csock__failf(CSOCK_EINVAL, "stream tls peer subject: not a TLS stream whose "
+                                          "handshake is done");
+    if (!buf || size == 0) return csock__failf(CSOCK_EINVAL, "stream tls peer subject: no buffer");
+    X509 *cert = SSL_get1_peer_certificate(x->t.ssl);
+    if (!cert) {
+        buf[0] = '\0';
+        return 0;
+    }
+    BIO *bio = BIO_new(BIO_s_mem());
+    int rc = bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                                       XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0
+                 ? 0
+                 : csock__failf(CSOCK_ENOMEM, "stream tls peer subject: out of memory");
+    if (rc == 0) {
+        char *text;
+        long len = BIO_get_mem_data(bio, &text);
+        if ((size_t)len >= size)
+            rc = csock__failf(CSOCK_ERANGE, "stream tls peer subject: %ld bytes do not fit in %zu",
+                              len, size);
+        else {
+            memcpy(buf, text, (size_t)len);
+            buf[len] = '\0';
+            rc = 1;
+        }
+    }
+    BIO_free(bio);
+    X509_free(cert);
+    return rc;
+}

@@ -63,3 +63,15 @@ int csock__server_tls_handshake(csock *s, csock_tls_context *ctx)
     (void)s, (void)ctx;
     return no_tls("server tls");
 }
+
+const char *csock_stream_tls_cipher(const csock_stream *st)
+{
+    (void)st;
+    return NULL;
+}
+
+int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size)
+{
+    (void)st, (void)buf, (void)size;
+    return no_tls("stream tls peer subject");
+}

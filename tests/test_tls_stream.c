@@ -91,6 +91,8 @@ struct seen {
     size_t got, sent, want;
     uint32_t sum;
     char text[256];
+    char cipher[64], subject[256]; /* on_open's: csock_stream_tls_cipher and _peer_subject */
+    int subject_rc;
     csock_stream *st;
     csock_tls_context *ctx; /* STARTTLS: the client's context */
 };
@@ -102,6 +104,9 @@ static void seen_open(csock_stream *st, void *data)
     s->st = st;
     const char *v = csock_stream_tls_version(st);
     snprintf(s->text, sizeof s->text, "%s", v ? v : "(none)");
+    const char *c = csock_stream_tls_cipher(st);
+    snprintf(s->cipher, sizeof s->cipher, "%s", c ? c : "(none)");
+    s->subject_rc = csock_stream_tls_peer_subject(st, s->subject, sizeof s->subject);
 }
 
 static void seen_close(csock_stream *st, int error, void *data)
@@ -639,6 +644,12 @@ static void tickets_without_data_neither_deliver_nor_spin(void)
     while (!s.opened && check_now() < end)
         csock_loop_run_once(loop, 0.1);
     CHECK_STR(s.text, "TLSv1.3");
+    CHECK(strncmp(s.cipher, "TLS_", 4) == 0); /* a TLS 1.3 suite */
+    CHECK_EQ(s.subject_rc, 1);
+    CHECK(strstr(s.subject, "CN = localhost") != NULL);
+    char small[4];
+    CHECK_EQ(csock_stream_tls_peer_subject(s.st, small, sizeof small), CSOCK_ERANGE);
+    CHECK(strstr(csock_lasterror(), "do not fit") != NULL);
     double start = check_now();
     int ran = 0;
     for (int i = 0; i < 20; i++)

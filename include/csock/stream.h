@@ -139,6 +139,18 @@ const char *csock_stream_tls_version(const csock_stream *st);
  * is. */
 const char *csock_stream_tls_server_name(const csock_stream *st);
 
+/* The cipher suite of a TLS stream whose handshake is done ("TLS_AES_256_GCM_SHA384"), else
+ * NULL. Static text. */
+const char *csock_stream_tls_cipher(const csock_stream *st);
+
+/* Writes the subject of the peer's certificate, on one line ("CN = localhost, O = csock"), to buf
+ * (size bytes, NUL included) for a TLS stream whose handshake is done. Returns 1 when the peer
+ * sent a certificate, 0 when it sent none (a client a server did not ask; buf is then ""), or
+ * CSOCK_EINVAL (not a TLS stream whose handshake is done, NULL buf or size 0), CSOCK_ERANGE (the
+ * subject does not fit: "stream tls peer subject: 300 bytes do not fit in 64"), CSOCK_ENOMEM,
+ * CSOCK_EOPNOTSUPP where csock was built without OpenSSL. */
+int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size);
+
 /* Queues len bytes of buf for the peer (sending at once what the socket takes). Returns 0, or 1
  * when the queue has reached high_water (stop writing until on_drain; reading is paused until
  * then), or a negative code with nothing queued: CSOCK_EINVAL (NULL stream, NULL buf with len

@@ -46,6 +46,11 @@ struct config {
     double idle;       /* -i: seconds without traffic; NO_LIMIT */
     double quit_after; /* -q: seconds after end of standard input; NO_LIMIT */
     const char *exec;  /* --exec: a shell command per connection */
+    int tls;           /* --tls: connect and listen speak TLS */
+    int insecure;      /* --insecure: a client verifies nothing */
+    const char *ca, *cert, *key; /* --ca, --cert, --key: PEM files */
+    const char *sni;             /* --sni: the name a client sends and checks */
+    const char *alpn;            /* --alpn: comma-separated protocols */
 };
 
 /* options.c: fills c from the command line and checks it. Returns EXIT_OK, or EXIT_USAGE with

@@ -3,6 +3,7 @@
  * does not apply to the command, or conflicts with another, is refused with a specific reason. */
 #define _GNU_SOURCE /* getopt_long */
 #include "config.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -38,6 +39,12 @@ static const char help_text[] =
     "  --no-shutdown          at the end of standard input, keep the connection open\n"
     "  -z, --scan             connect: scan HOST:PORT or HOST:LOW-HIGH, print each open port\n"
     "  -e, --exec CMD         run CMD with sh -c per connection, the socket as its stdin/stdout\n"
+    "  --tls                  connect, listen: speak TLS (a client verifies the server)\n"
+    "  --ca FILE              trust only the CAs in FILE (listen: require client certificates)\n"
+    "  --cert FILE, --key FILE  this side's certificate chain and key (listen: required)\n"
+    "  --sni NAME             connect: send and check NAME, not the address's host\n"
+    "  --alpn LIST            offer (listen: accept) these protocols, comma-separated\n"
+    "  --insecure             connect: do not verify the server's certificate\n"
     "  -x, --hex              hex dump of the traffic on standard error\n"
     "  -v, --verbose          say what happens on standard error (listening on, connected to)\n"
     "  -h, --help             this text\n"
@@ -55,7 +62,18 @@ static int usage(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-enum { OPT_NO_SHUTDOWN = 256, OPT_PROGRESS };
+enum {
+    OPT_NO_SHUTDOWN = 256,
+    OPT_PROGRESS,
+    OPT_TLS,
+    OPT_CA,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_SNI,
+    OPT_ALPN,
+    OPT_INSECURE,
+    OPT_LAST = OPT_INSECURE
+};
 
 static const struct option long_options[] = {
     {"udp", no_argument, NULL, 'u'},
@@ -68,6 +86,13 @@ static const struct option long_options[] = {
     {"no-stdin", no_argument, NULL, 'd'},
     {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
     {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"sni", required_argument, NULL, OPT_SNI},
+    {"alpn", required_argument, NULL, OPT_ALPN},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"scan", no_argument, NULL, 'z'},
     {"exec", required_argument, NULL, 'e'},
     {"hex", no_argument, NULL, 'x'},
@@ -97,6 +122,13 @@ static const struct {
     {'x', "-x", C | L},
     {'u', "-u", C | L | S},
     {OPT_PROGRESS, "--progress", C | L | F},
+    {OPT_TLS, "--tls", C | L},
+    {OPT_CA, "--ca", C | L},
+    {OPT_CERT, "--cert", C | L},
+    {OPT_KEY, "--key", C | L},
+    {OPT_SNI, "--sni", C},
+    {OPT_ALPN, "--alpn", C | L},
+    {OPT_INSECURE, "--insecure", C},
 };
 
 static const char *const command_names[] = {"connect", "listen", "serve", "forward"};
@@ -151,9 +183,25 @@ static int duration_arg(const char *name, const char *text, double *out)
                  why ? ": " : "", why ? why : "");
 }
 
+/* --alpn h2,http/1.1: 1 to 16 names of 1 to 255 bytes. */
+static int alpn_arg(const char *list)
+{
+    size_t n = 0;
+    for (const char *p = list;; p++) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len > 255)
+            return usage("--alpn takes protocol names of 1 to 255 bytes, separated by commas "
+                         "(h2,http/1.1), not '%s'",
+                         list);
+        if (++n > 16) return usage("--alpn takes at most 16 protocols");
+        p += len;
+        if (!*p) return 0;
+    }
+}
+
 /* The options as given, before the command word is known. */
 struct given {
-    int seen[OPT_PROGRESS + 1];
+    int seen[OPT_LAST + 1];
     const char *source;
     const char *address; /* as written */
     const char *target;  /* forward's, as written */
@@ -165,7 +213,7 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
     char *end;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL)) != -1) {
-        if (opt >= 0 && opt <= OPT_PROGRESS) g->seen[opt] = 1;
+        if (opt >= 0 && opt <= OPT_LAST) g->seen[opt] = 1;
         switch (opt) {
         case '4':
         case '6':
@@ -207,6 +255,26 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
             break;
         case OPT_PROGRESS:
             c->progress = 1;
+            break;
+        case OPT_TLS:
+            c->tls = 1;
+            break;
+        case OPT_INSECURE:
+            c->insecure = 1;
+            break;
+        case OPT_CA:
+        case OPT_CERT:
+        case OPT_KEY:
+        case OPT_SNI:
+            if (!*optarg) return usage("%s needs a value", argv[optind - 1]);
+            *(opt == OPT_CA     ? &c->ca
+              : opt == OPT_CERT ? &c->cert
+              : opt == OPT_KEY  ? &c->key
+                                : &c->sni) = optarg;
+            break;
+        case OPT_ALPN:
+            if (alpn_arg(optarg)) return EXIT_USAGE;
+            c->alpn = optarg;
             break;
         case 'z':
             c->scan = 1;
@@ -346,6 +414,29 @@ static int check_forward(const struct config *c, const struct given *g)
     return check_families(c, g, t, g->target);
 }
 
+/* --tls and the options that go with it. */
+static int check_tls(const struct config *c, const struct given *g)
+{
+    static const int needs_tls[] = {OPT_CA, OPT_CERT, OPT_KEY, OPT_SNI, OPT_ALPN, OPT_INSECURE};
+    static const char *const names[] = {"--ca", "--cert", "--key", "--sni", "--alpn", "--insecure"};
+    for (size_t i = 0; i < sizeof needs_tls / sizeof needs_tls[0]; i++)
+        if (g->seen[needs_tls[i]] && !c->tls) return usage("%s needs --tls", names[i]);
+    if (!c->tls) return EXIT_OK;
+    if (!tool_has_tls())
+        return usage("--tls: csock was built without OpenSSL 3: TLS is not available");
+    if (c->udp) return usage("cannot use --tls with -u: TLS runs over a stream (DTLS is not TLS)");
+    if (c->scan) return usage("cannot use --tls with -z: a scan sends and receives nothing");
+    if (c->exec)
+        return usage("cannot use --tls with --exec: the command would get the encrypted bytes");
+    if (c->key && !c->cert) return usage("--key needs --cert");
+    if (c->command == CMD_LISTEN && (!c->cert || !c->key))
+        return usage("listen --tls needs --cert FILE and --key FILE: a TLS server shows a "
+                     "certificate");
+    if (c->insecure && c->ca)
+        return usage("cannot use --insecure with --ca: --insecure verifies nothing");
+    return EXIT_OK;
+}
+
 /* Every conflict gets its own reason, so the user knows what to change. */
 static int check(const struct config *c, const struct given *g)
 {
@@ -354,6 +445,7 @@ static int check(const struct config *c, const struct given *g)
         if (g->seen[applies[i].option] && !(applies[i].commands & (1 << c->command)))
             return usage("%s does not apply to %s", applies[i].name, cmd);
     const struct endpoint *a = &c->address;
+    if (check_tls(c, g) != EXIT_OK) return EXIT_USAGE;
     if (c->command == CMD_FORWARD) return check_forward(c, g);
     if (a->unix_socket && c->family) return usage("-4 and -6 do not apply to a Unix address");
     if (c->command == CMD_CONNECT && !a->unix_socket) {

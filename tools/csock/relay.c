@@ -17,6 +17,7 @@
 #include "local.h"
 #include "progress.h"
 #include "session.h"
+#include "tls.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,7 +36,12 @@
 #define READ_SIZE (16 * 1024)
 #define MAX_QUEUE (2 * CHUNK)
 
+/* A stream's data is its relay until on_open makes it its conn: a TLS handshake that fails
+ * closes the stream before that. The tag tells which on_close got. */
+enum { RELAY_TAG = 1, CONN_TAG };
+
 struct conn {
+    int tag; /* CONN_TAG */
     struct relay *r;
     csock_stream *st;
     struct conn *prev, *next;
@@ -47,7 +53,9 @@ struct conn {
 };
 
 struct relay {
+    int tag; /* RELAY_TAG */
     const struct config *c;
+    csock_tls_context *tls; /* --tls */
     csock_loop *loop;
     csock_server *srv; /* with -k */
     csock_stream_handler handler;
@@ -76,6 +84,8 @@ static void stop(struct relay *r)
         csock_loop_stop(r->loop);
 }
 
+static int start_input(struct relay *r);
+
 static void conn_open(csock_stream *st, void *data)
 {
     struct relay *r = data;
@@ -86,6 +96,7 @@ static void conn_open(csock_stream *st, void *data)
         csock_stream_abort(st);
         return;
     }
+    k->tag = CONN_TAG;
     k->r = r;
     k->st = st;
     stream_peer_text(st, k->peer, sizeof k->peer);
@@ -93,7 +104,14 @@ static void conn_open(csock_stream *st, void *data)
     if (r->conns) r->conns->prev = k;
     r->conns = k;
     if (r->srv && r->c->verbose) say("connection from %s", k->peer);
+    if (r->tls && r->c->verbose) tool_tls_say(st, k->peer);
     if (r->srv) descriptors_taken(r->c, r->srv);
+    /* A single TLS session reads standard input once the handshake is done: its end must not
+     * shut the connection down before TLS is under way. */
+    if (r->tls && !r->srv && start_input(r) < 0) {
+        r->status = EXIT_FAILED;
+        csock_stream_abort(st);
+    }
 }
 
 static void conn_data(csock_stream *st, void *data)
@@ -146,6 +164,7 @@ static void conn_drain(csock_stream *st, void *data)
  * peer has taken everything. Returns 0, or -1 if it cannot. */
 static int hand_over(struct relay *r, struct conn *k)
 {
+    if (r->tls) return -1; /* TLS: the stream's own close delivers it (close_notify, linger) */
     int fd = fcntl(csock_stream_fileno(k->st), F_DUPFD_CLOEXEC, 3);
     if (fd < 0) return -1;
     memcpy(r->peer, k->peer, sizeof r->peer);
@@ -165,8 +184,26 @@ static int hand_over(struct relay *r, struct conn *k)
     return 0;
 }
 
+/* A TLS handshake failed: a single session ends with it; with -k it is said with -v. */
+static void handshake_failed(csock_stream *st, int error, struct relay *r)
+{
+    char peer[CSOCK_ADDRSTRLEN];
+    if (!r->srv || r->c->verbose) {
+        stream_peer_text(st, peer, sizeof peer);
+        const char *why = csock_lasterror();
+        say("%s: %s", peer, why[0] ? why : csock_strerror(error));
+    }
+    if (r->srv) return;
+    r->status = failure_status(error ? error : CSOCK_ETLS);
+    stop(r);
+}
+
 static void conn_close(csock_stream *st, int error, void *data)
 {
+    if (data && *(const int *)data == RELAY_TAG) {
+        handshake_failed(st, error, data);
+        return;
+    }
     struct conn *k = data;
     if (!k) return;
     struct relay *r = k->r;
@@ -205,7 +242,8 @@ static void conn_close(csock_stream *st, int error, void *data)
             bytes_text(k->received, received, sizeof received));
     /* -v: how the session ended, unless finish_session says it or it ended well (-k). */
     if (r->c->verbose && (r->srv ? error != 0 : r->end.fd < 0) &&
-        !(r->quit_fired && !error && r->status == EXIT_OK)) {
+        !(r->quit_fired && !error && r->status == EXIT_OK) &&
+        !(r->tls && !error && r->status == EXIT_OK)) { /* TLS: the stream's close finished it */
         char how[200];
         if (error)
             ending_reason(error, r->c->idle, how, sizeof how);
@@ -303,6 +341,7 @@ static struct relay *relay_new(const struct config *c)
         say("out of memory");
         return NULL;
     }
+    r->tag = RELAY_TAG;
     r->c = c;
     r->quit_at = NO_LIMIT;
     r->end.fd = -1;
@@ -342,11 +381,18 @@ int relay_stream(const struct config *c, csock *s)
     r->in.done = 1; /* until started */
     r->input_tty = isatty(STDIN_FILENO);
     int status = EXIT_FAILED;
-    if (!csock_stream_new(r->loop, s, &r->handler, r)) {
+    r->tls = tool_tls_context(c);
+    if (c->tls && !r->tls) {
+        csock_free(s);
+    } else if (!(r->tls ? csock_stream_new_tls(r->loop, s, r->tls,
+                                               c->command == CMD_CONNECT ? tool_tls_server_name(c)
+                                                                         : NULL,
+                                               &r->handler, r)
+                        : csock_stream_new(r->loop, s, &r->handler, r))) {
         say("%s", csock_lasterror());
         csock_free(s);
     } else if (progress_start(&r->progress, r->loop, c->progress) == 0 &&
-               start_input(r) == 0) { /* (each says why it could not start) */
+               (r->tls || start_input(r) == 0)) { /* (each says why it could not start) */
         if (csock_loop_run(r->loop) == 0)
             status = r->status;
         else
@@ -362,6 +408,7 @@ int relay_stream(const struct config *c, csock *s)
     }
     progress_end(&r->progress);
     csock_loop_free(r->loop);
+    tool_tls_free(r->tls);
     free(r);
     return status;
 }
@@ -369,7 +416,12 @@ int relay_stream(const struct config *c, csock *s)
 csock_server_config relay_server_config(const struct config *c, struct relay **r)
 {
     *r = relay_new(c);
+    if (*r && c->tls && !((*r)->tls = tool_tls_context(c))) {
+        free(*r);
+        *r = NULL;
+    }
     return (csock_server_config){
+        .tls = *r ? (*r)->tls : NULL,
         .handler = *r ? &(*r)->handler : NULL,
         .data = *r,
         .max_connections = c->max_conns,
@@ -398,5 +450,6 @@ void relay_free(struct relay *r)
 {
     if (!r) return;
     input_stop(&r->in);
+    tool_tls_free(r->tls); /* a server holds its own reference */
     free(r);
 }

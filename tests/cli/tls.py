@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: MIT
+"""csock --tls against Python's ssl module (and openssl s_client where it is installed), with the
+certificates tests/tls_certs.sh makes: data both ways, verification failures, --insecure, -v."""
+import hashlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+
+from clilib import TIMEOUT, Csock, check, done, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CERTS = tempfile.mkdtemp(prefix="csock-cli-tls-")
+subprocess.run(["sh", os.path.join(HERE, "..", "tls_certs.sh"), CERTS], check=True)
+
+
+def cert(name):
+    return os.path.join(CERTS, name)
+
+
+class Server(threading.Thread):
+    """A Python ssl server on loopback: sends `reply`, reads to the end (close_notify) and keeps
+    what came, or the handshake's error."""
+
+    def __init__(self, name, reply=b""):
+        super().__init__(daemon=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert(name + ".pem"), cert(name + ".key"))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.reply, self.got, self.error = reply, b"", None
+        self.start()
+
+    def run(self):
+        try:
+            c, _ = self.listener.accept()
+            c.settimeout(TIMEOUT)
+            s = self.ctx.wrap_socket(c, server_side=True)
+            s.sendall(self.reply)
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                self.got += d
+            s.unwrap()
+            s.close()
+        except (OSError, ssl.SSLError) as e:
+            self.error = e
+        finally:
+            self.listener.close()
+
+
+big = os.urandom(1 << 20)
+srv = Server("server", reply=big[::-1])
+r = run(["--tls", "--ca", cert("ca.pem"), "-v", "connect", "localhost:%d" % srv.port], big)
+srv.join(TIMEOUT)
+check("connect --tls: 1 MiB each way, verified against --ca",
+      r.returncode == 0 and hashlib.sha256(r.stdout).digest() == hashlib.sha256(big[::-1]).digest()
+      and hashlib.sha256(srv.got).digest() == hashlib.sha256(big).digest(),
+      (r.returncode, len(r.stdout), len(srv.got), r.stderr[-300:]))
+check("connect --tls -v: version, cipher and the peer's subject",
+      b"TLSv1.3, TLS_" in r.stderr and b"peer certificate CN = localhost" in r.stderr, r.stderr)
+
+for name, ca, why in [("server", None, b"unable to get local issuer certificate"),
+                      ("expired", cert("ca.pem"), b"certificate has expired"),
+                      ("wronghost", cert("ca.pem"), b"hostname mismatch")]:
+    srv = Server(name)
+    args = ["--tls"] + (["--ca", ca] if ca else []) + ["connect", "localhost:%d" % srv.port]
+    r = run(args, b"never sent")
+    srv.join(TIMEOUT)
+    check("connect --tls: %s refused (%s)" % (name, why.decode()),
+          r.returncode == 1 and why in r.stderr and srv.got == b"", (r.returncode, r.stderr))
+
+srv = Server("server", reply=b"by name")
+r = run(["--tls", "--ca", cert("ca.pem"), "--sni", "localhost", "connect",
+         "127.0.0.1:%d" % srv.port])
+srv.join(TIMEOUT)
+check("connect --tls --sni: the name checked is --sni's", r.returncode == 0 and r.stdout ==
+      b"by name", (r.returncode, r.stderr))
+
+srv = Server("self", reply=b"self-signed")
+r = run(["--tls", "--insecure", "connect", "127.0.0.1:%d" % srv.port], b"hi")
+srv.join(TIMEOUT)
+check("connect --tls --insecure: a self-signed server is taken",
+      r.returncode == 0 and r.stdout == b"self-signed" and srv.got == b"hi", (r.returncode, r.stderr))
+
+# listen --tls, a Python ssl client.
+with Csock(["-v", "--tls", "--cert", cert("server.pem"), "--key", cert("server.key"), "listen",
+            "127.0.0.1:0"]) as l:
+    l.send(b"from the listener")
+    l.close_stdin()
+    ctx = ssl.create_default_context(cafile=cert("ca.pem"))
+    with socket.create_connection(("127.0.0.1", l.port), timeout=TIMEOUT) as raw:
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(big)
+        got = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.unwrap()
+    rc = l.wait()
+    check("listen --tls: a verifying Python client, 1 MiB in, the listener's input out",
+          rc == 0 and got == b"from the listener" and
+          hashlib.sha256(bytes(l.out.data)).digest() == hashlib.sha256(big).digest(),
+          (rc, got, l.err.text()))
+    check("listen --tls -v: the handshake said", "TLSv1.3, TLS_" in l.err.text(), l.err.text())
+
+if shutil.which("openssl"):
+    with Csock(["--tls", "--cert", cert("server.pem"), "--key", cert("server.key"), "-v",
+                "listen", "127.0.0.1:0"]) as l:
+        l.send(b"to s_client\n")
+        l.close_stdin()
+        p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % l.port,
+                            "-CAfile", cert("ca.pem"), "-verify_return_error", "-quiet"],
+                           input=b"", capture_output=True, timeout=TIMEOUT)
+        l.wait()
+        check("openssl s_client against listen --tls: verified, data received",
+              b"to s_client" in p.stdout, (p.returncode, p.stdout, p.stderr[-300:]))
+
+r = run(["--tls", "listen", ":0"])
+check("listen --tls without --cert/--key: exit 2, said",
+      r.returncode == 2 and b"needs --cert FILE and --key FILE" in r.stderr, r.stderr)
+r = run(["--insecure", "connect", "127.0.0.1:1"])
+check("--insecure without --tls: exit 2", r.returncode == 2 and b"needs --tls" in r.stderr,
+      r.stderr)
+r = run(["--tls", "-u", "connect", "127.0.0.1:1"])
+check("--tls -u: exit 2", r.returncode == 2, r.stderr)
+
+shutil.rmtree(CERTS)
+done()

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* --tls: builds the one context a session uses from the options, and says what a handshake
+ * agreed on (-v). */
+#include "tls.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef CSOCK_TOOL_TLS
+#include <csock/tls.h>
+
+#define MAX_ALPN 16
+
+int tool_has_tls(void)
+{
+    return 1;
+}
+
+/* --alpn h2,http/1.1 into the context. Returns 0, or a negative code. */
+static int set_alpn(csock_tls_context *ctx, const char *list)
+{
+    char copy[1024];
+    const char *names[MAX_ALPN];
+    size_t n = 0;
+    snprintf(copy, sizeof copy, "%s", list); /* options.c bounds the list */
+    for (char *p = copy, *comma; p; p = comma ? comma + 1 : NULL) {
+        comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        names[n++] = p; /* options.c checks the count and that no name is empty */
+    }
+    return csock_tls_context_set_alpn(ctx, names, n);
+}
+
+csock_tls_context *tool_tls_context(const struct config *c)
+{
+    if (!c->tls) return NULL;
+    int server = c->command != CMD_CONNECT;
+    csock_tls_context *ctx = csock_tls_context_new(server ? CSOCK_TLS_SERVER : CSOCK_TLS_CLIENT);
+    int rc = ctx ? 0 : csock_lastcode();
+    if (rc == 0 && c->insecure) rc = csock_tls_context_set_verify(ctx, CSOCK_TLS_VERIFY_NONE);
+    if (rc == 0 && c->ca) {
+        rc = csock_tls_context_load_ca(ctx, c->ca, NULL);
+        /* --ca names whom to trust: the system's CAs no longer are (as ncat's --ssl-trustfile
+         * adds to them, csock's replaces them: a test CA is not meant to widen trust). A
+         * server asks its clients for a certificate that one signed. */
+        if (rc == 0 && !server) rc = csock_tls_context_no_system_ca(ctx);
+        if (rc == 0 && server) rc = csock_tls_context_set_verify(ctx, CSOCK_TLS_VERIFY_REQUIRED);
+    }
+    if (rc == 0 && c->cert) rc = csock_tls_context_load_cert_chain(ctx, c->cert, c->key);
+    if (rc == 0 && c->alpn) rc = set_alpn(ctx, c->alpn);
+    if (rc < 0) {
+        say("%s", csock_lasterror());
+        csock_tls_context_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void tool_tls_free(csock_tls_context *ctx)
+{
+    csock_tls_context_free(ctx);
+}
+
+void tool_tls_say(const csock_stream *st, const char *peer)
+{
+    const char *version = csock_stream_tls_version(st);
+    const char *cipher = csock_stream_tls_cipher(st);
+    char subject[512];
+    int rc = csock_stream_tls_peer_subject(st, subject, sizeof subject);
+    say("%s: %s, %s, peer certificate %s", peer, version ? version : "TLS",
+        cipher ? cipher : "(no cipher)",
+        rc > 0    ? subject
+        : rc == 0 ? "(none)"
+                  : csock_lasterror());
+}
+
+#else /* no OpenSSL: options.c refuses --tls, and nothing here is reached */
+
+int tool_has_tls(void)
+{
+    return 0;
+}
+
+csock_tls_context *tool_tls_context(const struct config *c)
+{
+    if (c->tls) say("--tls: csock was built without OpenSSL 3: TLS is not available");
+    return NULL;
+}
+
+void tool_tls_free(csock_tls_context *ctx)
+{
+    (void)ctx;
+}
+
+void tool_tls_say(const csock_stream *st, const char *peer)
+{
+    (void)st, (void)peer;
+}
+
+#endif
+
+const char *tool_tls_server_name(const struct config *c)
+{
+    return c->sni ? c->sni : c->address.host;
+}
