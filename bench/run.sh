@@ -38,6 +38,12 @@ if ! "$build/bench/soak" "${SOAK_CYCLES:-100000}" "${SOAK_FAILURES:-10000}" \
 fi
 cat "bench/results/soak-$stamp.md"
 echo
+# csock's blocking TLS against hand-written OpenSSL code (where csock is built with TLS).
+if [ -x "$build/bench/bench-tls" ]; then
+    "$build/bench/bench-tls" "${TLS_ROUNDS:-7}" "${TLS_PINGPONGS:-20000}" "${TLS_MEGABYTES:-64}" |
+        tee "bench/results/tls-$stamp.md"
+    echo
+fi
 "$build/bench/bench-connect" "${CONNECT_ROUNDS:-20}" "${CONNECT_WINDOW:-0.5}" 50 -- \
     "$build/examples/echo/echo-server" 127.0.0.1:0 | tee "bench/results/connect-$stamp.md"
 echo

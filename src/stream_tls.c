@@ -494,6 +494,18 @@ const char *csock_stream_tls_cipher(const csock_stream *st)
     return x ? SSL_get_cipher_name(x->t.ssl) : NULL;
 }
 
+const char *csock_stream_tls_alpn(const csock_stream *st)
+{
+    struct stream_tls *x = handshaken(st);
+    return x ? csock__tls_alpn(&x->t) : NULL;
+}
+
+int csock_stream_tls_session_reused(const csock_stream *st)
+{
+    struct stream_tls *x = handshaken(st);
+    return x ? SSL_session_reused(x->t.ssl) == 1 : 0;
+}
+
 int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size)
 {
     struct stream_tls *x = handshaken(st);

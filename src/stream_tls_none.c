@@ -70,6 +70,18 @@ const char *csock_stream_tls_cipher(const csock_stream *st)
     return NULL;
 }
 
+const char *csock_stream_tls_alpn(const csock_stream *st)
+{
+    (void)st;
+    return NULL;
+}
+
+int csock_stream_tls_session_reused(const csock_stream *st)
+{
+    (void)st;
+    return 0;
+}
+
 int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size)
 {
     (void)st, (void)buf, (void)size;

@@ -105,6 +105,10 @@ int csock__tls_why(csock__tls *t, int ret, char *why, size_t size);
  * name. Returns 0 or a recorded CSOCK_EINVAL naming op. */
 int csock__tls_name_server(csock__tls *t, const char *name, const char *op);
 
+/* The ALPN protocol t's handshake agreed on, NUL-terminated in t->alpn, or NULL for none. Only
+ * once the handshake is done (it no longer changes then). */
+const char *csock__tls_alpn(csock__tls *t);
+
 /* The peer of t, for messages: a client's server name with the port, or the address. */
 const char *csock__tls_where(const csock__tls *t, char buf[CSOCK_ADDRSTRLEN]);
 

@@ -597,7 +597,11 @@ const char *csock_tls_cipher(const csock *s)
 const char *csock_tls_alpn(const csock *s)
 {
     csock__tls *t = handshaken(s);
-    if (!t) return NULL;
+    return t ? csock__tls_alpn(t) : NULL;
+}
+
+const char *csock__tls_alpn(csock__tls *t)
+{
     const unsigned char *alpn;
     unsigned int len;
     SSL_get0_alpn_selected(t->ssl, &alpn, &len);

@@ -30,38 +30,6 @@ static void run_until(csock_loop *loop, const int *done)
     CHECK(*done);
 }
 
-/* A server of config on a thread, on 127.0.0.1 port 0. */
-struct running {
-    csock_server *srv;
-    int port;
-    pthread_t thread;
-};
-
-static void *run_server(void *arg)
-{
-    struct running *r = arg;
-    CHECK_EQ(csock_server_run(r->srv), 0);
-    return NULL;
-}
-
-static void start_server(struct running *r, const csock_server_config *config)
-{
-    r->srv = csock_server_new("127.0.0.1:0", config);
-    CHECK(r->srv != NULL);
-    if (!r->srv) exit(1);
-    csock_addr a;
-    CHECK_EQ(csock_server_address(r->srv, &a), 0);
-    r->port = csock_addr_port(&a);
-    r->thread = check_thread(run_server, r);
-}
-
-static void stop_server(struct running *r)
-{
-    csock_server_shutdown(r->srv);
-    check_join(r->thread);
-    csock_server_free(r->srv);
-}
-
 static csock *connect_to(int port)
 {
     csock *c = csock_create_connection("127.0.0.1", port, 10, NULL);
@@ -236,8 +204,8 @@ static void echo_server_in_loop_modes(void)
     csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
     for (int mode = CSOCK_SERVE_LOOP; mode <= CSOCK_SERVE_LOOPS; mode++) {
         reset_server_counts();
-        struct running r;
-        start_server(
+        struct check_server r;
+        check_server_start(
             &r, &(csock_server_config){
                     .handler = &echo_handler, .mode = mode, .loops = mode ? 2 : 0, .tls = sctx});
         for (int i = 0; i < 4; i++)
@@ -245,7 +213,7 @@ static void echo_server_in_loop_modes(void)
         wait_server_closed(4);
         CHECK_EQ(atomic_load(&server_opened), 4);
         CHECK(server_text_has(server_name_seen, "localhost"));
-        stop_server(&r);
+        check_server_stop(&r);
     }
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
@@ -267,8 +235,8 @@ static void echo_server_in_threads_mode(void)
     /* Room for a real handshake on a loaded machine under a sanitizer, which can take longer
      * than the 0.3 s a silent client is given in the test below. */
     CHECK_EQ(csock_tls_context_set_handshake_timeout(sctx, 2), 0);
-    struct running r;
-    start_server(
+    struct check_server r;
+    check_server_start(
         &r, &(csock_server_config){.serve = serve_echo, .mode = CSOCK_SERVE_THREADS, .tls = sctx});
     echo_once(r.port, cctx, "localhost", "threads\n");
     /* A silent client is dropped at the handshake timeout. */
@@ -279,7 +247,7 @@ static void echo_server_in_threads_mode(void)
     CHECK(n <= 0);
     CHECK(check_now() - start < 10);
     csock_free(c);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
 }
@@ -307,8 +275,8 @@ static void handshake_timeout_closes_silent_and_plaintext_peers(void)
     csock_tls_context *sctx = server_ctx("server");
     CHECK_EQ(csock_tls_context_set_handshake_timeout(sctx, 0.3), 0);
     reset_server_counts();
-    struct running r;
-    start_server(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
     /* Silent: closed at the timeout, on_close with CSOCK_ETIMEOUT and never on_open. */
     csock *c = connect_to(r.port);
     double start = check_now();
@@ -324,14 +292,14 @@ static void handshake_timeout_closes_silent_and_plaintext_peers(void)
     CHECK_EQ(atomic_load(&server_opened), 0);
     CHECK_EQ(csock_server_connections(r.srv), 0);
     csock_free(c);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(sctx);
 
     /* Plaintext: closed at once, long before the timeout, saying why. */
     sctx = server_ctx("server");
     CHECK_EQ(csock_tls_context_set_handshake_timeout(sctx, 30), 0);
     reset_server_counts();
-    start_server(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
+    check_server_start(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
     c = connect_to(r.port);
     start = check_now();
     const char get[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -344,7 +312,7 @@ static void handshake_timeout_closes_silent_and_plaintext_peers(void)
     CHECK_EQ(atomic_load(&server_error), CSOCK_ETLS);
     CHECK(server_text_has(server_message, "does not seem to speak TLS"));
     csock_free(c);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(sctx);
 }
 
@@ -444,8 +412,8 @@ static void megabyte_both_ways(void)
 {
     csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
     reset_server_counts();
-    struct running r;
-    start_server(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
     csock_loop *loop = csock_loop_new();
     struct bulk b = {.total = 1 << 20, .s.sum = 2166136261u};
     b.sent_sum = 2166136261u;
@@ -457,7 +425,7 @@ static void megabyte_both_ways(void)
     CHECK_EQ(b.s.sum, b.sent_sum);
     CHECK(strncmp(b.s.text, "TLSv1.", 6) == 0);
     csock_loop_free(loop);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
 }
@@ -764,8 +732,8 @@ static void graceful_close_delivers_all_while_the_peer_uploads(void)
                                            .on_close = server_close,
                                            .high_water = 256 * 1024,
                                            .max_queue = 1024 * 1024};
-    struct running r;
-    start_server(&r, &(csock_server_config){.handler = &h, .tls = sctx});
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &h, .tls = sctx});
     csock *c = connect_to(r.port);
     CHECK_EQ(csock_tls_wrap_client(c, cctx, "localhost"), 0);
     /* 1 MB up before reading anything: the closing server reads and drops it. */
@@ -787,7 +755,7 @@ static void graceful_close_delivers_all_while_the_peer_uploads(void)
     csock_free(c);
     wait_server_closed(1);
     CHECK_EQ(atomic_load(&server_error), 0);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
 }
@@ -914,8 +882,8 @@ static void starttls_upgrades_in_place(void)
     setenv("CSOCK_URING_COMPLETIONS", "0", 1);
     csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
     reset_server_counts();
-    struct running r;
-    start_server(&r, &(csock_server_config){.handler = &starttls_handler, .data = sctx});
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &starttls_handler, .data = sctx});
 
     /* Blocking client: the wrap is the upgrade. */
     csock *c = connect_to(r.port);
@@ -955,7 +923,7 @@ static void starttls_upgrades_in_place(void)
     CHECK(strncmp(s.text, "TLSv1.", 6) == 0);
     CHECK_EQ(s.got, 6);
     csock_loop_free(loop);
-    stop_server(&r);
+    check_server_stop(&r);
     unsetenv("CSOCK_URING_COMPLETIONS");
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
@@ -980,8 +948,8 @@ static void sni_callback_switches_certificates(void)
     CHECK_EQ(csock_tls_context_set_sni_callback(sctx, choose_site, NULL), 0);
     CHECK_EQ(csock_tls_context_set_sni_callback(cctx, choose_site, NULL), CSOCK_EINVAL);
     reset_server_counts();
-    struct running r;
-    start_server(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
     echo_once(r.port, cctx, "localhost", "default site\n");
     wait_server_closed(1);
     CHECK(server_text_has(server_name_seen, "localhost"));
@@ -997,7 +965,7 @@ static void sni_callback_switches_certificates(void)
           rc == CSOCK_ECONNRESET);
     csock_free(c);
     wait_server_closed(3);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(other_site); /* the connections held it as long as they needed */
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
@@ -1068,10 +1036,10 @@ static void many_handshakes_on_threads_sharing_contexts(void)
 {
     csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
     reset_server_counts();
-    struct running r;
-    start_server(&r,
-                 &(csock_server_config){
-                     .handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2, .tls = sctx});
+    struct check_server r;
+    check_server_start(
+        &r, &(csock_server_config){
+                .handler = &echo_handler, .mode = CSOCK_SERVE_LOOPS, .loops = 2, .tls = sctx});
     /* One handshake first: OpenSSL 3.0 fills a lazy cache of the client context's CA store
      * under the store's lock the first time it verifies, but reads it without (ThreadSanitizer
      * sees the race inside libcrypto when the first handshakes of several threads meet). */
@@ -1088,7 +1056,7 @@ static void many_handshakes_on_threads_sharing_contexts(void)
         ok += w[i].ok;
     }
     CHECK_EQ(ok, THREADS * STREAMS_A_THREAD);
-    stop_server(&r);
+    check_server_stop(&r);
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
 }

@@ -143,6 +143,16 @@ const char *csock_stream_tls_server_name(const csock_stream *st);
  * NULL. Static text. */
 const char *csock_stream_tls_cipher(const csock_stream *st);
 
+/* The ALPN protocol a TLS stream's handshake agreed on ("h2"; csock_tls_context_set_alpn), or
+ * NULL when none was, the handshake is not done, or the stream is not TLS. Valid while the
+ * stream is. */
+const char *csock_stream_tls_alpn(const csock_stream *st);
+
+/* Returns 1 if a TLS stream's handshake resumed an earlier session (a client context with a
+ * session cache, csock_tls_context_set_session_cache; a server resumes by itself), else 0 (also
+ * before the handshake is done, and for a stream that is not TLS). */
+int csock_stream_tls_session_reused(const csock_stream *st);
+
 /* Writes the subject of the peer's certificate, on one line ("CN = localhost, O = csock"), to buf
  * (size bytes, NUL included) for a TLS stream whose handshake is done. Returns 1 when the peer
  * sent a certificate, 0 when it sent none (a client a server did not ask; buf is then ""), or

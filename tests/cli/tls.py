@@ -25,10 +25,12 @@ class Server(threading.Thread):
     """A Python ssl server on loopback: sends `reply`, reads to the end (close_notify) and keeps
     what came, or the handshake's error."""
 
-    def __init__(self, name, reply=b""):
+    def __init__(self, name, reply=b"", alpn=None):
         super().__init__(daemon=True)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert(name + ".pem"), cert(name + ".key"))
+        if alpn:
+            self.ctx.set_alpn_protocols(alpn)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(TIMEOUT)
         self.port = self.listener.getsockname()[1]
@@ -81,6 +83,14 @@ r = run(["--tls", "--ca", cert("ca.pem"), "--sni", "localhost", "connect",
 srv.join(TIMEOUT)
 check("connect --tls --sni: the name checked is --sni's", r.returncode == 0 and r.stdout ==
       b"by name", (r.returncode, r.stderr))
+
+srv = Server("server", reply=b"agreed", alpn=["h2", "http/1.1"])
+r = run(["--tls", "--ca", cert("ca.pem"), "--alpn", "imap,http/1.1", "-v", "connect",
+         "localhost:%d" % srv.port])
+srv.join(TIMEOUT)
+check("connect --tls --alpn -v: the protocol agreed on is said",
+      r.returncode == 0 and r.stdout == b"agreed" and b", ALPN http/1.1, peer certificate" in r.stderr,
+      (r.returncode, r.stderr))
 
 srv = Server("self", reply=b"self-signed")
 r = run(["--tls", "--insecure", "connect", "127.0.0.1:%d" % srv.port], b"hi")

@@ -67,8 +67,9 @@ void tool_tls_say(const csock_stream *st, const char *peer)
     const char *cipher = csock_stream_tls_cipher(st);
     char subject[512];
     int rc = csock_stream_tls_peer_subject(st, subject, sizeof subject);
-    say("%s: %s, %s, peer certificate %s", peer, version ? version : "TLS",
-        cipher ? cipher : "(no cipher)",
+    const char *alpn = csock_stream_tls_alpn(st);
+    say("%s: %s, %s, %s%s%speer certificate %s", peer, version ? version : "TLS",
+        cipher ? cipher : "(no cipher)", alpn ? "ALPN " : "", alpn ? alpn : "", alpn ? ", " : "",
         rc > 0    ? subject
         : rc == 0 ? "(none)"
                   : csock_lasterror());

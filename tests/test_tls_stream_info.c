@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* What a TLS stream tells once its handshake is done, read on both sides of a connection (a
+ * stream client and a server of the framework): the ALPN protocol agreed on and whether the
+ * session was resumed; and what they tell before the handshake and on plain streams. */
+#include "check_stream.h"
+#include "check_tls.h"
+
+#include <stdatomic.h>
+
+/* What one side saw at on_open. */
+struct told {
+    char alpn[64]; /* csock_stream_tls_alpn, or "(none)" */
+    int reused;    /* csock_stream_tls_session_reused */
+};
+
+static void tell(csock_stream *st, struct told *t)
+{
+    const char *a = csock_stream_tls_alpn(st);
+    snprintf(t->alpn, sizeof t->alpn, "%s", a ? a : "(none)");
+    t->reused = csock_stream_tls_session_reused(st);
+}
+
+/* ---- the server: echoes, and records what its last stream told ---- */
+
+static struct told server_told;
+static atomic_int server_opened;
+static pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void server_open(csock_stream *st, void *data)
+{
+    (void)data;
+    pthread_mutex_lock(&server_lock);
+    tell(st, &server_told);
+    pthread_mutex_unlock(&server_lock);
+    atomic_fetch_add(&server_opened, 1);
+}
+
+static void server_end(csock_stream *st, void *data)
+{
+    (void)data;
+    csock_stream_close(st);
+}
+
+static const csock_stream_handler server_handler = {
+    .on_open = server_open, .on_data = check_echo, .on_end = server_end};
+
+/* ---- the client: one byte out and back, then its close ---- */
+
+struct client {
+    struct told told;
+    int opened, done, error;
+    size_t got;
+    char before[64]; /* what the stream told before its handshake was done */
+};
+
+static void client_open(csock_stream *st, void *data)
+{
+    struct client *c = data;
+    c->opened = 1;
+    tell(st, &c->told);
+    CHECK_EQ(csock_stream_write(st, "s", 1), 0);
+}
+
+static void client_data(csock_stream *st, void *data)
+{
+    struct client *c = data;
+    const char *p;
+    size_t n = csock_stream_peek(st, &p);
+    c->got += n;
+    csock_stream_consume(st, n);
+    /* The byte back came with (or after) a TLS 1.3 server's session ticket. */
+    if (c->got >= 1) csock_stream_close(st);
+}
+
+static void client_close(csock_stream *st, int error, void *data)
+{
+    (void)st;
+    struct client *c = data;
+    c->error = error;
+    c->done = 1;
+}
+
+static const csock_stream_handler client_handler = {
+    .on_open = client_open, .on_data = client_data, .on_close = client_close};
+
+/* One connection to port with ctx: returns what the client saw. */
+static struct client connect_once(int port, csock_tls_context *ctx)
+{
+    struct client c = {0};
+    csock_loop *loop = csock_loop_new();
+    CHECK(loop != NULL);
+    csock *s = csock_create_connection("127.0.0.1", port, 10, NULL);
+    CHECK(s != NULL);
+    csock_stream *st = csock_stream_new_tls(loop, s, ctx, "localhost", &client_handler, &c);
+    CHECK(st != NULL);
+    /* Before the handshake is done, nothing is agreed on yet. */
+    const char *a = csock_stream_tls_alpn(st);
+    snprintf(c.before, sizeof c.before, "%s/%d", a ? a : "(none)",
+             csock_stream_tls_session_reused(st));
+    double end = check_now() + 20;
+    while (!c.done && check_now() < end)
+        CHECK(csock_loop_run_once(loop, 0.1) >= 0);
+    CHECK(c.done);
+    csock_loop_free(loop);
+    return c;
+}
+
+/* The server's on_open has run n times: it runs before the server reads the byte it echoes, so
+ * once the client has the echo it has run. */
+static void check_server_opened(int n)
+{
+    CHECK_EQ(atomic_load(&server_opened), n);
+}
+
+static void check_server_told(const char *alpn, int reused)
+{
+    pthread_mutex_lock(&server_lock);
+    struct told t = server_told;
+    pthread_mutex_unlock(&server_lock);
+    CHECK_STR(t.alpn, alpn);
+    CHECK_EQ(t.reused, reused);
+}
+
+/* Both sides agree on the protocol both offered, the server's choice among the client's; a
+ * second connection with the client's session cache resumes, and both sides say so. TLS 1.2
+ * and 1.3. */
+static void alpn_and_resumption_are_told_on_both_sides(void)
+{
+    static const char *const served[] = {"h2", "http/1.1"};
+    static const char *const offered[] = {"http/1.1", "imap"};
+    for (int max = CSOCK_TLS_V1_2; max <= CSOCK_TLS_V1_3; max++) {
+        atomic_store(&server_opened, 0);
+        csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
+        CHECK_EQ(csock_tls_context_set_alpn(sctx, served, 2), 0);
+        CHECK_EQ(csock_tls_context_set_alpn(cctx, offered, 2), 0);
+        CHECK_EQ(csock_tls_context_set_versions(cctx, 0, max), 0);
+        CHECK_EQ(csock_tls_context_set_session_cache(cctx, 4), 0);
+        struct check_server r;
+        check_server_start(&r, &(csock_server_config){.handler = &server_handler, .tls = sctx});
+        for (int i = 0; i < 2; i++) {
+            struct client c = connect_once(r.port, cctx);
+            CHECK_EQ(c.error, 0);
+            CHECK_EQ(c.got, 1);
+            CHECK_STR(c.before, "(none)/0");
+            CHECK_STR(c.told.alpn, "http/1.1");
+            CHECK_EQ(c.told.reused, i); /* the second time */
+            check_server_opened(i + 1);
+            check_server_told("http/1.1", i);
+        }
+        check_server_stop(&r);
+        csock_tls_context_free(sctx);
+        csock_tls_context_free(cctx);
+    }
+}
+
+/* No protocol in common, or none offered: NULL on both sides, and no session cache means no
+ * resumption. */
+static void no_alpn_agreed_is_null(void)
+{
+    static const char *const served[] = {"h2"};
+    static const char *const offered[] = {"http/1.1"};
+    for (int client_offers = 0; client_offers < 2; client_offers++) {
+        atomic_store(&server_opened, 0);
+        csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
+        CHECK_EQ(csock_tls_context_set_alpn(sctx, served, 1), 0);
+        if (client_offers) CHECK_EQ(csock_tls_context_set_alpn(cctx, offered, 1), 0);
+        struct check_server r;
+        check_server_start(&r, &(csock_server_config){.handler = &server_handler, .tls = sctx});
+        for (int i = 0; i < 2; i++) {
+            struct client c = connect_once(r.port, cctx);
+            CHECK_EQ(c.error, 0);
+            CHECK_EQ(c.got, 1);
+            CHECK_STR(c.told.alpn, "(none)");
+            CHECK_EQ(c.told.reused, 0); /* no cache on the client */
+            check_server_opened(i + 1);
+            check_server_told("(none)", 0);
+        }
+        check_server_stop(&r);
+        csock_tls_context_free(sctx);
+        csock_tls_context_free(cctx);
+    }
+}
+
+/* A plain stream and NULL tell nothing. */
+static void plain_streams_tell_nothing(void)
+{
+    CHECK(csock_stream_tls_alpn(NULL) == NULL);
+    CHECK_EQ(csock_stream_tls_session_reused(NULL), 0);
+    csock_loop *loop = csock_loop_new();
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    static const csock_stream_handler nothing = {.on_data = check_echo};
+    csock_stream *st = csock_stream_new(loop, pair[0], &nothing, NULL);
+    CHECK(st != NULL);
+    CHECK(csock_stream_tls_alpn(st) == NULL);
+    CHECK_EQ(csock_stream_tls_session_reused(st), 0);
+    csock_stream_abort(st);
+    csock_loop_run_once(loop, 0);
+    csock_free(pair[1]);
+    csock_loop_free(loop);
+}
+
+int main(void)
+{
+    check_tls_setup();
+    RUN(alpn_and_resumption_are_told_on_both_sides);
+    RUN(no_alpn_agreed_is_null);
+    RUN(plain_streams_tell_nothing);
+    return check_tls_done();
+}
