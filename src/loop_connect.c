@@ -3,6 +3,7 @@
  * address, Happy Eyeballs (RFC 8305) between the families, one deadline, and the list of what
  * was tried in the failure's message, worded as csock_create_connection's. */
 #include "loop_internal.h"
+#include "stream_internal.h"
 
 #include "csock/connect.h"
 
@@ -56,6 +57,11 @@ struct csock_connecting {
     csock_addr last_addr;
     int lookup_rc; /* a failed lookup's code, and its message */
     char lookup_message[512];
+    /* TLS (the stream variant's): the context (a reference held), the name, and when the one
+     * deadline ends (0: none), which the handshake must keep too. */
+    csock_tls_context *tls;
+    char *server_name;
+    int64_t end_ns;
     int port;
     char host[];
 };
@@ -201,7 +207,23 @@ static void free_connecting(csock_connecting *c)
     }
     free(c->q[0].items);
     free(c->q[1].items);
+    if (c->tls) csock__client_tls_release(c->tls);
+    free(c->server_name);
     free(c);
+}
+
+/* The stream of s for c: TLS when c asks for it, its handshake within what is left of the
+ * deadline. NULL with a recorded failure. */
+static csock_stream *stream_of(csock_connecting *c, csock *s)
+{
+    if (!c->tls) return csock_stream_new(c->loop, s, c->handler, c->data);
+    double limit = 0;
+    if (c->end_ns) {
+        int64_t left = c->end_ns - csock__loop_now_ns(c->loop);
+        limit = left > 1000000 ? (double)left / 1e9 : 0.001; /* it ends at the next pass */
+    }
+    return csock__stream_new_tls_within(c->loop, s, c->tls, c->server_name, c->handler, c->data,
+                                        limit);
 }
 
 /* Ends c with s connected, or with the failure c holds: everything else is closed first, then
@@ -215,16 +237,20 @@ static void finish(csock_connecting *c, csock *s)
     void *data = c->data;
     if (!s) record_failure(c);
     int rc = s ? 0 : c->rc;
-    free_connecting(c);
     if (!handler) {
+        free_connecting(c);
         cb(loop, s, rc, data);
         return;
     }
-    if (s && csock_stream_new(loop, s, handler, data)) return;
-    if (s) {
+    /* The stream is made before c is freed (it reads c's TLS settings), after c has left the
+     * loop's list: a plain stream's on_open runs at once. */
+    csock_stream *st = s ? stream_of(c, s) : NULL;
+    if (s && !st) {
         rc = csock_lastcode();
         csock_free(s);
     }
+    free_connecting(c);
+    if (st) return;
     if (handler->on_close) handler->on_close(NULL, rc, data);
 }
 
@@ -501,6 +527,12 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
     }
     if (o.source.len && csock__addr_check(&o.source, "connect source") < 0) return NULL;
     int unix_host = csock_unix_path(host) != NULL;
+    if (o.tls && !handler) {
+        csock__failf(CSOCK_EINVAL, "connect: tls is for csock_stream_connect (wrap the socket "
+                                   "csock_loop_connect gives with csock_tls_wrap_client)");
+        return NULL;
+    }
+    const char *server_name = o.server_name ? o.server_name : unix_host ? NULL : host;
     csock_addr numeric;
     if ((!unix_host && (port < 0 || port > 65535)) ||
         (unix_host && csock__lookup(&numeric, host, port, o.family ? o.family : AF_UNIX,
@@ -515,10 +547,22 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
     size_t n = strlen(host);
     csock_connecting *c = calloc(1, sizeof *c + n + 1);
     struct loop_connects *lc = c ? connects_of(loop) : NULL;
+    if (c && o.tls && server_name && !(c->server_name = strdup(server_name))) lc = NULL;
     if (!lc) {
+        if (c) free(c->server_name);
         free(c);
         csock__failf(CSOCK_ENOMEM, "connect: out of memory");
         return NULL;
+    }
+    if (o.tls) {
+        char where[CSOCK_ADDRSTRLEN], op[CSOCK_ADDRSTRLEN + 16];
+        snprintf(op, sizeof op, "connect %s",
+                 csock__hostport_text(host, port, where, sizeof where));
+        if (csock__client_tls_hold(o.tls, server_name, op) < 0) {
+            free_connecting(c);
+            return NULL;
+        }
+        c->tls = o.tls;
     }
     memcpy(c->host, host, n + 1);
     c->loop = loop;
@@ -541,6 +585,7 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
         c->lookup[0] = csock_loop_resolve(loop, host, port, AF_INET6, on_aaaa, c);
         c->lookup[1] = c->lookup[0] ? csock_loop_resolve(loop, host, port, AF_INET, on_a, c) : NULL;
     }
+    if (timeout_ns > 0) c->end_ns = csock__loop_now_ns(loop) + timeout_ns;
     if (timeout_ns > 0 && c->lookup[0] && (one || c->lookup[1]))
         c->deadline = csock_loop_call_later(loop, (double)timeout_ns / 1e9, on_deadline, c);
     if (!c->lookup[0] || (!one && !c->lookup[1]) || (timeout_ns > 0 && !c->deadline)) {

@@ -218,6 +218,21 @@ int csock__server_tls_check(csock_tls_context *ctx);
 /* Gives back the reference csock__server_tls_check took. */
 void csock__server_tls_release(csock_tls_context *ctx);
 
+/* Checks that ctx may be a client for server_name (a client's context; a name where it checks
+ * names), naming op, and takes a reference (csock_stream_connect's, until it has made its
+ * stream). Returns 0 or a recorded failure (CSOCK_EINVAL, CSOCK_EOPNOTSUPP without TLS). */
+int csock__client_tls_hold(csock_tls_context *ctx, const char *server_name, const char *op);
+
+/* Gives back the reference csock__client_tls_hold took. */
+void csock__client_tls_release(csock_tls_context *ctx);
+
+/* csock_stream_new_tls, its handshake within limit seconds as well as within the context's
+ * handshake timeout (limit 0: the context's alone). */
+csock_stream *csock__stream_new_tls_within(csock_loop *loop, csock *s, csock_tls_context *ctx,
+                                           const char *server_name,
+                                           const csock_stream_handler *handler, void *data,
+                                           double limit);
+
 /* Validates a handler: 0 or a recorded CSOCK_EINVAL. */
 int csock__stream_check_handler(const csock_stream_handler *handler);
 

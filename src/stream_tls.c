@@ -360,6 +360,14 @@ csock_stream *csock_stream_new_tls(csock_loop *loop, csock *s, csock_tls_context
                                    const char *server_name, const csock_stream_handler *handler,
                                    void *data)
 {
+    return csock__stream_new_tls_within(loop, s, ctx, server_name, handler, data, 0);
+}
+
+csock_stream *csock__stream_new_tls_within(csock_loop *loop, csock *s, csock_tls_context *ctx,
+                                           const char *server_name,
+                                           const csock_stream_handler *handler, void *data,
+                                           double limit)
+{
     const char *op = "stream tls";
     if (!loop || !s || !handler || !ctx) {
         csock__failf(CSOCK_EINVAL, "%s: NULL %s", op,
@@ -381,8 +389,9 @@ csock_stream *csock_stream_new_tls(csock_loop *loop, csock *s, csock_tls_context
     }
     struct stream_tls *x = new_state(csock_fileno(s), ctx, server_name, &s->peer, op);
     if (!x) return NULL;
-    csock_stream *st = csock__stream_new_with(loop, s, handler, data, &tls_transport, x,
-                                              csock__tls_handshake_timeout(ctx));
+    double timeout = csock__tls_handshake_timeout(ctx);
+    if (limit > 0 && limit < timeout) timeout = limit;
+    csock_stream *st = csock__stream_new_with(loop, s, handler, data, &tls_transport, x, timeout);
     if (!st) free_state(x);
     return st;
 }
@@ -452,6 +461,20 @@ int csock__server_tls_check(csock_tls_context *ctx)
 }
 
 void csock__server_tls_release(csock_tls_context *ctx)
+{
+    csock_tls_context_free(ctx);
+}
+
+int csock__client_tls_hold(csock_tls_context *ctx, const char *server_name, const char *op)
+{
+    if (ctx->side != CSOCK_TLS_CLIENT)
+        return csock__failf(CSOCK_EINVAL, "%s: tls: the context is a server's", op);
+    int rc = check_context(ctx, CSOCK_TLS_CLIENT, server_name, op);
+    if (rc == 0) atomic_fetch_add(&ctx->refs, 1);
+    return rc;
+}
+
+void csock__client_tls_release(csock_tls_context *ctx)
 {
     csock_tls_context_free(ctx);
 }

@@ -47,6 +47,27 @@ csock_stream *csock__stream_adopt_tls(csock_loop *loop, int fd, csock_tls_contex
     return NULL;
 }
 
+int csock__client_tls_hold(csock_tls_context *ctx, const char *server_name, const char *op)
+{
+    (void)ctx, (void)server_name;
+    return no_tls(op);
+}
+
+void csock__client_tls_release(csock_tls_context *ctx)
+{
+    (void)ctx;
+}
+
+csock_stream *csock__stream_new_tls_within(csock_loop *loop, csock *s, csock_tls_context *ctx,
+                                           const char *server_name,
+                                           const csock_stream_handler *handler, void *data,
+                                           double limit)
+{
+    (void)loop, (void)s, (void)ctx, (void)server_name, (void)handler, (void)data, (void)limit;
+    no_tls("stream tls");
+    return NULL;
+}
+
 int csock__server_tls_check(csock_tls_context *ctx)
 {
     (void)ctx;

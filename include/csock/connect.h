@@ -66,21 +66,27 @@ typedef struct csock_connecting csock_connecting;
 
 /* Options of csock_loop_connect; all zeros means the defaults. */
 typedef struct csock_connect_options {
-    double timeout;       /* seconds for the whole operation, resolving and every attempt (one
-                             deadline, as csock_create_connection's), then CSOCK_ETIMEOUT; 0:
-                             none of csock's own (the kernel gives up on a TCP attempt after
-                             about two minutes) */
-    csock_addr source;    /* bound before each attempt; len 0: none. Only addresses of its
-                             family are tried (none: CSOCK_EADDRNOTAVAIL, "no address of the
-                             source address's family") */
-    int family;           /* AF_INET or AF_INET6: only that family is looked up and tried; 0:
-                             both */
-    int sequential;       /* nonzero: no Happy Eyeballs: one lookup, the addresses in the order it
-                             gives, one attempt at a time, the next when one fails; 0: Happy
-                             Eyeballs (RFC 8305): IPv6 and IPv4 looked up in parallel, families
-                             interleaved, attempts started attempt_delay apart */
-    double attempt_delay; /* seconds before the next attempt starts while one is under way; 0:
-                             0.25 s. Clamped to 0.1..2 s (RFC 8305, section 5) */
+    double timeout;         /* seconds for the whole operation, resolving and every attempt (one
+                               deadline, as csock_create_connection's), then CSOCK_ETIMEOUT; 0:
+                               none of csock's own (the kernel gives up on a TCP attempt after
+                               about two minutes) */
+    csock_addr source;      /* bound before each attempt; len 0: none. Only addresses of its
+                               family are tried (none: CSOCK_EADDRNOTAVAIL, "no address of the
+                               source address's family") */
+    int family;             /* AF_INET or AF_INET6: only that family is looked up and tried; 0:
+                               both */
+    int sequential;         /* nonzero: no Happy Eyeballs: one lookup, the addresses in the order it
+                               gives, one attempt at a time, the next when one fails; 0: Happy
+                               Eyeballs (RFC 8305): IPv6 and IPv4 looked up in parallel, families
+                               interleaved, attempts started attempt_delay apart */
+    double attempt_delay;   /* seconds before the next attempt starts while one is under way; 0:
+                               0.25 s. Clamped to 0.1..2 s (RFC 8305, section 5) */
+    csock_tls_context *tls; /* csock_stream_connect only: a client context (<csock/tls.h>):
+                               the stream speaks TLS, its handshake within what is left of
+                               timeout (and the context's handshake timeout); NULL: plain */
+    const char *server_name; /* with tls: the name sent (SNI) and checked against the
+                                certificate; NULL: host (an IP literal is checked against the
+                                certificate's addresses, and no SNI is sent) */
 } csock_connect_options;
 
 /* The answer to csock_loop_connect: s (the caller's, connected and non-blocking: timeout 0) and
@@ -115,9 +121,20 @@ csock_connecting *csock_loop_connect(csock_loop *loop, const char *host, int por
 /* Like csock_loop_connect, but makes a stream of the socket: handler->on_open runs once it is
  * connected (csock_stream_new's rules), or handler->on_close(NULL, error, data) when it could
  * not connect (the stream is NULL then: there is none), with csock_lasterror() as for
- * csock_loop_connect. handler must have on_data and stay valid as long as the stream. Returns
- * the handle, or NULL as csock_loop_connect (CSOCK_EINVAL also for a NULL handler or one with no
- * on_data). */
+ * csock_loop_connect. handler must have on_data and stay valid as long as the stream.
+ *
+ * With opts->tls the stream is a TLS client's (csock_stream_new_tls): on_open runs once the
+ * handshake is done too, which must end within what is left of opts->timeout and the context's
+ * handshake timeout; a handshake that fails or runs out of time is on_close(st, error, data)
+ * with the stream (on_open never ran), as csock_stream_new_tls's: CSOCK_ETLSVERIFY ("verify
+ * localhost:4433: certificate has expired"), CSOCK_ETLS, CSOCK_ETIMEOUT. The operation holds a
+ * reference to the context: it may be freed once this returns.
+ *
+ * Returns the handle, or NULL as csock_loop_connect (CSOCK_EINVAL also for a NULL handler or one
+ * with no on_data, and for a tls context that is a server's or one that checks names with no
+ * name to check: a Unix address without server_name; CSOCK_EOPNOTSUPP for tls where csock was
+ * built without OpenSSL). csock_loop_connect refuses tls (CSOCK_EINVAL: a socket it gives is
+ * plain; wrap it with csock_tls_wrap_client). */
 csock_connecting *csock_stream_connect(csock_loop *loop, const char *host, int port,
                                        const csock_connect_options *opts,
                                        const csock_stream_handler *handler, void *data);
