@@ -133,6 +133,111 @@ if shutil.which("openssl"):
         check("openssl s_client against listen --tls: verified, data received",
               b"to s_client" in p.stdout, (p.returncode, p.stdout, p.stderr[-300:]))
 
+def tls_client(port, payload, ca=cert("ca.pem"), name="localhost"):
+    """A verifying Python ssl client: sends payload, shuts down with close_notify, returns what
+    came back until the peer's close_notify, or the error."""
+    ctx = ssl.create_default_context(cafile=ca)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+            s = ctx.wrap_socket(raw, server_hostname=name)
+            sender = threading.Thread(target=s.sendall, args=(payload,), daemon=True)
+            sender.start()
+            got = b""
+            while len(got) < len(payload):
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+            sender.join(TIMEOUT)
+            s.unwrap()
+            return got
+    except (OSError, ssl.SSLError) as e:
+        return e
+
+
+class PlainEcho(threading.Thread):
+    """A plain echo server for one client, on loopback."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.start()
+
+    def run(self):
+        try:
+            c, _ = self.listener.accept()
+            with c:
+                c.settimeout(TIMEOUT)
+                for d in iter(lambda: c.recv(65536), b""):
+                    c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            self.listener.close()
+
+
+# serve --tls: a verifying Python client, a megabyte echoed.
+with Csock(["-v", "--tls", "--cert", cert("server.pem"), "--key", cert("server.key"), "serve",
+            "echo", "127.0.0.1:0"]) as l:
+    got = tls_client(l.port, big)
+    check("serve --tls echo: 1 MiB back, verified by a Python client",
+          isinstance(got, bytes) and hashlib.sha256(got).digest() == hashlib.sha256(big).digest(),
+          (got if not isinstance(got, bytes) else len(got), l.err.text()[-300:]))
+    l.err.wait_for(b"peer certificate")
+    check("serve --tls -v: the handshake said", "TLSv1.3, TLS_" in l.err.text(), l.err.text())
+    got = tls_client(l.port, b"x", ca=cert("other-ca.pem"))
+    check("serve --tls: a client that does not trust the certificate is refused, and said",
+          isinstance(got, ssl.SSLError) and l.err.wait_for(b"alert"), (got, l.err.text()))
+
+# forward --tls: TLS clients, a plain target.
+target = PlainEcho()
+with Csock(["-v", "--tls", "--cert", cert("server.pem"), "--key", cert("server.key"), "forward",
+            "127.0.0.1:0", "127.0.0.1:%d" % target.port]) as f:
+    got = tls_client(f.port, big)
+    check("forward --tls: a TLS client's megabyte reaches a plain target and comes back",
+          isinstance(got, bytes) and hashlib.sha256(got).digest() == hashlib.sha256(big).digest(),
+          (got if not isinstance(got, bytes) else len(got), f.err.text()[-300:]))
+    check("forward --tls -v: the client's handshake said", "TLSv1.3, TLS_" in f.err.text(),
+          f.err.text())
+
+# forward --target-tls: plain clients, a TLS target verified against --ca.
+for name, why in [("server", None), ("expired", b"certificate has expired")]:
+    srv = Server(name, reply=b"from the TLS target")
+    with Csock(["-v", "--target-tls", "--ca", cert("ca.pem"), "forward", "127.0.0.1:0",
+                "localhost:%d" % srv.port]) as f:
+        with socket.create_connection(("127.0.0.1", f.port), timeout=TIMEOUT) as c:
+            if why is None:
+                c.sendall(b"to the TLS target")
+                c.shutdown(socket.SHUT_WR)
+            got = b"".join(iter(lambda: c.recv(65536), b""))
+        srv.join(TIMEOUT)
+        if why is None:
+            check("forward --target-tls: a plain client reaches a verified TLS target, both ways",
+                  got == b"from the TLS target" and srv.got == b"to the TLS target",
+                  (got, srv.got, srv.error, f.err.text()))
+            check("forward --target-tls -v: the target's handshake said",
+                  "localhost:%d: TLSv1.3" % srv.port in f.err.text(), f.err.text())
+        else:
+            check("forward --target-tls: an expired target is refused with its reason, the "
+                  "client closed", got == b"" and f.err.wait_for(why), (got, f.err.text()))
+
+for args, why in [(["--cert", cert("server.pem"), "--key", cert("server.key"), "forward", ":0",
+                    "127.0.0.1:1"], b"--cert needs --tls (it is the listening side's)"),
+                  (["--ca", cert("ca.pem"), "--tls", "--cert", cert("server.pem"), "--key",
+                    cert("server.key"), "forward", ":0", "127.0.0.1:1"],
+                   b"--ca needs --target-tls (it is for the target)"),
+                  (["--tls", "forward", ":0", "127.0.0.1:1"], b"forward --tls needs --cert FILE"),
+                  (["--target-tls", "forward", ":0", "unix:/nonexistent.sock"],
+                   b"needs --sni NAME"),
+                  (["--tls", "serve", "echo", ":0"], b"serve --tls needs --cert FILE"),
+                  (["--target-tls", "connect", "127.0.0.1:1"], b"--target-tls does not apply")]:
+    r = run(args)
+    check("refused with exit 2: %s" % why.decode(), r.returncode == 2 and why in r.stderr,
+          r.stderr)
+
+
 r = run(["--tls", "listen", ":0"])
 check("listen --tls without --cert/--key: exit 2, said",
       r.returncode == 2 and b"needs --cert FILE and --key FILE" in r.stderr, r.stderr)

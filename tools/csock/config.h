@@ -46,7 +46,8 @@ struct config {
     double idle;       /* -i: seconds without traffic; NO_LIMIT */
     double quit_after; /* -q: seconds after end of standard input; NO_LIMIT */
     const char *exec;  /* --exec: a shell command per connection */
-    int tls;           /* --tls: connect and listen speak TLS */
+    int tls;           /* --tls: connect, listen and serve speak TLS (forward: with clients) */
+    int target_tls;    /* --target-tls: forward speaks TLS with its target */
     int insecure;      /* --insecure: a client verifies nothing */
     const char *ca, *cert, *key; /* --ca, --cert, --key: PEM files */
     const char *sni;             /* --sni: the name a client sends and checks */

@@ -15,6 +15,7 @@
 #include "listener.h"
 #include "progress.h"
 #include "session.h"
+#include "tls.h"
 
 #include <csock/connect.h>
 
@@ -163,9 +164,15 @@ static void side_closed(struct pair *p, csock_stream *st, int error)
     pair_done(p);
 }
 
+static struct forward the_forward; /* static: the streams refer to its handlers until the end */
+
+/* A client whose TLS handshake failed never opened: its data is still the forward's. */
 static void client_close(csock_stream *st, int error, void *data)
 {
-    if (data) side_closed(data, st, error);
+    if (data == &the_forward)
+        say("%s", csock_lasterror());
+    else if (data)
+        side_closed(data, st, error);
 }
 
 static void client_open(csock_stream *st, void *data)
@@ -183,6 +190,7 @@ static void client_open(csock_stream *st, void *data)
     f->pairs = p;
     stream_peer_text(st, p->peer, sizeof p->peer);
     if (f->c->verbose) say("connection from %s", p->peer);
+    if (f->c->verbose && f->c->tls) tool_tls_say(st, p->peer);
     descriptors_taken(f->c, f->srv);
     csock_stream_pause(st, 1); /* until the target answers */
     p->connecting =
@@ -206,15 +214,17 @@ static void target_open(csock_stream *st, void *data)
             say("%s: connected to %s", p->peer, p->f->target_text);
         else
             say("%s: connected to %s (%s)", p->peer, p->f->target_text, where);
+        if (p->f->c->target_tls) tool_tls_say(st, p->f->target_text);
     }
     if (p->client) csock_stream_pause(p->client, 0);
 }
 
-/* The target could not be reached (st NULL): said, and the client closed. */
+/* The target could not be reached (st NULL), or its TLS handshake failed (st is not the pair's
+ * target: it never opened): said, and the client closed. */
 static void target_close(csock_stream *st, int error, void *data)
 {
     struct pair *p = data;
-    if (st) {
+    if (st && st == p->target) {
         side_closed(p, st, error);
         return;
     }
@@ -243,6 +253,10 @@ static int forward_init(struct forward *f, const struct config *c)
     }
     f->options.timeout = c->wait > 0 ? c->wait : 0;
     f->options.family = t->unix_socket ? 0 : c->family;
+    if (c->target_tls) {
+        if (!(f->options.tls = tool_tls_target_context(c))) return -1;
+        f->options.server_name = tool_tls_server_name(&f->target);
+    }
     if (!t->unix_socket) {
         int has = source_address(&f->target, &f->options.source);
         if (has < 0) return -1;
@@ -269,28 +283,37 @@ static int forward_init(struct forward *f, const struct config *c)
 
 int run_forward(const struct config *c)
 {
-    static struct forward f; /* static: the streams refer to its handlers until the end */
-    if (forward_init(&f, c) < 0) return EXIT_FAILED;
-    csock_server_config sc = {.handler = &f.client_handler,
-                              .data = &f,
+    struct forward *f = &the_forward;
+    if (forward_init(f, c) < 0) return EXIT_FAILED;
+    csock_server_config sc = {.handler = &f->client_handler,
+                              .data = f,
                               .max_connections = c->max_conns,
                               .stop_on_signals = 1};
+    if (c->tls && !(sc.tls = tool_tls_context(c))) {
+        tool_tls_free(f->options.tls);
+        return EXIT_FAILED;
+    }
     csock_addr where;
-    f.srv = make_server(c, &sc, &where);
-    if (!f.srv) return failure_status(csock_lastcode());
+    f->srv = make_server(c, &sc, &where);
+    tool_tls_free(sc.tls); /* the server holds its own reference */
+    if (!f->srv) {
+        tool_tls_free(f->options.tls);
+        return failure_status(csock_lastcode());
+    }
     remember_socket_file(c);
     announce(c, &where);
     int status = EXIT_FAILED;
-    if (progress_start(&f.progress, csock_server_loop(f.srv, 0), c->progress) == 0) {
-        if (csock_server_run(f.srv) == 0)
+    if (progress_start(&f->progress, csock_server_loop(f->srv, 0), c->progress) == 0) {
+        if (csock_server_run(f->srv) == 0)
             status = EXIT_OK;
         else
             say("%s", csock_lasterror());
     }
-    progress_end(&f.progress);
-    csock_server_free(f.srv); /* frees what streams are left, without calling back */
-    while (f.pairs)
-        pair_free(f.pairs);
+    progress_end(&f->progress);
+    csock_server_free(f->srv); /* frees what streams are left, without calling back */
+    while (f->pairs)
+        pair_free(f->pairs);
+    tool_tls_free(f->options.tls);
     remove_socket_file();
     return status;
 }

@@ -39,12 +39,15 @@ static const char help_text[] =
     "  --no-shutdown          at the end of standard input, keep the connection open\n"
     "  -z, --scan             connect: scan HOST:PORT or HOST:LOW-HIGH, print each open port\n"
     "  -e, --exec CMD         run CMD with sh -c per connection, the socket as its stdin/stdout\n"
-    "  --tls                  connect, listen: speak TLS (a client verifies the server)\n"
-    "  --ca FILE              trust only the CAs in FILE (listen: require client certificates)\n"
-    "  --cert FILE, --key FILE  this side's certificate chain and key (listen: required)\n"
-    "  --sni NAME             connect: send and check NAME, not the address's host\n"
+    "  --tls                  speak TLS (a client verifies the server; forward: with clients)\n"
+    "  --target-tls           forward: speak TLS with TARGET, verifying it\n"
+    "  --ca FILE              trust only the CAs in FILE (listen, serve: require client\n"
+    "                         certificates; forward: for TARGET)\n"
+    "  --cert FILE, --key FILE  this side's certificate chain and key (listen, serve and\n"
+    "                         forward --tls: required)\n"
+    "  --sni NAME             connect, forward: send and check NAME, not the host\n"
     "  --alpn LIST            offer (listen: accept) these protocols, comma-separated\n"
-    "  --insecure             connect: do not verify the server's certificate\n"
+    "  --insecure             connect, forward: do not verify the server's certificate\n"
     "  -x, --hex              hex dump of the traffic on standard error\n"
     "  -v, --verbose          say what happens on standard error (listening on, connected to)\n"
     "  -h, --help             this text\n"
@@ -72,7 +75,8 @@ enum {
     OPT_SNI,
     OPT_ALPN,
     OPT_INSECURE,
-    OPT_LAST = OPT_INSECURE
+    OPT_TARGET_TLS,
+    OPT_LAST = OPT_TARGET_TLS
 };
 
 static const struct option long_options[] = {
@@ -93,6 +97,7 @@ static const struct option long_options[] = {
     {"sni", required_argument, NULL, OPT_SNI},
     {"alpn", required_argument, NULL, OPT_ALPN},
     {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"target-tls", no_argument, NULL, OPT_TARGET_TLS},
     {"scan", no_argument, NULL, 'z'},
     {"exec", required_argument, NULL, 'e'},
     {"hex", no_argument, NULL, 'x'},
@@ -122,13 +127,14 @@ static const struct {
     {'x', "-x", C | L},
     {'u', "-u", C | L | S},
     {OPT_PROGRESS, "--progress", C | L | F},
-    {OPT_TLS, "--tls", C | L},
-    {OPT_CA, "--ca", C | L},
-    {OPT_CERT, "--cert", C | L},
-    {OPT_KEY, "--key", C | L},
-    {OPT_SNI, "--sni", C},
-    {OPT_ALPN, "--alpn", C | L},
-    {OPT_INSECURE, "--insecure", C},
+    {OPT_TLS, "--tls", C | L | S | F},
+    {OPT_TARGET_TLS, "--target-tls", F},
+    {OPT_CA, "--ca", C | L | S | F},
+    {OPT_CERT, "--cert", C | L | S | F},
+    {OPT_KEY, "--key", C | L | S | F},
+    {OPT_SNI, "--sni", C | F},
+    {OPT_ALPN, "--alpn", C | L | S | F},
+    {OPT_INSECURE, "--insecure", C | F},
 };
 
 static const char *const command_names[] = {"connect", "listen", "serve", "forward"};
@@ -258,6 +264,9 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
             break;
         case OPT_TLS:
             c->tls = 1;
+            break;
+        case OPT_TARGET_TLS:
+            c->target_tls = 1;
             break;
         case OPT_INSECURE:
             c->insecure = 1;
@@ -414,26 +423,43 @@ static int check_forward(const struct config *c, const struct given *g)
     return check_families(c, g, t, g->target);
 }
 
-/* --tls and the options that go with it. */
+/* --tls (and forward's --target-tls) and the options that go with them. In forward, --cert
+ * and --key are the listening side's (--tls), --ca, --sni and --insecure the target's
+ * (--target-tls). */
 static int check_tls(const struct config *c, const struct given *g)
 {
-    static const int needs_tls[] = {OPT_CA, OPT_CERT, OPT_KEY, OPT_SNI, OPT_ALPN, OPT_INSECURE};
+    static const int options[] = {OPT_CA, OPT_CERT, OPT_KEY, OPT_SNI, OPT_ALPN, OPT_INSECURE};
     static const char *const names[] = {"--ca", "--cert", "--key", "--sni", "--alpn", "--insecure"};
-    for (size_t i = 0; i < sizeof needs_tls / sizeof needs_tls[0]; i++)
-        if (g->seen[needs_tls[i]] && !c->tls) return usage("%s needs --tls", names[i]);
-    if (!c->tls) return EXIT_OK;
+    int forward = c->command == CMD_FORWARD;
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        if (!g->seen[options[i]]) continue;
+        int listening_side = options[i] == OPT_CERT || options[i] == OPT_KEY;
+        if (!forward && !c->tls) return usage("%s needs --tls", names[i]);
+        if (forward && options[i] == OPT_ALPN && !c->tls && !c->target_tls)
+            return usage("--alpn needs --tls or --target-tls");
+        if (forward && options[i] != OPT_ALPN && listening_side && !c->tls)
+            return usage("forward: %s needs --tls (it is the listening side's)", names[i]);
+        if (forward && options[i] != OPT_ALPN && !listening_side && !c->target_tls)
+            return usage("forward: %s needs --target-tls (it is for the target)", names[i]);
+    }
+    if (!c->tls && !c->target_tls) return EXIT_OK;
     if (!tool_has_tls())
-        return usage("--tls: csock was built without OpenSSL 3: TLS is not available");
+        return usage("%s: csock was built without OpenSSL 3: TLS is not available",
+                     c->tls ? "--tls" : "--target-tls");
     if (c->udp) return usage("cannot use --tls with -u: TLS runs over a stream (DTLS is not TLS)");
     if (c->scan) return usage("cannot use --tls with -z: a scan sends and receives nothing");
     if (c->exec)
         return usage("cannot use --tls with --exec: the command would get the encrypted bytes");
     if (c->key && !c->cert) return usage("--key needs --cert");
-    if (c->command == CMD_LISTEN && (!c->cert || !c->key))
-        return usage("listen --tls needs --cert FILE and --key FILE: a TLS server shows a "
-                     "certificate");
+    if (c->tls && c->command != CMD_CONNECT && (!c->cert || !c->key))
+        return usage("%s --tls needs --cert FILE and --key FILE: a TLS server shows a "
+                     "certificate",
+                     command_names[c->command]);
     if (c->insecure && c->ca)
         return usage("cannot use --insecure with --ca: --insecure verifies nothing");
+    if (forward && c->target_tls && c->target.unix_socket && !c->sni && !c->insecure)
+        return usage("forward --target-tls to a Unix address needs --sni NAME (the name its "
+                     "certificate has) or --insecure");
     return EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "commands.h"
 #include "listener.h"
+#include "tls.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ static void opened(csock_stream *st, void *data)
     stream_peer_text(st, peer, sizeof peer);
     csock_stream_set_data(st, strdup(peer));
     if (config->verbose) say("connection from %s", peer);
+    if (config->tls && config->verbose) tool_tls_say(st, peer);
     descriptors_taken(config, server);
     if (config->service == SERVICE_CHARGEN) fill(st);
 }
@@ -74,7 +76,9 @@ static void closed(csock_stream *st, int error, void *data)
 {
     (void)st;
     const char *peer = data ? data : "a client";
-    if (error == CSOCK_ETIMEOUT)
+    if (!data && error) /* never opened: its TLS handshake failed, said with the peer */
+        say("%s", csock_lasterror());
+    else if (error == CSOCK_ETIMEOUT)
         say("%s: idle for %gs", peer, config->idle);
     else if (error && error != CSOCK_ESHUTDOWN && error != CSOCK_ECONNRESET && error != CSOCK_EPIPE)
         say("%s: %s", peer, csock_strerror(error));
@@ -91,8 +95,10 @@ static int serve_streams(const struct config *c)
     handler.idle_timeout = c->idle > 0 ? c->idle : 0;
     csock_server_config sc = {
         .handler = &handler, .max_connections = c->max_conns, .stop_on_signals = 1};
+    if (c->tls && !(sc.tls = tool_tls_context(c))) return EXIT_FAILED;
     csock_addr where;
     csock_server *srv = server = make_server(c, &sc, &where);
+    tool_tls_free(sc.tls); /* a server holds its own reference */
     if (!srv) return EXIT_FAILED;
     remember_socket_file(c);
     announce(c, &where);

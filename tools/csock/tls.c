@@ -31,14 +31,15 @@ static int set_alpn(csock_tls_context *ctx, const char *list)
     return csock_tls_context_set_alpn(ctx, names, n);
 }
 
-csock_tls_context *tool_tls_context(const struct config *c)
+/* A context for one side: a server's (with --cert and --key; --ca when it is this side's) or a
+ * client's (--ca, --insecure; --cert and --key when they are this side's). */
+static csock_tls_context *make_context(const struct config *c, int server, int own_ca, int own_cert)
 {
-    if (!c->tls) return NULL;
-    int server = c->command != CMD_CONNECT;
     csock_tls_context *ctx = csock_tls_context_new(server ? CSOCK_TLS_SERVER : CSOCK_TLS_CLIENT);
     int rc = ctx ? 0 : csock_lastcode();
-    if (rc == 0 && c->insecure) rc = csock_tls_context_set_verify(ctx, CSOCK_TLS_VERIFY_NONE);
-    if (rc == 0 && c->ca) {
+    if (rc == 0 && !server && c->insecure)
+        rc = csock_tls_context_set_verify(ctx, CSOCK_TLS_VERIFY_NONE);
+    if (rc == 0 && own_ca && c->ca) {
         rc = csock_tls_context_load_ca(ctx, c->ca, NULL);
         /* --ca names whom to trust: the system's CAs no longer are (as ncat's --ssl-trustfile
          * adds to them, csock's replaces them: a test CA is not meant to widen trust). A
@@ -46,7 +47,8 @@ csock_tls_context *tool_tls_context(const struct config *c)
         if (rc == 0 && !server) rc = csock_tls_context_no_system_ca(ctx);
         if (rc == 0 && server) rc = csock_tls_context_set_verify(ctx, CSOCK_TLS_VERIFY_REQUIRED);
     }
-    if (rc == 0 && c->cert) rc = csock_tls_context_load_cert_chain(ctx, c->cert, c->key);
+    if (rc == 0 && own_cert && c->cert)
+        rc = csock_tls_context_load_cert_chain(ctx, c->cert, c->key);
     if (rc == 0 && c->alpn) rc = set_alpn(ctx, c->alpn);
     if (rc < 0) {
         say("%s", csock_lasterror());
@@ -54,6 +56,18 @@ csock_tls_context *tool_tls_context(const struct config *c)
         return NULL;
     }
     return ctx;
+}
+
+csock_tls_context *tool_tls_context(const struct config *c)
+{
+    if (!c->tls) return NULL;
+    /* forward's --ca is its target's: its listening side asks clients for no certificate. */
+    return make_context(c, c->command != CMD_CONNECT, c->command != CMD_FORWARD, 1);
+}
+
+csock_tls_context *tool_tls_target_context(const struct config *c)
+{
+    return c->target_tls ? make_context(c, 0, 1, 0) : NULL;
 }
 
 void tool_tls_free(csock_tls_context *ctx)
@@ -88,6 +102,12 @@ csock_tls_context *tool_tls_context(const struct config *c)
     return NULL;
 }
 
+csock_tls_context *tool_tls_target_context(const struct config *c)
+{
+    if (c->target_tls) say("--target-tls: csock was built without OpenSSL 3: TLS is not available");
+    return NULL;
+}
+
 void tool_tls_free(csock_tls_context *ctx)
 {
     (void)ctx;
@@ -102,5 +122,5 @@ void tool_tls_say(const csock_stream *st, const char *peer)
 
 const char *tool_tls_server_name(const struct config *c)
 {
-    return c->sni ? c->sni : c->address.host;
+    return c->sni ? c->sni : c->address.unix_socket ? NULL : c->address.host;
 }
