@@ -147,6 +147,13 @@ static int active(void)
     return config.active;
 }
 
+/* The configuration, and the log's descriptor, before the program's main: opened at its first
+ * intercepted call, the log would be a descriptor more at the end of a test than at its start. */
+__attribute__((constructor)) static void configure_early(void)
+{
+    active();
+}
+
 /* The per-thread generator: splitmix64 seeded from the seed and the thread's number. */
 
 static uint64_t next_random(void)
