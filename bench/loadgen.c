@@ -15,6 +15,8 @@
  * The result is one line of key=value pairs; a byte that comes back wrong is an error (status 1).
  */
 #define _GNU_SOURCE
+#include "gen.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,18 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUCKETS 200000 /* latency histogram: 1 microsecond per bucket, up to 200 ms */
-
 static struct sockaddr_storage target;
 static socklen_t target_len;
-static unsigned long histogram[BUCKETS + 1];
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -75,22 +67,6 @@ static int connect_to(int nonblocking)
     return fd;
 }
 
-static void watch(int ep, int op, int fd, uint32_t events, unsigned id)
-{
-    struct epoll_event e = {.events = events, .data.u32 = id};
-    epoll_ctl(ep, op, fd, &e);
-}
-
-static double percentile(unsigned long total, double p)
-{
-    unsigned long want = (unsigned long)(p * (double)total), seen = 0;
-    for (int i = 0; i <= BUCKETS; i++) {
-        seen += histogram[i];
-        if (seen > want) return i;
-    }
-    return BUCKETS;
-}
-
 /* ---- echo ---- */
 
 struct conn {
@@ -107,11 +83,6 @@ struct echo {
     char *out, *in;
     unsigned long errors;
 };
-
-static char fill(unsigned id, unsigned seq, size_t i)
-{
-    return (char)(id * 131 + seq * 31 + i * 7);
-}
 
 static void echo_open(struct echo *e, int conns, size_t size)
 {
@@ -182,8 +153,7 @@ static long echo_window(struct echo *e, double seconds)
                     if (e->in[i] != fill(id, x->seq, x->got + (size_t)i)) e->errors++;
                 x->got += (size_t)r;
                 if (x->got == e->size) {
-                    double us = (now() - x->started) * 1e6;
-                    histogram[us < BUCKETS ? (int)us : BUCKETS]++;
+                    record_latency(x->started);
                     messages++;
                     x->seq++;
                     x->sent = x->got = 0;
@@ -198,14 +168,6 @@ static long echo_window(struct echo *e, double seconds)
         }
     }
     return (long)messages;
-}
-
-static void report(long messages, double took, unsigned long errors)
-{
-    printf("messages=%ld seconds=%.3f rate=%.0f p50_us=%.0f p99_us=%.0f errors=%lu\n", messages,
-           took, (double)messages / took, percentile((unsigned long)messages, 0.50),
-           percentile((unsigned long)messages, 0.99), errors);
-    fflush(stdout);
 }
 
 static int echo(int conns, size_t size, double seconds)

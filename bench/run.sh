@@ -49,6 +49,13 @@ fi
 echo
 python3 bench/echo.py "$build" "${ECHO_ROUNDS:-60}" "${ECHO_WINDOW:-0.25}" "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}"
 echo
+# The TLS echo comparison: csock against hand-written OpenSSL + epoll and libevent's
+# bufferevent_openssl (where csock is built with TLS).
+if [ -x "$build/bench/tlsgen" ]; then
+    python3 bench/tls_echo.py "$build" "${TLS_ECHO_ROUNDS:-20}" "${ECHO_WINDOW:-0.25}" \
+        "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}" "${TLS_IDLE:-2000}"
+    echo
+fi
 # The csock tool against OpenBSD netcat and socat (installed here where possible).
 if ! command -v nc >/dev/null || ! command -v socat >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
