@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The csock tool against OpenBSD netcat and socat: 1 GiB over loopback TCP to /dev/null on the
 receiver's standard output, each tool to itself, with the sender's standard input a file, then
-a pipe (cat writing the file into it). Runs interleaved; the median wall time of each tool is
-reported with the CPU time of both its processes (not cat's), and csock's ratio to the fastest
-other tool. Writes Markdown tables.
+a pipe (cat writing the file into it); then over TLS from a file, `csock --tls` against
+`socat openssl:` and `ncat --ssl` (where installed), TLS 1.3 with OpenSSL's defaults and an
+ECDSA P-256 certificate made for the run, no tool verifying it. Runs interleaved; the median
+wall time of each tool is reported with the CPU time of both its processes (not cat's), and
+csock's ratio to the fastest other tool. Writes Markdown tables.
 
 Usage: cli.py CSOCK [RUNS] [MEGABYTES]"""
 import json
@@ -11,6 +13,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,10 +34,40 @@ TOOLS = {
               r"listening on AF=2 127\.0\.0\.1:(\d+)",
               lambda port: ["socat", "-u", "STDIN", f"TCP:127.0.0.1:{port}"]),
 }
-missing = [name for name, (listen, _, _) in TOOLS.items() if not shutil.which(listen()[0])]
-for name in missing:
-    print(f"cli bench: {name} is not installed, left out", file=sys.stderr)
-    del TOOLS[name]
+
+# Over TLS: a certificate for the run.
+certs = tempfile.mkdtemp(prefix="csock-bench-cli-")
+cert, key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-subj",
+                "/CN=localhost", "-days", "2"], check=True, capture_output=True)
+
+
+def free_port():
+    """A port nothing listens on now, for ncat, which does not listen on port 0."""
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]
+
+
+TLS_TOOLS = {
+    "csock --tls": (lambda: [csock, "-v", "--tls", "--cert", cert, "--key", key, "listen",
+                             "127.0.0.1:0"], r"listening on 127\.0\.0\.1:(\d+)",
+                    lambda port: [csock, "--tls", "--insecure", "connect", f"127.0.0.1:{port}"]),
+    "socat openssl:": (lambda: ["socat", "-d", "-d", "-u",
+                                f"OPENSSL-LISTEN:0,bind=127.0.0.1,cert={cert},key={key},verify=0",
+                                "STDOUT"], r"listening on AF=2 127\.0\.0\.1:(\d+)",
+                       lambda port: ["socat", "-u", "STDIN",
+                                     f"OPENSSL:127.0.0.1:{port},verify=0"]),
+    "ncat --ssl": (lambda: ["ncat", "-v", "--recv-only", "--ssl", "--ssl-cert", cert, "--ssl-key",
+                            key, "-l", "127.0.0.1", str(free_port())],
+                   r"Listening on 127\.0\.0\.1:(\d+)",
+                   lambda port: ["ncat", "--send-only", "--ssl", "127.0.0.1", str(port)]),
+}
+for tools in (TOOLS, TLS_TOOLS):
+    missing = [name for name, (listen, _, _) in tools.items() if not shutil.which(listen()[0])]
+    for name in missing:
+        print(f"cli bench: {name} is not installed, left out", file=sys.stderr)
+        del tools[name]
 
 # The data: a file in memory where there is a tmpfs, so that the disk measures nothing.
 where = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -82,29 +115,32 @@ def one_run(listen, pattern, connect, piped):
 
 
 figures = {}
-for piped in (False, True):
-    results = {name: [] for name in TOOLS}
+for kind, tools, piped in (("file", TOOLS, False), ("pipe", TOOLS, True),
+                           ("tls", TLS_TOOLS, False)):
+    results = {name: [] for name in tools}
     for _ in range(runs):
-        for name, tool in TOOLS.items():
+        for name, tool in tools.items():
             results[name].append(one_run(*tool, piped))
     source = "a pipe (cat)" if piped else "a file"
-    print(f"## The csock tool against nc and socat: {megabytes} MiB over loopback TCP, from "
+    over = "TLS over loopback TCP" if kind == "tls" else "loopback TCP"
+    against = "socat and ncat" if kind == "tls" else "nc and socat"
+    print(f"## The csock tool against {against}: {megabytes} MiB over {over}, from "
           f"{source}\n")
     print(f"Median of {runs} interleaved runs; {source} on standard input, /dev/null on standard "
           "output; CPU is both ends' processes.\n")
     print("| tool | wall | MiB/s | CPU (both ends) | wall vs csock |")
     print("|---|---|---|---|---|")
-    figures["pipe" if piped else "file"] = {
-        name: sorted(megabytes / w for w, _ in r) for name, r in results.items()}
+    figures[kind] = {name: sorted(megabytes / w for w, _ in r) for name, r in results.items()}
     median = {name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
               for name, r in results.items()}
+    ours = next(name for name in median if name.startswith("csock"))
     for name, (wall, cpu) in median.items():
         print(f"| {name} | {wall:.3f} s | {megabytes / wall:,.0f} | {cpu:.3f} s | "
-              f"{wall / median['csock'][0]:.2f} |")
-    others = [w for name, (w, _) in median.items() if name != "csock"]
+              f"{wall / median[ours][0]:.2f} |")
+    others = [w for name, (w, _) in median.items() if name != ours]
     if others:
         print(f"\ncsock's speed against the fastest other tool: "
-              f"{min(others) / median['csock'][0]:.2f}x\n")
+              f"{min(others) / median[ours][0]:.2f}x\n")
 
 # Every run's MiB/s, for bench/charts.py.
 os.makedirs("bench/results", exist_ok=True)
@@ -112,3 +148,4 @@ with open(time.strftime("bench/results/cli-%Y%m%d-%H%M%S.json"), "w") as f:
     json.dump({"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, Linux "
                f"{os.uname().release}", "megabytes": megabytes, "runs": runs,
                "mib_per_s": figures}, f, indent=1)
+shutil.rmtree(certs)

@@ -56,10 +56,10 @@ if [ -x "$build/bench/tlsgen" ]; then
         "${ECHO_RUNS:-5}" "${ECHO_SECONDS:-2}" "${TLS_IDLE:-2000}"
     echo
 fi
-# The csock tool against OpenBSD netcat and socat (installed here where possible).
-if ! command -v nc >/dev/null || ! command -v socat >/dev/null; then
+# The csock tool against OpenBSD netcat, socat and (over TLS) ncat, installed here where possible.
+if ! command -v nc >/dev/null || ! command -v socat >/dev/null || ! command -v ncat >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get install -y -qq --no-install-recommends netcat-openbsd socat >/dev/null
+        apt-get install -y -qq --no-install-recommends netcat-openbsd socat ncat >/dev/null
     fi
 fi
 python3 bench/cli.py "$build/tools/csock/csock" "${CLI_RUNS:-7}" "${CLI_MEGABYTES:-1024}" |

@@ -156,6 +156,7 @@ static struct stream_tls *new_state(int fd, csock_tls_context *ctx, const char *
         socklen_t len = sizeof x->t.where.ss;
         if (getpeername(fd, (struct sockaddr *)&x->t.where.ss, &len) == 0) x->t.where.len = len;
     }
+    csock__tls_no_delay(fd, &x->t.where);
     int client = ctx->side == CSOCK_TLS_CLIENT;
     ERR_clear_error();
     pthread_once(&method_once, make_method);

@@ -105,6 +105,11 @@ int csock__tls_why(csock__tls *t, int ret, char *why, size_t size);
  * name. Returns 0 or a recorded CSOCK_EINVAL naming op. */
 int csock__tls_name_server(csock__tls *t, const char *name, const char *op);
 
+/* Sets TCP_NODELAY on a TCP connection (peer's family IPv4 or IPv6; others are left alone): TLS
+ * writes whole records, and with Nagle a server's first reply after a TLS 1.3 handshake waits
+ * behind its session tickets for the client's delayed ACK (40 ms). A failure changes nothing. */
+void csock__tls_no_delay(int fd, const csock_addr *peer);
+
 /* The ALPN protocol t's handshake agreed on, NUL-terminated in t->alpn, or NULL for none. Only
  * once the handshake is done (it no longer changes then). */
 const char *csock__tls_alpn(csock__tls *t);

@@ -4,6 +4,8 @@
 #include "tls_internal.h"
 
 #include <openssl/err.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
@@ -295,6 +297,13 @@ static int name_server(csock__tls *t, const char *name, const char *op)
     return csock__failf(CSOCK_EINVAL, "%s: server name \"%s\" cannot be used", op, name);
 }
 
+void csock__tls_no_delay(int fd, const csock_addr *peer)
+{
+    int family = peer->len > 0 ? peer->ss.ss_family : AF_UNSPEC, one = 1;
+    if (family == AF_INET || family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* Makes s a TLS socket of ctx and runs the handshake by deadline (fresh as for
  * csock__tls_begin). */
 static int wrap(csock *s, csock_tls_context *ctx, const char *server_name, int side,
@@ -314,6 +323,7 @@ static int wrap(csock *s, csock_tls_context *ctx, const char *server_name, int s
         socklen_t len = sizeof t->where.ss;
         if (getpeername(s->fd, (struct sockaddr *)&t->where.ss, &len) == 0) t->where.len = len;
     }
+    csock__tls_no_delay(s->fd, &t->where);
     BIO *bio = NULL;
     ERR_clear_error();
     if (side == CSOCK_TLS_CLIENT && server_name) t->server_name = strdup(server_name);

@@ -6,6 +6,9 @@
  * signals). */
 #include "check_tls.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 static void context_setters_check_and_freeze(void)
 {
     CHECK(csock_tls_context_new(3) == NULL);
@@ -333,6 +336,38 @@ static void a_context_is_shared_between_threads(void)
     csock_tls_context_free(shared);
 }
 
+static int no_delay(int fd)
+{
+    int on = -1;
+    socklen_t len = sizeof on;
+    return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 ? on : -1;
+}
+
+/* The server's TCP_NODELAY, then an echo. */
+static void nodelay_then_echo(peer *p, csock *conn)
+{
+    snprintf(p->text, sizeof p->text, "%d", no_delay(csock_fileno(conn)));
+    echo(p, conn);
+}
+
+/* TLS sets TCP_NODELAY on both sides (a TLS 1.3 server's first reply would otherwise wait
+ * behind its session tickets for the client's delayed ACK), and leaves a Unix socket alone. */
+static void tls_sets_no_delay(void)
+{
+    peer p;
+    start(&p, server_ctx("server"), nodelay_then_echo);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = tls_client(&p, ctx, "localhost");
+    CHECK(no_delay(csock_fileno(c)) > 0);
+    char buf[4];
+    CHECK_EQ(csock_sendall(c, "n", 1, NULL), 0);
+    CHECK_EQ(csock_recv(c, buf, sizeof buf), 1);
+    csock_free(c);
+    finish(&p);
+    CHECK(strcmp(p.text, "0") != 0 && strcmp(p.text, "-1") != 0);
+    csock_tls_context_free(ctx);
+}
+
 int main(void)
 {
     check_tls_setup();
@@ -345,5 +380,6 @@ int main(void)
     RUN(alpn_versions_and_keylog);
     RUN(sessions_resume);
     RUN(a_context_is_shared_between_threads);
+    RUN(tls_sets_no_delay);
     return check_tls_done();
 }

@@ -5,12 +5,16 @@
 #include "check_stream.h"
 #include "check_tls.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <stdatomic.h>
 
 /* What one side saw at on_open. */
 struct told {
     char alpn[64]; /* csock_stream_tls_alpn, or "(none)" */
     int reused;    /* csock_stream_tls_session_reused */
+    int no_delay;  /* the socket's TCP_NODELAY, which TLS streams set */
 };
 
 static void tell(csock_stream *st, struct told *t)
@@ -18,6 +22,10 @@ static void tell(csock_stream *st, struct told *t)
     const char *a = csock_stream_tls_alpn(st);
     snprintf(t->alpn, sizeof t->alpn, "%s", a ? a : "(none)");
     t->reused = csock_stream_tls_session_reused(st);
+    int on = -1;
+    socklen_t len = sizeof on;
+    getsockopt(csock_stream_fileno(st), IPPROTO_TCP, TCP_NODELAY, &on, &len);
+    t->no_delay = on;
 }
 
 /* ---- the server: echoes, and records what its last stream told ---- */
@@ -119,6 +127,7 @@ static void check_server_told(const char *alpn, int reused)
     pthread_mutex_unlock(&server_lock);
     CHECK_STR(t.alpn, alpn);
     CHECK_EQ(t.reused, reused);
+    CHECK(t.no_delay > 0);
 }
 
 /* Both sides agree on the protocol both offered, the server's choice among the client's; a
@@ -143,6 +152,7 @@ static void alpn_and_resumption_are_told_on_both_sides(void)
             CHECK_EQ(c.got, 1);
             CHECK_STR(c.before, "(none)/0");
             CHECK_STR(c.told.alpn, "http/1.1");
+            CHECK(c.told.no_delay > 0);
             CHECK_EQ(c.told.reused, i); /* the second time */
             check_server_opened(i + 1);
             check_server_told("http/1.1", i);

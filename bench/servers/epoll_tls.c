@@ -6,11 +6,12 @@
  * keeps a copy of those bytes for that connection (offered again, the same bytes, as OpenSSL
  * requires: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the copy move) and stops reading from it
  * until they are gone. Plaintext OpenSSL holds (SSL_pending) is read
- * before waiting again. Usage: echo-epoll-tls HOST PORT CERT KEY; SIGTERM ends it. */
+ * before waiting again. TCP_NODELAY on every connection. Usage: echo-epoll-tls HOST PORT CERT KEY; SIGTERM ends it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -185,6 +186,10 @@ int main(int argc, char **argv)
                     close(c);
                     continue;
                 }
+                /* As TLS servers do (nginx, Go): a reply right after the handshake is not held
+                 * by Nagle behind the session tickets until the client's delayed ACK. */
+                int one = 1;
+                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                 conns[c] = x;
                 x->events = EPOLLIN;
                 watch(ep, EPOLL_CTL_ADD, c, EPOLLIN);

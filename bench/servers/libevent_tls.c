@@ -3,6 +3,8 @@
  * bufferevent_openssl per connection (accepting), whose input is moved to its output. Usage:
  * echo-libevent-tls HOST PORT CERT KEY; SIGTERM ends it. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -34,6 +36,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
     (void)a, (void)len, (void)arg;
     struct event_base *base = evconnlistener_get_base(l);
+    int one = 1; /* as TLS servers do: no reply held by Nagle behind the session tickets */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     SSL *ssl = SSL_new(ctx);
     struct bufferevent *bev =
         ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,

@@ -26,6 +26,11 @@
  * within it. Nothing on a TLS socket raises SIGPIPE: OpenSSL's only way to the descriptor is
  * csock's own transport, which sends with MSG_NOSIGNAL.
  *
+ * A TCP connection that speaks TLS (a wrapped socket, a TLS stream) gets TCP_NODELAY: TLS
+ * writes whole records, and with Nagle's algorithm a server's first reply after a TLS 1.3
+ * handshake would wait behind its session tickets for the client's delayed ACK (some 40 ms). It
+ * stays set after csock_tls_unwrap.
+ *
  * On a TLS socket csock_send_flags takes MSG_DONTWAIT (MSG_NOSIGNAL is implied) and
  * csock_recv_flags MSG_DONTWAIT and MSG_PEEK; other flags, and an address for csock_sendto or
  * csock_recvfrom, are CSOCK_EINVAL ("send: flags 0x1: a TLS socket takes only MSG_DONTWAIT").
