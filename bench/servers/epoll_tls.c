@@ -6,7 +6,8 @@
  * keeps a copy of those bytes for that connection (offered again, the same bytes, as OpenSSL
  * requires: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the copy move) and stops reading from it
  * until they are gone. Plaintext OpenSSL holds (SSL_pending) is read
- * before waiting again. TCP_NODELAY on every connection. Usage: echo-epoll-tls HOST PORT CERT KEY; SIGTERM ends it. */
+ * before waiting again. TCP_NODELAY on every connection. Usage: echo-epoll-tls HOST PORT CERT KEY;
+ * SIGTERM ends it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
