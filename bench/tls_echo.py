@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""TLS echo servers side by side: csock's echo-server --tls against the same server written by
+"""TLS echo servers side by side: csock's echo server with TLS (bench/servers/csock_tls.c: the
+echo example with a TLS context in its server's configuration) against the same server written by
 hand on raw epoll and OpenSSL (bench/servers/epoll_tls.c) and on libevent's bufferevent_openssl
 (bench/servers/libevent_tls.c), all with OpenSSL's defaults (TLS 1.3, an ECDSA P-256 certificate
 made for the run). The server runs on core 0 and the TLS load generator (bench/tlsgen.c) on
@@ -32,7 +33,7 @@ def servers(cert, key):
     b = lambda p: os.path.join(BUILD, p)  # noqa: E731
     return {
         REF: [b("bench/echo-epoll-tls"), "127.0.0.1", "0", cert, key],
-        "csock": [b("examples/echo/echo-server"), "--tls", cert, key, "127.0.0.1:0"],
+        "csock": [b("bench/echo-csock-tls"), "127.0.0.1:0", cert, key],
         "libevent": [b("bench/echo-libevent-tls"), "127.0.0.1", "0", cert, key],
     }
 

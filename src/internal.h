@@ -251,6 +251,10 @@ const char *csock__family_name(int family, char buf[24]);
 /* Allocates a socket object around fd. On failure (NULL) fd is left as it was. */
 csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns);
 
+/* csock_socket with timeout_ns (csock's model: -1 none, 0 non-blocking, else the kernel's
+ * timeouts) instead of the default, given at birth: no system call after socket(2) for 0. */
+csock *csock__socket_with(int family, int type, int protocol, int64_t timeout_ns);
+
 /* What a number of seconds given to csock may be. Every kind is finite and at most 2^31 s (about
  * 68 years): NaN, the infinities and larger values are refused everywhere, never taken as
  * "forever" or cut to a limit. The ranges are written once, in timeout.c, and every refusal

@@ -243,18 +243,20 @@ void csock__loop_hook_due(csock_loop *loop, csock__hook *hook)
 
 /* Runs the hooks marked due, in the order added. One marked by a later hook's run runs in the
  * next pass, which does not wait. */
-static void run_hooks(csock_loop *loop)
+static int run_hooks(csock_loop *loop)
 {
+    int ran = 0;
     loop->hooks_due = 0;
     for (csock__hook *h = loop->hooks; h; h = h->next) {
         if (!h->due) continue;
         /* Cleared first: a hook that marks itself due while it runs (work left for the next
          * pass) keeps the mark. */
         h->due = 0;
-        h->run(loop, h);
+        ran += h->run(loop, h);
     }
     for (csock__hook *h = loop->hooks; h; h = h->next)
         loop->hooks_due |= h->due;
+    return ran;
 }
 
 void csock__loop_set_extension(csock_loop *loop, csock__extension *ext)
@@ -369,7 +371,7 @@ int csock_loop_run_once(csock_loop *loop, double timeout)
     if (atomic_load_explicit(&loop->signals_caught, memory_order_relaxed))
         ran += csock__run_signals(loop);
     ran += run_posted(loop);
-    if (loop->hooks_due) run_hooks(loop);
+    if (loop->hooks_due) ran += run_hooks(loop);
     loop->dispatching = 0;
     free_removed(loop);
     return ran;

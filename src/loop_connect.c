@@ -310,10 +310,9 @@ static void on_writable(csock_loop *loop, csock_watch *w, int events, void *data
  * or connected at once (c is finished then: -1). */
 static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
 {
-    csock *s = csock_socket(item->family, SOCK_STREAM, item->protocol);
-    int rc = s ? csock__set_timeout_ns(s, 0) : csock_lastcode();
-    if (s && rc < 0) csock__fail(rc, "settimeout", NULL);
-    if (s && rc == 0 && c->source.len) rc = csock_bind_addr(s, &c->source);
+    csock *s = csock__socket_with(item->family, SOCK_STREAM, item->protocol, 0);
+    int rc = s ? 0 : csock_lastcode();
+    if (s && c->source.len) rc = csock_bind_addr(s, &c->source);
     if (rc < 0) {
         note_failure(c, &item->addr, rc, 0, NULL);
         csock_free(s);

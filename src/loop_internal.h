@@ -115,10 +115,11 @@ typedef struct csock__posted csock__posted;
  * and posted functions) for which the hook was marked due (csock__loop_hook_due), before or
  * during the pass, or by the run of a hook before it. While a hook is due, a pass does not wait.
  * A mark made while run itself runs holds: run may leave work for the next pass (which then
- * does not wait). An idle loop costs one flag per pass. */
+ * does not wait). An idle loop costs one flag per pass. run returns how many of the user's
+ * callbacks it ran that csock_loop_run_once should count (0 for work of its own). */
 typedef struct csock__hook csock__hook;
 struct csock__hook {
-    void (*run)(csock_loop *loop, csock__hook *hook);
+    int (*run)(csock_loop *loop, csock__hook *hook);
     csock__hook *next; /* the loop's: the hooks in the order added */
     int due;           /* the loop's */
 };

@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* Resolving names for a loop: a small pool of threads, shared by the process, runs getaddrinfo
  * and hands each answer to its loop with csock_loop_post. Numeric and Unix addresses need no
- * thread. One mutex (the pool's) guards every request's state, the queue and each loop's list of
- * requests, so a request is always in exactly one place: queued, running in a thread, or posted
- * to its loop. */
+ * thread: they are answered at the end of the loop's pass (its hook), which costs no system
+ * call, where a post would wake the loop. One mutex (the pool's) guards every request's state,
+ * the queue and each loop's lists of requests, so a request is always in exactly one place:
+ * queued, running in a thread, posted to its loop, or ready on its loop. */
 #include "loop_internal.h"
 
 #include "csock/connect.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { QUEUED, RUNNING, POSTED };
+enum { QUEUED, RUNNING, POSTED, READY };
 
 enum { DEFAULT_THREADS = 4, MAX_THREADS = 64 };
 
@@ -24,7 +26,7 @@ struct csock_resolve {
     int state;
     int cancelled;
     int port, family;
-    csock_resolve *queue_next;            /* the pool's queue, while QUEUED */
+    csock_resolve *queue_next;            /* the pool's queue, while QUEUED; the loop's, READY */
     csock_resolve *loop_prev, *loop_next; /* the loop's list, while its loop holds it */
     csock_addrlist *list;                 /* the answer, or NULL with code and message */
     int code;
@@ -32,10 +34,13 @@ struct csock_resolve {
     char host[]; /* a copy of the caller's */
 };
 
-/* The loop's requests, so that csock_loop_free can drop them. */
+/* The loop's requests, so that csock_loop_free can drop them, and those answered without a
+ * thread, in order, for the hook to deliver at the end of the pass. */
 struct loop_resolves {
     csock__extension ext;
     csock_resolve *first;
+    csock__hook hook;
+    csock_resolve *ready, *ready_tail;
 };
 
 static struct {
@@ -91,6 +96,18 @@ static void free_request(csock_resolve *r)
 {
     csock_freeaddrinfo(r->list);
     free(r);
+}
+
+/* Takes r out of its loop's ready requests; with the pool's lock held. */
+static void unready(struct loop_resolves *lr, csock_resolve *r)
+{
+    csock_resolve **at = &lr->ready, *before = NULL;
+    while (*at != r) {
+        before = *at;
+        at = &(*at)->queue_next;
+    }
+    *at = r->queue_next;
+    if (lr->ready_tail == r) lr->ready_tail = before;
 }
 
 /* Runs on the loop's thread, posted by a pool thread or by csock_loop_resolve. */
@@ -253,12 +270,46 @@ static void free_resolves(csock_loop *loop, csock__extension *ext)
         if (r->state == QUEUED) {
             dequeue(r);
             free_request(r);
-        } else if (r->state == POSTED) {
+        } else if (r->state == POSTED || r->state == READY) {
             free_request(r); /* its post is freed with the loop, not run */
         }                    /* RUNNING: the thread frees it */
     }
     pthread_mutex_unlock(&pool.lock);
     free(lr);
+}
+
+/* The hook: delivers the requests that were ready when it began, in order (one made by a
+ * callback waits for the next pass). */
+static int deliver_ready(csock_loop *loop, csock__hook *hook)
+{
+    struct loop_resolves *lr =
+        (struct loop_resolves *)((char *)hook - offsetof(struct loop_resolves, hook));
+    pthread_mutex_lock(&pool.lock);
+    csock_resolve *last = lr->ready_tail;
+    pthread_mutex_unlock(&pool.lock);
+    int ran = 0;
+    while (last) {
+        pthread_mutex_lock(&pool.lock);
+        csock_resolve *r = lr->ready; /* a callback may have cancelled those after it */
+        if (r) {
+            lr->ready = r->queue_next;
+            if (!lr->ready) lr->ready_tail = NULL;
+            unlink_from_loop(r);
+        }
+        pthread_mutex_unlock(&pool.lock);
+        if (!r) break;
+        if (!r->list) csock__failf(r->code, "%s", r->message);
+        r->cb(loop, r->list, r->list ? 0 : r->code, r->data);
+        r->list = NULL; /* the callback's */
+        ran++;
+        int done = r == last;
+        free_request(r);
+        if (done) break;
+    }
+    pthread_mutex_lock(&pool.lock);
+    if (lr->ready) csock__loop_hook_due(loop, hook); /* made by the callbacks: the next pass */
+    pthread_mutex_unlock(&pool.lock);
+    return ran;
 }
 
 static struct loop_resolves *resolves_of(csock_loop *loop)
@@ -270,6 +321,8 @@ static struct loop_resolves *resolves_of(csock_loop *loop)
     lr->ext.free = free_resolves;
     lr->ext.key = csock_loop_resolve;
     csock__loop_add_extension(loop, &lr->ext);
+    lr->hook.run = deliver_ready;
+    csock__loop_add_hook(loop, &lr->hook);
     return lr;
 }
 
@@ -303,9 +356,14 @@ csock_resolve *csock_loop_resolve(csock_loop *loop, const char *host, int port, 
     int rc = 0;
     if (needs_no_thread(host, port)) {
         answer(r, csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0));
-        r->state = POSTED;
-        rc = csock_loop_post(loop, deliver, r);
+        r->state = READY;
         pthread_mutex_lock(&pool.lock);
+        if (lr->ready_tail)
+            lr->ready_tail->queue_next = r;
+        else
+            lr->ready = r;
+        lr->ready_tail = r;
+        csock__loop_hook_due(loop, &lr->hook);
     } else {
         pthread_mutex_lock(&pool.lock);
         rc = submit(r);
@@ -334,6 +392,11 @@ void csock_resolve_cancel(csock_resolve *r)
     } else if (r->state == RUNNING) {
         unlink_from_loop(r);
         r->loop = NULL; /* the thread frees it */
+    } else if (r->state == READY) {
+        unready((struct loop_resolves *)csock__loop_find_extension(r->loop, csock_loop_resolve),
+                r);
+        unlink_from_loop(r);
+        free_request(r);
     } else {
         r->cancelled = 1; /* posted: deliver frees it */
     }

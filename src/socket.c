@@ -84,10 +84,14 @@ static csock *adopt(int fd, int family, int type, int protocol, int64_t timeout_
 
 csock *csock_socket(int family, int type, int protocol)
 {
+    return csock__socket_with(family, type, protocol, csock__default_timeout_ns());
+}
+
+csock *csock__socket_with(int family, int type, int protocol, int64_t timeout)
+{
     char fbuf[24], tbuf[24];
     const char *fam = csock__family_name(family, fbuf);
     const char *typ = type_text(type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), tbuf, sizeof tbuf);
-    int64_t timeout = csock__default_timeout_ns();
     if (type & (SOCK_NONBLOCK | SOCK_CLOEXEC)) {
         csock__failf(CSOCK_EINVAL,
                      "socket %s %s: pass the plain type; csock sets close-on-exec itself and "

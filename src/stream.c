@@ -329,19 +329,20 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
 
 /* Refuses a socket that is not a connected stream: a listening one would never read a byte, and
  * one never connected would fail at its first read or write. A socket csock connected or
- * accepted is taken as it is (its peer may have reset it since: the stream then reads the
- * reset, as it would a moment later); another one must have a peer now. */
+ * accepted is taken as it is, with no system call (it cannot be listening; its peer may have
+ * reset it since: the stream then reads the reset, as it would a moment later); another one
+ * must have a peer now. */
 static int check_connected(const csock *s, int fd)
 {
     if (s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET)
         return csock__failf(CSOCK_EINVAL, "stream: not a stream socket");
+    if (s->peer.len > 0) return 0;
     int listening = 0;
     socklen_t len = sizeof listening;
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
         return csock__failf(CSOCK_EINVAL,
                             "stream: a listening socket (accept its connections, then make "
                             "streams of them)");
-    if (s->peer.len > 0) return 0;
     struct sockaddr_storage ss;
     len = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
@@ -373,7 +374,8 @@ csock_stream *csock__stream_new_with(csock_loop *loop, csock *s,
         return NULL;
     }
     if (check_connected(s, fd) < 0) return NULL;
-    int flags = fcntl(fd, F_GETFL);
+    /* A socket of timeout 0 is non-blocking already (csock made it so, or found it so). */
+    int flags = s->timeout_ns == 0 ? O_NONBLOCK : fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
         csock__failf(-errno, "stream: fcntl: %s", csock_strerror(-errno));
         return NULL;

@@ -130,7 +130,7 @@ void csock__stream_end_linger(csock_stream *st)
     let_go(st); /* the release closes the socket */
 }
 
-void csock__streams_closing_pass(csock_loop *loop, csock__hook *hook)
+int csock__streams_closing_pass(csock_loop *loop, csock__hook *hook)
 {
     (void)hook;
     struct csock__streams *sh = csock__streams(loop);
@@ -145,6 +145,7 @@ void csock__streams_closing_pass(csock_loop *loop, csock__hook *hook)
         st->transport->close(st);
         st->watch.fd = -1;
     }
+    return 0; /* the streams' own work, not counted */
 }
 
 /* Starts a graceful close: no more on_data, input dropped, the queue sent (within

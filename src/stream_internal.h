@@ -299,7 +299,7 @@ void csock__stream_receive(csock_stream *st, int reads);
 void csock__stream_detach_receive(csock_stream *st);
 
 /* The end-of-pass hook that hands held input to on_data. */
-void csock__streams_held_pass(csock_loop *loop, csock__hook *hook);
+int csock__streams_held_pass(csock_loop *loop, csock__hook *hook);
 
 /* Hands input to on_data (stream_io.c): data is the held input (held 1) or the loop's read
  * buffer or a provided buffer (held 0), whose leftover is then copied into the stream. */
@@ -324,7 +324,7 @@ int csock__stream_reads(const csock_stream *st);
 void csock__stream_note_pending(csock_stream *st);
 
 /* The end-of-pass hook that reads what transports hold (stream_io.c). */
-void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook);
+int csock__streams_pending_pass(csock_loop *loop, csock__hook *hook);
 
 /* The open under way is done (0) or failed (a code): on_open, or the close. */
 void csock__stream_opened(csock_stream *st, int rc);
@@ -361,6 +361,6 @@ void csock__stream_end_linger(csock_stream *st);
 int csock__stream_watch_deadlines(csock_loop *loop, const csock_stream_handler *h);
 
 /* The end-of-pass hook of the loop's streams: runs the on_close callbacks due. */
-void csock__streams_closing_pass(csock_loop *loop, csock__hook *hook);
+int csock__streams_closing_pass(csock_loop *loop, csock__hook *hook);
 
 #endif /* CSOCK_STREAM_INTERNAL_H */

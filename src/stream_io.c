@@ -327,7 +327,7 @@ void csock__stream_note_pending(csock_stream *st)
     csock__loop_hook_due(st->watch.loop, &sh->pending_hook);
 }
 
-void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook)
+int csock__streams_pending_pass(csock_loop *loop, csock__hook *hook)
 {
     (void)hook;
     struct csock__streams *sh = csock__streams(loop);
@@ -341,6 +341,7 @@ void csock__streams_pending_pass(csock_loop *loop, csock__hook *hook)
         /* A closing stream drops its input; the socket's readiness still ends it. */
         if (csock__stream_reads(st) && !(st->state & CSOCK__STREAM_CLOSING)) read_ready(st);
     }
+    return 0; /* the streams' own work, not counted */
 }
 
 /* ---- opening ---- */

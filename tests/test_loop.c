@@ -786,10 +786,11 @@ struct self_marking {
     int runs, marks; /* runs so far; how many times it marks itself due again */
 };
 
-static void mark_again(csock_loop *loop, csock__hook *hook)
+static int mark_again(csock_loop *loop, csock__hook *hook)
 {
     struct self_marking *m = (struct self_marking *)hook;
     if (m->runs++ < m->marks) csock__loop_hook_due(loop, hook);
+    return 0;
 }
 
 /* A hook that marks itself due while it runs (work left for the next pass) runs again in the

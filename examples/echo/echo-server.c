@@ -2,19 +2,14 @@
 /* A TCP echo server for many clients at once: every byte a client sends comes back to it.
  * Serves until SIGINT or SIGTERM.
  *
- * Usage: echo-server [--tls CERT KEY] ADDRESS [LOOPS]
- *   --tls    speak TLS, with the certificate chain in CERT and its key in KEY (PEM)
+ * Usage: echo-server ADDRESS [LOOPS]
  *   ADDRESS  where to listen: 127.0.0.1:9000, [::1]:0, :9000; with port 0 the real port is
  *            printed as "listening on HOST:PORT"
  *   LOOPS    event loops on as many threads (default 1) */
 #include "../serve.h"
 
-#ifdef ECHO_TLS
-#include <csock/tls.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* Whatever arrived goes back. A client that sends without reading fills the queue to its high
  * water mark; the stream then stops reading from it until the queue drains. */
@@ -34,25 +29,8 @@ static const csock_stream_handler echo_handler = {.on_data = echo};
 
 int main(int argc, char **argv)
 {
-    csock_server_config config = {.handler = &echo_handler};
-    if (argc > 3 && strcmp(argv[1], "--tls") == 0) {
-#ifdef ECHO_TLS
-        /* Everything else stays as it is: the server makes TLS streams of its connections. */
-        config.tls = csock_tls_context_new(CSOCK_TLS_SERVER);
-        if (!config.tls || csock_tls_context_load_cert_chain(config.tls, argv[2], argv[3]) < 0) {
-            fprintf(stderr, "echo-server: %s\n", csock_lasterror());
-            return 1;
-        }
-        argv += 3;
-        argc -= 3;
-#else
-        fprintf(stderr, "echo-server: --tls: csock was built without TLS (apt-get install "
-                        "libssl-dev, then build again)\n");
-        return 1;
-#endif
-    }
     if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: echo-server [--tls CERT KEY] ADDRESS [LOOPS]\n");
+        fprintf(stderr, "usage: echo-server ADDRESS [LOOPS]\n");
         return 2;
     }
     int loops = argc > 2 ? atoi(argv[2]) : 1;
@@ -60,13 +38,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo-server: LOOPS must be 1 to 256\n");
         return 2;
     }
+    csock_server_config config = {.handler = &echo_handler};
     if (loops > 1) {
         config.mode = CSOCK_SERVE_LOOPS;
         config.loops = loops;
     }
-    int rc = serve("echo-server", argv[1], config); /* the server holds the context meanwhile */
-#ifdef ECHO_TLS
-    csock_tls_context_free(config.tls);
-#endif
-    return rc;
+    return serve("echo-server", argv[1], config);
 }

@@ -134,21 +134,23 @@ if shutil.which("openssl"):
               b"to s_client" in p.stdout, (p.returncode, p.stdout, p.stderr[-300:]))
 
 def tls_client(port, payload, ca=cert("ca.pem"), name="localhost"):
-    """A verifying Python ssl client: sends payload, shuts down with close_notify, returns what
-    came back until the peer's close_notify, or the error."""
+    """A verifying Python ssl client of an echo: sends payload in steps of 64 KiB, reading each
+    back before the next (on one thread: an SSL object is not for two threads at once), then
+    shuts down with close_notify; returns what came back, or the error."""
     ctx = ssl.create_default_context(cafile=ca)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
             s = ctx.wrap_socket(raw, server_hostname=name)
-            sender = threading.Thread(target=s.sendall, args=(payload,), daemon=True)
-            sender.start()
             got = b""
-            while len(got) < len(payload):
-                d = s.recv(65536)
-                if not d:
-                    break
-                got += d
-            sender.join(TIMEOUT)
+            for at in range(0, len(payload), 65536):
+                piece = payload[at:at + 65536]
+                s.sendall(piece)
+                want = len(got) + len(piece)
+                while len(got) < want:
+                    d = s.recv(65536)
+                    if not d:
+                        return got
+                    got += d
             s.unwrap()
             return got
     except (OSError, ssl.SSLError) as e:
