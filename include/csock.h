@@ -504,7 +504,8 @@ ssize_t csock_recv_flags(csock *s, void *buf, size_t len, int flags);
 
 /* Sends count bytes of the open file fd, starting at offset, over a stream socket, with the
  * kernel's sendfile(2) so the data is not copied through the program; where the kernel cannot
- * (fd is a pipe, say), it reads and sends instead. count 0 means to the end of the input, as
+ * (fd is a pipe, say), it reads and sends instead, as it does on a TLS socket (<csock/tls.h>),
+ * through TLS. count 0 means to the end of the input, as
  * Python's count=None: a regular file's size says where that is; a pipe, a device or a file
  * that reports size 0 (a /proc file) is sent until a read finds its end. (An input that never
  * ends, /dev/zero, is sent until the deadline or an error.) With a timeout, the whole call has

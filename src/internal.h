@@ -38,6 +38,9 @@ typedef struct csock__layer_ops {
                     const char *op);
     ssize_t (*recv)(csock *s, void *buf, size_t len, int flags, csock_addr *from, const char *op);
     int (*sendall)(csock *s, const void *buf, size_t len, size_t *sent);
+    /* As sendall, within the deadline at (csock__deadline's: 0 none) of an operation that began
+     * earlier (csock_sendfile's, one deadline over every piece). */
+    int (*sendall_by)(csock *s, const void *buf, size_t len, int64_t at, size_t *sent);
     int (*shutdown)(csock *s, int how);
     /* Ends the layer, freeing it and setting s->layer to NULL. notify is CSOCK__END_QUIET,
      * CSOCK__END_NOTIFY: it first tells the peer it is ending (TLS: close_notify), or

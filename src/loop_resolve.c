@@ -393,8 +393,7 @@ void csock_resolve_cancel(csock_resolve *r)
         unlink_from_loop(r);
         r->loop = NULL; /* the thread frees it */
     } else if (r->state == READY) {
-        unready((struct loop_resolves *)csock__loop_find_extension(r->loop, csock_loop_resolve),
-                r);
+        unready((struct loop_resolves *)csock__loop_find_extension(r->loop, csock_loop_resolve), r);
         unlink_from_loop(r);
         free_request(r);
     } else {

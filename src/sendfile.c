@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Sending a file over a stream socket: sendfile(2) where the kernel can, read and send where it
- * cannot, with one deadline for the whole call. */
+ * cannot (and on a TLS socket, through TLS), with one deadline for the whole call. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -16,10 +16,27 @@
 /* The fallback's buffer: big enough to keep the socket busy, small enough for any stack. */
 #define CHUNK 32768
 
+/* Sends one piece read from the file, adding what went to *done: over the plain socket within
+ * the deadline d, or through the socket's layer (TLS) within its deadline at. */
+struct piece_sender {
+    csock__deadline *d; /* plain */
+    int64_t at;         /* a layer's */
+};
+
+static int send_piece(csock *s, const char *buf, size_t n, const struct piece_sender *how,
+                      size_t *done)
+{
+    if (!s->layer) return csock__send_until(s, buf, n, how->d, done);
+    size_t went = 0;
+    int rc = s->layer->ops->sendall_by(s, buf, n, how->at, &went);
+    *done += went;
+    return rc;
+}
+
 /* Reads and sends from fd at *offset (or from its current position when it cannot seek), count
  * bytes, or with to_end until the input ends. */
 static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int to_end,
-                         csock__deadline *d, size_t *done, int *ended)
+                         const struct piece_sender *how, size_t *done, int *ended)
 {
     char buf[CHUNK];
     int seekable = 1;
@@ -38,7 +55,7 @@ static int read_and_send(csock *s, int fd, off_t *offset, size_t count, int to_e
             *ended = 1;
             return CSOCK_ENODATA;
         }
-        int rc = csock__send_until(s, buf, (size_t)n, d, done);
+        int rc = send_piece(s, buf, (size_t)n, how, done);
         if (rc < 0) return rc;
         *offset += n;
         count -= (size_t)n;
@@ -116,7 +133,8 @@ static int send_file(csock *s, int fd, off_t offset, size_t count, int to_end, s
                    *done == 0) {
             /* This kind of file cannot be spliced from an offset (a pipe, say): move it through
              * a buffer instead. */
-            rc = read_and_send(s, fd, &offset, count, to_end, &d, done, ended);
+            rc = read_and_send(s, fd, &offset, count, to_end, &(struct piece_sender){.d = &d}, done,
+                               ended);
             break;
         } else {
             raised = errno == EPIPE;
@@ -133,7 +151,7 @@ int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent)
 {
     size_t done = 0;
     if (sent) *sent = 0;
-    int rc = csock__check_plain(s, "sendfile");
+    int rc = csock__check(s, "sendfile");
     if (rc < 0) return rc;
     if (s->type != SOCK_STREAM)
         return csock__failf(CSOCK_EINVAL, "sendfile: needs a stream socket (SOCK_STREAM)");
@@ -160,7 +178,13 @@ int csock_sendfile(csock *s, int fd, off_t offset, size_t count, size_t *sent)
     else if (count == 0)
         count = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
     int ended = 0;
-    rc = send_file(s, fd, offset, count, to_end, &done, &ended);
+    if (s->layer) /* TLS: the file's bytes go through it, read and sent piece by piece */
+        rc =
+            read_and_send(s, fd, &offset, count, to_end,
+                          &(struct piece_sender){.at = csock__deadline_begin(s, SO_SNDTIMEO, 0).at},
+                          &done, &ended);
+    else
+        rc = send_file(s, fd, offset, count, to_end, &done, &ended);
     if (sent) *sent = done;
     /* How much was asked, for the trace and the messages: "of 800 bytes", or nothing. */
     char asked[40] = "";

@@ -527,7 +527,20 @@ static ssize_t tls_recv(csock *s, void *buf, size_t len, int flags, csock_addr *
     return rc;
 }
 
+static int sendall_by(csock *s, const void *buf, size_t len, int64_t at, int fresh, size_t *sent);
+
 static int tls_sendall(csock *s, const void *buf, size_t len, size_t *sent)
+{
+    return sendall_by(s, buf, len, csock__tls_deadline(s, 0), 1, sent);
+}
+
+static int tls_sendall_by(csock *s, const void *buf, size_t len, int64_t at, size_t *sent)
+{
+    return sendall_by(s, buf, len, at, 0, sent);
+}
+
+/* sendall by the deadline at; fresh as for csock__tls_begin. */
+static int sendall_by(csock *s, const void *buf, size_t len, int64_t at, int fresh, size_t *sent)
 {
     csock__tls *t = (csock__tls *)s->layer;
     const char *p = buf;
@@ -540,7 +553,7 @@ static int tls_sendall(csock *s, const void *buf, size_t len, size_t *sent)
     }
     /* One deadline for the whole call, as on a plain socket; each record after the first waits
      * only for what is left. */
-    csock__tls_begin(t, 0, csock__tls_deadline(s, 0), 1);
+    csock__tls_begin(t, 0, at, fresh);
     while (done < len) {
         size_t n = 0;
         if (!write_some(t, p + done, len - done, &n)) {
@@ -588,7 +601,8 @@ static int tls_shutdown(csock *s, int how)
     return rc;
 }
 
-static const csock__layer_ops tls_ops = {tls_send, tls_recv, tls_sendall, tls_shutdown, end_tls};
+static const csock__layer_ops tls_ops = {tls_send,       tls_recv,     tls_sendall,
+                                         tls_sendall_by, tls_shutdown, end_tls};
 
 /* ---- what a TLS socket tells ---- */
 

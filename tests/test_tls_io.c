@@ -4,6 +4,10 @@
  * on loopback. */
 #include "check_tls.h"
 
+#include <stdint.h>
+
+#include <fcntl.h>
+
 #include <sys/time.h>
 
 static void ends_with_and_without_close_notify(void)
@@ -482,6 +486,83 @@ static void a_shorter_retry_is_refused(void)
     csock_tls_context_free(ctx);
 }
 
+/* Reads to the end, keeping the count in n and an FNV-1a hash in text. */
+static void hash_to_end(peer *p, csock *conn)
+{
+    unsigned char buf[16384];
+    uint32_t h = 2166136261u;
+    ssize_t n, total = 0;
+    while ((n = csock_recv(conn, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            h = (h ^ buf[i]) * 16777619u;
+        total += n;
+    }
+    p->n = n < 0 ? n : total;
+    snprintf(p->text, sizeof p->text, "%08x", (unsigned)h);
+}
+
+static uint32_t fnv(const unsigned char *b, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+/* csock_sendfile through TLS: a range from an offset, then the rest to the end (count 0), then
+ * a pipe; the TLS peer decrypts exactly those bytes (sent in the clear, they would be a bad
+ * record), and the bytes after the peer's close are an error, not a SIGPIPE. */
+static void sendfile_goes_through_tls(void)
+{
+    enum { SIZE = 300000, OFFSET = 1000, COUNT = 200000 };
+    static unsigned char data[SIZE];
+    for (size_t i = 0; i < SIZE; i++)
+        data[i] = (unsigned char)(i * 7 + i / 251);
+    char path[300];
+    snprintf(path, sizeof path, "%s/sendfile.bin", certs);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(data, 1, SIZE, f) == SIZE);
+    fclose(f);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+
+    peer p;
+    start(&p, server_ctx("server"), hash_to_end);
+    csock_tls_context *ctx = client_ctx();
+    csock *c = tls_client(&p, ctx, "localhost");
+    CHECK_EQ(csock_settimeout(c, 10), 0);
+    size_t sent = 0;
+    CHECK_EQ(csock_sendfile(c, fd, OFFSET, COUNT, &sent), 0);
+    CHECK_EQ(sent, COUNT);
+    CHECK_EQ(csock_sendfile(c, fd, OFFSET + COUNT, 0, &sent), 0); /* to the end */
+    CHECK_EQ(sent, SIZE - OFFSET - COUNT);
+    int pipefd[2];
+    CHECK_EQ(pipe(pipefd), 0);
+    CHECK_EQ(write(pipefd[1], data, 5000), 5000);
+    close(pipefd[1]);
+    CHECK_EQ(csock_sendfile(c, pipefd[0], 0, 0, &sent), 0); /* a pipe, until it ends */
+    CHECK_EQ(sent, 5000);
+    close(pipefd[0]);
+    CHECK_EQ(csock_sendfile(c, fd, SIZE - 10, 100, &sent), CSOCK_ENODATA); /* short input */
+    CHECK_EQ(sent, 10);
+    CHECK_ERROR(CSOCK_ENODATA, "ended after 10 of 100 bytes");
+    CHECK_EQ(csock_shutdown(c, SHUT_WR), 0);
+    finish(&p);
+    static unsigned char want[SIZE + 5000 + 10];
+    size_t n = SIZE - OFFSET;
+    memcpy(want, data + OFFSET, n);
+    memcpy(want + n, data, 5000);
+    memcpy(want + n + 5000, data + SIZE - 10, 10);
+    CHECK_EQ(p.n, (ssize_t)(n + 5010));
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08x", (unsigned)fnv(want, n + 5010));
+    CHECK_STR(p.text, hex);
+    csock_free(c);
+    close(fd);
+    remove(path);
+    csock_tls_context_free(ctx);
+}
+
 int main(void)
 {
     check_tls_setup();
@@ -497,5 +578,6 @@ int main(void)
     RUN(non_blocking_handshake);
     RUN(a_reset_in_the_handshake_is_named);
     RUN(a_shorter_retry_is_refused);
+    RUN(sendfile_goes_through_tls);
     return check_tls_done();
 }

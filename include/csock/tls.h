@@ -194,15 +194,17 @@ int csock_tls_context_set_sni_callback(csock_tls_context *ctx, csock_tls_sni_cal
  * timeout. server_name is the host the server is meant to be: sent as SNI (unless it is an IP
  * literal) and checked against the certificate (a name, or an IP literal against its IP
  * addresses); NULL only with the host name check or verification off. On success the socket
- * speaks TLS: every data call goes through it, csock_sendmsg, csock_sendfile and their kin are
- * refused (CSOCK_EINVAL), and csock_dup too. Returns 0, or: CSOCK_EINVAL (NULL, not a stream
- * socket, TLS already, a server context, no server_name where one is needed), CSOCK_ETLSVERIFY
- * ("verify localhost:4433: certificate has expired", "... : hostname mismatch (the certificate is
- * for example.com)", "... : unable to get local issuer certificate", "... : self-signed
- * certificate"), CSOCK_ETLS ("tls handshake localhost:4433: wrong version number (the peer does not
- * seem to speak TLS)"), CSOCK_ETLSEOF (the peer closed during the handshake), CSOCK_ETIMEOUT,
- * CSOCK_ECONNRESET, ... Then the socket is plain again and should be closed. On a non-blocking
- * socket the handshake only starts: CSOCK_EAGAIN, and csock_tls_handshake goes on with it. */
+ * speaks TLS: every data call goes through it (csock_sendfile reads the file and sends it through
+ * TLS, with one deadline, as csock_sendall does: there is no kernel TLS), csock_sendmsg and its
+ * kin are refused (CSOCK_EINVAL), and csock_dup too. Returns 0, or: CSOCK_EINVAL (NULL, not a
+ * stream socket, TLS already, a server context, no server_name where one is needed),
+ * CSOCK_ETLSVERIFY ("verify localhost:4433: certificate has expired", "... : hostname mismatch
+ * (the certificate is for example.com)", "... : unable to get local issuer certificate", "... :
+ * self-signed certificate"), CSOCK_ETLS ("tls handshake localhost:4433: wrong version number
+ * (the peer does not seem to speak TLS)"), CSOCK_ETLSEOF (the peer closed during the handshake),
+ * CSOCK_ETIMEOUT, CSOCK_ECONNRESET, ... Then the socket is plain again and should be closed. On
+ * a non-blocking socket the handshake only starts: CSOCK_EAGAIN, and csock_tls_handshake goes on
+ * with it. */
 int csock_tls_wrap_client(csock *s, csock_tls_context *ctx, const char *server_name);
 
 /* Makes a connected (accepted) stream socket a TLS server, running the handshake within the
