@@ -206,9 +206,16 @@ static void garbage_record(peer *p, csock *conn)
 {
     static const char record[] = "\x17\x03\x03\x00\x20"
                                  "0123456789abcdef0123456789abcdef";
-    if (send(csock_fileno(conn), record, sizeof record - 1, MSG_NOSIGNAL) < 0) return;
+    int fd = csock_fileno(conn);
+    /* Raw calls, each cut short or interrupted as the kernel may: every byte goes all the same. */
+    for (size_t at = 0; at < sizeof record - 1;) {
+        ssize_t n = send(fd, record + at, sizeof record - 1 - at, MSG_NOSIGNAL);
+        if (n < 0 && errno != EINTR) return;
+        if (n > 0) at += (size_t)n;
+    }
     char buf[64];
-    while (recv(csock_fileno(conn), buf, sizeof buf, 0) > 0) {
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0 || (n < 0 && errno == EINTR)) {
     }
     p->n = 0;
 }

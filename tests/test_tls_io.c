@@ -560,6 +560,34 @@ static void sendfile_goes_through_tls(void)
     csock_free(c);
     close(fd);
     remove(path);
+
+    /* An input that never ends (/dev/zero) to a peer that takes every byte: each piece goes at
+     * once, and the call ends at its one deadline all the same. */
+    int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+    CHECK(zero >= 0);
+    start(&p, server_ctx("server"), hash_to_end);
+    c = tls_client(&p, ctx, "localhost");
+    CHECK_EQ(csock_settimeout(c, 0.3), 0);
+    double t0 = check_now();
+    CHECK_EQ(csock_sendfile(c, zero, 0, 0, &sent), CSOCK_ETIMEOUT);
+    double took = check_now() - t0;
+    CHECK(took > 0.25 && took < 2);
+    CHECK(sent > 0);
+    CHECK_ERROR(CSOCK_ETIMEOUT, "sendfile");
+    csock_free(c);
+    finish(&p);
+
+    /* To a peer that closed: an error that says so, not a SIGPIPE (left at its default here). */
+    signal(SIGPIPE, SIG_DFL);
+    start(&p, server_ctx("server"), NULL);
+    c = tls_client(&p, ctx, "localhost");
+    finish(&p);
+    CHECK_EQ(csock_settimeout(c, 10), 0);
+    int rc = csock_sendfile(c, zero, 0, 0, &sent);
+    CHECK(rc == CSOCK_ECONNRESET || rc == CSOCK_EPIPE || rc == CSOCK_ETLSEOF || rc == CSOCK_ETLS);
+    CHECK(strstr(csock_lasterror(), "sendfile") != NULL);
+    csock_free(c);
+    close(zero);
     csock_tls_context_free(ctx);
 }
 

@@ -312,7 +312,7 @@ if len(families("csock-dual")) == 2:
     with Target(echo) as t, forwarder("csock-dual:%d" % t.sock.getsockname()[1]) as f:
         c = client(f)  # ::1 refuses (nothing listens there): IPv4 answers
         c.sendall(b"dual")
-        check("forward to a name: the address that answers is used", c.recv(4) == b"dual")
+        check("forward to a name: the address that answers is used", recv_exactly(c, 4) == b"dual")
         check("forward -v: names the target and the address it reached",
               f.err.wait_for(b"connected to csock-dual:%d (127.0.0.1:%d)"
                              % ((t.sock.getsockname()[1],) * 2)), f.err.text())

@@ -11,7 +11,7 @@ import struct
 import subprocess
 import threading
 
-from clilib import CSOCK, Csock, TIMEOUT, check, done, recv_all, refusing_port, run
+from clilib import CSOCK, Csock, TIMEOUT, check, done, recv_all, recv_exactly, refusing_port, run
 
 MiB = 1 << 20
 
@@ -154,7 +154,7 @@ with Csock(["-v", "-k", "listen", "127.0.0.1:0"]) as s:
     c.sendall(b"12345")
     s.out.wait_for(b"12345")
     s.send(b"abc")
-    check("listen -k: the client gets standard input", c.recv(3) == b"abc")
+    check("listen -k: the client gets standard input", recv_exactly(c, 3) == b"abc")
     c.close()
     want = b"127.0.0.1:%d closed the connection after 3 B sent, 5 B received\n" % mine
     check("listen -k -v: a client's closing line, with its bytes each way", s.err.wait_for(want),

@@ -137,6 +137,13 @@ static void read_config(void)
         config.log_fd = strcmp(log, "stderr") == 0
                             ? STDERR_FILENO
                             : open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        /* A program started with standard input (or output) closed must find it closed, not
+         * the log in its place. */
+        if (config.log_fd >= 0 && config.log_fd <= STDERR_FILENO && strcmp(log, "stderr") != 0) {
+            int high = fcntl(config.log_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+            close(config.log_fd);
+            config.log_fd = high;
+        }
     }
     errno = saved;
 }
