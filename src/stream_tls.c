@@ -533,33 +533,17 @@ int csock_stream_tls_session_reused(const csock_stream *st)
 int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size)
 {
     struct stream_tls *x = handshaken(st);
-    if (!x)
-        return csock__failf(CSOCK_EINVAL, "stream tls peer subject: not a TLS stream whose "
-                                          "handshake is done");
-    if (!buf || size == 0) return csock__failf(CSOCK_EINVAL, "stream tls peer subject: no buffer");
-    X509 *cert = SSL_get1_peer_certificate(x->t.ssl);
-    if (!cert) {
-        buf[0] = '\0';
-        return 0;
-    }
-    BIO *bio = BIO_new(BIO_s_mem());
-    int rc = bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
-                                       XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0
-                 ? 0
-                 : csock__failf(CSOCK_ENOMEM, "stream tls peer subject: out of memory");
-    if (rc == 0) {
-        char *text;
-        long len = BIO_get_mem_data(bio, &text);
-        if ((size_t)len >= size)
-            rc = csock__failf(CSOCK_ERANGE, "stream tls peer subject: %ld bytes do not fit in %zu",
-                              len, size);
-        else {
-            memcpy(buf, text, (size_t)len);
-            buf[len] = '\0';
-            rc = 1;
-        }
-    }
-    BIO_free(bio);
-    X509_free(cert);
-    return rc;
+    if (!x || !buf)
+        return csock__failf(CSOCK_EINVAL, "stream tls peer subject: %s",
+                            x ? "NULL buffer" : "not a TLS stream whose handshake is done");
+    return csock__tls_peer_subject(&x->t, buf, size, "stream tls peer subject");
+}
+
+int csock_stream_tls_peer_certificate(const csock_stream *st, unsigned char *buf, size_t size)
+{
+    struct stream_tls *x = handshaken(st);
+    if (!x || (!buf && size > 0))
+        return csock__failf(CSOCK_EINVAL, "stream tls peer certificate: %s",
+                            x ? "NULL buffer" : "not a TLS stream whose handshake is done");
+    return csock__tls_peer_certificate(&x->t, buf, size, "stream tls peer certificate");
 }

@@ -108,3 +108,9 @@ int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size
     (void)st, (void)buf, (void)size;
     return no_tls("stream tls peer subject");
 }
+
+int csock_stream_tls_peer_certificate(const csock_stream *st, unsigned char *buf, size_t size)
+{
+    (void)st, (void)buf, (void)size;
+    return no_tls("stream tls peer certificate");
+}

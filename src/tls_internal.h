@@ -117,6 +117,17 @@ const char *csock__tls_alpn(csock__tls *t);
 /* The peer of t, for messages: a client's server name with the port, or the address. */
 const char *csock__tls_where(const csock__tls *t, char buf[CSOCK_ADDRSTRLEN]);
 
+/* ---- the peer's certificate (tls_peer.c), for sockets and streams: op names the call ---- */
+
+/* Writes the subject of t's peer certificate as RFC 2253 text into buf (size bytes, "" on a
+ * failure). Returns its length, or a recorded CSOCK_ENOENT (no certificate), CSOCK_ENOSPC. */
+int csock__tls_peer_subject(const csock__tls *t, char *buf, size_t size, const char *op);
+
+/* Copies t's peer certificate, DER, into buf; with buf NULL and size 0 only its length. Returns
+ * its length, or a recorded CSOCK_ENOENT (no certificate), CSOCK_ENOSPC (size too small). */
+int csock__tls_peer_certificate(const csock__tls *t, unsigned char *buf, size_t size,
+                                const char *op);
+
 /* The handshake timeout of ctx in seconds, the default applied. */
 static inline double csock__tls_handshake_timeout(const csock_tls_context *ctx)
 {

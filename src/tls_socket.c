@@ -658,32 +658,16 @@ int csock_tls_peer_subject(const csock *s, char *buf, size_t size)
     if (!t || !buf)
         return csock__failf(CSOCK_EINVAL, "tls peer subject: %s",
                             !buf ? "NULL buffer" : "not a TLS socket past its handshake");
-    X509 *cert = SSL_get0_peer_certificate(t->ssl);
-    char at[CSOCK_ADDRSTRLEN];
-    if (!cert)
-        return csock__failf(CSOCK_ENOENT, "tls peer subject %s: the peer gave no certificate",
-                            where(t, at));
-    BIO *mem = BIO_new(BIO_s_mem());
-    char *text = NULL;
-    long n = -1;
-    if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
-        n = BIO_get_mem_data(mem, &text);
-    int rc;
-    if (n < 0)
-        rc = csock__tls_fail_setup("tls peer subject");
-    else if ((size_t)n >= size)
-        rc = csock__failf(CSOCK_ENOSPC, "tls peer subject %s: %ld bytes do not fit in %zu",
-                          where(t, at), n, size);
-    else
-        rc = (int)n;
-    if (rc >= 0) {
-        memcpy(buf, text, (size_t)n);
-        buf[n] = '\0';
-    } else if (size > 0) {
-        buf[0] = '\0';
-    }
-    BIO_free(mem);
-    return rc;
+    return csock__tls_peer_subject(t, buf, size, "tls peer subject");
+}
+
+int csock_tls_peer_certificate(const csock *s, unsigned char *buf, size_t size)
+{
+    csock__tls *t = handshaken(s);
+    if (!t || (!buf && size > 0))
+        return csock__failf(CSOCK_EINVAL, "tls peer certificate: %s",
+                            t ? "NULL buffer" : "not a TLS socket past its handshake");
+    return csock__tls_peer_certificate(t, buf, size, "tls peer certificate");
 }
 
 size_t csock_tls_pending(const csock *s)

@@ -146,6 +146,16 @@ static inline void echo(peer *p, csock *conn)
              csock_tls_server_name(conn) ? csock_tls_server_name(conn) : "(none)");
 }
 
+/* Reads a certificate file the tests made (server.der) into buf: its length, or -1. */
+static inline long check_read_der(const char *path, unsigned char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    long n = f ? (long)fread(buf, 1, size, f) : -1;
+    if (f) fclose(f);
+    CHECK(n > 0 && (size_t)n < size);
+    return n;
+}
+
 /* Records the client's certificate subject, then echoes. */
 static inline void who(peer *p, csock *conn)
 {

@@ -1234,6 +1234,9 @@ static void tls_without_openssl(void)
     CHECK(st != NULL);
     CHECK_EQ(csock_stream_start_tls(st, NULL, NULL, NULL), CSOCK_EOPNOTSUPP);
     CHECK(csock_stream_tls_version(st) == NULL);
+    char subject[64];
+    CHECK_EQ(csock_stream_tls_peer_subject(st, subject, sizeof subject), CSOCK_EOPNOTSUPP);
+    CHECK_EQ(csock_stream_tls_peer_certificate(st, NULL, 0), CSOCK_EOPNOTSUPP);
     csock_free(b);
     csock_loop_free(loop);
 #endif

@@ -84,6 +84,19 @@ static void data_goes_both_ways(void)
     CHECK_STR(subject, "O=csock test,CN=localhost");
     CHECK_EQ(csock_tls_peer_subject(c, subject, 4), CSOCK_ENOSPC);
     CHECK_STR(subject, "");
+    CHECK_ERROR(CSOCK_ENOSPC, "tls peer subject localhost:");
+    CHECK_ERROR(CSOCK_ENOSPC, ": 26 bytes of text (its NUL included) do not fit in 4");
+    /* The certificate itself, DER, as the file the tests made has it. */
+    unsigned char want[4096], der[4096];
+    long n = check_read_der(cert("server.der"), want, sizeof want);
+    CHECK_EQ(csock_tls_peer_certificate(c, NULL, 0), n);
+    CHECK_EQ(csock_tls_peer_certificate(c, der, sizeof der), n);
+    CHECK(memcmp(der, want, (size_t)n) == 0);
+    CHECK_EQ(csock_tls_peer_certificate(c, der, (size_t)n - 1), CSOCK_ENOSPC);
+    char says[80];
+    snprintf(says, sizeof says, ": %ld bytes of DER do not fit in %ld", n, n - 1);
+    CHECK_ERROR(CSOCK_ENOSPC, says);
+    CHECK_EQ(csock_tls_peer_certificate(c, NULL, 10), CSOCK_EINVAL);
 
     /* A megabyte each way: sendall goes on across records and partial sends. */
     size_t len = 1 << 20;
@@ -233,6 +246,18 @@ static void client_certificates(void)
     finish(&p);
     CHECK_EQ(p.rc, CSOCK_ETLSVERIFY);
     check_server_said(&p, "verify 127.0.0.1:", ": peer did not return a certificate");
+    csock_tls_context_free(ctx);
+
+    /* Not asked for, none given: the server's peer has no certificate to tell. */
+    start(&p, server_ctx("server"), who);
+    ctx = client_ctx();
+    c = tls_client(&p, ctx, "localhost");
+    CHECK_EQ(csock_sendall(c, "me", 2, NULL), 0);
+    CHECK_EQ(check_recv_exactly(c, buf, 2), 2);
+    csock_free(c);
+    finish(&p);
+    CHECK(strstr(p.text, "tls peer subject 127.0.0.1:") != NULL);
+    CHECK(strstr(p.text, ": the peer gave no certificate") != NULL);
     csock_tls_context_free(ctx);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* What a TLS stream tells once its handshake is done, read on both sides of a connection (a
  * stream client and a server of the framework): the ALPN protocol agreed on and whether the
- * session was resumed; and what they tell before the handshake and on plain streams. */
+ * session was resumed, the peer's certificate (a server whose client gave none has none to
+ * tell); and what they tell before the handshake and on plain streams. */
 #include "check_stream.h"
 #include "check_tls.h"
 
@@ -12,9 +13,11 @@
 
 /* What one side saw at on_open. */
 struct told {
-    char alpn[64]; /* csock_stream_tls_alpn, or "(none)" */
-    int reused;    /* csock_stream_tls_session_reused */
-    int no_delay;  /* the socket's TCP_NODELAY, which TLS streams set */
+    char alpn[64];          /* csock_stream_tls_alpn, or "(none)" */
+    int reused;             /* csock_stream_tls_session_reused */
+    int no_delay;           /* the socket's TCP_NODELAY, which TLS streams set */
+    int subject_rc, der_rc; /* csock_stream_tls_peer_subject's and _peer_certificate's */
+    char subject[160];      /* the subject, or the subject call's message */
 };
 
 static void tell(csock_stream *st, struct told *t)
@@ -26,6 +29,9 @@ static void tell(csock_stream *st, struct told *t)
     socklen_t len = sizeof on;
     getsockopt(csock_stream_fileno(st), IPPROTO_TCP, TCP_NODELAY, &on, &len);
     t->no_delay = on;
+    t->subject_rc = csock_stream_tls_peer_subject(st, t->subject, sizeof t->subject);
+    if (t->subject_rc < 0) snprintf(t->subject, sizeof t->subject, "%s", csock_lasterror());
+    t->der_rc = csock_stream_tls_peer_certificate(st, NULL, 0);
 }
 
 /* ---- the server: echoes, and records what its last stream told ---- */
@@ -128,6 +134,11 @@ static void check_server_told(const char *alpn, int reused)
     CHECK_STR(t.alpn, alpn);
     CHECK_EQ(t.reused, reused);
     CHECK(t.no_delay > 0);
+    /* The client gave no certificate. */
+    CHECK_EQ(t.subject_rc, CSOCK_ENOENT);
+    CHECK(strstr(t.subject, "stream tls peer subject 127.0.0.1:") != NULL);
+    CHECK(strstr(t.subject, ": the peer gave no certificate") != NULL);
+    CHECK_EQ(t.der_rc, CSOCK_ENOENT);
 }
 
 /* Both sides agree on the protocol both offered, the server's choice among the client's; a
@@ -154,6 +165,8 @@ static void alpn_and_resumption_are_told_on_both_sides(void)
             CHECK_STR(c.told.alpn, "http/1.1");
             CHECK(c.told.no_delay > 0);
             CHECK_EQ(c.told.reused, i); /* the second time */
+            CHECK_STR(c.told.subject, "O=csock test,CN=localhost");
+            CHECK(c.told.der_rc > 100);
             check_server_opened(i + 1);
             check_server_told("http/1.1", i);
         }
@@ -204,6 +217,12 @@ static void plain_streams_tell_nothing(void)
     CHECK(st != NULL);
     CHECK(csock_stream_tls_alpn(st) == NULL);
     CHECK_EQ(csock_stream_tls_session_reused(st), 0);
+    char subject[64];
+    unsigned char der[64];
+    CHECK_EQ(csock_stream_tls_peer_subject(st, subject, sizeof subject), CSOCK_EINVAL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream tls peer subject: not a TLS stream whose handshake is done");
+    CHECK_EQ(csock_stream_tls_peer_certificate(st, der, sizeof der), CSOCK_EINVAL);
+    CHECK_EQ(csock_stream_tls_peer_certificate(NULL, NULL, 0), CSOCK_EINVAL);
     csock_stream_abort(st);
     csock_loop_run_once(loop, 0);
     csock_free(pair[1]);

@@ -8,6 +8,7 @@
 #   self.pem/.key     localhost, self-signed
 #   other.pem/.key    localhost, signed by another CA (other-ca.pem), unknown to the tests' clients
 #   wronghost.pem/.key  example.com only, signed by the CA
+#   server.der        server.pem's certificate, DER
 set -eu
 dir=$1
 cd "$dir"
@@ -29,6 +30,7 @@ ca ca "csock test CA"
 ca other-ca "csock other CA"
 local_names="DNS:localhost,IP:127.0.0.1,IP:::1"
 leaf server ca localhost "$local_names" 2
+openssl x509 -in server.pem -outform DER -out server.der # what a peer-certificate call gives
 leaf client ca client "DNS:client" 2
 leaf expired ca localhost "$local_names" -1
 leaf other other-ca localhost "$local_names" 2

@@ -125,8 +125,8 @@ static int server(int argc, char **argv)
         if (csock_tls_wrap_server(conn, ctx) < 0) {
             printf("error %s\n", csock_lasterror());
         } else {
-            char subject[256] = "-";
-            csock_tls_peer_subject(conn, subject, sizeof subject);
+            char subject[256];
+            if (csock_tls_peer_subject(conn, subject, sizeof subject) < 0) strcpy(subject, "-");
             const char *sni = csock_tls_server_name(conn), *alpn = csock_tls_alpn(conn);
             printf("tls %s %s reused=%d sni=%s alpn=%s subject=%s\n", csock_tls_version(conn),
                    csock_tls_cipher(conn), csock_tls_session_reused(conn), sni ? sni : "-",

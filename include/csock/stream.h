@@ -153,13 +153,21 @@ const char *csock_stream_tls_alpn(const csock_stream *st);
  * before the handshake is done, and for a stream that is not TLS). */
 int csock_stream_tls_session_reused(const csock_stream *st);
 
-/* Writes the subject of the peer's certificate, on one line ("CN = localhost, O = csock"), to buf
- * (size bytes, NUL included) for a TLS stream whose handshake is done. Returns 1 when the peer
- * sent a certificate, 0 when it sent none (a client a server did not ask; buf is then ""), or
- * CSOCK_EINVAL (not a TLS stream whose handshake is done, NULL buf or size 0), CSOCK_ERANGE (the
- * subject does not fit: "stream tls peer subject: 300 bytes do not fit in 64"), CSOCK_ENOMEM,
- * CSOCK_EOPNOTSUPP where csock was built without OpenSSL. */
+/* Writes the subject of the peer's certificate of a TLS stream whose handshake is done, as RFC
+ * 2253 text ("O=csock test,CN=localhost", as csock_tls_peer_subject), into buf (size bytes, NUL
+ * included). Returns its length, or CSOCK_ENOENT (the peer sent none: a client its server did
+ * not ask for one), CSOCK_ENOSPC (it does not fit: "stream tls peer subject 127.0.0.1:50312: 40
+ * bytes of text (its NUL included) do not fit in 16"), with buf "" after either, or CSOCK_EINVAL
+ * (not a TLS stream whose handshake is done, NULL buf), CSOCK_EOPNOTSUPP where csock was built
+ * without OpenSSL. */
 int csock_stream_tls_peer_subject(const csock_stream *st, char *buf, size_t size);
+
+/* Copies the peer's certificate of a TLS stream whose handshake is done, DER-encoded, into buf
+ * (size bytes); with buf NULL and size 0 it only says how long it is. Returns its length, or
+ * CSOCK_ENOENT (the peer sent none), CSOCK_ENOSPC (buf too small: "... : 812 bytes of DER do not
+ * fit in 100"), CSOCK_EINVAL (not a TLS stream whose handshake is done, NULL buf with size above
+ * 0), CSOCK_EOPNOTSUPP where csock was built without OpenSSL. */
+int csock_stream_tls_peer_certificate(const csock_stream *st, unsigned char *buf, size_t size);
 
 /* Queues len bytes of buf for the peer (sending at once what the socket takes). Returns 0, or 1
  * when the queue has reached high_water (stop writing until on_drain; reading is paused until

@@ -260,10 +260,19 @@ const char *csock_tls_server_name(const csock *s);
  * gives TLS 1.3 clients tickets), else 0 (also for a socket that is not TLS). */
 int csock_tls_session_reused(const csock *s);
 
-/* Writes the subject of the peer's certificate, as RFC 2253 text ("CN=localhost,O=csock test"),
- * into buf (size bytes). Returns its length, or CSOCK_ENOENT (the peer gave no certificate),
- * CSOCK_ENOSPC (buf too small; buf then holds ""), CSOCK_EINVAL (not TLS, NULL buf). */
+/* Writes the subject of the peer's certificate, as RFC 2253 text ("O=csock test,CN=localhost",
+ * as Go's pkix.Name prints it), into buf (size bytes, NUL included). Returns its length, or
+ * CSOCK_ENOENT (the peer gave no certificate: "tls peer subject localhost:4433: the peer gave no
+ * certificate"), CSOCK_ENOSPC (buf too small: "... : 40 bytes of text (its NUL included) do not
+ * fit in 16"; buf then holds ""), CSOCK_EINVAL (not TLS past its handshake, NULL buf). */
 int csock_tls_peer_subject(const csock *s, char *buf, size_t size);
+
+/* Copies the peer's certificate, DER-encoded (Python's getpeercert(binary_form=True)), into buf
+ * (size bytes); with buf NULL and size 0 it only says how long it is. Returns its length, or
+ * CSOCK_ENOENT (the peer gave no certificate), CSOCK_ENOSPC (buf too small: "tls peer certificate
+ * localhost:4433: 812 bytes of DER do not fit in 100"), CSOCK_EINVAL (not TLS past its
+ * handshake, NULL buf with size above 0). d2i_X509 reads it back, for what csock does not tell. */
+int csock_tls_peer_certificate(const csock *s, unsigned char *buf, size_t size);
 
 /* How many bytes of plaintext TLS has decrypted and csock_recv will return without reading the
  * socket (which a poll on the descriptor does not see). 0 for a socket that is not TLS. */

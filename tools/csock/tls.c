@@ -84,9 +84,9 @@ void tool_tls_say(const csock_stream *st, const char *peer)
     const char *alpn = csock_stream_tls_alpn(st);
     say("%s: %s, %s, %s%s%speer certificate %s", peer, version ? version : "TLS",
         cipher ? cipher : "(no cipher)", alpn ? "ALPN " : "", alpn ? alpn : "", alpn ? ", " : "",
-        rc > 0    ? subject
-        : rc == 0 ? "(none)"
-                  : csock_lasterror());
+        rc >= 0              ? subject
+        : rc == CSOCK_ENOENT ? "(none)"
+                             : csock_lasterror());
 }
 
 #else /* no OpenSSL: options.c refuses --tls, and nothing here is reached */

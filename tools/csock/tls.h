@@ -29,7 +29,8 @@ void tool_tls_free(csock_tls_context *ctx);
  * for a Unix address without --sni. */
 const char *tool_tls_server_name(const struct config *c);
 
-/* -v: "PEER: TLSv1.3, TLS_AES_256_GCM_SHA384, peer certificate CN = localhost". */
+/* -v: "PEER: TLSv1.3, TLS_AES_256_GCM_SHA384, peer certificate O=csock test,CN=localhost" (the
+ * subject as RFC 2253 text). */
 void tool_tls_say(const csock_stream *st, const char *peer);
 
 #endif
