@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,20 @@ void csock_tls_context_free(csock_tls_context *ctx)
     free(ctx);
 }
 
+/* OpenSSL 3.0 fills a certificate's cache of its decoded extensions the first time the
+ * certificate is checked, under the certificate's lock, while other threads' checks read the
+ * cache without it (ThreadSanitizer sees the key identifiers written and compared at once when
+ * the first handshakes of several threads meet). The CAs' caches are filled here, on one thread,
+ * before the context is used. */
+static void cache_extensions(SSL_CTX *ssl)
+{
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ssl));
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+        X509 *cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+        if (cert) X509_check_purpose(cert, -1, 0);
+    }
+}
+
 int csock__tls_freeze(csock_tls_context *ctx)
 {
     int rc = 0;
@@ -123,10 +138,12 @@ int csock__tls_freeze(csock_tls_context *ctx)
         /* The system's CAs are added last, so that csock_tls_context_no_system_ca may come
          * before or after csock_tls_context_load_ca. */
         ERR_clear_error();
-        if (ctx->system_ca && !SSL_CTX_set_default_verify_paths(ctx->ssl))
+        if (ctx->system_ca && !SSL_CTX_set_default_verify_paths(ctx->ssl)) {
             rc = csock__tls_fail_setup("tls context: the system's CAs");
-        else
+        } else {
+            cache_extensions(ctx->ssl);
             atomic_store(&ctx->frozen, 1);
+        }
     }
     pthread_mutex_unlock(&ctx->freezing);
     return rc;

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 from clilib import TIMEOUT, Csock, check, done, run
 
@@ -74,8 +75,20 @@ for name, ca, why in [("server", None, b"unable to get local issuer certificate"
     args = ["--tls"] + (["--ca", ca] if ca else []) + ["connect", "localhost:%d" % srv.port]
     r = run(args, b"never sent")
     srv.join(TIMEOUT)
-    check("connect --tls: %s refused (%s)" % (name, why.decode()),
-          r.returncode == 1 and why in r.stderr and srv.got == b"", (r.returncode, r.stderr))
+    check("connect --tls: %s refused (%s), said once, naming where" % (name, why.decode()),
+          r.returncode == 1 and srv.got == b"" and
+          r.stderr.startswith(b"csock: verify localhost:%d: %s" % (srv.port, why)) and
+          r.stderr.count(b"\n") == 1, (r.returncode, r.stderr))
+
+# The handshake is part of connecting: within -w, not the 10 s a handshake may take otherwise.
+mute = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's queue) and never answers
+started = time.monotonic()
+r = run(["-w", "0.5", "--tls", "--ca", cert("ca.pem"), "connect",
+         "localhost:%d" % mute.getsockname()[1]], b"never sent")
+took = time.monotonic() - started
+check("connect --tls -w 0.5: a server that never answers the handshake times out within -w",
+      r.returncode == 3 and took < 5 and b"timed out" in r.stderr, (r.returncode, took, r.stderr))
+mute.close()
 
 srv = Server("server", reply=b"by name")
 r = run(["--tls", "--ca", cert("ca.pem"), "--sni", "localhost", "connect",

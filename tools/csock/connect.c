@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* csock connect: makes the connection (TCP, UDP, Unix stream or datagram), then hands it to the
- * relay or to the command of --exec. */
+ * relay or to the command of --exec. A stream connects on a loop (csock_stream_connect, within
+ * -w, the TLS handshake too); a datagram socket at once. */
 #include "commands.h"
 #include "listener.h"
 #include "session.h"
@@ -9,12 +10,12 @@
 
 /* Each way of connecting returns the socket, or NULL having said why. */
 
-static csock *connect_unix(const struct config *c, int type)
+static csock *connect_unix_datagram(const struct config *c)
 {
-    csock *s = csock_socket(AF_UNIX, type, 0);
+    csock *s = csock_socket(AF_UNIX, SOCK_DGRAM, 0);
     if (!s) return NULL;
     int rc = csock_settimeout(s, c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT);
-    if (rc == 0 && type == SOCK_DGRAM) {
+    if (rc == 0) {
         /* A datagram client needs a name of its own for replies to reach it: -s, or one the
          * kernel makes up (an abstract name, nothing left in the file system). */
         if (c->has_source) {
@@ -57,39 +58,61 @@ static csock *connect_udp(const struct config *c, const csock_addr *source)
     return s;
 }
 
-static csock *make_connection(const struct config *c)
+/* A stream for --exec, connected on a loop of its own as relay_connect connects (within -w). */
+struct made {
+    csock *s;
+    int done;
+};
+
+static void made(csock_loop *loop, csock *s, int error, void *data)
 {
-    int type = c->udp ? SOCK_DGRAM : SOCK_STREAM;
-    if (c->address.unix_socket) return connect_unix(c, type);
-    csock_addr source;
-    int has = source_address(c, &source);
-    if (has < 0) return NULL;
-    if (c->udp) return connect_udp(c, has ? &source : NULL);
-    csock *s =
-        csock_create_connection(c->address.host, c->address.port,
-                                c->wait > 0 ? c->wait : CSOCK_NO_TIMEOUT, has ? &source : NULL);
-    /* A connection that reached itself is refused, and said as such. */
-    if (!s && !say_family_not_found(c, has ? csock_addr_family(&source) : 0))
+    (void)error; /* the message says it */
+    struct made *m = data;
+    m->s = s;
+    m->done = 1;
+    csock_loop_stop(loop);
+}
+
+static csock *connect_stream(const struct config *c, const struct destination *to)
+{
+    csock_loop *loop = csock_loop_new();
+    if (!loop) {
         say("%s", csock_lasterror());
-    return s;
+        return NULL;
+    }
+    struct made m = {0};
+    csock_connecting *op = csock_loop_connect(loop, to->host, to->port, &to->options, made, &m);
+    if (!op) {
+        say("%s", csock_lasterror());
+    } else if (csock_loop_run(loop) < 0 || !m.done) {
+        say("%s", csock_lasterror());
+        if (!m.done) csock_connect_cancel(op);
+    } else if (!m.s && !say_family_not_found(c, to->family)) {
+        say("%s", csock_lasterror());
+    }
+    csock_loop_free(loop);
+    return m.s;
 }
 
 int run_connect(const struct config *c)
 {
-    csock *s = make_connection(c);
+    struct destination to;
+    if (destination_of(c, &to) < 0) return EXIT_FAILED;
+    csock *s;
+    if (!c->udp && !c->exec) return relay_connect(c, &to);
+    if (!c->udp)
+        s = connect_stream(c, &to);
+    else if (c->address.unix_socket) /* a datagram socket connects at once */
+        s = connect_unix_datagram(c);
+    else
+        s = connect_udp(c, to.options.source.len ? &to.options.source : NULL);
     if (!s) return failure_status(csock_lastcode());
     if (c->verbose) {
-        char asked[300], peer[CSOCK_ADDRSTRLEN];
+        char peer[CSOCK_ADDRSTRLEN], connected[700];
         peer_text(s, peer, sizeof peer);
-        if (c->address.unix_socket)
-            say("connected to %s", c->address.host);
-        else if (endpoint_text(c->address.host, c->address.port, asked, sizeof asked),
-                 strcmp(asked, peer) == 0)
-            say("connected to %s", peer);
-        else
-            say("connected to %s (%s)", asked, peer);
+        connected_text(&to, peer, connected, sizeof connected);
+        say("%s", connected);
     }
     if (c->exec) return exec_session(c, s);
-    if (c->udp) return relay_datagrams(c, s, ONE_PEER);
-    return relay_stream(c, s);
+    return relay_datagrams(c, s, ONE_PEER);
 }

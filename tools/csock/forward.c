@@ -34,9 +34,7 @@ struct forward {
     const struct config *c;
     struct config target; /* c with the target as its address, for source_address */
     csock_server *srv;
-    csock_connect_options options;
-    char target_host[300]; /* as csock_stream_connect takes it ("unix:" before a Unix path) */
-    char target_text[300]; /* as the messages write it */
+    struct destination to; /* the target, as csock_stream_connect takes it */
     csock_stream_handler client_handler, target_handler;
     struct pair *pairs; /* every client's, freed at the end if the loop went first */
     struct progress progress;
@@ -95,7 +93,7 @@ static void pair_done(struct pair *p)
         char how[200], up[32], down[32];
         ending_text(p, how, sizeof how);
         say("%s: %s after %s to %s, %s back", p->peer, how, bytes_text(p->up, up, sizeof up),
-            f->target_text, bytes_text(p->down, down, sizeof down));
+            f->to.text, bytes_text(p->down, down, sizeof down));
     }
     pair_free(p);
     descriptors_freed(f->c, f->srv);
@@ -149,8 +147,7 @@ static void side_closed(struct pair *p, csock_stream *st, int error)
         if (error == CSOCK_ETIMEOUT)
             say("%s: idle for %gs", p->peer, p->f->c->idle);
         else if (error != CSOCK_ESHUTDOWN && error != CSOCK_ECONNRESET && error != CSOCK_EPIPE)
-            say("%s: %s: %s", p->peer, client ? "client" : p->f->target_text,
-                csock_strerror(error));
+            say("%s: %s: %s", p->peer, client ? "client" : p->f->to.text, csock_strerror(error));
     }
     if (client && p->connecting) {
         csock_connect_cancel(p->connecting);
@@ -193,9 +190,8 @@ static void client_open(csock_stream *st, void *data)
     if (f->c->verbose && f->c->tls) tool_tls_say(st, p->peer);
     descriptors_taken(f->c, f->srv);
     csock_stream_pause(st, 1); /* until the target answers */
-    p->connecting =
-        csock_stream_connect(csock_stream_loop(st), f->target_host, f->target.address.port,
-                             &f->options, &f->target_handler, p);
+    p->connecting = csock_stream_connect(csock_stream_loop(st), f->to.host, f->to.port,
+                                         &f->to.options, &f->target_handler, p);
     if (!p->connecting) {
         say("%s: %s", p->peer, csock_lasterror());
         csock_stream_close(st);
@@ -208,13 +204,11 @@ static void target_open(csock_stream *st, void *data)
     p->connecting = NULL;
     p->target = st;
     if (p->f->c->verbose) {
-        char where[CSOCK_ADDRSTRLEN];
+        char where[CSOCK_ADDRSTRLEN], connected[700];
         stream_peer_text(st, where, sizeof where);
-        if (strcmp(where, p->f->target_text) == 0 || p->f->target.address.unix_socket)
-            say("%s: connected to %s", p->peer, p->f->target_text);
-        else
-            say("%s: connected to %s (%s)", p->peer, p->f->target_text, where);
-        if (p->f->c->target_tls) tool_tls_say(st, p->f->target_text);
+        connected_text(&p->f->to, where, connected, sizeof connected);
+        say("%s: %s", p->peer, connected);
+        if (p->f->c->target_tls) tool_tls_say(st, p->f->to.text);
     }
     if (p->client) csock_stream_pause(p->client, 0);
 }
@@ -243,24 +237,10 @@ static int forward_init(struct forward *f, const struct config *c)
     f->target = *c;
     f->target.address = c->target;
     f->target.has_source = c->has_source;
-    const struct endpoint *t = &c->target;
-    if (t->unix_socket) {
-        snprintf(f->target_host, sizeof f->target_host, "unix:%s", t->host);
-        snprintf(f->target_text, sizeof f->target_text, "%s", t->host);
-    } else {
-        snprintf(f->target_host, sizeof f->target_host, "%s", t->host);
-        endpoint_text(t->host, t->port, f->target_text, sizeof f->target_text);
-    }
-    f->options.timeout = c->wait > 0 ? c->wait : 0;
-    f->options.family = t->unix_socket ? 0 : c->family;
+    if (destination_of(&f->target, &f->to) < 0) return -1;
     if (c->target_tls) {
-        if (!(f->options.tls = tool_tls_target_context(c))) return -1;
-        f->options.server_name = tool_tls_server_name(&f->target);
-    }
-    if (!t->unix_socket) {
-        int has = source_address(&f->target, &f->options.source);
-        if (has < 0) return -1;
-        if (!has) f->options.source.len = 0;
+        if (!(f->to.options.tls = tool_tls_target_context(c))) return -1;
+        f->to.options.server_name = tool_tls_server_name(&f->target);
     }
     csock_stream_handler base = {
         .on_data = on_data,
@@ -290,14 +270,14 @@ int run_forward(const struct config *c)
                               .max_connections = c->max_conns,
                               .stop_on_signals = 1};
     if (c->tls && !(sc.tls = tool_tls_context(c))) {
-        tool_tls_free(f->options.tls);
+        tool_tls_free(f->to.options.tls);
         return EXIT_FAILED;
     }
     csock_addr where;
     f->srv = make_server(c, &sc, &where);
     tool_tls_free(sc.tls); /* the server holds its own reference */
     if (!f->srv) {
-        tool_tls_free(f->options.tls);
+        tool_tls_free(f->to.options.tls);
         return failure_status(csock_lastcode());
     }
     remember_socket_file(c);
@@ -313,7 +293,7 @@ int run_forward(const struct config *c)
     csock_server_free(f->srv); /* frees what streams are left, without calling back */
     while (f->pairs)
         pair_free(f->pairs);
-    tool_tls_free(f->options.tls);
+    tool_tls_free(f->to.options.tls);
     remove_socket_file();
     return status;
 }

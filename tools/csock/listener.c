@@ -75,6 +75,34 @@ int source_address(const struct config *c, csock_addr *out)
     return -1;
 }
 
+int destination_of(const struct config *c, struct destination *d)
+{
+    const struct endpoint *a = &c->address;
+    *d = (struct destination){.port = a->port};
+    if (a->unix_socket) {
+        snprintf(d->host, sizeof d->host, "unix:%s", a->host);
+        snprintf(d->text, sizeof d->text, "%s", a->host);
+    } else {
+        snprintf(d->host, sizeof d->host, "%s", a->host);
+        endpoint_text(a->host, a->port, d->text, sizeof d->text);
+    }
+    d->options.timeout = c->wait > 0 ? c->wait : 0;
+    if (a->unix_socket) return 0;
+    d->options.family = c->family;
+    int has = source_address(c, &d->options.source);
+    if (has < 0) return -1;
+    if (has) d->family = csock_addr_family(&d->options.source);
+    return 0;
+}
+
+void connected_text(const struct destination *d, const char *where, char *buf, size_t size)
+{
+    if (strcmp(where, d->text) == 0 || strncmp(d->host, "unix:", 5) == 0)
+        snprintf(buf, size, "connected to %s", d->text);
+    else
+        snprintf(buf, size, "connected to %s (%s)", d->text, where);
+}
+
 int say_family_not_found(const struct config *c, int family)
 {
     int code = csock_lastcode();

@@ -8,6 +8,7 @@
 
 #include "config.h"
 
+#include <csock/connect.h>
 #include <csock/server.h>
 
 /* c->address as a value to bind: a Unix address as parsed, a name resolved (first address of
@@ -30,6 +31,23 @@ void announce(const struct config *c, const csock_addr *where);
  * that only addresses of the family are tried. Returns 1 with *out set, 0 for none, -1 on error
  * (said). */
 int source_address(const struct config *c, csock_addr *out);
+
+/* Where a connection goes on a loop (csock_stream_connect, csock_loop_connect): connect's
+ * address, forward's target. */
+struct destination {
+    char host[300]; /* as csock_stream_connect takes it ("unix:" before a Unix path) */
+    char text[300]; /* as messages write it: "localhost:80", "[::1]:80", a Unix path */
+    int port;
+    int family; /* the family -s or -4/-6 limit it to, for say_family_not_found; 0: none */
+    csock_connect_options options; /* -w, -4/-6, -s; the caller adds TLS */
+};
+
+/* *d for c->address. Returns 0, or -1 having said why (a source that does not resolve). */
+int destination_of(const struct config *c, struct destination *d);
+
+/* "connected to localhost:80 (127.0.0.1:80)" for the peer's address where (peer_text's), or
+ * without the parenthesis where it is the one asked for or d is a Unix path. */
+void connected_text(const struct destination *d, const char *where, char *buf, size_t size);
 
 /* Where connecting to c->address failed because its name has no address of the family the
  * source (family, from source_address) or -4/-6 asked for, says so and returns 1: "connect

@@ -57,6 +57,8 @@ struct relay {
     const struct config *c;
     csock_tls_context *tls; /* --tls */
     csock_loop *loop;
+    const struct destination *to; /* connect: where, and until connected, the operation */
+    csock_connecting *connecting;
     csock_server *srv; /* with -k */
     csock_stream_handler handler;
     struct input in;
@@ -104,11 +106,17 @@ static void conn_open(csock_stream *st, void *data)
     if (r->conns) r->conns->prev = k;
     r->conns = k;
     if (r->srv && r->c->verbose) say("connection from %s", k->peer);
+    r->connecting = NULL;
+    if (r->to && r->c->verbose) {
+        char connected[700];
+        connected_text(r->to, k->peer, connected, sizeof connected);
+        say("%s", connected);
+    }
     if (r->tls && r->c->verbose) tool_tls_say(st, k->peer);
     if (r->srv) descriptors_taken(r->c, r->srv);
-    /* A single TLS session reads standard input once the handshake is done: its end must not
-     * shut the connection down before TLS is under way. */
-    if (r->tls && !r->srv && start_input(r) < 0) {
+    /* A connection made here, and a single TLS session, read standard input once connected (the
+     * handshake done): its end must not shut the connection down before it is under way. */
+    if ((r->to || r->tls) && !r->srv && start_input(r) < 0) {
         r->status = EXIT_FAILED;
         csock_stream_abort(st);
     }
@@ -184,13 +192,23 @@ static int hand_over(struct relay *r, struct conn *k)
     return 0;
 }
 
+/* The connection could not be made (every address tried, within -w): said, and the end. */
+static void connect_failed(int error, struct relay *r)
+{
+    if (!say_family_not_found(r->c, r->to->family)) say("%s", csock_lasterror());
+    r->status = failure_status(error);
+    stop(r);
+}
+
 /* A TLS handshake failed: a single session ends with it; with -k it is said with -v. */
 static void handshake_failed(csock_stream *st, int error, struct relay *r)
 {
     char peer[CSOCK_ADDRSTRLEN];
-    if (!r->srv || r->c->verbose) {
+    const char *why = csock_lasterror();
+    if (r->to) { /* connect: the message names where ("verify localhost:443: ...") */
+        say("%s", why[0] ? why : csock_strerror(error));
+    } else if (!r->srv || r->c->verbose) {
         stream_peer_text(st, peer, sizeof peer);
-        const char *why = csock_lasterror();
         say("%s: %s", peer, why[0] ? why : csock_strerror(error));
     }
     if (r->srv) return;
@@ -201,7 +219,11 @@ static void handshake_failed(csock_stream *st, int error, struct relay *r)
 static void conn_close(csock_stream *st, int error, void *data)
 {
     if (data && *(const int *)data == RELAY_TAG) {
-        handshake_failed(st, error, data);
+        ((struct relay *)data)->connecting = NULL; /* it has ended, and is freed */
+        if (st)
+            handshake_failed(st, error, data);
+        else
+            connect_failed(error, data);
         return;
     }
     struct conn *k = data;
@@ -368,31 +390,32 @@ static int start_input(struct relay *r)
     return input_start(&r->in, r->loop, CHUNK, input_chunk, r);
 }
 
-int relay_stream(const struct config *c, csock *s)
+/* A single session's relay, with its loop and --tls context; NULL having said why. */
+static struct relay *relay_open(const struct config *c)
 {
     struct relay *r = relay_new(c);
-    if (r) r->loop = csock_loop_new();
-    if (!r || !r->loop) {
-        if (r) say("%s", csock_lasterror());
-        csock_free(s);
-        free(r);
-        return EXIT_FAILED;
-    }
+    if (!r) return NULL;
     r->in.done = 1; /* until started */
     r->input_tty = isatty(STDIN_FILENO);
-    int status = EXIT_FAILED;
-    r->tls = tool_tls_context(c);
-    if (c->tls && !r->tls) {
-        csock_free(s);
-    } else if (!(r->tls ? csock_stream_new_tls(r->loop, s, r->tls,
-                                               c->command == CMD_CONNECT ? tool_tls_server_name(c)
-                                                                         : NULL,
-                                               &r->handler, r)
-                        : csock_stream_new(r->loop, s, &r->handler, r))) {
+    if (!(r->loop = csock_loop_new())) {
         say("%s", csock_lasterror());
-        csock_free(s);
-    } else if (progress_start(&r->progress, r->loop, c->progress) == 0 &&
-               (r->tls || start_input(r) == 0)) { /* (each says why it could not start) */
+    } else if (!(r->tls = tool_tls_context(c)) && c->tls) {
+        csock_loop_free(r->loop);
+    } else {
+        return r;
+    }
+    free(r);
+    return NULL;
+}
+
+/* Runs a single session's loop until the session ends (if started: its stream, or its connecting,
+ * is under way), then finishes it and frees r. Returns the exit status. */
+static int relay_run(struct relay *r, int started)
+{
+    int status = started ? EXIT_FAILED : r->status;
+    /* (each says why it could not start) */
+    if (started && progress_start(&r->progress, r->loop, r->c->progress) == 0 &&
+        (r->tls || r->to || start_input(r) == 0)) {
         if (csock_loop_run(r->loop) == 0)
             status = r->status;
         else
@@ -407,10 +430,44 @@ int relay_stream(const struct config *c, csock *s)
         close(r->end.fd);
     }
     progress_end(&r->progress);
+    csock_connect_cancel(r->connecting);
     csock_loop_free(r->loop);
     tool_tls_free(r->tls);
     free(r);
     return status;
+}
+
+int relay_stream(const struct config *c, csock *s)
+{
+    struct relay *r = relay_open(c);
+    if (!r) {
+        csock_free(s);
+        return EXIT_FAILED;
+    }
+    int started = (r->tls ? csock_stream_new_tls(r->loop, s, r->tls, NULL, &r->handler, r)
+                          : csock_stream_new(r->loop, s, &r->handler, r)) != NULL;
+    if (!started) {
+        say("%s", csock_lasterror());
+        csock_free(s);
+        r->status = EXIT_FAILED;
+    }
+    return relay_run(r, started);
+}
+
+int relay_connect(const struct config *c, const struct destination *to)
+{
+    struct relay *r = relay_open(c);
+    if (!r) return EXIT_FAILED;
+    r->to = to;
+    csock_connect_options options = to->options;
+    options.tls = r->tls;
+    options.server_name = tool_tls_server_name(c);
+    r->connecting = csock_stream_connect(r->loop, to->host, to->port, &options, &r->handler, r);
+    if (!r->connecting) {
+        say("%s", csock_lasterror());
+        r->status = failure_status(csock_lastcode());
+    }
+    return relay_run(r, r->connecting != NULL);
 }
 
 csock_server_config relay_server_config(const struct config *c, struct relay **r)

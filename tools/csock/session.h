@@ -16,6 +16,11 @@
  * the end-of-file rules of csock.1 end it. Takes s. Returns the exit status. */
 int relay_stream(const struct config *c, csock *s);
 
+/* relay.c: the same for a connection that relay_connect makes to `to` on its loop (within -w, the
+ * TLS handshake too with --tls), said and ended with its error if it cannot be made. */
+struct destination;
+int relay_connect(const struct config *c, const struct destination *to);
+
 /* relay.c: serves srv (a one-loop server made with relay_server_config) with every client's
  * data to standard output and standard input to every client, until a signal ends it. Returns
  * the exit status. */
