@@ -6,8 +6,6 @@
 #include "listener.h"
 #include "session.h"
 
-#include <string.h>
-
 /* Each way of connecting returns the socket, or NULL having said why. */
 
 static csock *connect_unix_datagram(const struct config *c)
@@ -61,7 +59,7 @@ static csock *connect_udp(const struct config *c, const csock_addr *source)
 /* A stream for --exec, connected on a loop of its own as relay_connect connects (within -w). */
 struct made {
     csock *s;
-    int done;
+    int done; /* made ran: the operation is over, and freed */
 };
 
 static void made(csock_loop *loop, csock *s, int error, void *data)
@@ -84,9 +82,9 @@ static csock *connect_stream(const struct config *c, const struct destination *t
     csock_connecting *op = csock_loop_connect(loop, to->host, to->port, &to->options, made, &m);
     if (!op) {
         say("%s", csock_lasterror());
-    } else if (csock_loop_run(loop) < 0 || !m.done) {
+    } else if (csock_loop_run(loop) < 0 && !m.done) { /* the loop failed first */
         say("%s", csock_lasterror());
-        if (!m.done) csock_connect_cancel(op);
+        csock_connect_cancel(op);
     } else if (!m.s && !say_family_not_found(c, to->family)) {
         say("%s", csock_lasterror());
     }
