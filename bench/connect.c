@@ -9,10 +9,15 @@
  * round; a variant's ratio against raw epoll is the median over rounds of its window's rate over
  * raw epoll's rate in the same round, with a distribution-free 95% confidence interval. In a
  * window, connections start until its time is up and the window ends when the last one in flight
- * has closed, so every connection counted was finished.
+ * has closed, so every connection counted was finished. Every window has a server of its own,
+ * listening on a new port: the client's closes leave their connections in TIME_WAIT, and with
+ * one port for every window the kernel's search for a free source port (up to 28,000 of them to
+ * one address and port) soon costs more than the clients compared.
  *
  * Usage: bench-connect ROUNDS WINDOW CONCURRENCY -- SERVER ARGS...
- * (the server prints "listening on HOST:PORT" on its standard output) */
+ * (the server prints "listening on HOST:PORT" on its standard output). With CONNECT_ONLY=NAME in
+ * the environment ("raw", "csock" or "libuv") only that client runs, one window, no table: for
+ * counting its system calls with `strace -c`. */
 #define _GNU_SOURCE
 #include "bench.h"
 
@@ -281,6 +286,8 @@ static void libuv_window(struct tally *t)
 
 /* ---- the server and the rounds ---- */
 
+static FILE *server_out; /* the running server's standard output */
+
 static pid_t start_server(char **argv)
 {
     int out[2];
@@ -300,7 +307,7 @@ static pid_t start_server(char **argv)
     }
     close(out[1]);
     char line[256];
-    FILE *f = fdopen(out[0], "r");
+    FILE *f = server_out = fdopen(out[0], "r");
     if (!f || !fgets(line, sizeof line, f) || strncmp(line, "listening on ", 13) != 0) {
         fprintf(stderr, "bench-connect: %s did not start\n", argv[0]);
         exit(1);
@@ -315,8 +322,9 @@ static pid_t start_server(char **argv)
 enum { RAW, CSOCK, LIBUV, VARIANTS };
 static const char *const names[VARIANTS] = {"raw epoll", "csock", "libuv"};
 
-static void window(int v, double seconds, double *rate, double *cpu_us)
+static void window(int v, double seconds, char **server_argv, double *rate, double *cpu_us)
 {
+    pid_t server = start_server(server_argv);
     struct tally t = {0};
     double c0 = bench_cpu(), t0 = bench_now();
     t.end = t0 + seconds;
@@ -326,13 +334,17 @@ static void window(int v, double seconds, double *rate, double *cpu_us)
     if (v == LIBUV) libuv_window(&t);
 #endif
     double took = bench_now() - t0;
+    double cpu = bench_cpu() - c0;
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    fclose(server_out);
     if (t.failed) {
         fprintf(stderr, "bench-connect: %s: %ld of %ld connections failed\n", names[v], t.failed,
                 t.failed + t.done);
         exit(1);
     }
     *rate = (double)t.done / took;
-    *cpu_us = (bench_cpu() - c0) / (double)t.done * 1e6;
+    *cpu_us = cpu / (double)t.done * 1e6;
 }
 
 int main(int argc, char **argv)
@@ -354,7 +366,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    pid_t server = start_server(argv + sep + 1);
+    char **server = argv + sep + 1;
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(1, &one);
@@ -368,15 +380,28 @@ int main(int argc, char **argv)
     int variants = LIBUV;
 #endif
     static double rate[VARIANTS][MAX_ROUNDS], cpu[VARIANTS][MAX_ROUNDS];
+    const char *only = getenv("CONNECT_ONLY");
+    if (only) {
+        static const char *const short_names[VARIANTS] = {"raw", "csock", "libuv"};
+        int v = 0;
+        while (v < variants && strcmp(only, short_names[v]) != 0)
+            v++;
+        if (v == variants) {
+            fprintf(stderr, "bench-connect: CONNECT_ONLY=%s: not a client here\n", only);
+            return 2;
+        }
+        window(v, seconds, server, &rate[v][0], &cpu[v][0]);
+        printf("%s: %.0f connects/s, %.2f us client CPU per connect\n", names[v], rate[v][0],
+               cpu[v][0]);
+        return 0;
+    }
     for (int v = 0; v < variants; v++) /* warm-up: one short window each, not counted */
-        window(v, seconds / 4, &rate[v][0], &cpu[v][0]);
+        window(v, seconds / 4, server, &rate[v][0], &cpu[v][0]);
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < variants; k++) {
             int v = (r % 2 ? variants - 1 - (k + r / 2) % variants : (k + r / 2) % variants);
-            window(v, seconds, &rate[v][r], &cpu[v][r]);
+            window(v, seconds, server, &rate[v][r], &cpu[v][r]);
         }
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
 
     printf("Connects per second, %d in flight (connect, %d bytes out and back, close); %d rounds "
            "of one %.2g s window per client; echo server `%s` on core 0, client on core 1. "

@@ -11,6 +11,7 @@
 
 #include "csock.h"
 
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -66,6 +67,13 @@ struct csock {
     /* NULL, or the protocol over the socket's bytes (TLS) */
     csock__layer *layer;
 };
+
+/* Whether s is a TCP socket. */
+static inline int csock__is_tcp(const csock *s)
+{
+    return (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM &&
+           (s->protocol == 0 || s->protocol == IPPROTO_TCP);
+}
 
 /* ---- errors (error.c) ---- */
 
@@ -209,8 +217,9 @@ int csock__send_until(csock *s, const void *buf, size_t len, struct csock__deadl
 
 /* Whether closing the connected stream socket fd now could lose bytes the peer has not read:
  * when input is waiting unread in the kernel (the close would reset the connection) or bytes of
- * ours are not yet acknowledged. A peer that has everything and sends nothing loses nothing. */
-int csock__linger_needed(int fd);
+ * ours are not yet acknowledged. A peer that has everything and sends nothing loses nothing. tcp
+ * says fd is a TCP socket: one getsockopt answers then, where another kind asks twice. */
+int csock__linger_needed(int fd, int tcp);
 
 /* Shuts s down for writing (the peer reads end of file after the last byte), then reads and
  * drops what the peer sends until its end of file, an error, or timeout_ns (-1: none; 0: only

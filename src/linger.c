@@ -8,12 +8,25 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-int csock__linger_needed(int fd)
+int csock__linger_needed(int fd, int tcp)
 {
+    /* TCP charges its receive queue (also a reset's cause still waiting in the backlog) and its
+     * unsent or unacknowledged output to the socket's memory, which SO_MEMINFO reports at once.
+     * A Unix socket's input is charged to its sender, so only the queue lengths tell there. */
+    if (tcp) {
+        uint32_t m[SK_MEMINFO_VARS] = {0};
+        socklen_t len = sizeof m;
+        if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, m, &len) == 0 &&
+            len > SK_MEMINFO_BACKLOG * sizeof m[0])
+            return m[SK_MEMINFO_RMEM_ALLOC] > 0 || m[SK_MEMINFO_BACKLOG] > 0 ||
+                   m[SK_MEMINFO_WMEM_QUEUED] > 0;
+    }
     int n = 0;
     if (ioctl(fd, SIOCINQ, &n) == 0 && n > 0) return 1;
     return ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0;

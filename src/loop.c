@@ -98,6 +98,29 @@ static void free_watch(csock_watch *w)
     free(w);
 }
 
+/* Takes w off the live watches: no callback of it runs again. */
+static void unlink_watch(csock_loop *loop, csock_watch *w)
+{
+    w->removed = 1;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        loop->live = w->next;
+    if (w->next) w->next->prev = w->prev;
+}
+
+/* Frees w, removed, once no event fetched can name it. */
+static void retire(csock_loop *loop, csock_watch *w)
+{
+    if (loop->dispatching) {
+        /* Events fetched in this pass may still name w: it is freed when the pass ends. */
+        w->next = loop->removed;
+        loop->removed = w;
+    } else {
+        release(w);
+    }
+}
+
 static void free_removed(csock_loop *loop)
 {
     while (loop->removed) {
@@ -110,6 +133,7 @@ static void free_removed(csock_loop *loop)
 void csock_loop_free(csock_loop *loop)
 {
     if (!loop) return;
+    csock__loop_end_hand_over(loop);
     csock__drop_signals(loop);
     if (loop->extension) loop->extension->free(loop, loop->extension);
     loop->extension = NULL;
@@ -151,7 +175,19 @@ int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, cso
                        .release = release,
                        .fd = fd,
                        .events = (unsigned char)events};
-    int rc = loop->backend->add(loop->poller, w, events);
+    csock_watch *from = loop->handed;
+    int rc;
+    if (from && from->fd == fd) {
+        loop->handed = NULL;
+        w->slot = from->slot;
+        w->events = from->events;
+        rc = loop->backend->set(loop->poller, w, events);
+        if (rc < 0) loop->backend->remove(loop->poller, w);
+        retire(loop, from);
+        w->events = (unsigned char)events;
+    } else {
+        rc = loop->backend->add(loop->poller, w, events);
+    }
     if (rc == CSOCK_EEXIST)
         return csock__failf(rc, "loop: watch fd %d: already watched by this loop", fd);
     if (rc < 0) return rc;
@@ -209,19 +245,26 @@ void csock_watch_remove(csock_watch *w)
     if (!w || w->removed) return;
     csock_loop *loop = w->loop;
     loop->backend->remove(loop->poller, w);
-    w->removed = 1;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        loop->live = w->next;
-    if (w->next) w->next->prev = w->prev;
-    if (loop->dispatching) {
-        /* Events fetched in this pass may still name w: it is freed when the pass ends. */
-        w->next = loop->removed;
-        loop->removed = w;
-    } else {
-        release(w);
-    }
+    unlink_watch(loop, w);
+    retire(loop, w);
+}
+
+void csock__watch_hand_over(csock_watch *w)
+{
+    if (!w || w->removed) return;
+    csock_loop *loop = w->loop;
+    csock__loop_end_hand_over(loop);
+    unlink_watch(loop, w);
+    loop->handed = w;
+}
+
+void csock__loop_end_hand_over(csock_loop *loop)
+{
+    csock_watch *w = loop->handed;
+    if (!w) return;
+    loop->handed = NULL;
+    loop->backend->remove(loop->poller, w);
+    retire(loop, w);
 }
 
 void csock__loop_add_hook(csock_loop *loop, csock__hook *hook)

@@ -19,6 +19,8 @@
 #define ATTEMPT_DELAY_MIN_NS 100000000LL
 #define ATTEMPT_DELAY_MAX_NS 2000000000LL
 
+#define TRIED_SIZE 1024
+
 /* The untried addresses of one lookup, in the order it gave them. */
 struct queue {
     csock_addrinfo *items;
@@ -49,14 +51,14 @@ struct csock_connecting {
     int turn; /* the queue the next attempt comes from first */
     struct attempt *attempts;
     csock_timer *deadline, *delay, *resolution_delay;
-    /* For the failure's message: what was tried, and the last attempt's parts. */
-    char tried[1024];
+    /* For the failure's message: what was tried (TRIED_SIZE bytes, made at the first failure),
+     * and the last attempt's parts. */
+    char *tried;
     size_t ntried, cut;
     int rc, connect_rc;
     const char *why;
     csock_addr last_addr;
-    int lookup_rc; /* a failed lookup's code, and its message */
-    char lookup_message[512];
+    int lookup_rc; /* a failed lookup's code */
     /* TLS (the stream variant's): the context (a reference held), the name, and when the one
      * deadline ends (0: none), which the handshake must keep too. */
     csock_tls_context *tls;
@@ -119,8 +121,12 @@ static void unlink_connecting(csock_connecting *c)
  * buffer ends with " ..." rather than being cut silently. */
 static void note(csock_connecting *c, const char *item)
 {
-    size_t used = strlen(c->tried), room = sizeof c->tried - used;
     if (c->cut) return;
+    if (!c->tried && !(c->tried = calloc(1, TRIED_SIZE))) {
+        c->cut = 1; /* the message says what failed last, without the list */
+        return;
+    }
+    size_t used = strlen(c->tried), room = TRIED_SIZE - used;
     int n = snprintf(c->tried + used, room, "%s%s", used ? "; " : "", item);
     if (n < 0 || (size_t)n + 5 > room) {
         c->tried[used] = '\0';
@@ -181,7 +187,7 @@ static void record_failure(csock_connecting *c)
             csock__failf(c->rc, "connect %s (%s): %s%s", asked, addr, csock_strerror(c->rc), why);
         return;
     }
-    csock__failf(c->rc, "connect %s: %s", asked, c->tried);
+    csock__failf(c->rc, "connect %s: %s", asked, c->tried ? c->tried : csock_strerror(c->rc));
 }
 
 /* ---- the end ---- */
@@ -207,6 +213,7 @@ static void free_connecting(csock_connecting *c)
     }
     free(c->q[0].items);
     free(c->q[1].items);
+    free(c->tried);
     if (c->tls) csock__client_tls_release(c->tls);
     free(c->server_name);
     free(c);
@@ -238,13 +245,15 @@ static void finish(csock_connecting *c, csock *s)
     if (!s) record_failure(c);
     int rc = s ? 0 : c->rc;
     if (!handler) {
+        csock__loop_end_hand_over(loop); /* the socket is the user's */
         free_connecting(c);
         cb(loop, s, rc, data);
         return;
     }
     /* The stream is made before c is freed (it reads c's TLS settings), after c has left the
-     * loop's list: a plain stream's on_open runs at once. */
+     * loop's list: a plain stream's on_open runs at once. It takes the attempt's registration. */
     csock_stream *st = s ? stream_of(c, s) : NULL;
+    csock__loop_end_hand_over(loop);
     if (s && !st) {
         rc = csock_lastcode();
         csock_free(s);
@@ -274,15 +283,20 @@ static void trace_connect(const csock_addr *addr, int rc)
     }
 }
 
-/* An attempt's socket became writable: it connected, or failed. */
-static void on_writable(csock_loop *loop, csock_watch *w, int events, void *data)
+/* An attempt's socket became writable or readable: it connected, or failed. A failed connect is
+ * reported as an error and a hang-up (its socket is closed), which the loop gives as readable
+ * too: a socket only writable connected, and SO_ERROR is asked only otherwise (a peer that wrote
+ * at once, or a failure). */
+static void on_ready(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     struct attempt *a = data;
     csock_connecting *c = a->c;
-    (void)loop, (void)w, (void)events;
+    (void)loop, (void)w;
     int err = 0;
     socklen_t len = sizeof err;
-    int rc = getsockopt(a->s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? csock__errno() : -err;
+    int rc = events == CSOCK_WRITE                                        ? 0
+             : getsockopt(a->s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? csock__errno()
+                                                                          : -err;
     const char *why = NULL;
     if (rc == 0 && csock__reached_itself(a->s, &a->addr)) {
         rc = CSOCK_ECONNREFUSED;
@@ -294,6 +308,7 @@ static void on_writable(csock_loop *loop, csock_watch *w, int events, void *data
         csock *s = a->s;
         a->s = NULL;
         s->peer = a->addr;
+        csock__watch_hand_over(a->w); /* to the stream, if one is made */
         close_attempt(a);
         finish(c, s);
         return;
@@ -329,7 +344,8 @@ static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
      * attempt (the header says why it is not retried). */
     if (rc == 0 || rc == CSOCK_EINPROGRESS || rc == CSOCK_EINTR) {
         struct attempt *a = calloc(1, sizeof *a);
-        csock_watch *w = a ? csock_loop_add(c->loop, s->fd, CSOCK_WRITE, on_writable, a) : NULL;
+        csock_watch *w =
+            a ? csock_loop_add(c->loop, s->fd, CSOCK_READ | CSOCK_WRITE, on_ready, a) : NULL;
         if (w) {
             /* Kept in the order started, for the message. */
             *a = (struct attempt){c, s, w, item->addr, NULL};
@@ -337,7 +353,7 @@ static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
             while (*at)
                 at = &(*at)->next;
             *at = a;
-            return 1; /* a connect done at once is writable at once: on_writable finishes it */
+            return 1; /* a connect done at once is writable at once: on_ready finishes it */
         }
         free(a);
         rc = a ? csock_lastcode() : csock__failf(CSOCK_ENOMEM, "connect: out of memory");

@@ -75,7 +75,9 @@ typedef struct {
      * with nothing recorded when the descriptor is watched already (the loop says so, in the
      * same words for every backend), or a recorded failure. */
     int (*add)(csock__poller *p, csock_watch *w, int events);
-    /* Changes the events of a watch added before, from w->events to events. */
+    /* Changes the events of a watch added before, from w->events to events. w may be a watch
+     * taking over another's registration (csock__watch_hand_over), with its slot and events: the
+     * registration is w's from then on. */
     int (*set)(csock__poller *p, csock_watch *w, int events);
     /* Forgets w; its descriptor must still be open (epoll needs it to find the registration,
      * io_uring's poll holds the open file until the removal reaches the kernel). */
@@ -151,6 +153,7 @@ struct csock_loop {
     int now_stale;          /* a pass began and nothing has read the clock in it yet */
     int dispatching;        /* inside a pass: removals are deferred */
     csock_watch *removed;   /* watches removed during this pass, to free at its end */
+    csock_watch *handed;    /* removed, its registration kept for the next watch of its fd */
     _Atomic int stop;       /* csock_loop_stop was called */
     _Atomic int has_posted; /* posted is not empty: a pass looks here instead of locking */
     _Atomic unsigned long long signals_caught; /* bit signo-1, set by the handler */
@@ -198,6 +201,15 @@ void csock__drop_signals(csock_loop *loop);
  * freed. Returns 0 or a recorded failure (nothing is added then). */
 int csock__loop_attach(csock_loop *loop, csock_watch *w, int fd, int events, csock_io_cb cb,
                        void *data, void (*release)(csock_watch *w));
+
+/* Removes w as csock_watch_remove does (no callback of it runs again), but keeps its descriptor's
+ * registration for the next watch attached on the same descriptor, which takes it over with one
+ * change of events rather than a removal and an addition (a connect attempt's socket becoming a
+ * stream: what epoll code written by hand does). csock__loop_end_hand_over removes the
+ * registration if nothing took it; the descriptor must stay open until then. One at a time: a
+ * second hand-over ends the first. */
+void csock__watch_hand_over(csock_watch *w);
+void csock__loop_end_hand_over(csock_loop *loop);
 
 /* Registers hook (owned by the caller, and valid until the loop is freed): see csock__hook. */
 void csock__loop_add_hook(csock_loop *loop, csock__hook *hook);

@@ -62,6 +62,7 @@ static int add(csock__poller *p, csock_watch *w, int events)
 
 static int set(csock__poller *p, csock_watch *w, int events)
 {
+    p->watches[w->slot] = w; /* it may be taking the registration over */
     fill(&p->fds[w->slot], w->fd, events);
     return 0;
 }

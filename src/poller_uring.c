@@ -275,6 +275,7 @@ static int add(csock__poller *p, csock_watch *w, int events)
 static int set(csock__poller *p, csock_watch *w, int events)
 {
     struct entry *e = &p->entries[w->fd];
+    e->watch = w; /* it may be taking the registration over */
     int rc = 0;
     if (!events)
         rc = disarm(p, w->fd, e);

@@ -127,6 +127,15 @@ static csock_addrlist *addrinfo(const char *host, int port, int family, int type
                      csock__hostport_text(host, port, where, sizeof where));
         return NULL;
     }
+    /* A numeric address of the family asked for, for one type and no flags, is what getaddrinfo
+     * would answer, with the protocol it gives that type: made here, without its parsing and
+     * formatting. Everything else is getaddrinfo's, its errors too. */
+    csock_addr numeric;
+    int proto = type == SOCK_STREAM ? IPPROTO_TCP : type == SOCK_DGRAM ? IPPROTO_UDP : -1;
+    if (flags == 0 && proto >= 0 && (protocol == 0 || protocol == proto) &&
+        csock__numeric_host(&numeric, host, port) == 0 &&
+        (family == 0 || family == numeric.ss.ss_family))
+        return one_address(&numeric, type, proto);
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = family;
     hints.ai_socktype = type;

@@ -84,10 +84,11 @@ static void take(struct csock__worker *wk, int fd)
     atomic_fetch_add(&srv->connections, 1);
     if (srv->config.mode == CSOCK_SERVE_THREADS) {
         csock__serve_on_thread(srv, fd);
-    } else if (!(srv->config.tls ? csock__stream_adopt_tls(wk->loop, fd, srv->config.tls,
-                                                           srv->config.handler, srv->config.data)
-                                 : csock__stream_adopt(wk->loop, fd, srv->config.handler,
-                                                       srv->config.data, 1))) {
+    } else if (!(srv->config.tls
+                     ? csock__stream_adopt_tls(wk->loop, fd, srv->config.tls, srv->config.handler,
+                                               srv->config.data, wk->kind)
+                     : csock__stream_adopt(wk->loop, fd, srv->config.handler, srv->config.data,
+                                           wk->kind))) {
         close(fd);
         atomic_fetch_sub(&srv->connections, 1);
     }
@@ -292,7 +293,9 @@ static csock_server *server_new(const csock_addr *addr, const csock_server_confi
     if (rc == 0) rc = listen_on(srv, addr);
     for (int i = 0; rc == 0 && i < srv->worker_count; i++) {
         struct csock__worker *wk = &srv->workers[i];
-        wk->listen_fd = csock_fileno(srv->listeners[i % srv->listener_count]);
+        csock *l = srv->listeners[i % srv->listener_count];
+        wk->listen_fd = csock_fileno(l);
+        wk->kind = CSOCK__ADOPT_BYTES | (csock__is_tcp(l) ? CSOCK__ADOPT_TCP : 0);
         wk->completes = wk->multishot = csock__loop_completes(wk->loop, CSOCK__OP_ACCEPT);
         wk->accept_op.done = accepted;
         wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, wk->completes ? 0 : CSOCK_READ,

@@ -13,6 +13,7 @@ struct csock__worker {
     csock_server *server;
     csock_loop *loop;
     int listen_fd;
+    unsigned kind; /* what its connections are (CSOCK__ADOPT_*) */
     csock_watch *accepting;
     /* Where the loop completes accepts (io_uring): a multishot accept instead of the watch's
      * readiness (the watch stays, silent). */

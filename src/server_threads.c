@@ -38,7 +38,7 @@ static void *client_main(void *arg)
      * queued for it, so the connection lingers first, as a stream's does: on this thread, off
      * the lock (a shutdown meanwhile ends the wait at once), for a bounded time. */
     int fd = csock_fileno(c->sock);
-    if (fd >= 0 && csock__linger_needed(fd))
+    if (fd >= 0 && csock__linger_needed(fd, csock__is_tcp(c->sock)))
         csock__drain_to_end(c->sock, (int64_t)(CSOCK__CLOSE_TIMEOUT_DEFAULT * 1e9));
     pthread_mutex_lock(&srv->clients_lock);
     unlink_client(srv, c);

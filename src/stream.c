@@ -283,15 +283,15 @@ int csock__stream_check_handler(const csock_stream_handler *h)
 }
 
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
-                                  void *data, int bytestream)
+                                  void *data, unsigned kind)
 {
-    return csock__stream_adopt_with(loop, fd, handler, data, &csock__plain, NULL, 0, bytestream);
+    return csock__stream_adopt_with(loop, fd, handler, data, &csock__plain, NULL, 0, kind);
 }
 
 csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
                                        const csock_stream_handler *handler, void *data,
                                        const struct csock__transport *tr, void *tls, double timeout,
-                                       int bytestream)
+                                       unsigned kind)
 {
     struct csock__streams *sh = csock__streams_of(loop);
     if (!sh) return NULL;
@@ -302,8 +302,8 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
     }
     int deadlines = handler->idle_timeout > 0 || handler->total_timeout > 0;
     /* Only plain byte streams receive by completions: a transport reads the socket itself. */
-    int completes =
-        tr == &csock__plain && bytestream && csock__loop_completes(loop, CSOCK__OP_RECV);
+    int completes = tr == &csock__plain && (kind & CSOCK__ADOPT_BYTES) &&
+                    csock__loop_completes(loop, CSOCK__OP_RECV);
     if ((deadlines && csock__stream_watch_deadlines(loop, handler) < 0) ||
         (tr->open && csock__stream_watch_open(loop, timeout) < 0) ||
         csock__loop_attach(loop, &st->watch, fd, completes ? 0 : CSOCK_READ, csock__stream_io, data,
@@ -314,6 +314,7 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
     st->handler = handler;
     st->transport = tr;
     st->tls = tls;
+    if (kind & CSOCK__ADOPT_TCP) st->state |= CSOCK__STREAM_TCP;
     if (completes) csock__stream_use_completions(st);
     if (tr->open) csock__stream_begin_open(st, timeout); /* cannot fail: the sweep is on */
     st->next = sh->all;
@@ -380,8 +381,9 @@ csock_stream *csock__stream_new_with(csock_loop *loop, csock *s,
         csock__failf(-errno, "stream: fcntl: %s", csock_strerror(-errno));
         return NULL;
     }
-    csock_stream *st =
-        csock__stream_adopt_with(loop, fd, handler, data, tr, tls, timeout, s->type == SOCK_STREAM);
+    unsigned kind = (s->type == SOCK_STREAM ? CSOCK__ADOPT_BYTES : 0) |
+                    (csock__is_tcp(s) ? CSOCK__ADOPT_TCP : 0);
+    csock_stream *st = csock__stream_adopt_with(loop, fd, handler, data, tr, tls, timeout, kind);
     if (!st) {
         if (!(flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags);
         return NULL;

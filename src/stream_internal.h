@@ -107,6 +107,15 @@ enum {
     CSOCK__STREAM_HELD = 1 << 18,
     CSOCK__STREAM_EOF_HELD = 1 << 19, /* the peer's end came after held input */
     CSOCK__STREAM_LISTED = 1 << 20,   /* on the loop's list of streams with input held */
+    CSOCK__STREAM_TCP = 1 << 21,      /* the socket is TCP's (csock__linger_needed asks less) */
+};
+
+/* What csock__stream_adopt is told of its socket. */
+enum {
+    /* SOCK_STREAM (not SOCK_SEQPACKET): its input may be received by completions where the loop
+     * has them. */
+    CSOCK__ADOPT_BYTES = 1 << 0,
+    CSOCK__ADOPT_TCP = 1 << 1, /* TCP's */
 };
 
 struct csock_stream {
@@ -172,10 +181,9 @@ static inline struct csock__streams *csock__streams(const csock_loop *loop)
 /* ---- for servers ---- */
 
 /* Puts fd, a connected non-blocking stream socket, on loop as a stream (csock_stream_new without
- * the checks of a csock object); bytestream says it is SOCK_STREAM (not SOCK_SEQPACKET), whose
- * input may be received by completions where the loop has them. On failure fd is left open. */
+ * the checks of a csock object); kind is CSOCK__ADOPT_* bits. On failure fd is left open. */
 csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_handler *handler,
-                                  void *data, int bytestream);
+                                  void *data, unsigned kind);
 
 /* csock__stream_adopt with transport tr and its state (st->tls); only the plain transport's
  * byte streams receive by completions. With tr->open the stream opens
@@ -184,7 +192,7 @@ csock_stream *csock__stream_adopt(csock_loop *loop, int fd, const csock_stream_h
 csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
                                        const csock_stream_handler *handler, void *data,
                                        const struct csock__transport *tr, void *tls, double timeout,
-                                       int bytestream);
+                                       unsigned kind);
 
 /* csock_stream_new (loop, s and handler not NULL) with transport tr and its state, opening within
  * timeout seconds as csock__stream_adopt_with. On failure s and the state are the caller's. */
@@ -204,7 +212,8 @@ int csock__stream_watch_open(csock_loop *loop, double timeout);
 /* A server's connection on TLS context ctx (stream_tls.c): as csock__stream_adopt, the
  * handshake first. */
 csock_stream *csock__stream_adopt_tls(csock_loop *loop, int fd, csock_tls_context *ctx,
-                                      const csock_stream_handler *handler, void *data);
+                                      const csock_stream_handler *handler, void *data,
+                                      unsigned kind);
 
 /* A THREADS server's connection on TLS context ctx: the handshake, blocking, within the
  * context's handshake timeout; the socket's own timeout is then restored. Returns 0 or a

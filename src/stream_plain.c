@@ -45,7 +45,7 @@ static int plain_shutdown(csock_stream *st)
  * rule every graceful close shares, src/linger.c). */
 static int plain_unsettled(csock_stream *st)
 {
-    return csock__linger_needed(st->watch.fd);
+    return csock__linger_needed(st->watch.fd, (st->state & CSOCK__STREAM_TCP) != 0);
 }
 
 static void plain_close(csock_stream *st)

@@ -278,7 +278,8 @@ static int tls_notify(csock_stream *st)
 static int tls_unsettled(csock_stream *st)
 {
     struct stream_tls *x = tls_of(st);
-    return x->notify_pending || SSL_pending(x->t.ssl) > 0 || csock__linger_needed(x->fd);
+    return x->notify_pending || SSL_pending(x->t.ssl) > 0 ||
+           csock__linger_needed(x->fd, (st->state & CSOCK__STREAM_TCP) != 0);
 }
 
 static void tls_close(csock_stream *st)
@@ -398,12 +399,13 @@ csock_stream *csock__stream_new_tls_within(csock_loop *loop, csock *s, csock_tls
 }
 
 csock_stream *csock__stream_adopt_tls(csock_loop *loop, int fd, csock_tls_context *ctx,
-                                      const csock_stream_handler *handler, void *data)
+                                      const csock_stream_handler *handler, void *data,
+                                      unsigned kind)
 {
     struct stream_tls *x = new_state(fd, ctx, NULL, NULL, "server tls");
     if (!x) return NULL;
     csock_stream *st = csock__stream_adopt_with(loop, fd, handler, data, &tls_transport, x,
-                                                csock__tls_handshake_timeout(ctx), 1);
+                                                csock__tls_handshake_timeout(ctx), kind);
     if (!st) free_state(x);
     return st;
 }

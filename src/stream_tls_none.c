@@ -40,9 +40,10 @@ const char *csock_stream_tls_server_name(const csock_stream *st)
 }
 
 csock_stream *csock__stream_adopt_tls(csock_loop *loop, int fd, csock_tls_context *ctx,
-                                      const csock_stream_handler *handler, void *data)
+                                      const csock_stream_handler *handler, void *data,
+                                      unsigned kind)
 {
-    (void)loop, (void)fd, (void)ctx, (void)handler, (void)data;
+    (void)loop, (void)fd, (void)ctx, (void)handler, (void)data, (void)kind;
     no_tls("server tls");
     return NULL;
 }

@@ -241,7 +241,8 @@ static void end_tls(csock *s, int notify)
             ERR_clear_error();
             csock__tls_end(t);
         }
-        if (notify == CSOCK__END_LINGER && !t->failed && csock__linger_needed(s->fd))
+        if (notify == CSOCK__END_LINGER && !t->failed &&
+            csock__linger_needed(s->fd, csock__is_tcp(s)))
             linger(t, at, flags);
     }
     SSL_free(t->ssl); /* and the BIO with it */

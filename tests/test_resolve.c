@@ -2,6 +2,8 @@
 /* Name resolution, without DNS: runs under no_dns.sh, where only /etc/hosts answers. */
 #include "check.h"
 
+#include <netdb.h>
+
 static void unknown_host_is_an_error(void)
 {
     csock *s = csock_socket(AF_INET, SOCK_STREAM, 0);
@@ -99,6 +101,55 @@ static void getnameinfo_names(void)
     CHECK_EQ(csock_getnameinfo(&empty, 0, host, sizeof host, NULL, 0), CSOCK_EINVAL);
 }
 
+/* A numeric host's answer is getaddrinfo's own, item for item, for every family and type asked
+ * (csock answers some of them without getaddrinfo). */
+static void numeric_hosts_answer_as_getaddrinfo(void)
+{
+    static const char *const hosts[] = {
+        "127.0.0.1", "::1",   "0.0.0.0",   "::",      "::ffff:127.0.0.1",
+        "fe80::1%1", "127.1", "1.2.3.256", "10.0.0.1"};
+    static const int families[] = {0, AF_INET, AF_INET6};
+    static const int types[][2] = {{SOCK_STREAM, 0},           {SOCK_DGRAM, 0},
+                                   {SOCK_STREAM, IPPROTO_TCP}, {SOCK_DGRAM, IPPROTO_UDP},
+                                   {SOCK_STREAM, IPPROTO_UDP}, {0, 0},
+                                   {SOCK_RAW, IPPROTO_ICMP}};
+    for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++)
+        for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+            for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+                struct addrinfo hints = {.ai_family = families[f],
+                                         .ai_socktype = types[t][0],
+                                         .ai_protocol = types[t][1]},
+                                *res = NULL;
+                int gai = getaddrinfo(hosts[h], "8080", &hints, &res);
+                csock_addrlist *list =
+                    csock_getaddrinfo(hosts[h], 8080, families[f], types[t][0], types[t][1], 0);
+                if ((gai != 0) != (list == NULL))
+                    fprintf(stderr,
+                            "%s, family %d, type %d, protocol %d: getaddrinfo %s, csock %s\n",
+                            hosts[h], families[f], types[t][0], types[t][1],
+                            gai ? gai_strerror(gai) : "answers", list ? "answers" : "fails");
+                CHECK((gai != 0) == (list == NULL));
+                if (gai != 0) {
+                    csock_freeaddrinfo(list);
+                    continue;
+                }
+                size_t i = 0;
+                for (struct addrinfo *ai = res; list && ai; ai = ai->ai_next, i++) {
+                    CHECK(i < list->count);
+                    if (i >= list->count) break;
+                    const csock_addrinfo *it = &list->items[i];
+                    CHECK_EQ(it->family, ai->ai_family);
+                    CHECK_EQ(it->type, ai->ai_socktype);
+                    CHECK_EQ(it->protocol, ai->ai_protocol);
+                    CHECK_EQ((int)it->addr.len, (int)ai->ai_addrlen);
+                    CHECK(memcmp(&it->addr.ss, ai->ai_addr, ai->ai_addrlen) == 0);
+                }
+                if (list) CHECK_EQ((int)list->count, (int)i);
+                freeaddrinfo(res);
+                csock_freeaddrinfo(list);
+            }
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -106,6 +157,7 @@ int main(void)
     RUN(names_resolve);
     RUN(connect_message_names_both);
     RUN(getaddrinfo_list);
+    RUN(numeric_hosts_answer_as_getaddrinfo);
     RUN(getnameinfo_names);
     return check_done();
 }
