@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,20 @@ csock_tls_context *csock_tls_context_new(int side)
      * csock_sendall goes on from there. */
     SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     apply_verify(ctx);
-    if (side == CSOCK_TLS_SERVER) SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select, ctx);
+    if (side == CSOCK_TLS_SERVER) {
+        SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select, ctx);
+        /* A session resumes only with the context it was made with (a server that verifies its
+         * clients refuses every resumption without one): random, as its ticket keys are, so that
+         * another context (chosen by SNI) never takes a session verified by different rules. */
+        unsigned char id[16];
+        if (RAND_bytes(id, sizeof id) != 1 ||
+            SSL_CTX_set_session_id_context(ctx->ssl, id, sizeof id) != 1) {
+            csock__tls_fail_setup("tls context");
+            SSL_CTX_free(ctx->ssl);
+            free(ctx);
+            return NULL;
+        }
+    }
     ctx->system_ca = side == CSOCK_TLS_CLIENT;
     pthread_mutex_init(&ctx->freezing, NULL);
     return ctx;

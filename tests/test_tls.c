@@ -300,15 +300,25 @@ static void alpn_versions_and_keylog(void)
     csock_tls_context_free(ctx);
 }
 
-/* A client with a session cache resumes its session with a server it has seen. */
+/* A client with a session cache resumes its session with a server it has seen: also one that
+ * verifies its clients' certificates (OpenSSL refuses that without a session id context). */
 static void sessions_resume(void)
 {
-    for (int max = CSOCK_TLS_V1_2; max <= CSOCK_TLS_V1_3; max++) {
+    for (int k = 0; k < 6; k++) {
+        int max = k % 2 ? CSOCK_TLS_V1_3 : CSOCK_TLS_V1_2, verify = k / 2;
         csock_tls_context *ctx = client_ctx();
         CHECK_EQ(csock_tls_context_set_versions(ctx, 0, max), 0);
         CHECK_EQ(csock_tls_context_set_session_cache(ctx, 4), 0);
+        if (verify == CSOCK_TLS_VERIFY_REQUIRED)
+            CHECK_EQ(csock_tls_context_load_cert_chain(ctx, cert("client.pem"), cert("client.key")),
+                     0);
+        csock_tls_context *sctx = server_ctx("server");
+        if (verify) {
+            CHECK_EQ(csock_tls_context_load_ca(sctx, cert("ca.pem"), NULL), 0);
+            CHECK_EQ(csock_tls_context_set_verify(sctx, verify), 0);
+        }
         peer p;
-        start_for(&p, server_ctx("server"), echo, 2);
+        start_for(&p, sctx, echo, 2);
         for (int i = 0; i < 2; i++) {
             csock *c = tls_client(&p, ctx, "localhost");
             CHECK_EQ(csock_tls_session_reused(c), i); /* the second time */
