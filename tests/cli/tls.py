@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from clilib import TIMEOUT, Csock, check, done, run
+from clilib import CSOCK, TIMEOUT, Csock, check, done, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CERTS = tempfile.mkdtemp(prefix="csock-cli-tls-")
@@ -56,6 +56,14 @@ class Server(threading.Thread):
         finally:
             self.listener.close()
 
+
+# -w bounds a client's handshake also beyond the 10 s a handshake has without it (started now,
+# checked at the end: it takes that long).
+slow_mute = socket.create_server(("127.0.0.1", 0))
+slow_started = time.monotonic()
+slow = subprocess.Popen([CSOCK, "-w", "11", "--tls", "--ca", cert("ca.pem"), "connect",
+                         "localhost:%d" % slow_mute.getsockname()[1]], stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 big = os.urandom(1 << 20)
 srv = Server("server", reply=big[::-1])
@@ -263,6 +271,13 @@ check("--insecure without --tls: exit 2", r.returncode == 2 and b"needs --tls" i
       r.stderr)
 r = run(["--tls", "-u", "connect", "127.0.0.1:1"])
 check("--tls -u: exit 2", r.returncode == 2, r.stderr)
+
+slow_err = slow.communicate(timeout=TIMEOUT)[1]
+slow_took = time.monotonic() - slow_started
+slow_mute.close()
+check("connect --tls -w 11: the handshake has the 11 s of -w, not the context's 10",
+      slow.returncode == 3 and 10.8 < slow_took < 15 and b"timed out" in slow_err,
+      (slow.returncode, slow_took, slow_err))
 
 shutil.rmtree(CERTS)
 done()

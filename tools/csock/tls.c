@@ -50,6 +50,9 @@ static csock_tls_context *make_context(const struct config *c, int server, int o
     if (rc == 0 && own_cert && c->cert)
         rc = csock_tls_context_load_cert_chain(ctx, c->cert, c->key);
     if (rc == 0 && c->alpn) rc = set_alpn(ctx, c->alpn);
+    /* A client's handshake is part of connecting: -w bounds it, not the context's 10 s. */
+    if (rc == 0 && !server && c->wait > 0)
+        rc = csock_tls_context_set_handshake_timeout(ctx, c->wait);
     if (rc < 0) {
         say("%s", csock_lasterror());
         csock_tls_context_free(ctx);
