@@ -70,6 +70,7 @@ static void free_streams(csock_loop *loop, csock__extension *ext)
 static void release(csock_watch *w)
 {
     csock_stream *st = csock__stream_of_watch(w);
+    free(st->message);
     csock__stream_detach_receive(st);
     if (w->fd >= 0) st->transport->close(st);
     if (st->bufs) {

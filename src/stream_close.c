@@ -5,6 +5,7 @@
 #include "stream_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define DROP_READS 4 /* reads of input to drop per pass, then others get their turn */
 
@@ -22,6 +23,8 @@ void csock__stream_finish(csock_stream *st, int error)
     struct csock__streams *sh = csock__streams(loop);
     st->state |= CSOCK__STREAM_CLOSED;
     st->error = error;
+    /* The failure was just recorded: on_close reads it, whatever fails meanwhile. */
+    if (error && csock_lastcode() == error && !st->message) st->message = strdup(csock_lasterror());
     /* Its events are ignored from now on (csock__stream_io), and its watch is removed at the end
      * of this pass: telling the kernel to stop them first would only cost a system call. */
     if (sh->closing_tail)
@@ -138,6 +141,11 @@ int csock__streams_closing_pass(csock_loop *loop, csock__hook *hook)
         csock_stream *st = sh->closing;
         sh->closing = st->next_closing;
         if (!sh->closing) sh->closing_tail = NULL;
+        if (st->message) {
+            csock__failf(st->error, "%s", st->message);
+            free(st->message);
+            st->message = NULL;
+        }
         if (st->handler->on_close) st->handler->on_close(st, st->error, st->watch.data);
         if (sh->closed) sh->closed(st, sh->closed_context);
         if (should_linger(st) && start_linger(st) == 0) continue;

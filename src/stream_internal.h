@@ -133,6 +133,9 @@ struct csock_stream {
     int32_t error;                  /* why it closes, for on_close: 0 or a CSOCK_E* code */
     csock__op recv;                 /* the multishot receive of a stream that completes */
     csock_stream *next_held;        /* in the loop's list of streams with input held */
+    /* The message of error, kept from when it happened to on_close (the caller's own calls
+     * meanwhile record theirs), or NULL. */
+    char *message;
 };
 
 /* The bytes on_data is reading now: taken straight from the loop's read buffer when the stream

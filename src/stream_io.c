@@ -29,11 +29,12 @@ char *csock__stream_peer_text(const csock_stream *st, char peer[CSOCK_ADDRSTRLEN
 
 int csock__stream_socket_error(csock_stream *st, int code, const char *op)
 {
-    csock__stream_finish(st, code);
     char peer[CSOCK_ADDRSTRLEN];
     const char *why = st->transport->reason ? st->transport->reason(st, code) : NULL;
-    return csock__failf(code, "stream %s %s: %s", op, csock__stream_peer_text(st, peer),
-                        why ? why : csock_strerror(code));
+    csock__failf(code, "stream %s %s: %s", op, csock__stream_peer_text(st, peer),
+                 why ? why : csock_strerror(code));
+    csock__stream_finish(st, code); /* with its message, for on_close */
+    return code;
 }
 
 /* Notes what a transport's call that could not go on waits for, when it is not the call's own

@@ -44,6 +44,7 @@ struct log {
     int write_results[64], nwrites;
     csock_stream *other; /* a stream to abort from on_data */
     int datas;
+    char close_message[256]; /* csock_lasterror() in on_close */
 };
 
 static void on_close(csock_stream *st, int error, void *data)
@@ -52,6 +53,7 @@ static void on_close(csock_stream *st, int error, void *data)
     struct log *l = data;
     l->closes++;
     l->close_error = error;
+    snprintf(l->close_message, sizeof l->close_message, "%s", error ? csock_lasterror() : "");
 }
 
 static void run_until(csock_loop *loop, const int *flag, int want)
@@ -1122,6 +1124,36 @@ static void write_error_on_an_unnamed_peer(void)
     csock_loop_free(loop);
 }
 
+/* on_close reads the stream's own failure in csock_lasterror, also after the program's calls
+ * failed meanwhile (here a write to the closing stream, as a relay's input may bring). */
+static void close_message_survives_other_failures(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler h = {.on_data = ignore_data, .on_close = on_close};
+    csock *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    struct log l = {0};
+    csock_stream *st = csock_stream_new(loop, pair[0], &h, &l);
+    CHECK(st != NULL);
+    csock_free(pair[1]);
+    int rc = csock_stream_write(st, "x", 1);
+    if (rc == 0) { /* the socket said "try again" (fault injection): nothing to check here */
+        run_until(loop, &l.closes, 1);
+        csock_loop_free(loop);
+        return;
+    }
+    CHECK(rc == CSOCK_EPIPE || rc == CSOCK_ECONNRESET);
+    char want[256];
+    snprintf(want, sizeof want, "%s", csock_lasterror());
+    CHECK(csock_stream_write(st, "y", 1) < 0); /* closing now: its own failure */
+    CHECK(strcmp(csock_lasterror(), want) != 0);
+    CHECK_EQ(csock_parse_port("junk"), CSOCK_EINVAL);
+    run_until(loop, &l.closes, 1);
+    CHECK_EQ(l.close_error, rc);
+    CHECK_STR(l.close_message, want);
+    csock_loop_free(loop);
+}
+
 /* A write larger than max_queue with nothing queued: the message says so, and does not blame a
  * peer that is not reading. */
 static void write_over_the_queue_limit_alone(void)
@@ -1270,6 +1302,7 @@ int main(void)
     RUN(close_over_the_input_limit);
     RUN(peer_reset);
     RUN(write_error_on_an_unnamed_peer);
+    RUN(close_message_survives_other_failures);
     RUN(write_over_the_queue_limit_alone);
     RUN(refuse_listening_and_unconnected_sockets);
     RUN(bad_input);

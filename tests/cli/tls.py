@@ -98,6 +98,53 @@ check("connect --tls -w 0.5: a server that never answers the handshake times out
       r.returncode == 3 and took < 5 and b"timed out" in r.stderr, (r.returncode, took, r.stderr))
 mute.close()
 
+
+
+class OneShot(threading.Thread):
+    """A Python ssl server of one connection that asks for a client certificate (require), or
+    that ends without close_notify once the handshake is done (rude)."""
+
+    def __init__(self, require=False):
+        super().__init__(daemon=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+        if require:
+            self.ctx.load_verify_locations(cert("ca.pem"))
+            self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.start()
+
+    def run(self):
+        try:
+            c, _ = self.listener.accept()
+            c.settimeout(TIMEOUT)
+            try:
+                self.ctx.wrap_socket(c, server_side=True)
+                c.close()  # no close_notify
+            except (OSError, ssl.SSLError):
+                c.close()
+        finally:
+            self.listener.close()
+
+
+# A server that wants a client certificate: the reason is said, not only "TLS error".
+srv = OneShot(require=True)
+r = run(["-v", "--tls", "--ca", cert("ca.pem"), "connect", "localhost:%d" % srv.port], b"hi")
+srv.join(TIMEOUT)
+check("connect --tls: a server that requires a certificate: its alert is the reason said",
+      r.returncode == 1 and b"certificate required" in r.stderr and
+      b"ended: failed: tlsv13 alert certificate required" in r.stderr, (r.returncode, r.stderr))
+
+# A server that ends without close_notify: the tool's own close_notify is no input lost.
+srv = OneShot()
+r = run(["--tls", "--ca", cert("ca.pem"), "-d", "connect", "localhost:%d" % srv.port])
+srv.join(TIMEOUT)
+check("connect --tls -d: a peer ending without close_notify loses none of an empty input",
+      r.returncode == 1 and b"close_notify" in r.stderr and b"not taken" not in r.stderr,
+      (r.returncode, r.stderr))
+
 srv = Server("server", reply=b"by name")
 r = run(["--tls", "--ca", cert("ca.pem"), "--sni", "localhost", "connect",
          "127.0.0.1:%d" % srv.port])

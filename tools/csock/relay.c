@@ -101,7 +101,10 @@ static void conn_open(csock_stream *st, void *data)
     k->tag = CONN_TAG;
     k->r = r;
     k->st = st;
-    stream_peer_text(st, k->peer, sizeof k->peer);
+    /* A server that has already ended (refusing the client's certificate) has no name any
+     * more: a connection made here is named as it was asked for. */
+    if (stream_peer_text(st, k->peer, sizeof k->peer) < 0 && r->to)
+        snprintf(k->peer, sizeof k->peer, "%s", r->to->text);
     k->next = r->conns;
     if (r->conns) r->conns->prev = k;
     r->conns = k;
@@ -216,6 +219,20 @@ static void handshake_failed(csock_stream *st, int error, struct relay *r)
     stop(r);
 }
 
+/* Why a connection failed, into buf: for TLS's codes the reason its message gives (the part after
+ * the operation and the address: "tlsv13 alert certificate required"), which the code's own
+ * words ("TLS error") do not; otherwise the code's words. Called first in on_close, while the
+ * message is the stream's. */
+static const char *reason_of(int error, char *buf, size_t size)
+{
+    const char *why = csock_lasterror(), *cut = strrchr(why, ':');
+    int tls = error == CSOCK_ETLS || error == CSOCK_ETLSVERIFY || error == CSOCK_ETLSEOF;
+    if (!tls || csock_lastcode() != error || !cut || cut[1] != ' ' || !cut[2])
+        return csock_strerror(error);
+    snprintf(buf, size, "%s", cut + 2);
+    return buf;
+}
+
 static void conn_close(csock_stream *st, int error, void *data)
 {
     if (data && *(const int *)data == RELAY_TAG) {
@@ -229,21 +246,30 @@ static void conn_close(csock_stream *st, int error, void *data)
     struct conn *k = data;
     if (!k) return;
     struct relay *r = k->r;
-    char sent[32], received[32];
+    char sent[32], received[32], reason_buf[256];
+    const char *reason = reason_of(error, reason_buf, sizeof reason_buf);
     if (r->quit) csock_timer_cancel(r->quit);
     r->quit = NULL;
     if (r->srv || error || r->status != EXIT_OK || r->quit_fired || hand_over(r, k) < 0) {
         /* What the peer did not take: what is queued and, when the connection failed or was
          * given up, what its system never acknowledged (a close still delivers that). */
         size_t queued = csock_stream_queued(st), left = queued;
-        if (error || r->quit_fired)
-            left += unacked_bytes(csock_stream_fileno(st), k->shut && !queued);
+        const char *bound = ""; /* "at most " where records were counted */
+        if (error || r->quit_fired) {
+            size_t unacked = unacked_bytes(csock_stream_fileno(st), k->shut && !queued);
+            /* Over TLS the system holds records, not input: its close_notify too. The peer
+             * lacks at most the bytes of input among them, which are no more than were sent. */
+            uint64_t out = k->sent > queued ? k->sent - queued : 0;
+            if (r->tls && unacked > out) unacked = (size_t)out;
+            if (r->tls && unacked) bound = "at most ";
+            left += unacked;
+        }
         if (left && r->quit_fired) {
-            say("%s: %zu bytes were not taken by the peer when -q %gs ran out", k->peer, left,
-                r->c->quit_after);
+            say("%s: %s%zu bytes were not taken by the peer when -q %gs ran out", k->peer, bound,
+                left, r->c->quit_after);
             r->status = EXIT_FAILED;
         } else if (left) {
-            say("%s: %zu bytes were not taken by the peer", k->peer, left);
+            say("%s: %s%zu bytes were not taken by the peer", k->peer, bound, left);
         } else if (r->quit_fired && r->c->verbose) {
             say("-q %gs after the end of input: closing the connection to %s after %s sent, %s "
                 "received",
@@ -254,10 +280,9 @@ static void conn_close(csock_stream *st, int error, void *data)
     if (error == CSOCK_ETIMEOUT)
         say("%s: idle for %gs", k->peer, r->c->idle);
     else if (error && k->peer_ended)
-        say("%s: the peer closed the connection before the end of input (%s)", k->peer,
-            csock_strerror(error));
+        say("%s: the peer closed the connection before the end of input (%s)", k->peer, reason);
     else if (error && error != CSOCK_ESHUTDOWN)
-        say("%s: %s", k->peer, csock_strerror(error));
+        say("%s: %s", k->peer, reason);
     else if (r->srv && r->c->verbose)
         say("%s closed the connection after %s sent, %s received", k->peer,
             bytes_text(k->sent, sent, sizeof sent),
@@ -266,8 +291,10 @@ static void conn_close(csock_stream *st, int error, void *data)
     if (r->c->verbose && (r->srv ? error != 0 : r->end.fd < 0) &&
         !(r->quit_fired && !error && r->status == EXIT_OK) &&
         !(r->tls && !error && r->status == EXIT_OK)) { /* TLS: the stream's close finished it */
-        char how[200];
-        if (error)
+        char how[300];
+        if (error == CSOCK_ETLS || error == CSOCK_ETLSVERIFY || error == CSOCK_ETLSEOF)
+            snprintf(how, sizeof how, "failed: %s", reason);
+        else if (error)
             ending_reason(error, r->c->idle, how, sizeof how);
         else if (r->quit_fired)
             snprintf(how, sizeof how, "-q %gs ran out", r->c->quit_after);

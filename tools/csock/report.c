@@ -62,10 +62,13 @@ int failure_status(int code)
     return code == CSOCK_ETIMEOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 }
 
-/* An address that does not format (an unnamed Unix socket's is "") is "a client". */
-static void addr_or_client(int rc, const csock_addr *a, char *buf, size_t size)
+/* An address that does not format (an unnamed Unix socket's is "") is "a client". Returns 0, or
+ * -1 for "a client". */
+static int addr_or_client(int rc, const csock_addr *a, char *buf, size_t size)
 {
-    if (rc < 0 || csock_addr_format(a, buf, size) <= 0) snprintf(buf, size, "a client");
+    if (rc >= 0 && csock_addr_format(a, buf, size) > 0) return 0;
+    snprintf(buf, size, "a client");
+    return -1;
 }
 
 void peer_text(csock *s, char *buf, size_t size)
@@ -74,10 +77,10 @@ void peer_text(csock *s, char *buf, size_t size)
     addr_or_client(csock_getpeername(s, &a), &a, buf, size);
 }
 
-void stream_peer_text(csock_stream *st, char *buf, size_t size)
+int stream_peer_text(csock_stream *st, char *buf, size_t size)
 {
     csock_addr a;
-    addr_or_client(csock_stream_peername(st, &a), &a, buf, size);
+    return addr_or_client(csock_stream_peername(st, &a), &a, buf, size);
 }
 
 char *bytes_text(uint64_t n, char *buf, size_t size)

@@ -48,8 +48,8 @@ void endpoint_text(const char *host, int port, char *buf, size_t size);
 char *bytes_text(uint64_t n, char *buf, size_t size);
 
 /* Writes a connected socket's (or stream's) peer address, or "a client" for an unnamed Unix
- * socket. */
+ * socket or one whose peer has gone (stream_peer_text returns -1 then, else 0). */
 void peer_text(csock *s, char *buf, size_t size);
-void stream_peer_text(csock_stream *st, char *buf, size_t size);
+int stream_peer_text(csock_stream *st, char *buf, size_t size);
 
 #endif
