@@ -493,11 +493,13 @@ int csock__server_tls_handshake(csock *s, csock_tls_context *ctx)
 
 /* ---- what a TLS stream tells ---- */
 
-/* st's TLS state once its handshake is done, else NULL. */
+/* st's TLS state once its handshake is done, else NULL (also after a handshake that failed:
+ * what it had agreed on so far was never in force). */
 static struct stream_tls *handshaken(const csock_stream *st)
 {
     if (!st || st->transport != &tls_transport || (st->state & CSOCK__STREAM_OPENING)) return NULL;
-    return tls_of(st);
+    struct stream_tls *x = tls_of(st);
+    return SSL_is_init_finished(x->t.ssl) ? x : NULL;
 }
 
 const char *csock_stream_tls_version(const csock_stream *st)

@@ -204,6 +204,58 @@ static void no_alpn_agreed_is_null(void)
     }
 }
 
+/* A handshake that failed agreed on nothing: on_close (no on_open before it) finds no version,
+ * cipher or certificate, as before the handshake. */
+struct refused {
+    int error, opened, closed, der_rc;
+    const char *version, *cipher;
+};
+
+static void refused_open(csock_stream *st, void *data)
+{
+    (void)st;
+    ((struct refused *)data)->opened = 1;
+}
+
+static void refused_close(csock_stream *st, int error, void *data)
+{
+    struct refused *r = data;
+    r->closed = 1;
+    r->error = error;
+    r->version = csock_stream_tls_version(st);
+    r->cipher = csock_stream_tls_cipher(st);
+    r->der_rc = csock_stream_tls_peer_certificate(st, NULL, 0);
+}
+
+static void a_failed_handshake_tells_nothing(void)
+{
+    csock_tls_context *sctx = server_ctx("server");
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &server_handler, .tls = sctx});
+    csock_tls_context *cctx = csock_tls_context_new(CSOCK_TLS_CLIENT);
+    CHECK_EQ(csock_tls_context_load_ca(cctx, cert("other-ca.pem"), NULL), 0);
+    CHECK_EQ(csock_tls_context_no_system_ca(cctx), 0);
+    static const csock_stream_handler h = {
+        .on_open = refused_open, .on_data = check_echo, .on_close = refused_close};
+    struct refused got = {0};
+    csock_loop *loop = csock_loop_new();
+    csock *s = csock_create_connection("127.0.0.1", r.port, 10, NULL);
+    CHECK(s != NULL);
+    CHECK(csock_stream_new_tls(loop, s, cctx, "localhost", &h, &got) != NULL);
+    double end = check_now() + 20;
+    while (!got.closed && check_now() < end)
+        CHECK(csock_loop_run_once(loop, 0.1) >= 0);
+    CHECK(got.closed && !got.opened);
+    CHECK_EQ(got.error, CSOCK_ETLSVERIFY);
+    CHECK(got.version == NULL);
+    CHECK(got.cipher == NULL);
+    CHECK_EQ(got.der_rc, CSOCK_EINVAL);
+    csock_loop_free(loop);
+    check_server_stop(&r);
+    csock_tls_context_free(sctx);
+    csock_tls_context_free(cctx);
+}
+
 /* A plain stream and NULL tell nothing. */
 static void plain_streams_tell_nothing(void)
 {
@@ -235,5 +287,6 @@ int main(void)
     RUN(alpn_and_resumption_are_told_on_both_sides);
     RUN(no_alpn_agreed_is_null);
     RUN(plain_streams_tell_nothing);
+    RUN(a_failed_handshake_tells_nothing);
     return check_tls_done();
 }

@@ -31,6 +31,9 @@ usage_error(["-Y", "connect", "a:1"], "unknown option -Y")
 usage_error(["connect", "a:1", "-w"], "-w needs a value")
 usage_error(["connect", "a:1", "--wait"], "--wait needs a value")
 usage_error(["-vw"], "-w needs a value")
+for opt in ("--ca", "--cert", "--key", "--sni"):  # empty, apart or with "=": named all the same
+    usage_error(["--tls", opt, "", "connect", "a:1"], "csock: %s needs a value" % opt)
+    usage_error(["--tls", opt + "=", "connect", "a:1"], "csock: %s needs a value" % opt)
 # A long option given a value it does not take.
 usage_error(["--hex=3", "connect", "a:1"], "option --hex takes no value")
 usage_error(["--no-shutdown=yes", "connect", "a:1"], "option --no-shutdown takes no value")

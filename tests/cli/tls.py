@@ -75,6 +75,8 @@ check("connect --tls: 1 MiB each way, verified against --ca",
       (r.returncode, len(r.stdout), len(srv.got), r.stderr[-300:]))
 check("connect --tls -v: version, cipher and the peer's subject",
       b"TLSv1.3, TLS_" in r.stderr and b"peer certificate O=csock test,CN=localhost" in r.stderr, r.stderr)
+check("connect --tls -v: how the session ended, as for a plain one",
+      b": closing the connection after 1.0 MiB sent, 1.0 MiB received\n" in r.stderr, r.stderr)
 
 for name, ca, why in [("server", None, b"unable to get local issuer certificate"),
                       ("expired", cert("ca.pem"), b"certificate has expired"),

@@ -275,7 +275,12 @@ static int read_options(int argc, char **argv, struct config *c, struct given *g
         case OPT_CERT:
         case OPT_KEY:
         case OPT_SNI:
-            if (!*optarg) return usage("%s needs a value", argv[optind - 1]);
+            /* Named from the option: argv[optind - 1] is its value ("") when given apart. */
+            if (!*optarg)
+                return usage("%s needs a value", opt == OPT_CA     ? "--ca"
+                                                 : opt == OPT_CERT ? "--cert"
+                                                 : opt == OPT_KEY  ? "--key"
+                                                                   : "--sni");
             *(opt == OPT_CA     ? &c->ca
               : opt == OPT_CERT ? &c->cert
               : opt == OPT_KEY  ? &c->key

@@ -287,6 +287,12 @@ static void conn_close(csock_stream *st, int error, void *data)
         say("%s closed the connection after %s sent, %s received", k->peer,
             bytes_text(k->sent, sent, sizeof sent),
             bytes_text(k->received, received, sizeof received));
+    else if (r->tls && r->c->verbose && r->status == EXIT_OK && !r->quit_fired)
+        /* A single TLS session ends here, not in finish_session: said as a plain one is. */
+        say(k->peer_ended ? "%s closed the connection after %s sent, %s received"
+                          : "%s: closing the connection after %s sent, %s received",
+            k->peer, bytes_text(k->sent, sent, sizeof sent),
+            bytes_text(k->received, received, sizeof received));
     /* -v: how the session ended, unless finish_session says it or it ended well (-k). */
     if (r->c->verbose && (r->srv ? error != 0 : r->end.fd < 0) &&
         !(r->quit_fired && !error && r->status == EXIT_OK) &&
