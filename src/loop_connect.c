@@ -7,6 +7,7 @@
 
 #include "csock/connect.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +28,20 @@ struct queue {
     size_t count, next;
 };
 
-/* One connect under way. */
+/* One connect under way. Its memory goes with its watch's (release_attempt): at the end of the
+ * pass that removed it, or once the stream it became took its registration over. */
 struct attempt {
+    csock_watch watch; /* first: the watch's release frees the attempt */
     csock_connecting *c;
     csock *s;
-    csock_watch *w;
     csock_addr addr;
     struct attempt *next;
 };
+
+static void release_attempt(csock_watch *w)
+{
+    free((struct attempt *)(void *)w);
+}
 
 struct csock_connecting {
     csock_loop *loop;
@@ -45,9 +52,15 @@ struct csock_connecting {
     csock_addr source;
     int family, sequential;
     int64_t delay_ns;
+    int64_t next_at_ns; /* while an attempt is under way, the next waits until then */
     /* [0] IPv6 (or the one lookup), [1] IPv4 */
     csock_resolve *lookup[2];
     struct queue q[2];
+    /* A numeric or Unix address needs no lookup: its one item, queued at the end of the pass
+     * that asked (on the loop's ready list meanwhile). */
+    csock_addrinfo one;
+    int waiting_ready;
+    csock_connecting *next_ready;
     int turn; /* the queue the next attempt comes from first */
     struct attempt *attempts;
     csock_timer *deadline, *delay, *resolution_delay;
@@ -71,6 +84,8 @@ struct csock_connecting {
 struct loop_connects {
     csock__extension ext;
     csock_connecting *first;
+    csock__hook hook;                     /* starts the ready ones at the end of a pass */
+    csock_connecting *ready, *ready_tail; /* needing no lookup, in the order asked */
 };
 
 /* ---- the loop's list ---- */
@@ -83,13 +98,48 @@ static void free_connects(csock_loop *loop, csock__extension *ext)
 {
     struct loop_connects *lc = (struct loop_connects *)ext;
     (void)loop;
+    lc->ready = lc->ready_tail = NULL;
     while (lc->first) {
         csock_connecting *c = lc->first;
         lc->first = c->next;
         c->lookup[0] = c->lookup[1] = NULL;
+        c->waiting_ready = 0;
         free_connecting(c);
     }
     free(lc);
+}
+
+static void pump(csock_connecting *c);
+
+/* The hook: queues the one address of each connect that needed no lookup, and starts it. Those
+ * asked for meanwhile (by the callbacks this runs) wait for the next pass. */
+static int start_ready(csock_loop *loop, csock__hook *hook)
+{
+    (void)loop;
+    struct loop_connects *lc =
+        (struct loop_connects *)(void *)((char *)hook - offsetof(struct loop_connects, hook));
+    csock_connecting *c = lc->ready;
+    lc->ready = lc->ready_tail = NULL;
+    while (c) {
+        csock_connecting *next = c->next_ready;
+        c->waiting_ready = 0;
+        c->q[0].items = &c->one;
+        /* As a lookup's answer is taken: of the source's family only. */
+        c->q[0].count = !c->source.len || c->one.family == c->source.ss.ss_family;
+        pump(c); /* may finish c */
+        c = next;
+    }
+    return 0;
+}
+
+static void unready(struct loop_connects *lc, csock_connecting *c)
+{
+    csock_connecting **at = &lc->ready, *prev = NULL;
+    while (*at != c)
+        prev = *at, at = &(*at)->next_ready;
+    *at = c->next_ready;
+    if (lc->ready_tail == c) lc->ready_tail = prev;
+    c->waiting_ready = 0;
 }
 
 static struct loop_connects *connects_of(csock_loop *loop)
@@ -101,6 +151,8 @@ static struct loop_connects *connects_of(csock_loop *loop)
     lc->ext.free = free_connects;
     lc->ext.key = csock_loop_connect;
     csock__loop_add_extension(loop, &lc->ext);
+    lc->hook.run = start_ready;
+    csock__loop_add_hook(loop, &lc->hook);
     return lc;
 }
 
@@ -194,13 +246,15 @@ static void record_failure(csock_connecting *c)
 
 static void close_attempt(struct attempt *a)
 {
-    csock_watch_remove(a->w);
     csock_free(a->s);
-    free(a);
+    a->s = NULL;
+    csock_watch_remove(&a->watch); /* frees a, now or at the end of the pass */
 }
 
 static void free_connecting(csock_connecting *c)
 {
+    if (c->waiting_ready)
+        unready((struct loop_connects *)csock__loop_find_extension(c->loop, csock_loop_connect), c);
     csock_resolve_cancel(c->lookup[0]);
     csock_resolve_cancel(c->lookup[1]);
     csock_timer_cancel(c->deadline);
@@ -211,7 +265,7 @@ static void free_connecting(csock_connecting *c)
         c->attempts = a->next;
         close_attempt(a);
     }
-    free(c->q[0].items);
+    if (c->q[0].items != &c->one) free(c->q[0].items);
     free(c->q[1].items);
     free(c->tried);
     if (c->tls) csock__client_tls_release(c->tls);
@@ -265,8 +319,6 @@ static void finish(csock_connecting *c, csock *s)
 
 /* ---- attempts ---- */
 
-static void pump(csock_connecting *c);
-
 static void unlink_attempt(struct attempt *a)
 {
     struct attempt **at = &a->c->attempts;
@@ -308,7 +360,7 @@ static void on_ready(csock_loop *loop, csock_watch *w, int events, void *data)
         csock *s = a->s;
         a->s = NULL;
         s->peer = a->addr;
-        csock__watch_hand_over(a->w); /* to the stream, if one is made */
+        csock__watch_hand_over(&a->watch); /* to the stream, if one is made */
         close_attempt(a);
         finish(c, s);
         return;
@@ -318,11 +370,12 @@ static void on_ready(csock_loop *loop, csock_watch *w, int events, void *data)
     /* A failure starts the next attempt at once. */
     csock_timer_cancel(c->delay);
     c->delay = NULL;
+    c->next_at_ns = 0;
     pump(c);
 }
 
-/* Starts an attempt on item. Returns 1 when it is under way, 0 when it failed at once (noted),
- * or connected at once (c is finished then: -1). */
+/* Starts an attempt on item. Returns 1 when it is under way (also when it connected at once:
+ * its watch finishes it in the next pass), 0 when it failed at once (noted). */
 static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
 {
     csock *s = csock__socket_with(item->family, SOCK_STREAM, item->protocol, 0);
@@ -343,20 +396,22 @@ static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
     /* A Unix socket connects or fails at once; a full backlog there is CSOCK_EAGAIN, a failed
      * attempt (the header says why it is not retried). */
     if (rc == 0 || rc == CSOCK_EINPROGRESS || rc == CSOCK_EINTR) {
-        struct attempt *a = calloc(1, sizeof *a);
-        csock_watch *w =
-            a ? csock_loop_add(c->loop, s->fd, CSOCK_READ | CSOCK_WRITE, on_ready, a) : NULL;
-        if (w) {
+        struct attempt *a = malloc(sizeof *a);
+        if (a && csock__loop_attach(c->loop, &a->watch, s->fd, CSOCK_READ | CSOCK_WRITE, on_ready,
+                                    a, release_attempt) == 0) {
             /* Kept in the order started, for the message. */
-            *a = (struct attempt){c, s, w, item->addr, NULL};
+            a->c = c;
+            a->s = s;
+            a->addr = item->addr;
+            a->next = NULL;
             struct attempt **at = &c->attempts;
             while (*at)
                 at = &(*at)->next;
             *at = a;
             return 1; /* a connect done at once is writable at once: on_ready finishes it */
         }
-        free(a);
         rc = a ? csock_lastcode() : csock__failf(CSOCK_ENOMEM, "connect: out of memory");
+        free(a);
         note_failure(c, &item->addr, rc, 0, NULL);
         csock_free(s);
         return 0;
@@ -396,19 +451,25 @@ static void on_resolution_delay(csock_loop *loop, csock_timer *t, void *data)
     pump(c);
 }
 
+static int has_next(const csock_connecting *c)
+{
+    return c->q[0].next < c->q[0].count || c->q[1].next < c->q[1].count;
+}
+
 /* Starts what may start now: an attempt when none is under way, or (Happy Eyeballs) when the
- * attempt delay since the last has passed; fails c when nothing is left to wait for. */
+ * attempt delay since the last has passed; fails c when nothing is left to wait for. The delay's
+ * timer is made only when an address waits for it: a name of one address needs none. */
 static void pump(csock_connecting *c)
 {
-    while (!c->resolution_delay && !c->delay && !(c->sequential && c->attempts)) {
-        const csock_addrinfo *item = next_address(c);
-        if (!item) break;
-        if (!start_attempt(c, item)) continue;
-        if (!c->sequential) {
-            c->delay = csock_loop_call_later(c->loop, (double)c->delay_ns / 1e9, on_delay, c);
+    while (!c->resolution_delay && !c->delay && !(c->sequential && c->attempts) && has_next(c)) {
+        int64_t wait = c->attempts ? c->next_at_ns - csock__loop_now_ns(c->loop) : 0;
+        if (wait > 0) {
+            c->delay = csock_loop_call_later(c->loop, (double)wait / 1e9, on_delay, c);
             if (!c->delay) c->sequential = 1; /* no memory for a timer: one at a time */
+            continue;
         }
-        break;
+        if (start_attempt(c, next_address(c)))
+            c->next_at_ns = csock__loop_now_ns(c->loop) + c->delay_ns;
     }
     if (!c->attempts && !c->lookup[0] && !c->lookup[1] && !c->resolution_delay &&
         c->q[0].next == c->q[0].count && c->q[1].next == c->q[1].count)
@@ -589,21 +650,39 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
     c->family = o.family;
     c->sequential = o.sequential;
     c->delay_ns = delay_ns;
+    int is_numeric = !unix_host && csock__numeric_host(&numeric, host, port) == 0;
     /* One lookup when the answer needs none, is for one family, or comes in order. */
-    int one = unix_host || csock__numeric_host(&numeric, host, port) == 0 || o.sequential ||
-              o.family || (o.source.len && o.source.ss.ss_family != AF_UNSPEC);
+    int one = unix_host || is_numeric || o.sequential || o.family ||
+              (o.source.len && o.source.ss.ss_family != AF_UNSPEC);
     int family = o.family ? o.family : o.source.len ? o.source.ss.ss_family : 0;
     if (unix_host) family = 0;
-    if (one) {
+    /* An address that needs no lookup is the one item of its queue (a numeric one of another
+     * family than asked for goes to the lookup, whose error says so). */
+    int direct = unix_host || (is_numeric && (!o.family || o.family == numeric.ss.ss_family));
+    int asked = 0;
+    if (direct) {
+        int f = numeric.ss.ss_family;
+        c->one = (csock_addrinfo){f, SOCK_STREAM, f == AF_UNIX ? 0 : IPPROTO_TCP, numeric};
+        c->waiting_ready = 1;
+        if (lc->ready_tail)
+            lc->ready_tail->next_ready = c;
+        else
+            lc->ready = c;
+        lc->ready_tail = c;
+        csock__loop_hook_due(loop, &lc->hook);
+        asked = 1;
+    } else if (one) {
         c->lookup[0] = csock_loop_resolve(loop, host, port, family, on_aaaa, c);
+        asked = c->lookup[0] != NULL;
     } else {
         c->lookup[0] = csock_loop_resolve(loop, host, port, AF_INET6, on_aaaa, c);
         c->lookup[1] = c->lookup[0] ? csock_loop_resolve(loop, host, port, AF_INET, on_a, c) : NULL;
+        asked = c->lookup[1] != NULL;
     }
     if (timeout_ns > 0) c->end_ns = csock__loop_now_ns(loop) + timeout_ns;
-    if (timeout_ns > 0 && c->lookup[0] && (one || c->lookup[1]))
+    if (timeout_ns > 0 && asked)
         c->deadline = csock_loop_call_later(loop, (double)timeout_ns / 1e9, on_deadline, c);
-    if (!c->lookup[0] || (!one && !c->lookup[1]) || (timeout_ns > 0 && !c->deadline)) {
+    if (!asked || (timeout_ns > 0 && !c->deadline)) {
         int rc = csock_lastcode();
         free_connecting(c);
         csock__failf(rc, "connect: %s", csock_strerror(rc));

@@ -122,11 +122,17 @@ class OneShot(threading.Thread):
         try:
             c, _ = self.listener.accept()
             c.settimeout(TIMEOUT)
+            s = self.ctx.wrap_socket(c, server_side=True, do_handshake_on_connect=False)
             try:
-                self.ctx.wrap_socket(c, server_side=True)
-                c.close()  # no close_notify
+                s.do_handshake()
             except (OSError, ssl.SSLError):
-                c.close()
+                pass  # the refused client has its alert
+            # The end without close_notify; what the client sends is read to its end, so that no
+            # reset overtakes the alert or the end.
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+            s.close()
         finally:
             self.listener.close()
 
