@@ -52,9 +52,15 @@ static uint64_t poll_id(int fd, unsigned gen)
 /* Marks the user_data of an update of poll_id's poll, whose failure comes back to it. */
 #define UPDATE_OF ((uint64_t)1 << 63)
 
+/* The generation after gen (never 0). */
+static unsigned gen_after(unsigned gen)
+{
+    return gen + 1 ? gen + 1 : 1;
+}
+
 static unsigned next_gen(struct entry *e)
 {
-    return e->gen = e->gen + 1 ? e->gen + 1 : 1;
+    return e->gen = gen_after(e->gen);
 }
 
 /* The poll mask of a watch's events: as the epoll backend asks, hang-ups and errors come anyway. */
@@ -123,15 +129,27 @@ static void arm_later(csock__poller *p, int fd, struct entry *e)
     }
 }
 
-/* Changes the events of the entry's poll, which also polls the file again at once. It fails
- * (EALREADY) while a wake-up of the poll is being handled, which may report only the events of that
- * wake-up: complete() then replaces the poll. */
+/* Changes the events of the entry's poll, which also polls the file again at once, and moves it
+ * to a new generation. A wake-up's completion carries the events of the wake-up, not of the file
+ * when it is posted: one posted after the owner has read everything (it is posted when the loop
+ * next enters the kernel, before this update is taken) would report a descriptor ready that is
+ * not, where epoll would not. Under the new generation such completions are stale; the update's
+ * own poll reports what is ready now. The update fails (EALREADY) while a wake-up of the poll is
+ * being handled, and (ENOENT) when the poll has ended: complete() then replaces the poll. Its
+ * failure names the generation it came from. */
 static int update(csock__poller *p, int fd, struct entry *e, int events)
 {
-    uint64_t id = poll_id(fd, e->gen);
-    return csock__uring_queue(p, IORING_OP_POLL_REMOVE, -1, id,
-                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, poll_mask(events),
-                              IOSQE_CQE_SKIP_SUCCESS, id | UPDATE_OF);
+    uint64_t from = poll_id(fd, e->gen), to = poll_id(fd, next_gen(e));
+    return csock__uring_queue_sqe(p, &(struct io_uring_sqe){.opcode = IORING_OP_POLL_REMOVE,
+                                                            .flags = IOSQE_CQE_SKIP_SUCCESS,
+                                                            .fd = -1,
+                                                            .addr = from,
+                                                            .off = to,
+                                                            .len = IORING_POLL_UPDATE_EVENTS |
+                                                                   IORING_POLL_UPDATE_USER_DATA |
+                                                                   IORING_POLL_ADD_MULTI,
+                                                            .poll32_events = poll_mask(events),
+                                                            .user_data = from | UPDATE_OF});
 }
 
 /* Cancels the entry's poll; its completions from now on are stale. IORING_OP_ASYNC_CANCEL, not
@@ -303,17 +321,23 @@ static void complete(csock__poller *p, const struct io_uring_cqe *cqe)
     uint64_t id = cqe->user_data & ~UPDATE_OF;
     size_t fd = (size_t)(id >> 32);
     struct entry *e = fd < p->cap ? &p->entries[fd] : NULL;
-    if (!e || !e->watch || e->gen != (unsigned)id) return; /* stale */
     int res = cqe->res;
     if (cqe->user_data & UPDATE_OF) {
-        /* An update that failed. ENOENT: the poll has ended, and its last completion arms it
-         * again. Otherwise it is replaced by a new poll, which polls the file afresh. */
-        if (res != -ENOENT && e->state == ARMED) {
-            disarm(p, (int)fd, e);
+        /* An update that failed, from generation (unsigned)id. Unless it ended (ENOENT), that poll
+         * is still in the kernel, holding its file: it is cancelled, whatever the entry became
+         * since. If the entry is still where the update took it, it is armed afresh (a poll that
+         * ended posted its last completion under the old generation, which was stale). */
+        if (res != -ENOENT)
+            csock__uring_queue(p, IORING_OP_ASYNC_CANCEL, -1, id, 0, 0, IOSQE_CQE_SKIP_SUCCESS, 0);
+        if (e && e->watch && e->state == ARMED && e->gen == gen_after((unsigned)id)) {
+            next_gen(e);
+            e->state = IDLE;
+            e->ready = 0;
             if (e->watch->events) arm_later(p, (int)fd, e);
         }
         return;
     }
+    if (!e || !e->watch || e->gen != (unsigned)id) return; /* stale */
     /* An error on the poll (a bad descriptor) is reported as both, as poll reports POLLNVAL:
      * the owner's next call says what it is. A cancellation is only the end of the poll. */
     int events = res < 0 ? (res == -ECANCELED ? 0 : CSOCK_READ | CSOCK_WRITE)

@@ -9,6 +9,7 @@
 #include "../src/loop_internal.h" /* the end-of-pass hooks layers use */
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -594,6 +595,49 @@ static void rescue(csock_loop *loop, csock_watch *w, int events, void *data)
     csock_loop_stop(loop);
 }
 
+/* Level-triggered means ready now: a readiness the callback has used up is not reported again.
+ * The callback writes a byte (waking the poll) and then reads everything; a report after that,
+ * with the pipe empty, would make a blocking read block (io_uring posted such wake-ups late,
+ * as they were when they happened). */
+struct used_up {
+    int fds[2];
+    int consumed, stale;
+};
+
+static void use_up(csock_loop *loop, csock_watch *w, int events, void *data)
+{
+    (void)loop, (void)w, (void)events;
+    struct used_up *u = data;
+    struct pollfd now = {.fd = u->fds[0], .events = POLLIN};
+    if (poll(&now, 1, 0) == 0) {
+        u->stale++;
+        return;
+    }
+    CHECK_EQ(write(u->fds[1], "y", 1), 1);
+    char buf[16];
+    if (read(u->fds[0], buf, sizeof buf) > 0) u->consumed++;
+}
+
+static void used_up_readiness_is_not_reported(void)
+{
+    csock_loop *loop = csock_loop_new();
+    struct used_up u = {0};
+    CHECK_EQ(pipe2(u.fds, O_CLOEXEC), 0);
+    CHECK(csock_loop_add(loop, u.fds[0], CSOCK_READ, use_up, &u) != NULL);
+    for (int round = 0; round < 50; round++) {
+        CHECK_EQ(write(u.fds[1], "x", 1), 1);
+        for (int i = 0; i < 100 && u.consumed == round; i++)
+            CHECK(csock_loop_run_once(loop, 1) >= 0);
+        for (int i = 0; i < 3; i++) /* the pipe is empty: nothing to report */
+            CHECK(csock_loop_run_once(loop, 0.001) >= 0);
+    }
+    CHECK_EQ(u.consumed, 50);
+    CHECK_EQ(u.stale, 0);
+    csock_loop_free(loop);
+    close(u.fds[0]);
+    close(u.fds[1]);
+}
+
 static void no_wakeup_is_lost(void)
 {
     csock_loop *loop = csock_loop_new();
@@ -814,6 +858,7 @@ int main(void)
 {
     check_watchdog(60);
     RUN(readiness);
+    RUN(used_up_readiness_is_not_reported);
     RUN(bad_arguments);
     RUN(removal_of_a_fetched_event);
     RUN(reused_descriptor_number);

@@ -37,6 +37,10 @@ static void read_chunk(struct input *in)
 static void input_ready(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)loop, (void)w, (void)events;
+    /* A read that blocked would stop everything (standard input stays blocking): a readiness
+     * that is no longer true when the callback runs waits for the next one. */
+    struct pollfd now = {.fd = STDIN_FILENO, .events = POLLIN};
+    if (poll(&now, 1, 0) == 0) return;
     read_chunk(data);
 }
 
