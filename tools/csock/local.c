@@ -37,11 +37,13 @@ static void read_chunk(struct input *in)
 static void input_ready(csock_loop *loop, csock_watch *w, int events, void *data)
 {
     (void)loop, (void)w, (void)events;
-    /* A read that blocked would stop everything (standard input stays blocking): a readiness
-     * that is no longer true when the callback runs waits for the next one. */
+    /* A read that blocked would stop everything (standard input stays blocking). epoll reports
+     * what is ready when it returns; on another backend a readiness that is no longer true when
+     * the callback runs waits for the next one. */
+    struct input *in = data;
     struct pollfd now = {.fd = STDIN_FILENO, .events = POLLIN};
-    if (poll(&now, 1, 0) == 0) return;
-    read_chunk(data);
+    if (!in->epoll && poll(&now, 1, 0) == 0) return;
+    read_chunk(in);
 }
 
 /* A file never blocks: a pass reads chunks until the peer's queue is full (the callback pauses
@@ -64,6 +66,7 @@ static void pump_due(csock_loop *loop, csock_timer *t, void *data)
 int input_start(struct input *in, csock_loop *loop, size_t chunk, input_cb cb, void *data)
 {
     *in = (struct input){.loop = loop, .cb = cb, .data = data, .chunk = chunk};
+    in->epoll = strcmp(csock_loop_backend(loop), "epoll") == 0;
     /* Page-aligned, so that a chunk read fills whole pages (the kernel copies touch fewer). */
     if (!(in->buf = aligned_alloc(PAGE, (chunk + PAGE - 1) / PAGE * PAGE))) {
         say("out of memory");

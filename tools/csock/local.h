@@ -23,6 +23,7 @@ struct input {
     size_t chunk;
     int paused, done;
     int failed; /* reading failed: standard input did not end, it broke */
+    int epoll;  /* the loop is on epoll, whose readiness is current */
 };
 
 /* Starts reading standard input in chunks of at most chunk bytes. Returns 0, or -1 with the
