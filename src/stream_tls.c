@@ -25,6 +25,7 @@ struct stream_tls {
     int fd;
     size_t plain_left;  /* STARTTLS: queued bytes from before the upgrade, sent plain first */
     int notify_pending; /* close_notify waits for room in the socket */
+    int opened;         /* the handshake is done: what it agreed on is told until the end */
     int code;           /* the code of the last failure, and its reason: */
     char why[320];
 };
@@ -318,6 +319,7 @@ static int tls_open(csock_stream *st, int *wants)
     begin(x);
     int ret = SSL_do_handshake(x->t.ssl);
     if (ret == 1) {
+        x->opened = 1;
         if (csock__tracing()) {
             char at[CSOCK_ADDRSTRLEN];
             csock__trace("stream tls handshake %s -> %s %s", peer_text(x, at),
@@ -493,13 +495,13 @@ int csock__server_tls_handshake(csock *s, csock_tls_context *ctx)
 
 /* ---- what a TLS stream tells ---- */
 
-/* st's TLS state once its handshake is done, else NULL (also after a handshake that failed:
- * what it had agreed on so far was never in force). */
+/* st's TLS state once its handshake is done (also after a failure that came later), else NULL
+ * (also after a handshake that failed: what it had agreed on so far was never in force). */
 static struct stream_tls *handshaken(const csock_stream *st)
 {
     if (!st || st->transport != &tls_transport || (st->state & CSOCK__STREAM_OPENING)) return NULL;
     struct stream_tls *x = tls_of(st);
-    return SSL_is_init_finished(x->t.ssl) ? x : NULL;
+    return x->opened ? x : NULL;
 }
 
 const char *csock_stream_tls_version(const csock_stream *st)

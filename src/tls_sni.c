@@ -37,7 +37,10 @@ static int choose(SSL *ssl, int *alert, void *arg)
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     atomic_fetch_add(&use->refs, 1);
-    if (!SSL_set_ex_data(ssl, held_index, use) || !SSL_set_SSL_CTX(ssl, use->ssl)) {
+    /* The switch takes the other context's certificate; verification stays the first one's,
+     * its CAs too (OpenSSL would verify a client against the other context's store). */
+    if (!SSL_set_ex_data(ssl, held_index, use) || !SSL_set_SSL_CTX(ssl, use->ssl) ||
+        !SSL_set1_verify_cert_store(ssl, SSL_CTX_get_cert_store(ctx->ssl))) {
         if (SSL_get_ex_data(ssl, held_index) != use) csock_tls_context_free(use);
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_TLSEXT_ERR_ALERT_FATAL;

@@ -981,6 +981,32 @@ static void sni_callback_switches_certificates(void)
     csock_tls_context_free(cctx);
 }
 
+/* A switch keeps the first context's verification: a client certificate is verified against its
+ * CAs, not the other context's (which has none). */
+static void sni_switch_keeps_client_verification(void)
+{
+    csock_tls_context *sctx = server_ctx("server");
+    CHECK_EQ(csock_tls_context_load_ca(sctx, cert("ca.pem"), NULL), 0);
+    CHECK_EQ(csock_tls_context_set_verify(sctx, CSOCK_TLS_VERIFY_REQUIRED), 0);
+    other_site = server_ctx("wronghost"); /* example.com, no CA of its own */
+    CHECK_EQ(csock_tls_context_set_sni_callback(sctx, choose_site, NULL), 0);
+    reset_server_counts();
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
+    for (int max = CSOCK_TLS_V1_2; max <= CSOCK_TLS_V1_3; max++) {
+        csock_tls_context *cctx = client_ctx();
+        CHECK_EQ(csock_tls_context_load_cert_chain(cctx, cert("client.pem"), cert("client.key")),
+                 0);
+        CHECK_EQ(csock_tls_context_set_versions(cctx, 0, max), 0);
+        echo_once(r.port, cctx, "example.com", "verified by the first\n");
+        wait_server_closed(max - CSOCK_TLS_V1_2 + 1);
+        csock_tls_context_free(cctx);
+    }
+    check_server_stop(&r);
+    csock_tls_context_free(other_site);
+    csock_tls_context_free(sctx);
+}
+
 /* ---- many handshakes on several threads ---- */
 
 #define THREADS          4
@@ -1092,6 +1118,7 @@ int main(void)
     RUN(abort_sends_no_close_notify);
     RUN(starttls_upgrades_in_place);
     RUN(sni_callback_switches_certificates);
+    RUN(sni_switch_keeps_client_verification);
     RUN(many_handshakes_on_threads_sharing_contexts);
     return check_tls_done();
 }

@@ -256,6 +256,41 @@ static void a_failed_handshake_tells_nothing(void)
     csock_tls_context_free(cctx);
 }
 
+/* A stream whose handshake was done tells what it agreed on to its end, also when a failure came
+ * later (a peer that ends without close_notify). */
+static void abort_at_open(csock_stream *st, void *data)
+{
+    (void)data;
+    csock_stream_abort(st);
+}
+
+static void a_later_failure_keeps_what_was_agreed(void)
+{
+    static const csock_stream_handler rude = {.on_open = abort_at_open, .on_data = check_echo};
+    csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &rude, .tls = sctx});
+    static const csock_stream_handler h = {
+        .on_open = refused_open, .on_data = check_echo, .on_close = refused_close};
+    struct refused got = {0};
+    csock_loop *loop = csock_loop_new();
+    csock *s = csock_create_connection("127.0.0.1", r.port, 10, NULL);
+    CHECK(s != NULL);
+    CHECK(csock_stream_new_tls(loop, s, cctx, "localhost", &h, &got) != NULL);
+    double end = check_now() + 20;
+    while (!got.closed && check_now() < end)
+        CHECK(csock_loop_run_once(loop, 0.1) >= 0);
+    CHECK(got.closed && got.opened);
+    CHECK_EQ(got.error, CSOCK_ETLSEOF);
+    CHECK(got.version != NULL);
+    CHECK(got.cipher != NULL);
+    CHECK(got.der_rc > 0);
+    csock_loop_free(loop);
+    check_server_stop(&r);
+    csock_tls_context_free(sctx);
+    csock_tls_context_free(cctx);
+}
+
 /* A plain stream and NULL tell nothing. */
 static void plain_streams_tell_nothing(void)
 {
@@ -288,5 +323,6 @@ int main(void)
     RUN(no_alpn_agreed_is_null);
     RUN(plain_streams_tell_nothing);
     RUN(a_failed_handshake_tells_nothing);
+    RUN(a_later_failure_keeps_what_was_agreed);
     return check_tls_done();
 }
