@@ -49,6 +49,17 @@ void csock__stream_finish_drained(csock_stream *st)
     csock__stream_finish(st, st->error);
 }
 
+void csock__stream_fail_open(csock_stream *st, int rc)
+{
+    /* The transport's last word (TLS's alert: why the handshake failed) must reach the peer:
+     * with its input unread, the close would reset the connection and the alert could be lost.
+     * So the stream lingers as after a graceful close, within close_timeout. */
+    int64_t by = csock__loop_now_ns(st->watch.loop) + (int64_t)(close_timeout(st->handler) * 1e9);
+    if (!st->close_by_ns || by < st->close_by_ns) st->close_by_ns = by;
+    st->state |= CSOCK__STREAM_DRAINED;
+    csock__stream_finish(st, rc);
+}
+
 int csock__stream_drop_input(csock_stream *st)
 {
     /* A closing stream wants no more of the input, but leaving it unread would make the kernel

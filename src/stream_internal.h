@@ -354,6 +354,11 @@ int csock__stream_socket_error(csock_stream *st, int code, const char *op);
 /* Marks st closed for the reason given and queues its on_close for the end of the pass. */
 void csock__stream_finish(csock_stream *st, int error);
 
+/* Ends st whose transport's open (a handshake) failed with rc: as csock__stream_finish, and the
+ * stream then lingers (within close_timeout) if input is unread, so that the transport's last
+ * word (a TLS alert) reaches the peer before the close. */
+void csock__stream_fail_open(csock_stream *st, int rc);
+
 /* A close whose queue has drained: it may linger. */
 void csock__stream_finish_drained(csock_stream *st);
 

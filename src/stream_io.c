@@ -351,7 +351,7 @@ void csock__stream_opened(csock_stream *st, int rc)
 {
     st->state &= (uint32_t)~CSOCK__STREAM_OPENING;
     if (rc < 0) {
-        csock__stream_finish(st, rc);
+        csock__stream_fail_open(st, rc);
         return;
     }
     csock__stream_note_io(st);

@@ -216,6 +216,12 @@ static ssize_t tls_read(csock_stream *st, void *buf, size_t len, int *wants)
 {
     struct stream_tls *x = tls_of(st);
     size_t n = 0;
+    if (x->t.failed) { /* only a lingering close reads now, to drop what comes: the records */
+        ssize_t got = recv(x->fd, buf, len, 0);
+        if (got >= 0) return got;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) *wants = CSOCK_READ;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? CSOCK_EAGAIN : -errno;
+    }
     begin(x);
     if (SSL_read_ex(x->t.ssl, buf, len, &n)) return (ssize_t)n;
     if (SSL_get_error(x->t.ssl, 0) == SSL_ERROR_ZERO_RETURN) return 0; /* close_notify */

@@ -1007,6 +1007,38 @@ static void sni_switch_keeps_client_verification(void)
     csock_tls_context_free(sctx);
 }
 
+/* A server that refuses a client's missing certificate lingers until the client has its alert: a
+ * TLS 1.3 client sends its first data after the server has closed the stream, which a closed
+ * socket would answer with a reset, and the client would learn nothing of why. */
+static void refused_client_gets_the_alert(void)
+{
+    csock_tls_context *sctx = server_ctx("server");
+    CHECK_EQ(csock_tls_context_load_ca(sctx, cert("ca.pem"), NULL), 0);
+    CHECK_EQ(csock_tls_context_set_verify(sctx, CSOCK_TLS_VERIFY_REQUIRED), 0);
+    struct check_server r;
+    check_server_start(&r, &(csock_server_config){.handler = &echo_handler, .tls = sctx});
+    csock_tls_context *cctx = client_ctx();
+    CHECK_EQ(csock_tls_context_set_versions(cctx, CSOCK_TLS_V1_3, 0), 0);
+    int told = 0;
+    reset_server_counts();
+    for (int i = 0; i < 20; i++) {
+        csock *c = connect_to(r.port);
+        CHECK_EQ(csock_tls_wrap_client(c, cctx, "localhost"), 0); /* 1.3: the client is done */
+        wait_server_closed(i + 1); /* the server has refused it, and closed the stream */
+        int rc = csock_sendall(c, "x", 1, NULL);
+        char buf[8];
+        if (rc == 0) rc = (int)csock_recv(c, buf, sizeof buf);
+        told += rc == CSOCK_ETLS && strstr(csock_lasterror(), "certificate required") != NULL;
+        if (!(rc == CSOCK_ETLS && strstr(csock_lasterror(), "certificate required")))
+            fprintf(stderr, "  connection %d: %d %s\n", i, rc, csock_lasterror());
+        csock_free(c);
+    }
+    CHECK_EQ(told, 20);
+    check_server_stop(&r);
+    csock_tls_context_free(sctx);
+    csock_tls_context_free(cctx);
+}
+
 /* ---- many handshakes on several threads ---- */
 
 #define THREADS          4
@@ -1119,6 +1151,7 @@ int main(void)
     RUN(starttls_upgrades_in_place);
     RUN(sni_callback_switches_certificates);
     RUN(sni_switch_keeps_client_verification);
+    RUN(refused_client_gets_the_alert);
     RUN(many_handshakes_on_threads_sharing_contexts);
     return check_tls_done();
 }
