@@ -60,6 +60,7 @@ static void free_streams(csock_loop *loop, csock__extension *ext)
 {
     struct csock__streams *sh = (struct csock__streams *)ext;
     csock_timer_cancel(sh->sweep);
+    csock_timer_cancel(sh->soon);
     free(sh->scratch);
     free(sh);
     (void)loop;

@@ -266,22 +266,49 @@ static void check_deadlines(csock_stream *st, int64_t now)
                                               total ? h->total_timeout : h->idle_timeout));
 }
 
+static void sweep(csock_loop *loop, csock_timer *t, void *data);
+
+static void sweep_soon(csock_loop *loop, csock_timer *t, void *data)
+{
+    (void)t;
+    struct csock__streams *sh = csock__streams(loop);
+    sh->soon = NULL;
+    if (sh->sweep) sweep(loop, sh->sweep, data);
+}
+
+/* A handshake's or a close's end is kept to the time it was given, not to the next sweep (which
+ * may be up to a second later): the sweep before it asks for one at that time. */
+static void sweep_at(csock_loop *loop, struct csock__streams *sh, int64_t at, int64_t now)
+{
+    if (at == INT64_MAX || at - now >= sh->sweep_ns || (sh->soon && sh->soon_ns <= at)) return;
+    csock_timer *t = csock_loop_call_later(loop, (double)(at - now) / 1e9, sweep_soon, NULL);
+    if (!t) return; /* the sweep comes anyway, a little later */
+    csock_timer_cancel(sh->soon);
+    sh->soon = t;
+    sh->soon_ns = at;
+}
+
 static void sweep(csock_loop *loop, csock_timer *t, void *data)
 {
     (void)data;
     struct csock__streams *sh = csock__streams(loop);
-    int64_t now = csock__loop_now_ns(loop);
+    int64_t now = csock__loop_now_ns(loop), soonest = INT64_MAX;
     int needed = 0;
     for (csock_stream *st = sh->all, *next; st; st = next) {
         next = st->next; /* ending a lingering stream takes it off the list */
         if (st->state & CSOCK__STREAM_LINGERING) {
-            if (now >= st->close_by_ns)
+            if (now >= st->close_by_ns) {
                 csock__stream_end_linger(st);
-            else
+            } else {
                 needed = 1;
+                if (st->close_by_ns < soonest) soonest = st->close_by_ns;
+            }
             continue;
         }
         if (st->state & CSOCK__STREAM_CLOSED) continue;
+        if (st->state & (CSOCK__STREAM_OPENING | CSOCK__STREAM_CLOSING) && now < st->close_by_ns &&
+            st->close_by_ns < soonest)
+            soonest = st->close_by_ns;
         if (st->state & CSOCK__STREAM_OPENING) {
             needed = 1;
             if (now >= st->close_by_ns) {
@@ -313,7 +340,9 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
     if (!needed) { /* nothing to watch: an idle loop is not woken for nothing */
         csock_timer_cancel(t);
         sh->sweep = NULL;
+        return;
     }
+    sweep_at(loop, sh, soonest, now);
 }
 
 /* Checks deadlines every 1/8 of the shortest one in use (5 ms to 1 s). */

@@ -159,8 +159,11 @@ struct csock__streams {
     csock_stream *pending;                /* streams whose transport holds input */
     csock_timer *sweep;                   /* checks deadlines, while a stream has one */
     int64_t sweep_ns;                     /* its interval */
-    csock__hook held_hook;                /* hands held input to on_data once reading is on again */
-    csock_stream *held; /* the streams with input held, while their reading was off */
+    /* A sweep at the time a handshake or close ends, when that comes before the next one. */
+    csock_timer *soon;
+    int64_t soon_ns;
+    csock__hook held_hook; /* hands held input to on_data once reading is on again */
+    csock_stream *held;    /* the streams with input held, while their reading was off */
     /* Told after each stream's on_close (servers count their connections this way). */
     void (*closed)(csock_stream *st, void *context);
     void *closed_context;
