@@ -61,7 +61,7 @@ class Server(threading.Thread):
 # checked at the end: it takes that long).
 slow_mute = socket.create_server(("127.0.0.1", 0))
 slow_started = time.monotonic()
-slow = subprocess.Popen([CSOCK, "-w", "10.6", "--tls", "--ca", cert("ca.pem"), "connect",
+slow = subprocess.Popen([CSOCK, "-w", "10.3", "--tls", "--ca", cert("ca.pem"), "connect",
                          "localhost:%d" % slow_mute.getsockname()[1]], stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -330,9 +330,9 @@ check("--tls -u: exit 2", r.returncode == 2, r.stderr)
 slow_err = slow.communicate(timeout=TIMEOUT)[1]
 slow_took = time.monotonic() - slow_started
 slow_mute.close()
-check("connect --tls -w 10.6: the handshake has the 10.6 s of -w (not the context's 10, nor until "
+check("connect --tls -w 10.3: the handshake has the 10.3 s of -w (not the context's 10, nor until "
       "the next second)",
-      slow.returncode == 3 and 10.55 < slow_took < 10.95 and b"timed out" in slow_err,
+      slow.returncode == 3 and 10.25 < slow_took < 10.85 and b"timed out" in slow_err,
       (slow.returncode, slow_took, slow_err))
 
 shutil.rmtree(CERTS)
