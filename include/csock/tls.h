@@ -211,7 +211,10 @@ int csock_tls_wrap_client(csock *s, csock_tls_context *ctx, const char *server_n
  * socket's timeout. Returns as csock_tls_wrap_client; CSOCK_EINVAL also for a client context or
  * one without a certificate ("tls wrap: the server context has no certificate (load one with
  * csock_tls_context_load_cert_chain)"), and CSOCK_ETLSVERIFY for a client certificate refused
- * ("verify 127.0.0.1:41000: peer did not return a certificate"). */
+ * ("verify 127.0.0.1:41000: peer did not return a certificate"). A refused client has been sent
+ * an alert saying why; close the socket with csock_close_gracefully so that it reads it (a TLS 1.3
+ * client may already have sent data, and a plain close would reset the connection first). The
+ * server framework does so itself. */
 int csock_tls_wrap_server(csock *s, csock_tls_context *ctx);
 
 /* Goes on with a handshake that a non-blocking socket left half done (CSOCK_EAGAIN). Returns 0
