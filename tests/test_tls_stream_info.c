@@ -227,6 +227,23 @@ static void refused_close(csock_stream *st, int error, void *data)
     r->der_rc = csock_stream_tls_peer_certificate(st, NULL, 0);
 }
 
+/* A TLS stream client of port by ctx, run until its on_close: what it found there. */
+static struct refused connect_until_closed(int port, csock_tls_context *ctx)
+{
+    static const csock_stream_handler h = {
+        .on_open = refused_open, .on_data = check_echo, .on_close = refused_close};
+    struct refused got = {0};
+    csock_loop *loop = csock_loop_new();
+    csock *s = csock_create_connection("127.0.0.1", port, 10, NULL);
+    CHECK(s != NULL);
+    CHECK(csock_stream_new_tls(loop, s, ctx, "localhost", &h, &got) != NULL);
+    double end = check_now() + 20;
+    while (!got.closed && check_now() < end)
+        CHECK(csock_loop_run_once(loop, 0.1) >= 0);
+    csock_loop_free(loop);
+    return got;
+}
+
 static void a_failed_handshake_tells_nothing(void)
 {
     csock_tls_context *sctx = server_ctx("server");
@@ -235,22 +252,12 @@ static void a_failed_handshake_tells_nothing(void)
     csock_tls_context *cctx = csock_tls_context_new(CSOCK_TLS_CLIENT);
     CHECK_EQ(csock_tls_context_load_ca(cctx, cert("other-ca.pem"), NULL), 0);
     CHECK_EQ(csock_tls_context_no_system_ca(cctx), 0);
-    static const csock_stream_handler h = {
-        .on_open = refused_open, .on_data = check_echo, .on_close = refused_close};
-    struct refused got = {0};
-    csock_loop *loop = csock_loop_new();
-    csock *s = csock_create_connection("127.0.0.1", r.port, 10, NULL);
-    CHECK(s != NULL);
-    CHECK(csock_stream_new_tls(loop, s, cctx, "localhost", &h, &got) != NULL);
-    double end = check_now() + 20;
-    while (!got.closed && check_now() < end)
-        CHECK(csock_loop_run_once(loop, 0.1) >= 0);
+    struct refused got = connect_until_closed(r.port, cctx);
     CHECK(got.closed && !got.opened);
     CHECK_EQ(got.error, CSOCK_ETLSVERIFY);
     CHECK(got.version == NULL);
     CHECK(got.cipher == NULL);
     CHECK_EQ(got.der_rc, CSOCK_EINVAL);
-    csock_loop_free(loop);
     check_server_stop(&r);
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
@@ -270,22 +277,12 @@ static void a_later_failure_keeps_what_was_agreed(void)
     csock_tls_context *sctx = server_ctx("server"), *cctx = client_ctx();
     struct check_server r;
     check_server_start(&r, &(csock_server_config){.handler = &rude, .tls = sctx});
-    static const csock_stream_handler h = {
-        .on_open = refused_open, .on_data = check_echo, .on_close = refused_close};
-    struct refused got = {0};
-    csock_loop *loop = csock_loop_new();
-    csock *s = csock_create_connection("127.0.0.1", r.port, 10, NULL);
-    CHECK(s != NULL);
-    CHECK(csock_stream_new_tls(loop, s, cctx, "localhost", &h, &got) != NULL);
-    double end = check_now() + 20;
-    while (!got.closed && check_now() < end)
-        CHECK(csock_loop_run_once(loop, 0.1) >= 0);
+    struct refused got = connect_until_closed(r.port, cctx);
     CHECK(got.closed && got.opened);
     CHECK_EQ(got.error, CSOCK_ETLSEOF);
     CHECK(got.version != NULL);
     CHECK(got.cipher != NULL);
     CHECK(got.der_rc > 0);
-    csock_loop_free(loop);
     check_server_stop(&r);
     csock_tls_context_free(sctx);
     csock_tls_context_free(cctx);
