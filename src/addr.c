@@ -37,7 +37,7 @@ int csock_parse_port(const char *text)
 const char *csock_unix_path(const char *text)
 {
     if (!text) return NULL;
-    if (strncmp(text, UNIX_PREFIX, sizeof UNIX_PREFIX - 1) == 0)
+    if (text[0] == UNIX_PREFIX[0] && strncmp(text, UNIX_PREFIX, sizeof UNIX_PREFIX - 1) == 0)
         return text + sizeof UNIX_PREFIX - 1;
     if (text[0] == '/' || text[0] == '@') return text;
     return NULL;
@@ -91,11 +91,33 @@ int csock_addr_unix(csock_addr *out, const char *path, size_t len)
     return csock__unix_addr(out, path, len, "make Unix address");
 }
 
+/* inet_pton(AF_INET)'s dotted quad, in one pass: four decimal numbers of 0-255 without leading
+ * zeros, joined by dots and nothing else. Returns 1 with *addr in network order, else 0. */
+static int dotted_quad(const char *text, struct in_addr *addr)
+{
+    uint32_t value = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0 && *text++ != '.') return 0;
+        unsigned n = 0, digits = 0;
+        while (*text >= '0' && *text <= '9') {
+            if (digits == 1 && n == 0) return 0; /* a leading zero */
+            n = n * 10 + (unsigned)(*text++ - '0');
+            if (n > 255) return 0;
+            digits++;
+        }
+        if (digits == 0) return 0;
+        value = value << 8 | n;
+    }
+    if (*text != '\0') return 0;
+    addr->s_addr = htonl(value);
+    return 1;
+}
+
 int csock__numeric_host(csock_addr *out, const char *host, int port)
 {
     memset(out, 0, sizeof *out);
     struct sockaddr_in *in4 = (struct sockaddr_in *)&out->ss;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+    if (dotted_quad(host, &in4->sin_addr)) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)port);
         out->len = sizeof *in4;

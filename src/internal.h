@@ -267,6 +267,10 @@ csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns
  * timeouts) instead of the default, given at birth: no system call after socket(2) for 0. */
 csock *csock__socket_with(int family, int type, int protocol, int64_t timeout_ns);
 
+/* csock__socket_with into s, an object of the caller's (part of a larger one). Returns 0, or a
+ * recorded failure with s->fd -1. Close s with csock_close, never csock_free. */
+int csock__socket_init(csock *s, int family, int type, int protocol, int64_t timeout_ns);
+
 /* What a number of seconds given to csock may be. Every kind is finite and at most 2^31 s (about
  * 68 years): NaN, the infinities and larger values are refused everywhere, never taken as
  * "forever" or cut to a limit. The ranges are written once, in timeout.c, and every refusal

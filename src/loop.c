@@ -158,6 +158,7 @@ void csock_loop_free(csock_loop *loop)
     close(loop->wake_fd[0]);
     close(loop->wake_fd[1]);
     pthread_mutex_destroy(&loop->post_lock);
+    csock__loop_free_caches(loop);
     free(loop);
 }
 

@@ -22,25 +22,28 @@
 
 #define TRIED_SIZE 1024
 
+/* A connect's object is one of the loop's kept blocks when its host fits in this much. */
+#define HOST_KEPT 64
+
 /* The untried addresses of one lookup, in the order it gave them. */
 struct queue {
     csock_addrinfo *items;
     size_t count, next;
 };
 
-/* One connect under way. Its memory goes with its watch's (release_attempt): at the end of the
- * pass that removed it, or once the stream it became took its registration over. */
+/* One connect under way, and its socket. Its memory goes with its watch's (release_attempt): at
+ * the end of the pass that removed it, or once the stream it became took its registration over. */
 struct attempt {
     csock_watch watch; /* first: the watch's release frees the attempt */
     csock_connecting *c;
-    csock *s;
+    csock s; /* fd -1 once closed, or once the connection is the caller's */
     csock_addr addr;
     struct attempt *next;
 };
 
 static void release_attempt(csock_watch *w)
 {
-    free((struct attempt *)(void *)w);
+    csock__loop_give(w->loop, CSOCK__CACHE_ATTEMPT, w);
 }
 
 struct csock_connecting {
@@ -78,6 +81,7 @@ struct csock_connecting {
     char *server_name;
     int64_t end_ns;
     int port;
+    int kept; /* c is a block of the loop's (its host fits in HOST_KEPT bytes) */
     char host[];
 };
 
@@ -246,8 +250,7 @@ static void record_failure(csock_connecting *c)
 
 static void close_attempt(struct attempt *a)
 {
-    csock_free(a->s);
-    a->s = NULL;
+    if (a->s.fd >= 0) csock_close(&a->s);
     csock_watch_remove(&a->watch); /* frees a, now or at the end of the pass */
 }
 
@@ -270,25 +273,42 @@ static void free_connecting(csock_connecting *c)
     free(c->tried);
     if (c->tls) csock__client_tls_release(c->tls);
     free(c->server_name);
-    free(c);
+    if (c->kept)
+        csock__loop_give(c->loop, CSOCK__CACHE_CONNECT, c);
+    else
+        free(c);
 }
 
-/* The stream of s for c: TLS when c asks for it, its handshake within what is left of the
- * deadline. NULL with a recorded failure. */
+/* The stream of s, a connected socket of the caller's object, for c: TLS when c asks for it,
+ * its handshake within what is left of the deadline; a plain one takes the descriptor as it is
+ * (csock_stream_connect checked the handler). NULL with a recorded failure, s left open. */
 static csock_stream *stream_of(csock_connecting *c, csock *s)
 {
-    if (!c->tls) return csock_stream_new(c->loop, s, c->handler, c->data);
+    if (!c->tls) {
+        unsigned kind = CSOCK__ADOPT_BYTES | (csock__is_tcp(s) ? CSOCK__ADOPT_TCP : 0);
+        csock_stream *st = csock__stream_adopt(c->loop, s->fd, c->handler, c->data, kind);
+        if (st) csock_detach(s);
+        return st;
+    }
     double limit = 0;
     if (c->end_ns) {
         int64_t left = c->end_ns - csock__loop_now_ns(c->loop);
         limit = left > 1000000 ? (double)left / 1e9 : 0.001; /* it ends at the next pass */
     }
-    return csock__stream_new_tls_within(c->loop, s, c->tls, c->server_name, c->handler, c->data,
-                                        limit);
+    csock *own = csock__new(s->fd, s->family, s->type, s->protocol, s->timeout_ns);
+    if (!own) return NULL;
+    own->peer = s->peer;
+    csock_stream *st = csock__stream_new_tls_within(c->loop, own, c->tls, c->server_name,
+                                                    c->handler, c->data, limit);
+    if (st)
+        s->fd = -1; /* own, freed, had it */
+    else
+        csock_detach(own), csock_free(own);
+    return st;
 }
 
-/* Ends c with s connected, or with the failure c holds: everything else is closed first, then
- * the callback runs, and c is freed. */
+/* Ends c with s connected (an object of the caller's, whose descriptor this takes), or with the
+ * failure c holds: everything else is closed first, then the callback runs, and c is freed. */
 static void finish(csock_connecting *c, csock *s)
 {
     csock_loop *loop = c->loop;
@@ -300,8 +320,14 @@ static void finish(csock_connecting *c, csock *s)
     int rc = s ? 0 : c->rc;
     if (!handler) {
         csock__loop_end_hand_over(loop); /* the socket is the user's */
+        csock *own = NULL;
+        if (s && !(own = csock__new(s->fd, s->family, s->type, s->protocol, s->timeout_ns))) {
+            rc = csock_lastcode();
+            csock_close(s);
+        }
+        if (own) own->peer = s->peer;
         free_connecting(c);
-        cb(loop, s, rc, data);
+        cb(loop, own, rc, data);
         return;
     }
     /* The stream is made before c is freed (it reads c's TLS settings), after c has left the
@@ -310,7 +336,7 @@ static void finish(csock_connecting *c, csock *s)
     csock__loop_end_hand_over(loop);
     if (s && !st) {
         rc = csock_lastcode();
-        csock_free(s);
+        csock_close(s);
     }
     free_connecting(c);
     if (st) return;
@@ -346,23 +372,23 @@ static void on_ready(csock_loop *loop, csock_watch *w, int events, void *data)
     (void)loop, (void)w;
     int err = 0;
     socklen_t len = sizeof err;
-    int rc = events == CSOCK_WRITE                                        ? 0
-             : getsockopt(a->s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? csock__errno()
-                                                                          : -err;
+    int rc = events == CSOCK_WRITE                                       ? 0
+             : getsockopt(a->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? csock__errno()
+                                                                         : -err;
     const char *why = NULL;
-    if (rc == 0 && csock__reached_itself(a->s, &a->addr)) {
+    if (rc == 0 && csock__reached_itself(&a->s, &a->addr)) {
         rc = CSOCK_ECONNREFUSED;
         why = csock__reached_itself_text;
     }
     trace_connect(&a->addr, rc);
     unlink_attempt(a);
     if (rc == 0) {
-        csock *s = a->s;
-        a->s = NULL;
-        s->peer = a->addr;
+        csock s = a->s;
+        a->s.fd = -1;
+        s.peer = a->addr;
         csock__watch_hand_over(&a->watch); /* to the stream, if one is made */
         close_attempt(a);
-        finish(c, s);
+        finish(c, &s);
         return;
     }
     note_failure(c, &a->addr, rc, 1, why);
@@ -378,48 +404,45 @@ static void on_ready(csock_loop *loop, csock_watch *w, int events, void *data)
  * its watch finishes it in the next pass), 0 when it failed at once (noted). */
 static int start_attempt(csock_connecting *c, const csock_addrinfo *item)
 {
-    csock *s = csock__socket_with(item->family, SOCK_STREAM, item->protocol, 0);
-    int rc = s ? 0 : csock_lastcode();
-    if (s && c->source.len) rc = csock_bind_addr(s, &c->source);
+    struct attempt *a = csock__loop_take(c->loop, CSOCK__CACHE_ATTEMPT, sizeof *a);
+    int rc = !a ? csock__failf(CSOCK_ENOMEM, "connect: out of memory")
+                : csock__socket_init(&a->s, item->family, SOCK_STREAM, item->protocol, 0);
+    if (rc == 0 && c->source.len) rc = csock_bind_addr(&a->s, &c->source);
+    if (rc == 0) {
+        /* An interrupted TCP connect goes on in the background; an interrupted AF_UNIX one is
+         * abandoned, so it is made again. */
+        do
+            rc = connect(a->s.fd, (const struct sockaddr *)&item->addr.ss, item->addr.len) < 0
+                     ? csock__errno()
+                     : 0;
+        while (rc == CSOCK_EINTR && item->family == AF_UNIX);
+        /* A Unix socket connects or fails at once; a full backlog there is CSOCK_EAGAIN, a failed
+         * attempt (the header says why it is not retried). */
+        int under_way = rc == 0 || rc == CSOCK_EINPROGRESS || rc == CSOCK_EINTR;
+        if (!under_way) {
+            trace_connect(&item->addr, rc);
+            note_failure(c, &item->addr, rc, 1, NULL);
+            csock_close(&a->s);
+            csock__loop_give(c->loop, CSOCK__CACHE_ATTEMPT, a);
+            return 0;
+        }
+        rc = csock__loop_attach(c->loop, &a->watch, a->s.fd, CSOCK_READ | CSOCK_WRITE, on_ready, a,
+                                release_attempt);
+    }
     if (rc < 0) {
         note_failure(c, &item->addr, rc, 0, NULL);
-        csock_free(s);
+        if (a && a->s.fd >= 0) csock_close(&a->s);
+        csock__loop_give(c->loop, CSOCK__CACHE_ATTEMPT, a);
         return 0;
     }
-    /* An interrupted TCP connect goes on in the background; an interrupted AF_UNIX one is
-     * abandoned, so it is made again. */
-    do
-        rc = connect(s->fd, (const struct sockaddr *)&item->addr.ss, item->addr.len) < 0
-                 ? csock__errno()
-                 : 0;
-    while (rc == CSOCK_EINTR && item->family == AF_UNIX);
-    /* A Unix socket connects or fails at once; a full backlog there is CSOCK_EAGAIN, a failed
-     * attempt (the header says why it is not retried). */
-    if (rc == 0 || rc == CSOCK_EINPROGRESS || rc == CSOCK_EINTR) {
-        struct attempt *a = malloc(sizeof *a);
-        if (a && csock__loop_attach(c->loop, &a->watch, s->fd, CSOCK_READ | CSOCK_WRITE, on_ready,
-                                    a, release_attempt) == 0) {
-            /* Kept in the order started, for the message. */
-            a->c = c;
-            a->s = s;
-            a->addr = item->addr;
-            a->next = NULL;
-            struct attempt **at = &c->attempts;
-            while (*at)
-                at = &(*at)->next;
-            *at = a;
-            return 1; /* a connect done at once is writable at once: on_ready finishes it */
-        }
-        rc = a ? csock_lastcode() : csock__failf(CSOCK_ENOMEM, "connect: out of memory");
-        free(a);
-        note_failure(c, &item->addr, rc, 0, NULL);
-        csock_free(s);
-        return 0;
-    }
-    trace_connect(&item->addr, rc);
-    note_failure(c, &item->addr, rc, 1, NULL);
-    csock_free(s);
-    return 0;
+    /* Kept in the order started, for the message. */
+    a->c = c;
+    a->addr = item->addr;
+    struct attempt **at = &c->attempts;
+    while (*at)
+        at = &(*at)->next;
+    *at = a;
+    return 1; /* a connect done at once is writable at once: on_ready finishes it */
 }
 
 /* The next untried address, families taking turns (IPv6 first), or NULL. */
@@ -590,7 +613,8 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
         csock__failf(CSOCK_EINVAL, "connect: no host to connect to");
         return NULL;
     }
-    if (csock__seconds_ns(o.timeout, CSOCK__TIMEOUT_ZERO, "connect: timeout", &timeout_ns) < 0)
+    if (o.timeout != 0 &&
+        csock__seconds_ns(o.timeout, CSOCK__TIMEOUT_ZERO, "connect: timeout", &timeout_ns) < 0)
         return NULL;
     if (o.attempt_delay != 0 &&
         csock__seconds_ns(o.attempt_delay, CSOCK__DELAY, "connect: attempt_delay", &delay_ns) < 0)
@@ -621,12 +645,14 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
         return NULL;
     }
     size_t n = strlen(host);
-    csock_connecting *c = calloc(1, sizeof *c + n + 1);
+    int kept = n < HOST_KEPT;
+    csock_connecting *c = kept ? csock__loop_take(loop, CSOCK__CACHE_CONNECT, sizeof *c + HOST_KEPT)
+                               : calloc(1, sizeof *c + n + 1);
+    if (c) c->loop = loop, c->kept = kept;
     struct loop_connects *lc = c ? connects_of(loop) : NULL;
     if (c && o.tls && server_name && !(c->server_name = strdup(server_name))) lc = NULL;
     if (!lc) {
-        if (c) free(c->server_name);
-        free(c);
+        if (c) free_connecting(c);
         csock__failf(CSOCK_ENOMEM, "connect: out of memory");
         return NULL;
     }
@@ -641,7 +667,6 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
         c->tls = o.tls;
     }
     memcpy(c->host, host, n + 1);
-    c->loop = loop;
     c->cb = cb;
     c->handler = handler;
     c->data = data;
@@ -713,6 +738,8 @@ csock_connecting *csock_stream_connect(csock_loop *loop, const char *host, int p
         csock__failf(CSOCK_EINVAL, "connect: %s", !handler ? "NULL handler" : "no on_data");
         return NULL;
     }
+    /* Checked here, once: the stream is made of the connected descriptor with no more checks. */
+    if (csock__stream_check_handler(handler) < 0) return NULL;
     return start(loop, host, port, opts, NULL, handler, data);
 }
 

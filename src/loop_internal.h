@@ -144,6 +144,22 @@ struct csock__extension {
 /* Events handled per pass; more wait for the next one (level-triggered). */
 #define CSOCK__READY_MAX 256
 
+/* ---- blocks kept for reuse ---- */
+
+/* The objects a loop makes and frees by the thousand, a stream per connection and a connect and
+ * its attempts per connect, each of one size: a freed one waits on its kind's list in the loop
+ * for the next of its kind, rather than going back to malloc, whose per-thread cache keeps only a
+ * few blocks of a size (a busy loop's churn goes past them, into malloc's slower bins). At most
+ * CSOCK__CACHE_MAX blocks wait per kind; the rest are freed. Every block is malloc's. */
+enum { CSOCK__CACHE_STREAM, CSOCK__CACHE_CONNECT, CSOCK__CACHE_ATTEMPT, CSOCK__CACHES };
+#define CSOCK__CACHE_MAX 64
+
+typedef struct {
+    void *first; /* each waiting block's first bytes point to the next */
+    unsigned count;
+    size_t size; /* the kind's */
+} csock__cache;
+
 struct csock_loop {
     /* What every pass reads, together at the start: after a wait, each cache line the loop
      * touches again costs more than the instructions that use it. */
@@ -180,9 +196,20 @@ struct csock_loop {
     void *signal_data[CSOCK__SIGNALS];
     int last_signal;
     int signal_slot; /* index in the handler's table, or -1 */
+    csock__cache caches[CSOCK__CACHES];
     /* The events of the pass under way (a pass cannot run inside another). */
     csock__ready ready[CSOCK__READY_MAX];
 };
+
+/* A zeroed block of size bytes for an object of kind (a CSOCK__CACHE_*; every object of a kind
+ * has the same size), or NULL when memory ran out (nothing recorded). */
+void *csock__loop_take(csock_loop *loop, unsigned kind, size_t size);
+
+/* Gives back block, taken for kind (NULL: nothing): to its list, or to free() when that is full. */
+void csock__loop_give(csock_loop *loop, unsigned kind, void *block);
+
+/* Frees every block waiting (csock_loop_free's, at its end). */
+void csock__loop_free_caches(csock_loop *loop);
 
 /* Runs the timers due at the pass's time (loop_timer.c); returns how many ran. */
 int csock__run_timers(csock_loop *loop);

@@ -43,13 +43,8 @@ static const char *type_text(int type, char *buf, size_t size)
     }
 }
 
-csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns)
+static void init(csock *s, int fd, int family, int type, int protocol, int64_t timeout_ns)
 {
-    csock *s = malloc(sizeof *s);
-    if (!s) {
-        csock__failf(CSOCK_ENOMEM, "socket: out of memory for fd %d", fd);
-        return NULL;
-    }
     s->fd = fd;
     s->family = family;
     s->type = type;
@@ -59,6 +54,16 @@ csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns
     s->peer.len = 0;
     s->no_segments = 0;
     s->layer = NULL;
+}
+
+csock *csock__new(int fd, int family, int type, int protocol, int64_t timeout_ns)
+{
+    csock *s = malloc(sizeof *s);
+    if (!s) {
+        csock__failf(CSOCK_ENOMEM, "socket: out of memory for fd %d", fd);
+        return NULL;
+    }
+    init(s, fd, family, type, protocol, timeout_ns);
     return s;
 }
 
@@ -89,30 +94,39 @@ csock *csock_socket(int family, int type, int protocol)
 
 csock *csock__socket_with(int family, int type, int protocol, int64_t timeout)
 {
+    csock made;
+    return csock__socket_init(&made, family, type, protocol, timeout) < 0
+               ? NULL
+               : adopt(made.fd, family, type, protocol, timeout);
+}
+
+int csock__socket_init(csock *s, int family, int type, int protocol, int64_t timeout)
+{
+    s->fd = -1;
     char fbuf[24], tbuf[24];
-    const char *fam = csock__family_name(family, fbuf);
-    const char *typ = type_text(type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), tbuf, sizeof tbuf);
-    if (type & (SOCK_NONBLOCK | SOCK_CLOEXEC)) {
-        csock__failf(CSOCK_EINVAL,
-                     "socket %s %s: pass the plain type; csock sets close-on-exec itself and "
-                     "non-blocking mode through csock_settimeout",
-                     fam, typ);
-        return NULL;
-    }
+    int plain = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (type != plain)
+        return csock__failf(
+            CSOCK_EINVAL,
+            "socket %s %s: pass the plain type; csock sets close-on-exec itself and "
+            "non-blocking mode through csock_settimeout",
+            csock__family_name(family, fbuf), type_text(plain, tbuf, sizeof tbuf));
     int fd = socket(family, type | born_flags(timeout), protocol);
     int rc = fd < 0 ? csock__errno() : finish_birth(fd, timeout);
     if (rc < 0 && fd >= 0) close(fd);
     if (csock__tracing()) {
+        const char *fam = csock__family_name(family, fbuf),
+                   *typ = type_text(type, tbuf, sizeof tbuf);
         if (rc < 0)
             csock__trace("socket %s %s %d -> %s", fam, typ, protocol, csock_strerror(rc));
         else
             csock__trace("socket %s %s %d -> fd %d", fam, typ, protocol, fd);
     }
-    if (rc < 0) {
-        csock__failf(rc, "socket %s %s: %s", fam, typ, csock_strerror(rc));
-        return NULL;
-    }
-    return adopt(fd, family, type, protocol, timeout);
+    if (rc < 0)
+        return csock__failf(rc, "socket %s %s: %s", csock__family_name(family, fbuf),
+                            type_text(type, tbuf, sizeof tbuf), csock_strerror(rc));
+    init(s, fd, family, type, protocol, timeout);
+    return 0;
 }
 
 static int64_t kernel_timeout_ns(int fd, int optname)

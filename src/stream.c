@@ -80,7 +80,7 @@ static void release(csock_watch *w)
         free(st->bufs->held.data);
         free(st->bufs);
     }
-    free(st);
+    csock__loop_give(w->loop, CSOCK__CACHE_STREAM, st);
 }
 
 struct csock__streams *csock__streams_of(csock_loop *loop)
@@ -271,14 +271,20 @@ int csock__stream_check_handler(const csock_stream_handler *h)
         : csock__stream_high_water(h) > csock__stream_max_queue(h) ? "high_water is above max_queue"
                                                                    : NULL;
     if (bad) return csock__failf(CSOCK_EINVAL, "stream: %s", bad);
-    /* The library's one rule for seconds: NaN, infinity and what no clock reaches are refused. */
-    int64_t ns;
-    int rc = csock__seconds_ns(h->idle_timeout, CSOCK__TIMEOUT_ZERO, "stream: idle_timeout", &ns);
-    if (rc == 0)
-        rc = csock__seconds_ns(h->total_timeout, CSOCK__TIMEOUT_ZERO, "stream: total_timeout", &ns);
-    if (rc == 0)
-        rc = csock__seconds_ns(h->close_timeout, CSOCK__TIMEOUT_ZERO, "stream: close_timeout", &ns);
-    if (rc < 0) return rc;
+    /* The library's one rule for seconds: NaN, infinity and what no clock reaches are refused
+     * (NaN is not 0). */
+    if (h->idle_timeout != 0 || h->total_timeout != 0 || h->close_timeout != 0) {
+        int64_t ns;
+        int rc =
+            csock__seconds_ns(h->idle_timeout, CSOCK__TIMEOUT_ZERO, "stream: idle_timeout", &ns);
+        if (rc == 0)
+            rc = csock__seconds_ns(h->total_timeout, CSOCK__TIMEOUT_ZERO, "stream: total_timeout",
+                                   &ns);
+        if (rc == 0)
+            rc = csock__seconds_ns(h->close_timeout, CSOCK__TIMEOUT_ZERO, "stream: close_timeout",
+                                   &ns);
+        if (rc < 0) return rc;
+    }
     if (h->max_buffer > (size_t)INT_MAX)
         return csock__failf(CSOCK_EINVAL, "stream: max_buffer is over 2 GiB");
     return 0;
@@ -297,7 +303,7 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
 {
     struct csock__streams *sh = csock__streams_of(loop);
     if (!sh) return NULL;
-    csock_stream *st = calloc(1, sizeof *st);
+    csock_stream *st = csock__loop_take(loop, CSOCK__CACHE_STREAM, sizeof *st);
     if (!st) {
         csock__failf(CSOCK_ENOMEM, "stream: out of memory");
         return NULL;
@@ -310,7 +316,7 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
         (tr->open && csock__stream_watch_open(loop, timeout) < 0) ||
         csock__loop_attach(loop, &st->watch, fd, completes ? 0 : CSOCK_READ, csock__stream_io, data,
                            release) < 0) {
-        free(st);
+        csock__loop_give(loop, CSOCK__CACHE_STREAM, st);
         return NULL;
     }
     st->handler = handler;

@@ -2,6 +2,7 @@
 /* Addresses: parsing, making, formatting, ports, Unix paths, and bad input. */
 #include "check.h"
 
+#include <arpa/inet.h>
 #include <sys/mman.h>
 
 static const char *fmt(const csock_addr *a)
@@ -484,6 +485,51 @@ static void lengths_are_checked_before_reading(void)
     unguard(b);
 }
 
+/* An IPv4 host is numeric exactly when inet_pton says so, with the same address: the edge cases
+ * (leading zeros, 256, a part missing or too many, signs, spaces, hex, inet_aton's short forms)
+ * and every text of up to 8 characters of digits and dots. */
+static int same_as_inet_pton(const char *text)
+{
+    struct in_addr want;
+    int numeric = inet_pton(AF_INET, text, &want) == 1;
+    csock_addr a;
+    int rc = csock_addr_make(&a, text, 80);
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a.ss;
+    int same = numeric ? rc == 0 && a.ss.ss_family == AF_INET && in4->sin_addr.s_addr == want.s_addr
+                       : rc == CSOCK_EINVAL;
+    if (!same) fprintf(stderr, "\"%s\": inet_pton %d, csock %d\n", text, numeric, rc);
+    return same;
+}
+
+static void numeric_ipv4_is_inet_pton(void)
+{
+    static const char *const edges[] = {
+        "0.0.0.0",    "255.255.255.255", "127.0.0.1",      "1.2.3.4",  "01.2.3.4",   "1.2.3.04",
+        "0.0.0.00",   "256.1.1.1",       "1.2.3.256",      "1.2.3",    "1.2.3.4.",   ".1.2.3.4",
+        "1..2.3",     "1.2.3.4.5",       " 1.2.3.4",       "1.2.3.4 ", "0x7f.0.0.1", "127.1",
+        "4294967295", "1.2.3.-4",        "+1.2.3.4",       "1.2.3.4a", "999.0.0.0",  "1.2.3.1000",
+        "00.0.0.0",   "1.2.3.4\n",       "100.200.250.255"};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+        bad += !same_as_inet_pton(edges[i]);
+    /* Every text over "0", "1", "5", "9" and "." of 1 to 8 characters (5^8 + ... texts). */
+    static const char alphabet[] = "0159.";
+    char text[10];
+    for (int len = 1; len <= 8 && bad < 5; len++) {
+        long total = 1;
+        for (int i = 0; i < len; i++)
+            total *= 5;
+        for (long n = 0; n < total && bad < 5; n++) {
+            long v = n;
+            for (int i = 0; i < len; i++, v /= 5)
+                text[i] = alphabet[v % 5];
+            text[len] = '\0';
+            bad += !same_as_inet_pton(text);
+        }
+    }
+    CHECK_EQ(bad, 0);
+}
+
 int main(void)
 {
     check_watchdog(60);
@@ -499,5 +545,6 @@ int main(void)
     RUN(unix_path_rule);
     RUN(unix_address_from_bytes);
     RUN(lengths_are_checked_before_reading);
+    RUN(numeric_ipv4_is_inet_pton);
     return check_done();
 }

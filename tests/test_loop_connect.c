@@ -7,6 +7,7 @@
 #include <csock/connect.h>
 
 #include <errno.h>
+#include <math.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -575,6 +576,22 @@ static void stream_variant_opens_or_closes(void)
     CHECK_EQ(stream_close_error, CSOCK_ECONNREFUSED);
     CHECK(csock_stream_connect(loop, "::1", port, NULL, &(csock_stream_handler){0}, NULL) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "connect: no on_data");
+    /* What csock_stream_new would refuse is refused at the call, not once connected. */
+    stream_closed = 0;
+    csock_stream_handler bad = st_handler;
+    bad.low_water = 2048, bad.high_water = 1024;
+    CHECK(csock_stream_connect(loop, "::1", port, NULL, &bad, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: low_water is above high_water");
+    bad = st_handler;
+    bad.idle_timeout = NAN;
+    CHECK(csock_stream_connect(loop, "127.0.0.1", port, NULL, &bad, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: idle_timeout nan");
+    bad = st_handler;
+    bad.close_timeout = -1;
+    CHECK(csock_stream_connect(loop, "127.0.0.1", port, NULL, &bad, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "stream: close_timeout -1");
+    CHECK_EQ(csock_loop_run_once(loop, 0), 0); /* nothing was started */
+    CHECK_EQ(stream_closed, 0);
     csock_loop_free(loop);
     csock_free(six);
     csock_free(four);

@@ -131,8 +131,9 @@ csock_connecting *csock_loop_connect(csock_loop *loop, const char *host, int por
  * reference to the context: it may be freed once this returns.
  *
  * Returns the handle, or NULL as csock_loop_connect (CSOCK_EINVAL also for a NULL handler or one
- * with no on_data, and for a tls context that is a server's or one that checks names with no
- * name to check: a Unix address without server_name; CSOCK_EOPNOTSUPP for tls where csock was
+ * that csock_stream_new would refuse: no on_data, water marks out of order, a timeout that is
+ * not a number of seconds; and for a tls context that is a server's or one that checks names with
+ * no name to check: a Unix address without server_name; CSOCK_EOPNOTSUPP for tls where csock was
  * built without OpenSSL). csock_loop_connect refuses tls (CSOCK_EINVAL: a socket it gives is
  * plain; wrap it with csock_tls_wrap_client). */
 csock_connecting *csock_stream_connect(csock_loop *loop, const char *host, int port,
