@@ -285,21 +285,29 @@ void csock__loop_hook_due(csock_loop *loop, csock__hook *hook)
     if (!loop->dispatching) csock_loop_wakeup(loop);
 }
 
-/* Runs the hooks marked due, in the order added. One marked by a later hook's run runs in the
- * next pass, which does not wait. */
+/* Runs the hooks marked due, in the order added, each at most once: one that a later hook marks
+ * due runs in this pass too (a round more: at most one per hook), unless it ran already. */
 static int run_hooks(csock_loop *loop)
 {
-    int ran = 0;
+    int ran = 0, again = 1;
+    while (again) {
+        again = 0;
+        for (csock__hook *h = loop->hooks; h; h = h->next) {
+            if (!h->due || h->ran) continue;
+            /* Cleared first: a hook that marks itself due while it runs (work left for the next
+             * pass) keeps the mark. */
+            h->due = 0;
+            h->ran = 1;
+            ran += h->run(loop, h);
+        }
+        for (csock__hook *h = loop->hooks; h; h = h->next)
+            again |= h->due && !h->ran;
+    }
     loop->hooks_due = 0;
     for (csock__hook *h = loop->hooks; h; h = h->next) {
-        if (!h->due) continue;
-        /* Cleared first: a hook that marks itself due while it runs (work left for the next
-         * pass) keeps the mark. */
-        h->due = 0;
-        ran += h->run(loop, h);
-    }
-    for (csock__hook *h = loop->hooks; h; h = h->next)
+        h->ran = 0;
         loop->hooks_due |= h->due;
+    }
     return ran;
 }
 

@@ -115,15 +115,17 @@ typedef struct csock__posted csock__posted;
 /* Work a layer built on the loop does at the end of a pass, in the spirit of Redis's
  * before-sleep hook: run is called at the end of every pass (after the events, timers, signals
  * and posted functions) for which the hook was marked due (csock__loop_hook_due), before or
- * during the pass, or by the run of a hook before it. While a hook is due, a pass does not wait.
- * A mark made while run itself runs holds: run may leave work for the next pass (which then
- * does not wait). An idle loop costs one flag per pass. run returns how many of the user's
+ * during the pass, or by the run of another hook (a stream's on_close that starts a connect). A
+ * hook runs at most once a pass: a mark made while run itself runs, or after it ran, holds for
+ * the next pass, which then does not wait (run may leave work for it). While a hook is due, a
+ * pass does not wait. An idle loop costs one flag per pass. run returns how many of the user's
  * callbacks it ran that csock_loop_run_once should count (0 for work of its own). */
 typedef struct csock__hook csock__hook;
 struct csock__hook {
     int (*run)(csock_loop *loop, csock__hook *hook);
     csock__hook *next; /* the loop's: the hooks in the order added */
     int due;           /* the loop's */
+    int ran;           /* the loop's: it ran in the pass under way */
 };
 
 /* State a layer built on the loop keeps per loop, in the loop's one extension slot (found with

@@ -597,6 +597,53 @@ static void stream_variant_opens_or_closes(void)
     csock_free(four);
 }
 
+/* A connect that a stream's on_close starts begins in that pass: its socket is made before the
+ * pass returns, not in a next pass (which would first poll for nothing). */
+static int chain_port, chain_fds_at_open = -1, chain_opened, chain_closed;
+static csock_loop *chain_loop;
+
+static void chain_open(csock_stream *st, void *data)
+{
+    (void)st, (void)data;
+    chain_fds_at_open = check_open_fds();
+    chain_opened = 1;
+}
+static const csock_stream_handler chain_next = {.on_open = chain_open, .on_data = st_data};
+
+static void chain_close(csock_stream *st, int error, void *data)
+{
+    (void)st, (void)error, (void)data;
+    chain_closed = 1;
+    CHECK(csock_stream_connect(chain_loop, "127.0.0.1", chain_port, NULL, &chain_next, NULL));
+}
+static const csock_stream_handler chain_first = {.on_data = st_data, .on_close = chain_close};
+
+static void connect_from_on_close_starts_in_its_pass(void)
+{
+    csock *l = check_listener("127.0.0.1", &chain_port), *pair[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    chain_loop = csock_loop_new();
+    /* A connect first: the loop's connect state comes before its stream state, as in a client
+     * that connects, and its end-of-pass work is ordered so. */
+    outcome o = {0};
+    CHECK(csock_loop_connect(chain_loop, "127.0.0.1", chain_port, NULL, on_connected, &o));
+    run_until(chain_loop, &o.calls, 10);
+    CHECK_EQ(o.error, 0);
+    csock_stream *st = csock_stream_new(chain_loop, pair[0], &chain_first, NULL);
+    CHECK(st != NULL);
+    csock_stream_close(st);
+    for (int i = 0; i < 100 && !chain_closed; i++)
+        csock_loop_run_once(chain_loop, 0.1); /* on_close, and the connect it starts */
+    int after_close = check_open_fds();
+    for (int i = 0; i < 100 && !chain_opened; i++)
+        csock_loop_run_once(chain_loop, 0.1);
+    CHECK_EQ(chain_opened, 1);
+    CHECK_EQ(chain_fds_at_open, after_close); /* the socket existed already */
+    csock_loop_free(chain_loop);
+    csock_free(pair[1]);
+    csock_free(l);
+}
+
 /* ---- a resolver that never answers ---- */
 
 typedef struct {
@@ -793,6 +840,7 @@ int main(void)
     RUN(ipv4_answer_first_waits_the_resolution_delay);
     RUN(loop_freed_with_connects_pending);
     RUN(stream_variant_opens_or_closes);
+    RUN(connect_from_on_close_starts_in_its_pass);
     RUN(hung_resolver_blocks_neither_the_loop_nor_the_timeouts);
     RUN(cancel_racing_completion);
     RUN(ten_thousand_connects_on_four_loops);
