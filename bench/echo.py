@@ -214,6 +214,9 @@ def main():
             idle[name].append(idle_bytes(name))
         for loops in scaling:
             scaling[loops].append(scaling_run(loops))
+    # The servers take turns within each run: a ratio is the median of same-run ratios.
+    connects_vs = {n: median_interval([a / b for a, b in zip(v, connects[REF])])
+                   for n, v in connects.items()}
     connects = {n: median(v) for n, v in connects.items()}
     idle = {n: median(v) for n, v in idle.items()}
     scaling = {n: median(v) for n, v in scaling.items()}
@@ -232,10 +235,12 @@ def main():
                          f"{ratio(r['rate_vs'], name == ref)} | {r['cpu_us']:.2f} | "
                          f"{ratio(r['cpu_us_vs'], name == ref)} | {r['p99']:.0f} | "
                          f"{ratio(r['p99_vs'], name == ref)} |")
-    lines += ["", "| server | connections/s | vs raw | bytes per idle connection |",
+    lines += ["", f"Connections/s: {RUNS} runs of {SECONDS:g} s per server, taking turns; the "
+              "ratio is the median of same-run ratios with its 95% confidence interval.", "",
+              "| server | connections/s | vs raw | bytes per idle connection |",
               "|---|---|---|---|"]
     for name in names:
-        lines.append(f"| {name} | {connects[name]:.0f} | {connects[name] / connects[ref]:.3f} | "
+        lines.append(f"| {name} | {connects[name]:.0f} | {ratio(connects_vs[name], name == ref)} | "
                      f"{idle[name]:.0f} |")
     lines += ["", "csock echo-server with one and two loops; two load generators of 50 connections "
               "x 64 B; all sharing both cores:", "", "| loops | messages/s | vs one loop |",
