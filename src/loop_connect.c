@@ -63,6 +63,7 @@ struct csock_connecting {
      * that asked (on the loop's ready list meanwhile). */
     csock_addrinfo one;
     int waiting_ready;
+    unsigned ready_round; /* the loop's round of starts when queued */
     csock_connecting *next_ready;
     int turn; /* the queue the next attempt comes from first */
     struct attempt *attempts;
@@ -90,6 +91,7 @@ struct loop_connects {
     csock_connecting *first;
     csock__hook hook;                     /* starts the ready ones at the end of a pass */
     csock_connecting *ready, *ready_tail; /* needing no lookup, in the order asked */
+    unsigned round;                       /* how many times the hook has run */
 };
 
 /* ---- the loop's list ---- */
@@ -116,22 +118,23 @@ static void free_connects(csock_loop *loop, csock__extension *ext)
 static void pump(csock_connecting *c);
 
 /* The hook: queues the one address of each connect that needed no lookup, and starts it. Those
- * asked for meanwhile (by the callbacks this runs) wait for the next pass. */
+ * asked for meanwhile (by the callbacks this runs) wait for the next pass. Each is taken off the
+ * list as it starts: a callback may cancel one still waiting. */
 static int start_ready(csock_loop *loop, csock__hook *hook)
 {
     (void)loop;
     struct loop_connects *lc =
         (struct loop_connects *)(void *)((char *)hook - offsetof(struct loop_connects, hook));
-    csock_connecting *c = lc->ready;
-    lc->ready = lc->ready_tail = NULL;
-    while (c) {
-        csock_connecting *next = c->next_ready;
+    unsigned round = ++lc->round;
+    csock_connecting *c;
+    while ((c = lc->ready) && c->ready_round != round) {
+        lc->ready = c->next_ready;
+        if (!lc->ready) lc->ready_tail = NULL;
         c->waiting_ready = 0;
         c->q[0].items = &c->one;
         /* As a lookup's answer is taken: of the source's family only. */
         c->q[0].count = !c->source.len || c->one.family == c->source.ss.ss_family;
-        pump(c); /* may finish c */
-        c = next;
+        pump(c); /* may finish c, and start or cancel others */
     }
     return 0;
 }
@@ -689,6 +692,8 @@ static csock_connecting *start(csock_loop *loop, const char *host, int port,
         int f = numeric.ss.ss_family;
         c->one = (csock_addrinfo){f, SOCK_STREAM, f == AF_UNIX ? 0 : IPPROTO_TCP, numeric};
         c->waiting_ready = 1;
+        c->ready_round = lc->round;
+        c->next_ready = NULL;
         if (lc->ready_tail)
             lc->ready_tail->next_ready = c;
         else

@@ -644,6 +644,47 @@ static void connect_from_on_close_starts_in_its_pass(void)
     csock_free(l);
 }
 
+/* A connect that fails in the pass it starts in (a Unix path with nothing there) cancels, from
+ * its callback, another that was asked for in the same pass and has not started: the other never
+ * calls back, and nothing is touched after it is gone. */
+static csock_connecting *sibling;
+static int sibling_calls;
+
+static void on_sibling(csock_loop *loop, csock *s, int error, void *data)
+{
+    (void)loop, (void)error, (void)data;
+    sibling_calls++;
+    csock_free(s);
+}
+
+static void cancel_sibling(csock_loop *loop, csock *s, int error, void *data)
+{
+    outcome *o = data;
+    on_connected(loop, s, error, o);
+    csock_connect_cancel(sibling);
+    sibling = NULL;
+}
+
+static void cancel_from_a_callback_in_the_same_pass(void)
+{
+    int fds = check_open_fds();
+    csock_loop *loop = csock_loop_new();
+    outcome o = {0};
+    CHECK(csock_loop_connect(loop, "unix:/nonexistent/csock-test.sock", 0, NULL, cancel_sibling,
+                             &o) != NULL);
+    sibling =
+        csock_loop_connect(loop, "unix:/nonexistent/csock-other.sock", 0, NULL, on_sibling, NULL);
+    CHECK(sibling != NULL);
+    run_until(loop, &o.calls, 10);
+    for (int i = 0; i < 3; i++)
+        csock_loop_run_once(loop, 0.01);
+    CHECK_EQ(o.calls, 1);
+    CHECK_EQ(o.error, CSOCK_ENOENT);
+    CHECK_EQ(sibling_calls, 0);
+    csock_loop_free(loop);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
 /* ---- a resolver that never answers ---- */
 
 typedef struct {
@@ -841,6 +882,7 @@ int main(void)
     RUN(loop_freed_with_connects_pending);
     RUN(stream_variant_opens_or_closes);
     RUN(connect_from_on_close_starts_in_its_pass);
+    RUN(cancel_from_a_callback_in_the_same_pass);
     RUN(hung_resolver_blocks_neither_the_loop_nor_the_timeouts);
     RUN(cancel_racing_completion);
     RUN(ten_thousand_connects_on_four_loops);
