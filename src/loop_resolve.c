@@ -27,6 +27,7 @@ struct csock_resolve {
     int cancelled;
     int port, family;
     csock_resolve *queue_next;            /* the pool's queue, while QUEUED; the loop's, READY */
+    unsigned ready_round;                 /* READY: the loop's round of deliveries when queued */
     csock_resolve *loop_prev, *loop_next; /* the loop's list, while its loop holds it */
     csock_addrlist *list;                 /* the answer, or NULL with code and message */
     int code;
@@ -41,6 +42,7 @@ struct loop_resolves {
     csock_resolve *first;
     csock__hook hook;
     csock_resolve *ready, *ready_tail;
+    unsigned round; /* how many times the hook has run */
 };
 
 static struct {
@@ -285,16 +287,19 @@ static int deliver_ready(csock_loop *loop, csock__hook *hook)
     struct loop_resolves *lr =
         (struct loop_resolves *)((char *)hook - offsetof(struct loop_resolves, hook));
     pthread_mutex_lock(&pool.lock);
-    csock_resolve *last = lr->ready_tail;
+    unsigned round = ++lr->round;
     pthread_mutex_unlock(&pool.lock);
     int ran = 0;
-    while (last) {
+    for (;;) {
         pthread_mutex_lock(&pool.lock);
-        csock_resolve *r = lr->ready; /* a callback may have cancelled those after it */
-        if (r) {
+        /* Taken off as delivered: a callback may cancel those after it, or make new ones. */
+        csock_resolve *r = lr->ready;
+        if (r && r->ready_round != round) {
             lr->ready = r->queue_next;
             if (!lr->ready) lr->ready_tail = NULL;
             unlink_from_loop(r);
+        } else {
+            r = NULL;
         }
         pthread_mutex_unlock(&pool.lock);
         if (!r) break;
@@ -302,9 +307,7 @@ static int deliver_ready(csock_loop *loop, csock__hook *hook)
         r->cb(loop, r->list, r->list ? 0 : r->code, r->data);
         r->list = NULL; /* the callback's */
         ran++;
-        int done = r == last;
         free_request(r);
-        if (done) break;
     }
     pthread_mutex_lock(&pool.lock);
     if (lr->ready) csock__loop_hook_due(loop, hook); /* made by the callbacks: the next pass */
@@ -358,6 +361,7 @@ csock_resolve *csock_loop_resolve(csock_loop *loop, const char *host, int port, 
         answer(r, csock_getaddrinfo(host, port, family, SOCK_STREAM, 0, 0));
         r->state = READY;
         pthread_mutex_lock(&pool.lock);
+        r->ready_round = lr->round;
         if (lr->ready_tail)
             lr->ready_tail->queue_next = r;
         else

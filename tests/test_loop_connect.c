@@ -685,6 +685,46 @@ static void cancel_from_a_callback_in_the_same_pass(void)
     CHECK_EQ(check_open_fds(), fds);
 }
 
+/* Numeric answers come at the end of the pass that asked. A callback that cancels the last of
+ * them and asks again has its new answer in the next pass, not in this one (which could then
+ * never end): one callback per pass here. */
+static csock_resolve *last_lookup;
+static int lookups_answered, lookups_cancelled_ran;
+
+static void on_renewed(csock_loop *loop, csock_addrlist *list, int error, void *data)
+{
+    (void)error, (void)data;
+    csock_freeaddrinfo(list);
+    lookups_answered++;
+    if (last_lookup) {
+        csock_resolve_cancel(last_lookup);
+        last_lookup = NULL;
+    }
+    if (lookups_answered < 100)
+        CHECK(csock_loop_resolve(loop, "127.0.0.1", 80, 0, on_renewed, NULL));
+}
+
+static void on_never(csock_loop *loop, csock_addrlist *list, int error, void *data)
+{
+    (void)loop, (void)error, (void)data;
+    csock_freeaddrinfo(list);
+    lookups_cancelled_ran++;
+}
+
+static void lookup_asked_by_a_callback_waits_for_the_next_pass(void)
+{
+    csock_loop *loop = csock_loop_new();
+    CHECK(csock_loop_resolve(loop, "127.0.0.1", 80, 0, on_renewed, NULL));
+    last_lookup = csock_loop_resolve(loop, "::1", 80, 0, on_never, NULL);
+    CHECK(last_lookup != NULL);
+    csock_loop_run_once(loop, 1);
+    CHECK_EQ(lookups_answered, 1);
+    CHECK_EQ(lookups_cancelled_ran, 0);
+    csock_loop_run_once(loop, 1);
+    CHECK_EQ(lookups_answered, 2);
+    csock_loop_free(loop);
+}
+
 /* ---- a resolver that never answers ---- */
 
 typedef struct {
@@ -883,6 +923,7 @@ int main(void)
     RUN(stream_variant_opens_or_closes);
     RUN(connect_from_on_close_starts_in_its_pass);
     RUN(cancel_from_a_callback_in_the_same_pass);
+    RUN(lookup_asked_by_a_callback_waits_for_the_next_pass);
     RUN(hung_resolver_blocks_neither_the_loop_nor_the_timeouts);
     RUN(cancel_racing_completion);
     RUN(ten_thousand_connects_on_four_loops);
