@@ -295,7 +295,8 @@ static csock_server *server_new(const csock_addr *addr, const csock_server_confi
         struct csock__worker *wk = &srv->workers[i];
         csock *l = srv->listeners[i % srv->listener_count];
         wk->listen_fd = csock_fileno(l);
-        wk->kind = CSOCK__ADOPT_BYTES | (csock__is_tcp(l) ? CSOCK__ADOPT_TCP : 0);
+        wk->kind =
+            CSOCK__ADOPT_BYTES | CSOCK__ADOPT_SERVED | (csock__is_tcp(l) ? CSOCK__ADOPT_TCP : 0);
         wk->completes = wk->multishot = csock__loop_completes(wk->loop, CSOCK__OP_ACCEPT);
         wk->accept_op.done = accepted;
         wk->accepting = csock_loop_add(wk->loop, wk->listen_fd, wk->completes ? 0 : CSOCK_READ,

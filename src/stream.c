@@ -125,7 +125,9 @@ int csock__streams_on_close(csock_loop *loop, void (*closed)(csock_stream *st, v
 int csock__streams_open(const csock_loop *loop)
 {
     const struct csock__streams *sh = csock__streams(loop);
-    return sh && sh->all;
+    for (const csock_stream *st = sh ? sh->all : NULL; st; st = st->next)
+        if (st->state & CSOCK__STREAM_SERVED) return 1;
+    return 0;
 }
 
 /* ---- buffers ---- */
@@ -323,6 +325,7 @@ csock_stream *csock__stream_adopt_with(csock_loop *loop, int fd,
     st->transport = tr;
     st->tls = tls;
     if (kind & CSOCK__ADOPT_TCP) st->state |= CSOCK__STREAM_TCP;
+    if (kind & CSOCK__ADOPT_SERVED) st->state |= CSOCK__STREAM_SERVED;
     if (completes) csock__stream_use_completions(st);
     if (tr->open) csock__stream_begin_open(st, timeout); /* cannot fail: the sweep is on */
     st->next = sh->all;

@@ -158,7 +158,7 @@ int csock__streams_closing_pass(csock_loop *loop, csock__hook *hook)
             st->message = NULL;
         }
         if (st->handler->on_close) st->handler->on_close(st, st->error, st->watch.data);
-        if (sh->closed) sh->closed(st, sh->closed_context);
+        if (sh->closed && (st->state & CSOCK__STREAM_SERVED)) sh->closed(st, sh->closed_context);
         if (should_linger(st) && start_linger(st) == 0) continue;
         let_go(st); /* before the close: epoll finds the registration by descriptor */
         st->transport->close(st);
@@ -233,7 +233,9 @@ void csock__streams_close_all(csock_loop *loop, int error)
 {
     struct csock__streams *sh = csock__streams(loop);
     for (csock_stream *st = sh ? sh->all : NULL; st; st = st->next) {
-        if (st->state & (CSOCK__STREAM_CLOSING | CSOCK__STREAM_CLOSED)) continue;
+        if (!(st->state & CSOCK__STREAM_SERVED) ||
+            (st->state & (CSOCK__STREAM_CLOSING | CSOCK__STREAM_CLOSED)))
+            continue;
         st->error = error;
         begin_close(st);
     }
@@ -244,6 +246,7 @@ void csock__streams_abort_all(csock_loop *loop, int error)
     struct csock__streams *sh = csock__streams(loop);
     for (csock_stream *st = sh ? sh->all : NULL, *next; st; st = next) {
         next = st->next; /* ending a lingering stream takes it off the list */
+        if (!(st->state & CSOCK__STREAM_SERVED)) continue;
         if (st->state & CSOCK__STREAM_LINGERING)
             csock__stream_end_linger(st);
         else

@@ -108,6 +108,7 @@ enum {
     CSOCK__STREAM_EOF_HELD = 1 << 19, /* the peer's end came after held input */
     CSOCK__STREAM_LISTED = 1 << 20,   /* on the loop's list of streams with input held */
     CSOCK__STREAM_TCP = 1 << 21,      /* the socket is TCP's (csock__linger_needed asks less) */
+    CSOCK__STREAM_SERVED = 1 << 22,   /* a server's connection (CSOCK__ADOPT_SERVED) */
 };
 
 /* What csock__stream_adopt is told of its socket. */
@@ -115,7 +116,8 @@ enum {
     /* SOCK_STREAM (not SOCK_SEQPACKET): its input may be received by completions where the loop
      * has them. */
     CSOCK__ADOPT_BYTES = 1 << 0,
-    CSOCK__ADOPT_TCP = 1 << 1, /* TCP's */
+    CSOCK__ADOPT_TCP = 1 << 1,    /* TCP's */
+    CSOCK__ADOPT_SERVED = 1 << 2, /* a server's connection: the csock__streams_* calls below */
 };
 
 struct csock_stream {
@@ -251,20 +253,21 @@ csock_stream *csock__stream_new_tls_within(csock_loop *loop, csock *s, csock_tls
 /* Validates a handler: 0 or a recorded CSOCK_EINVAL. */
 int csock__stream_check_handler(const csock_stream_handler *handler);
 
-/* Has closed(st, context) called after the on_close of each stream on loop. Returns 0, or a
- * recorded failure when the loop's stream state cannot be made. */
+/* Has closed(st, context) called after the on_close of each stream on loop that a server took
+ * (CSOCK__ADOPT_SERVED): the program's own streams on the same loop are not the server's.
+ * Returns 0, or a recorded failure when the loop's stream state cannot be made. */
 int csock__streams_on_close(csock_loop *loop, void (*closed)(csock_stream *st, void *context),
                             void *context);
 
-/* Closes every stream on loop gracefully, as csock_stream_close does, with error for their
- * on_close; streams already closing keep their own course. */
+/* Closes every stream on loop that a server took gracefully, as csock_stream_close does, with
+ * error for their on_close; streams already closing keep their own course. */
 void csock__streams_close_all(csock_loop *loop, int error);
 
-/* Closes every stream on loop now, with error for their on_close (run at the end of the pass),
- * and ends every lingering one. */
+/* Closes every stream on loop that a server took now, with error for their on_close (run at the
+ * end of the pass), and ends every lingering one. */
 void csock__streams_abort_all(csock_loop *loop, int error);
 
-/* Whether loop has streams still open, closing or lingering. */
+/* Whether loop has streams that a server took still open, closing or lingering. */
 int csock__streams_open(const csock_loop *loop);
 
 /* ---- between the stream files ---- */

@@ -144,6 +144,19 @@ static void two_loops_reuse_port(void)
     thousand_clients(CSOCK_SERVE_LOOPS, 1);
 }
 
+/* Connects n clients to port, each echoed msg back: the server serves them. */
+static void connect_served(int port, csock **c, int n, const char *msg)
+{
+    char buf[16];
+    size_t len = strlen(msg);
+    for (int i = 0; i < n; i++) {
+        c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
+        CHECK_EQ(csock_sendall(c[i], msg, len, NULL), 0);
+        CHECK_EQ(check_recv_exactly(c[i], buf, len), (ssize_t)len);
+        CHECK(memcmp(buf, msg, len) == 0);
+    }
+}
+
 /* ---- limits and shutdown ---- */
 
 static void connection_limit_and_shutdown_with_clients(void)
@@ -156,11 +169,7 @@ static void connection_limit_and_shutdown_with_clients(void)
     int port = port_of(srv);
     csock *c[3];
     char buf[8];
-    for (int i = 0; i < 2; i++) {
-        c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
-        CHECK_EQ(csock_sendall(c[i], "hi", 2, NULL), 0);
-        CHECK_EQ(check_recv_exactly(c[i], buf, 2), 2); /* served */
-    }
+    connect_served(port, c, 2, "hi");
     /* The third is over the limit: closed at once, not left waiting. */
     c[2] = csock_create_connection("127.0.0.1", port, 5, NULL);
     CHECK_EQ(csock_recv(c[2], buf, sizeof buf), 0);
@@ -175,6 +184,58 @@ static void connection_limit_and_shutdown_with_clients(void)
         csock_free(c[i]);
     }
     csock_server_free(srv);
+    CHECK_EQ(check_open_fds(), fds);
+}
+
+/* The program's own streams on the server's loop are not its connections: closing them does not
+ * lower the count that max_connections limits, and the server's shutdown leaves them alone. */
+static atomic_int own_closes, own_close_error;
+
+static void own_data(csock_stream *st, void *data)
+{
+    (void)st, (void)data;
+}
+static void own_close(csock_stream *st, int error, void *data)
+{
+    (void)st, (void)data;
+    atomic_fetch_add(&own_closes, 1);
+    atomic_store(&own_close_error, error);
+}
+static const csock_stream_handler own_handler = {.on_data = own_data, .on_close = own_close};
+
+static void own_streams_are_not_connections(void)
+{
+    int fds = check_open_fds();
+    atomic_store(&shutdown_closes, 0);
+    csock_server_config config = {.handler = &echo_handler, .max_connections = 2};
+    csock_server *srv = csock_server_new("127.0.0.1:0", &config);
+    CHECK(srv != NULL);
+    csock_loop *loop = csock_server_loop(srv, 0);
+    csock *a[2], *b[2];
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+    CHECK_EQ(csock_socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+    csock_stream *mine = csock_stream_new(loop, a[0], &own_handler, NULL);
+    CHECK(csock_stream_new(loop, b[0], &own_handler, NULL) != NULL);
+    csock_stream_close(mine); /* its on_close runs in the server's first pass */
+    pthread_t t = check_thread(serve, srv);
+    int port = port_of(srv);
+    csock *c[3];
+    char buf[8];
+    connect_served(port, c, 2, "hi");
+    CHECK_EQ(atomic_load(&own_closes), 1);
+    CHECK_EQ(csock_server_connections(srv), 2);
+    c[2] = csock_create_connection("127.0.0.1", port, 5, NULL);
+    CHECK_EQ(csock_recv(c[2], buf, sizeof buf), 0); /* over the limit still */
+    csock_free(c[2]);
+    csock_server_shutdown(srv);
+    check_join(t);
+    CHECK_EQ(atomic_load(&shutdown_closes), 2);
+    CHECK_EQ(atomic_load(&own_closes), 1); /* the other own stream is still open */
+    for (int i = 0; i < 2; i++)
+        csock_free(c[i]);
+    csock_server_free(srv);
+    csock_free(a[1]);
+    csock_free(b[1]);
     CHECK_EQ(check_open_fds(), fds);
 }
 
@@ -210,12 +271,7 @@ static void thread_per_connection_shutdown_from_a_handler(void)
     int port = port_of(threads_server);
     csock *c[20];
     char buf[16];
-    for (int i = 0; i < 20; i++) {
-        c[i] = csock_create_connection("127.0.0.1", port, 5, NULL);
-        CHECK_EQ(csock_sendall(c[i], "ping", 4, NULL), 0);
-        CHECK_EQ(check_recv_exactly(c[i], buf, 4), 4);
-        CHECK(memcmp(buf, "ping", 4) == 0);
-    }
+    connect_served(port, c, 20, "ping");
     CHECK_EQ(atomic_load(&threads_served), 20);
     CHECK_EQ(csock_server_connections(threads_server), 20);
     /* Nineteen threads are blocked in recv; the twentieth asks for shutdown. All return. */
@@ -896,6 +952,7 @@ int main(void)
     RUN(two_loops_shared_listener);
     RUN(two_loops_reuse_port);
     RUN(connection_limit_and_shutdown_with_clients);
+    RUN(own_streams_are_not_connections);
     RUN(thread_per_connection_shutdown_from_a_handler);
     RUN(own_watch_on_the_server_loop);
     RUN(relative_unix_path);

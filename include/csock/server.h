@@ -104,8 +104,11 @@ void csock_server_shutdown(csock_server *srv);
 
 /* Loop i (0 to loops - 1; CSOCK_SERVE_LOOP has one) of a LOOP or LOOPS server, so that the caller
  * can watch descriptors and run timers of its own beside the connections: a pipe, a terminal, a
- * periodic report. Add them before csock_server_run or from that loop's own callbacks; they run
- * on the thread that runs the loop, and csock_server_free frees what is left of them. Returns
+ * periodic report, streams of its own. Add them before csock_server_run or from that loop's own
+ * callbacks; they run on the thread that runs the loop, and csock_server_free frees what is left
+ * of them. The caller's own streams are not the server's connections: they do not count in
+ * csock_server_connections or max_connections, and csock_server_run's ending leaves them to the
+ * caller. Returns
  * NULL for THREADS mode, an index out of range, or a NULL server. */
 csock_loop *csock_server_loop(const csock_server *srv, int i);
 
