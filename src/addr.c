@@ -463,8 +463,8 @@ const char *csock__hostport_text(const char *host, int port, char *buf, size_t s
     const char *path = csock_unix_path(host);
     const char *text = path ? path : host;
     size_t n = strlen(text), pos = 0;
-    char tail[8];
-    int bracket = !path && strchr(host, ':');
+    char tail[16]; /* ":-2147483648" */
+    int bracket = !path && host[0] != '[' && strchr(host, ':');
     int taillen = path ? 0 : snprintf(tail, sizeof tail, ":%d", port);
     buf[0] = '\0';
     if (!(bracket && put(buf, size, &pos, "[", 1)) && !csock__escape(buf, size, &pos, text, n) &&

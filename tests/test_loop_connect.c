@@ -7,6 +7,7 @@
 #include <csock/connect.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -460,6 +461,13 @@ static void sequential_family_and_source(void)
                 "connect /tmp/x.sock: an AF_UNIX address for an AF_INET socket");
     CHECK(csock_loop_connect(loop, "/tmp/x.sock", 80, NULL, on_connected, NULL) == NULL);
     CHECK_ERROR(CSOCK_EINVAL, "connect /tmp/x.sock: a Unix address has no port (got 80)");
+    /* The port said whole, however long; a host in brackets is not bracketed again. */
+    CHECK(csock_loop_connect(loop, "127.0.0.1", INT_MAX, NULL, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect 127.0.0.1:2147483647: port out of range (0-65535)");
+    CHECK(csock_loop_connect(loop, "::1", INT_MIN, NULL, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect [::1]:-2147483648: port out of range (0-65535)");
+    CHECK(csock_loop_connect(loop, "[::1]", -1, NULL, on_connected, NULL) == NULL);
+    CHECK_ERROR(CSOCK_EINVAL, "connect [::1]:-1: port out of range (0-65535)");
     csock_loop_free(loop);
     csock_free(six);
     csock_free(four);
