@@ -291,12 +291,28 @@ static void sweep_at(csock_loop *loop, struct csock__streams *sh, int64_t at, in
     sh->soon_ns = at;
 }
 
+/* The shortest of a handler's idle and total deadlines in use (0 when it has none). */
+static double shortest_deadline(const csock_stream_handler *h)
+{
+    double shortest = h->idle_timeout > 0 ? h->idle_timeout : h->total_timeout;
+    if (h->total_timeout > 0 && h->total_timeout < shortest) shortest = h->total_timeout;
+    return shortest;
+}
+
+/* The sweep's interval for the shortest deadline in use: 1/8 of it, 5 ms to 1 s. */
+static double sweep_every(double shortest)
+{
+    double every = shortest / 8;
+    return every < 0.005 ? 0.005 : every > 1 ? 1 : every;
+}
+
 static void sweep(csock_loop *loop, csock_timer *t, void *data)
 {
     (void)data;
     struct csock__streams *sh = csock__streams(loop);
     int64_t now = csock__loop_now_ns(loop), soonest = INT64_MAX;
     int needed = 0;
+    double shortest = 8; /* a sweep each second, unless a deadline in use is shorter */
     for (csock_stream *st = sh->all, *next; st; st = next) {
         next = st->next; /* ending a lingering stream takes it off the list */
         if (st->state & CSOCK__STREAM_LINGERING) {
@@ -338,12 +354,25 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
         }
         if (!(st->state & CSOCK__STREAM_DEADLINES)) continue;
         needed = 1;
+        double d = shortest_deadline(st->handler);
+        if (d < shortest) shortest = d;
         check_deadlines(st, now);
     }
     if (!needed) { /* nothing to watch: an idle loop is not woken for nothing */
         csock_timer_cancel(t);
         sh->sweep = NULL;
         return;
+    }
+    /* The stream whose deadline was the shortest may have gone: the interval grows back (a
+     * handshake's or a close's end has a timer of its own, sweep_at). */
+    double every = sweep_every(shortest);
+    int64_t every_ns = (int64_t)(every * 1e9);
+    csock_timer *longer =
+        every_ns > sh->sweep_ns ? csock_loop_call_every(loop, every, sweep, NULL) : NULL;
+    if (longer) {
+        csock_timer_cancel(t);
+        sh->sweep = longer;
+        sh->sweep_ns = every_ns;
     }
     sweep_at(loop, sh, soonest, now);
 }
@@ -352,8 +381,7 @@ static void sweep(csock_loop *loop, csock_timer *t, void *data)
 static int ensure_sweep(csock_loop *loop, double shortest)
 {
     struct csock__streams *sh = csock__streams(loop);
-    double every = shortest / 8;
-    every = every < 0.005 ? 0.005 : every > 1 ? 1 : every;
+    double every = sweep_every(shortest);
     int64_t ns = (int64_t)(every * 1e9);
     if (sh->sweep && sh->sweep_ns <= ns) return 0;
     csock_timer *t = csock_loop_call_every(loop, every, sweep, NULL);
@@ -366,9 +394,7 @@ static int ensure_sweep(csock_loop *loop, double shortest)
 
 int csock__stream_watch_deadlines(csock_loop *loop, const csock_stream_handler *h)
 {
-    double shortest = h->idle_timeout > 0 ? h->idle_timeout : h->total_timeout;
-    if (h->total_timeout > 0 && h->total_timeout < shortest) shortest = h->total_timeout;
-    return ensure_sweep(loop, shortest);
+    return ensure_sweep(loop, shortest_deadline(h));
 }
 
 int csock__stream_watch_open(csock_loop *loop, double timeout)

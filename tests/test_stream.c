@@ -505,6 +505,36 @@ static void deadlines(void)
     csock_loop_free(loop);
 }
 
+/* Once the stream with the shortest deadline has gone, the sweep that checks deadlines slows
+ * down again: a stream with a 4 s idle deadline, left alone, wakes the loop a few times a
+ * second, not every 5 ms as the 1 ms deadline before it needed. */
+static void the_sweep_slows_once_short_deadlines_go(void)
+{
+    csock_loop *loop = csock_loop_new();
+    static const csock_stream_handler quick = {
+        .on_data = ignore_data, .on_close = on_close, .idle_timeout = 0.001};
+    static const csock_stream_handler slow = {
+        .on_data = ignore_data, .on_close = on_close, .idle_timeout = 4};
+    struct log lq = {0}, ls = {0};
+    csock *cq, *cs;
+    stream_pair(loop, &quick, &lq, &cq);
+    stream_pair(loop, &slow, &ls, &cs);
+    run_until(loop, &lq.closes, 1);
+    CHECK_EQ(lq.close_error, CSOCK_ETIMEOUT);
+    double start = check_now();
+    int passes = 0;
+    while (check_now() - start < 1.2 && passes < 1000) {
+        CHECK(csock_loop_run_once(loop, 2) >= 0);
+        passes++;
+    }
+    CHECK(passes <= 20); /* every 0.5 s, with the first few at the old pace: about 10 at most */
+    printf("     %d passes in 1.2 s\n", passes);
+    CHECK_EQ(ls.closes, 0);
+    csock_free(cq);
+    csock_free(cs);
+    csock_loop_free(loop);
+}
+
 /* Deadlines past 2^32 ms (49.7 days) still come: the loop's clock is kept in 64-bit nanoseconds,
  * not a 32-bit count of milliseconds that wraps. */
 static void deadlines_past_49_days(void)
@@ -1289,6 +1319,7 @@ int main(void)
     RUN(close_another_stream_in_the_same_pass);
     RUN(deadlines);
     RUN(deadlines_past_49_days);
+    RUN(the_sweep_slows_once_short_deadlines_go);
     RUN(timeouts_out_of_range);
     RUN(pausing_and_writing_frames);
     RUN(bad_buffer_lists_change_nothing);
